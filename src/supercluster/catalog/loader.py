@@ -1,0 +1,101 @@
+"""Load the cited YAML catalog and turn preset names into typed specs."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from supercluster.errors import SuperclusterError, UnknownPresetError
+from supercluster.specs import Accelerator, ModelSpec, SoftwareProfile, SystemSpec
+
+_DATA = "supercluster.catalog.data"
+
+
+@cache
+def _table(name: str) -> dict[str, Any]:
+    text = resources.files(_DATA).joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+    raw = yaml.safe_load(text) or {}
+    # Keys starting with "_" hold YAML anchors shared by entries; they are not presets.
+    return {k: v for k, v in raw.items() if not k.startswith("_")}
+
+
+def pydantic_message(err: ValidationError, what: str) -> str:
+    """One readable line from a pydantic error: field path, problem, input."""
+    parts = []
+    for e in err.errors()[:3]:
+        loc = ".".join(str(x) for x in e["loc"])
+        msg = e["msg"].replace("Value error, ", "")
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    more = f" (+{len(err.errors()) - 3} more)" if len(err.errors()) > 3 else ""
+    return f"invalid {what}: " + "; ".join(parts) + more
+
+
+def build(cls: type, data: dict[str, Any], what: str) -> Any:
+    try:
+        return cls(**data)
+    except ValidationError as err:
+        raise SuperclusterError(pydantic_message(err, what)) from None
+    except TypeError as err:
+        raise SuperclusterError(f"invalid {what}: {err}") from None
+
+
+def names(kind: str) -> list[str]:
+    return sorted(_table(kind))
+
+
+def raw(kind: str, name: str) -> dict[str, Any]:
+    """The catalog entry as written (for callers that need a flag before building)."""
+    return _entry(kind, name, kind.rstrip("s"))
+
+
+def _entry(kind: str, name: str, label: str) -> dict[str, Any]:
+    table = _table(kind)
+    if name not in table:
+        raise UnknownPresetError(label, name, list(table))
+    return dict(table[name])
+
+
+@cache
+def accelerator(name: str) -> Accelerator:
+    return build(Accelerator, {"id": name, **_entry("accelerators", name, "accelerator")}, f"accelerator {name}")
+
+
+@cache
+def model(name: str) -> ModelSpec:
+    return build(ModelSpec, {"name": name, **_entry("models", name, "model")}, f"model {name}")
+
+
+@cache
+def software(name: str) -> SoftwareProfile:
+    return build(SoftwareProfile, {"id": name, **_entry("software", name, "software")}, f"software {name}")
+
+
+def node(name: str) -> dict[str, Any]:
+    return _entry("nodes", name, "node")
+
+
+def system(name: str, gpus: int | None = None, **overrides: Any) -> SystemSpec:
+    """A system preset; generic presets take any GPU count, named machines at most their own."""
+    entry = _entry("systems", name, "system")
+    entry.update(overrides)
+    acc = entry.pop("accelerator")
+    if isinstance(acc, Accelerator):
+        entry["accelerator"] = acc
+    elif isinstance(acc, str):
+        entry["accelerator"] = accelerator(acc)
+    else:
+        entry["accelerator"] = build(Accelerator, acc, "accelerator")
+    if gpus is not None:
+        if gpus < 1:
+            raise SuperclusterError(f"gpus must be >= 1, got {gpus}")
+        if not entry.get("generic") and gpus > entry["gpus"]:
+            raise SuperclusterError(
+                f"system {name} has {entry['gpus']} GPUs; a job cannot use {gpus} "
+                f"(use a generic system such as dgx-h100-superpod for any size)"
+            )
+        entry["gpus"] = gpus
+    return build(SystemSpec, {"id": name, **entry}, f"system {name}")

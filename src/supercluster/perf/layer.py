@@ -1,0 +1,192 @@
+"""Cost of one transformer layer for one micro-batch on one GPU.
+
+Shapes follow Megatron-LM's tensor parallelism (Shoeybi et al. 2019,
+arXiv:1909.08053, section 3: column-parallel QKV and FFN-up, row-parallel
+output and FFN-down) with sequence parallelism (Korthikanti et al. 2022,
+arXiv:2205.05198, section 4.2.2). FLOPs per GEMM are 2 m n k; the attention
+core is 4 s^2 a d per sequence forward (QK^T and AV), halved for causal masks
+by kernels that skip masked blocks (FlashAttention-2, Dao 2023,
+arXiv:2307.08691, section 3.1) and whose backward does 2.5x the forward's
+FLOPs (same paper, section 4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from supercluster.perf.comm import CollectiveModel, span_of
+from supercluster.perf.gemm import linear_fwd_bwd_s, memory_bound_s
+from supercluster.specs import Accelerator, ModelSpec, ResolvedPlan, SoftwareProfile
+
+# HBM passes over an h-wide activation per layer forward: two norms (read+write = 4),
+# two residual adds (2 reads + 1 write = 6). Dropout adds a mask write and a read per site.
+H_PASSES = 10.0
+H_PASSES_DROPOUT = 3.0
+BWD_ELEMENTWISE_RATIO = 2.0  # backward of an elementwise op reads the saved input and the gradient
+
+
+@dataclass(frozen=True, slots=True)
+class LayerCost:
+    fwd_gemm_s: float
+    fwd_attn_s: float
+    fwd_elem_s: float
+    bwd_gemm_s: float
+    bwd_attn_s: float
+    bwd_elem_s: float
+    recompute_s: float
+    tp_comm_s: float  # exposed TP communication, forward + backward (+ recompute forward)
+    ep_comm_s: float  # exposed all-to-all, forward + backward
+    model_flops: float  # forward + backward, causal attention counted once
+    hw_flops: float  # what the GPU executes, recompute included
+
+    @property
+    def fwd_s(self) -> float:
+        return self.fwd_gemm_s + self.fwd_attn_s + self.fwd_elem_s
+
+    @property
+    def bwd_s(self) -> float:
+        return self.bwd_gemm_s + self.bwd_attn_s + self.bwd_elem_s
+
+    @property
+    def total_s(self) -> float:
+        return self.fwd_s + self.bwd_s + self.recompute_s + self.tp_comm_s + self.ep_comm_s
+
+
+def layer_cost(
+    model: ModelSpec,
+    plan: ResolvedPlan,
+    seq: int,
+    acc: Accelerator,
+    sw: SoftwareProfile,
+    comm: CollectiveModel,
+    moe: bool,
+) -> LayerCost:
+    t, b, prec = plan.tp, plan.micro_batch, plan.precision
+    tok = b * seq / plan.cp  # tokens this GPU's context shard holds
+    h, a, g, d = model.hidden, model.heads, model.kv, model.dhead
+    sp_div = t if plan.sequence_parallel else 1
+
+    # --- GEMMs: (tokens x in) @ (in x out/t) ---
+    f_gemm = b_gemm = 0.0
+    flops_fwd = 0.0
+
+    def lin(m: float, n: float, k: float, times: float = 1.0) -> None:
+        nonlocal f_gemm, b_gemm, flops_fwd
+        fw, bw = linear_fwd_bwd_s(m, n, k, acc, prec)
+        f_gemm += fw * times
+        b_gemm += bw * times
+        flops_fwd += 2.0 * m * n * k * times
+
+    lin(tok, (a + 2 * g) * d / t, h)  # QKV
+    lin(tok, h, a * d / t)  # attention output
+    up = 2 if model.gated else 1
+    if moe:
+        local_experts = model.moe_experts / plan.ep
+        per_expert_tok = tok * model.moe_topk * plan.ep / model.moe_experts
+        fe = model.expert_ffn
+        lin(per_expert_tok, up * fe / t, h, local_experts)
+        lin(per_expert_tok, h, fe / t, local_experts)
+        if model.moe_shared_experts:
+            lin(tok, up * fe * model.moe_shared_experts / t, h)
+            lin(tok, h, fe * model.moe_shared_experts / t)
+        lin(tok, model.moe_experts, h)  # router
+        f_act_elems = tok * (model.moe_topk + model.moe_shared_experts) * fe / t
+    else:
+        lin(tok, up * model.ffn_hidden / t, h)
+        lin(tok, h, model.ffn_hidden / t)
+        f_act_elems = tok * model.ffn_hidden / t
+
+    # --- attention core ---
+    heads_local = a / t
+    core_flops_full = 4.0 * tok * seq * heads_local * d  # QK^T + AV, no mask
+    peak16 = acc.peak_flops("bf16")
+    elem_fwd_bytes = 0.0
+    if sw.attention_kernel == "flash":
+        core_flops = 0.5 * core_flops_full  # causal blocks skipped
+        f_attn = core_flops / (peak16 * acc.efficiency.attention_fwd_fraction)
+        b_attn = 2.5 * core_flops / (peak16 * acc.efficiency.attention_bwd_fraction)
+        core_hw = 3.5 * core_flops
+        selective_extra = 0.0
+    else:
+        core_flops = core_flops_full  # the full score matrix is computed, then masked
+        batches = b * heads_local
+        sq = seq / plan.cp
+        qk_f, qk_b = linear_fwd_bwd_s(sq, seq, d, acc, "bf16")
+        av_f, av_b = linear_fwd_bwd_s(sq, d, seq, acc, "bf16")
+        scores = batches * sq * seq
+        softmax_bytes = scores * (4.0 + (5.0 if model.dropout else 0.0))
+        f_attn = batches * (qk_f + av_f) + memory_bound_s(softmax_bytes, acc)
+        b_attn = batches * (qk_b + av_b) + memory_bound_s(BWD_ELEMENTWISE_RATIO * softmax_bytes, acc)
+        core_hw = 3.0 * core_flops
+        selective_extra = f_attn
+    model_core_flops = 3.0 * 0.5 * core_flops_full
+
+    # --- memory-bound elementwise work ---
+    h_passes = H_PASSES + (H_PASSES_DROPOUT if model.dropout else 0.0)
+    elem_fwd_bytes += tok * h * 2.0 * h_passes / sp_div
+    elem_fwd_bytes += f_act_elems * 2.0 * (3.0 if model.gated else 2.0)
+    if not model.learned_positions:
+        elem_fwd_bytes += tok * (a + g) * d / t * 2.0 * 2.0  # rotary on Q and K
+    f_elem = memory_bound_s(elem_fwd_bytes, acc)
+    b_elem = BWD_ELEMENTWISE_RATIO * f_elem
+
+    # --- tensor-parallel communication: 2 collectives forward, 2 backward (Shoeybi et al. sec. 3) ---
+    tp_fwd = 0.0
+    if t > 1:
+        msg = tok * h * 2.0
+        span = span_of(t, 1, comm.domain)
+        one = (
+            comm.all_gather(msg, span) + comm.reduce_scatter(msg, span)
+            if plan.sequence_parallel
+            else (comm.all_reduce(msg, span))
+        )
+        tp_fwd = 2.0 * one * (1.0 - sw.tp_overlap_fraction)
+    ep_fwd = 0.0
+    if moe and plan.ep > 1:
+        span = span_of(plan.ep, t * plan.cp, comm.domain)
+        ep_fwd = 2.0 * comm.all_to_all(tok * model.moe_topk * h * 2.0 / sp_div, span)
+
+    fwd_compute = f_gemm + f_attn + f_elem
+    if plan.recompute == "full":
+        recompute_s, recompute_flops = fwd_compute, flops_fwd + core_flops
+    elif plan.recompute == "selective":
+        recompute_s = selective_extra
+        recompute_flops = core_flops if sw.attention_kernel != "flash" else 0.0
+    else:
+        recompute_s, recompute_flops = 0.0, 0.0
+
+    model_flops = 3.0 * flops_fwd + model_core_flops
+    hw_flops = 3.0 * flops_fwd + core_hw + recompute_flops
+    return LayerCost(
+        fwd_gemm_s=f_gemm,
+        fwd_attn_s=f_attn,
+        fwd_elem_s=f_elem,
+        bwd_gemm_s=b_gemm,
+        bwd_attn_s=b_attn,
+        bwd_elem_s=b_elem,
+        recompute_s=recompute_s,
+        tp_comm_s=2.0 * tp_fwd + (tp_fwd if plan.recompute == "full" else 0.0),
+        ep_comm_s=2.0 * ep_fwd + (ep_fwd if plan.recompute == "full" else 0.0),
+        model_flops=model_flops,
+        hw_flops=hw_flops,
+    )
+
+
+def head_cost(
+    model: ModelSpec, plan: ResolvedPlan, seq: int, acc: Accelerator, comm: CollectiveModel
+) -> tuple[float, float, float]:
+    """Output head + vocab-parallel cross-entropy on the last stage: (fwd_s, bwd_s, model_flops)."""
+    t = plan.tp
+    tok = plan.micro_batch * seq / plan.cp
+    fw, bw = linear_fwd_bwd_s(tok, model.vocab / t, model.hidden, acc, plan.precision)
+    # fp32 softmax over the local vocabulary shard: read logits, write probabilities, read for the loss.
+    ce = memory_bound_s(tok * model.vocab / t * (2.0 + 4.0 + 4.0), acc)
+    small = comm.all_reduce(tok * 4.0 * 3, span_of(t, 1, comm.domain)) if t > 1 else 0.0
+    flops = 3.0 * 2.0 * tok * model.vocab * model.hidden / t
+    return fw + ce + small, bw + ce, flops
+
+
+def embedding_cost(model: ModelSpec, plan: ResolvedPlan, seq: int, acc: Accelerator) -> float:
+    """Embedding lookup and its gradient scatter on the first stage (memory-bound)."""
+    tok = plan.micro_batch * seq / plan.cp
+    return memory_bound_s(3.0 * tok * model.hidden * 2.0, acc)

@@ -1,0 +1,90 @@
+"""Checks that a parallel layout can run, with the arithmetic in every message."""
+
+from __future__ import annotations
+
+from supercluster.errors import SuperclusterError
+from supercluster.specs import ModelSpec, PlanSpec, ResolvedPlan
+
+
+def microbatches(global_batch: int, plan: ResolvedPlan) -> int:
+    per_replica = global_batch / plan.dp
+    m = per_replica / plan.micro_batch
+    if per_replica != int(per_replica) or m != int(m) or m < 1:
+        raise SuperclusterError(
+            f"global_batch({global_batch}) / (dp({plan.dp}) * micro_batch({plan.micro_batch})) = "
+            f"{global_batch / (plan.dp * plan.micro_batch):g} micro-batches; it must be a whole number >= 1"
+        )
+    return int(m)
+
+
+def check_layout(model: ModelSpec, plan: ResolvedPlan, gpus: int, seq: int, global_batch: int) -> int:
+    """Raise with the arithmetic when the layout cannot run; return the micro-batches per step."""
+    t, p, c, d = plan.tp, plan.pp, plan.cp, plan.dp
+    if t * p * c * d != gpus:
+        raise SuperclusterError(f"tp({t}) * pp({p}) * cp({c}) * dp({d}) = {t * p * c * d} != gpus({gpus})")
+    if model.heads % t or model.kv % t:
+        raise SuperclusterError(
+            f"tp({t}) must divide heads({model.heads}) and kv_heads({model.kv}); "
+            f"valid tp: {[x for x in range(1, model.heads + 1) if model.heads % x == 0 and model.kv % x == 0]}"
+        )
+    if p > model.layers:
+        raise SuperclusterError(f"pp({p}) > layers({model.layers}): every stage needs a layer")
+    if plan.vpp > 1:
+        if p == 1:
+            raise SuperclusterError(f"vpp({plan.vpp}) needs pp > 1")
+        if model.layers < p * plan.vpp:
+            raise SuperclusterError(f"pp({p}) * vpp({plan.vpp}) = {p * plan.vpp} model chunks > layers({model.layers})")
+    if seq % c:
+        raise SuperclusterError(f"cp({c}) must divide seq_len({seq})")
+    if c > 1 and (seq // c) % 2:
+        raise SuperclusterError(f"seq_len({seq}) / cp({c}) must be even for causal load balancing")
+    if plan.ep > 1:
+        if not model.is_moe:
+            raise SuperclusterError(f"ep({plan.ep}) > 1 needs a mixture-of-experts model; {model.name} is dense")
+        if model.moe_experts % plan.ep:
+            raise SuperclusterError(f"ep({plan.ep}) must divide moe_experts({model.moe_experts})")
+        if (d * c) % plan.ep:
+            raise SuperclusterError(f"ep({plan.ep}) must divide dp({d}) * cp({c}) = {d * c}")
+    if plan.sequence_parallel and t == 1:
+        raise SuperclusterError("sequence_parallel needs tp > 1")
+    m = microbatches(global_batch, plan)
+    if plan.vpp > 1 and m % p:
+        raise SuperclusterError(
+            f"the interleaved schedule needs micro-batches({m}) to be a multiple of pp({p}) "
+            f"(global_batch {global_batch} / (dp {d} * micro_batch {plan.micro_batch}))"
+        )
+    return m
+
+
+def _valid_tp(model: ModelSpec, limit: int = 64) -> list[int]:
+    return [x for x in range(1, limit + 1) if model.heads % x == 0 and model.kv % x == 0]
+
+
+def precheck(model: ModelSpec, plan: PlanSpec, gpus: int, global_batch: int) -> None:
+    """Reject fixed axes that no filling can rescue, before any search, with the arithmetic."""
+    if plan.tp and (model.heads % plan.tp or model.kv % plan.tp):
+        raise SuperclusterError(
+            f"tp({plan.tp}) must divide heads({model.heads}) and kv_heads({model.kv}); valid tp: {_valid_tp(model)}"
+        )
+    if plan.pp and plan.pp > model.layers:
+        raise SuperclusterError(f"pp({plan.pp}) > layers({model.layers}): every stage needs a layer")
+    fixed = (plan.tp or 1) * (plan.pp or 1) * (plan.cp or 1)
+    if plan.dp:
+        prod = fixed * plan.dp
+        if plan.tp and plan.pp and prod != gpus:
+            raise SuperclusterError(
+                f"tp({plan.tp}) * pp({plan.pp}) * cp({plan.cp or 1}) * dp({plan.dp}) = {prod} != gpus({gpus})"
+            )
+    if gpus % fixed:
+        lower = gpus - gpus % fixed
+        raise SuperclusterError(
+            f"tp({plan.tp or 1}) * pp({plan.pp or 1}) * cp({plan.cp or 1}) = {fixed} does not divide gpus({gpus}); "
+            f"nearest GPU counts that work: {lower if lower else fixed} or {lower + fixed}"
+        )
+    if plan.tp and plan.pp:
+        dp = plan.dp or gpus // fixed
+        if global_batch % dp:
+            raise SuperclusterError(
+                f"global_batch({global_batch}) is not a multiple of dp({dp}) = gpus({gpus}) / "
+                f"(tp*pp*cp = {fixed}); use a global batch that is a multiple of {dp}"
+            )

@@ -1,0 +1,171 @@
+"""Memory per GPU: weights, gradients, optimizer state, activations, allowance.
+
+Model states follow ZeRO (Rajbhandari et al. 2020, arXiv:1910.02054, section
+3.1): mixed-precision Adam keeps 2 bytes of bf16 weights, the gradient
+(``grad_accum_bytes``: 4 when Megatron accumulates bf16 gradients in fp32) and
+12 bytes of fp32 master weights, momentum and variance per parameter; stage 1
+shards the 12 bytes over the data-parallel group, stage 2 also the gradients,
+stage 3 also the weights.
+
+Activations follow Korthikanti et al. 2022 (arXiv:2205.05198), section 4,
+eq. 1-5, generalised term by term to grouped-query attention, any head_dim,
+gated FFNs and dropout-free models: per layer and micro-batch the GPT layer
+stores sbh(34 + 5as/h) bytes without parallelism; tensor parallelism divides
+the 24 sbh of sharded terms, sequence parallelism the other 10; selective
+recompute (or FlashAttention, which recomputes the scores in its backward)
+drops the 5as^2b score terms; full recompute keeps only the layer input. The
+first pipeline stage holds p micro-batches in flight under 1F1B, times
+(1 + (p-1)/(p v)) with v interleaved stages (section 4.2.3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from supercluster.specs import ModelSpec, ResolvedPlan, SoftwareProfile
+from supercluster.units import GIB
+
+# What the runtime holds besides tensors: CUDA context and cuBLAS workspaces (~0.75 GiB
+# on H100 with PyTorch), NCCL communicator buffers (a few hundred MiB per communicator,
+# several communicators). An allowance, not a measurement: stated so users see it.
+RUNTIME_RESERVE_BYTES = 2.0 * GIB
+# Caching-allocator fragmentation, as a share of activation memory (assumption).
+FRAGMENTATION_FRACTION = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryBreakdown:
+    weights_bytes: float
+    grads_bytes: float
+    optimizer_bytes: float
+    activations_bytes: float
+    logits_bytes: float
+    allowance_bytes: float
+    capacity_bytes: float
+
+    @property
+    def total_bytes(self) -> float:
+        return (
+            self.weights_bytes
+            + self.grads_bytes
+            + self.optimizer_bytes
+            + self.activations_bytes
+            + self.logits_bytes
+            + self.allowance_bytes
+        )
+
+    @property
+    def headroom_bytes(self) -> float:
+        return self.capacity_bytes - self.total_bytes
+
+    @property
+    def fits(self) -> bool:
+        return self.headroom_bytes >= 0
+
+    def to_dict(self) -> dict[str, float | bool]:
+        return {
+            "weights_gib": self.weights_bytes / GIB,
+            "grads_gib": self.grads_bytes / GIB,
+            "optimizer_gib": self.optimizer_bytes / GIB,
+            "activations_gib": self.activations_bytes / GIB,
+            "logits_gib": self.logits_bytes / GIB,
+            "allowance_gib": self.allowance_bytes / GIB,
+            "total_gib": self.total_bytes / GIB,
+            "capacity_gib": self.capacity_bytes / GIB,
+            "headroom_gib": self.headroom_bytes / GIB,
+            "fits": self.fits,
+        }
+
+
+def layer_activation_bytes(model: ModelSpec, plan: ResolvedPlan, seq: int, sw: SoftwareProfile, moe: bool) -> float:
+    """Bytes one layer stores for backward, per micro-batch, on one GPU (Korthikanti eq. 1-5, generalised)."""
+    t, b = plan.tp, plan.micro_batch
+    s = seq / plan.cp
+    h, a, g, d = model.hidden, model.heads, model.kv, model.dhead
+    sbh = s * b * h
+    lin_in = 1.0 if plan.precision == "fp8" else 2.0  # inputs of FP8 GEMMs are kept in FP8
+    sp = t if plan.sequence_parallel else 1
+    if plan.recompute == "full":
+        return 2.0 * sbh / sp  # the layer input only
+    # Replicated across TP ranks unless sequence parallel: norm inputs, GEMM inputs, dropout masks.
+    replicated = 2.0 * sbh + lin_in * sbh + 2.0 * sbh + lin_in * sbh
+    if model.dropout:
+        replicated += 2.0 * sbh  # two 1-byte dropout masks
+    # Sharded by TP: Q, K, V, attention output (out-proj input), FFN intermediates.
+    qkv = 2.0 * s * b * (a * d + 2 * g * d)
+    attn_out = lin_in * s * b * a * d
+    if moe:
+        f_tokens = s * b * (model.moe_topk + model.moe_shared_experts)
+        f_width = model.expert_ffn
+    else:
+        f_tokens, f_width = s * b, model.ffn_hidden
+    up = 2 if model.gated else 1
+    ffn = f_tokens * f_width * (2.0 * up + lin_in)  # up-proj output(s) and the activation output
+    sharded = qkv + attn_out + ffn
+    scores = 0.0
+    if sw.attention_kernel == "flash":
+        scores = 4.0 * a * s * b  # fp32 log-sum-exp per query row, kept for the backward
+    elif plan.recompute == "none":
+        # softmax output (2) + dropout mask (1) + dropout output (2) per score element: 5as^2b
+        per_elem = 5.0 if model.dropout else 2.0
+        scores = per_elem * a * s * seq * b
+    return replicated / sp + (sharded + scores) / t
+
+
+def inflight_microbatches(plan: ResolvedPlan, microbatches: int) -> float:
+    """Micro-batches whose activations the first stage holds at peak (Korthikanti sec. 4.2.3)."""
+    p, v = plan.pp, plan.vpp
+    if p == 1:
+        return 1.0
+    base = float(min(p, microbatches))
+    return base * (1.0 + (p - 1) / (p * v)) if v > 1 else base
+
+
+def state_bytes(
+    params: float, expert_params: float, plan: ResolvedPlan, sw: SoftwareProfile
+) -> tuple[float, float, float]:
+    """(weights, gradients, optimizer) bytes for the parameters this GPU holds."""
+    shard = plan.dp * plan.cp
+    expert_shard = max(1, shard // plan.ep)
+    w_bytes = 2.0 + (1.0 if plan.precision == "fp8" else 0.0)  # FP8 keeps a transposed fp8 copy too
+
+    def part(n: float, k: int) -> tuple[float, float, float]:
+        w = w_bytes * n / (k if plan.zero >= 3 else 1)
+        gr = sw.grad_accum_bytes * n / (k if plan.zero >= 2 else 1)
+        opt = 12.0 * n / (k if plan.zero >= 1 else 1)
+        return w, gr, opt
+
+    a = part(params, shard)
+    e = part(expert_params, expert_shard)
+    return a[0] + e[0], a[1] + e[1], a[2] + e[2]
+
+
+def memory_breakdown(
+    model: ModelSpec,
+    plan: ResolvedPlan,
+    seq: int,
+    sw: SoftwareProfile,
+    capacity_bytes: float,
+    stage_params: float,
+    stage_expert_params: float,
+    stage_dense_layers: float,
+    stage_moe_layers: float,
+    microbatches: int,
+    last_stage: bool,
+) -> MemoryBreakdown:
+    w, gr, opt = state_bytes(stage_params, stage_expert_params, plan, sw)
+    per_dense = layer_activation_bytes(model, plan, seq, sw, moe=False)
+    per_moe = layer_activation_bytes(model, plan, seq, sw, moe=True) if stage_moe_layers else 0.0
+    act = (stage_dense_layers * per_dense + stage_moe_layers * per_moe) * inflight_microbatches(plan, microbatches)
+    if plan.recompute == "full":
+        # the layer being recomputed materialises its full activations once
+        full_plan = plan.model_copy(update={"recompute": "selective"})
+        act += layer_activation_bytes(model, full_plan, seq, sw, moe=stage_moe_layers > 0)
+    if plan.zero >= 3:
+        w += 2 * 2.0 * (stage_params / max(stage_dense_layers + stage_moe_layers, 1))  # gathered layer buffers
+    logits = 0.0
+    if last_stage:
+        tok = plan.micro_batch * seq / plan.cp
+        logits = tok * model.vocab / plan.tp * (2.0 + 4.0)  # bf16 logits and fp32 softmax for the loss
+    allowance = RUNTIME_RESERVE_BYTES + FRAGMENTATION_FRACTION * act
+    return MemoryBreakdown(w, gr, opt, act, logits, allowance, capacity_bytes)

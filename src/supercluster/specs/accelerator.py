@@ -1,0 +1,68 @@
+"""Accelerator spec: peak rates, memory, links, power, and its efficiency table."""
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from supercluster.specs.base import Spec
+
+Precision = Literal["fp64_vector", "fp64_matrix", "tf32", "bf16", "fp8", "fp4"]
+
+
+class EfficiencyTable(Spec):
+    """What fraction of the datasheet peak each kind of kernel reaches.
+
+    Held as data so that a calibration profile measured on a real GPU can
+    replace it (``supercluster calibrate``). The GEMM model is
+
+        t = 2 m n k / (peak * gemm_peak_fraction) * (1 + d0/m + d0/n + d0/k)
+
+    with d0 = ``gemm_tile_dim``: the fraction of peak reached by large GEMMs
+    (the "maximum achievable matmul FLOPs", MAMF) degraded by the edge and
+    prologue/epilogue cost of tiles of that size on small dimensions.
+    """
+
+    gemm_peak_fraction: dict[str, float] = Field(
+        description="large-GEMM fraction of dense peak, by precision (bf16, fp8)"
+    )
+    gemm_tile_dim: float = Field(gt=0, description="d0 of the GEMM size penalty, elements")
+    attention_fwd_fraction: float = Field(gt=0, le=1, description="flash-attention forward, of bf16 peak")
+    attention_bwd_fraction: float = Field(gt=0, le=1, description="flash-attention backward, of bf16 peak")
+    hbm_fraction: float = Field(gt=0, le=1, description="memory-bound kernels, of HBM bandwidth")
+    fp8_overhead_fraction: float = Field(
+        default=0.0, ge=0, description="casts/amax scaling per FP8 GEMM, as a fraction of its time"
+    )
+    source: str = ""
+
+
+class Accelerator(Spec):
+    id: str
+    name: str
+    vendor: str
+    peak_tflops: dict[Precision, float] = Field(description="dense peak per precision, TFLOP/s")
+    hbm_gib: float = Field(gt=0, description="HBM capacity, GiB")
+    hbm_tb_per_s: float = Field(gt=0, description="HBM bandwidth, TB/s")
+    scale_up_gb_per_s: float = Field(ge=0, description="scale-up link bandwidth per direction, GB/s")
+    scale_up_busbw_gb_per_s: float = Field(
+        ge=0, description="measured large-message all-reduce bus bandwidth in the scale-up domain, GB/s"
+    )
+    scale_up_domain: int = Field(ge=1, description="GPUs in one scale-up (NVLink/xGMI) domain")
+    tdp_w: float = Field(gt=0)
+    flash_attention: bool = True
+    efficiency: EfficiencyTable
+    sources: dict[str, str] = Field(default_factory=dict)
+    assumed: list[str] = Field(default_factory=list, description="fields that are assumptions")
+
+    @model_validator(mode="after")
+    def _needs_bf16(self) -> "Accelerator":
+        if "bf16" not in self.peak_tflops:
+            raise ValueError(f"accelerator {self.id}: peak_tflops needs a bf16 entry")
+        return self
+
+    def peak_flops(self, precision: str) -> float:
+        """Dense peak in FLOP/s; FP8 on a card without it falls back to BF16."""
+        key = precision if precision in self.peak_tflops else "bf16"
+        return self.peak_tflops[key] * 1e12  # type: ignore[index]
+
+    def supports(self, precision: str) -> bool:
+        return precision in self.peak_tflops

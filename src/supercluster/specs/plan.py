@@ -1,0 +1,54 @@
+"""Execution plan: the parallel layout and its options. Blank fields are filled."""
+
+from typing import Literal
+
+from pydantic import Field
+
+from supercluster.specs.base import Spec
+
+Recompute = Literal["none", "selective", "full"]
+TrainPrecision = Literal["bf16", "fp8"]
+
+# The knobs a plan may leave blank and the estimator fills as a tuning engineer would.
+FILLABLE = ("vpp", "zero", "sequence_parallel", "micro_batch", "recompute", "precision")
+
+
+class PlanSpec(Spec):
+    tp: int | None = Field(default=None, ge=1, description="tensor parallel")
+    pp: int | None = Field(default=None, ge=1, description="pipeline parallel")
+    vpp: int | None = Field(default=None, ge=1, description="virtual stages per pipeline rank")
+    cp: int | None = Field(default=None, ge=1, description="context parallel")
+    ep: int | None = Field(default=None, ge=1, description="expert parallel (divides the DP group)")
+    dp: int | None = Field(default=None, ge=1, description="data parallel; blank = gpus/(tp*pp*cp)")
+    zero: int | None = Field(default=None, ge=0, le=3, description="0 none, 1 optimizer, 2 +grads, 3 +params")
+    sequence_parallel: bool | None = None
+    micro_batch: int | None = Field(default=None, ge=1)
+    recompute: Recompute | None = None
+    precision: TrainPrecision | None = None
+
+
+class ResolvedPlan(Spec):
+    """A plan with every knob decided; what the step model consumes."""
+
+    tp: int = Field(ge=1)
+    pp: int = Field(ge=1)
+    vpp: int = Field(ge=1)
+    cp: int = Field(ge=1)
+    ep: int = Field(ge=1)
+    dp: int = Field(ge=1)
+    zero: int = Field(ge=0, le=3)
+    sequence_parallel: bool
+    micro_batch: int = Field(ge=1)
+    recompute: Recompute
+    precision: TrainPrecision
+
+    @property
+    def gpus(self) -> int:
+        return self.tp * self.pp * self.cp * self.dp
+
+    def label(self) -> str:
+        sp = "+sp" if self.sequence_parallel else ""
+        return (
+            f"tp{self.tp}{sp} pp{self.pp} vpp{self.vpp} cp{self.cp} ep{self.ep} dp{self.dp} "
+            f"zero{self.zero} mb{self.micro_batch} rc-{self.recompute} {self.precision}"
+        )

@@ -1,0 +1,89 @@
+"""System spec: accelerators, nodes, scale-out fabric, software stack, facility."""
+
+from typing import Literal
+
+from pydantic import Field
+
+from supercluster.specs.accelerator import Accelerator
+from supercluster.specs.base import Spec
+
+
+class FabricSpec(Spec):
+    """The scale-out network as the step model needs it (hierarchical alpha-beta).
+
+    A later fabric model builds this from switch tiers; here it is the per-GPU
+    NIC, its measured effective bandwidth, a per-hop latency, and the size of the
+    non-blocking pod above which links are oversubscribed.
+    """
+
+    kind: Literal["rail-optimized-fat-tree", "fat-tree", "dragonfly", "clos"] = "rail-optimized-fat-tree"
+    technology: str = ""
+    nic_gbps_per_gpu: float = Field(gt=0, description="NIC line rate per GPU, Gb/s")
+    nic_busbw_gb_per_s: float = Field(gt=0, description="measured NCCL bus bandwidth per NIC, GB/s")
+    hop_latency_us: float = Field(ge=0, description="per-hop network latency in a collective step, us")
+    pod_gpus: int | None = Field(default=None, ge=1, description="GPUs under one non-blocking pod")
+    oversubscription: float = Field(default=1.0, ge=1.0, description="taper above the pod (7 means 1:7)")
+    source: str = ""
+
+
+class Partition(Spec):
+    """Another accelerator type in the same machine (for example Colossus' H200 half)."""
+
+    accelerator: str
+    gpus: int = Field(ge=1)
+    source: str = ""
+
+
+class FacilitySpec(Spec):
+    pue: float = Field(default=1.2, ge=1.0, le=3.0)
+    cooling: Literal["liquid", "air"] = "liquid"
+    grid_mw: float | None = Field(default=None, ge=0)
+    source: str = ""
+
+
+class SystemSpec(Spec):
+    id: str
+    name: str
+    accelerator: Accelerator
+    gpus: int = Field(ge=1, description="accelerators available to the job")
+    gpus_per_node: int = Field(ge=1)
+    node: str = ""
+    scale_up_domain: int | None = Field(default=None, ge=1, description="override of the accelerator's")
+    fabric: FabricSpec
+    software: str = Field(default="megatron-core-2024", description="software profile id")
+    generic: bool = Field(default=False, description="takes any GPU count (--gpus)")
+    other_partitions: list[Partition] = Field(default_factory=list)
+    facility: FacilitySpec = FacilitySpec()
+    sources: dict[str, str] = Field(default_factory=dict)
+    assumed: list[str] = Field(default_factory=list)
+    notes: str = ""
+
+    @property
+    def domain_gpus(self) -> int:
+        """GPUs that share one scale-up domain (NVLink 8 on HGX, 72 on NVL72)."""
+        return self.scale_up_domain or self.accelerator.scale_up_domain
+
+    @property
+    def nodes(self) -> int:
+        return -(-self.gpus // self.gpus_per_node)
+
+
+class SoftwareProfile(Spec):
+    """What the training stack does: kernels, overlap, gradient precision.
+
+    The same hardware ran Megatron-LM in 2021 without FlashAttention and without
+    overlapping the data-parallel all-reduce, and Megatron-Core in 2024 with
+    both; the step model reads those facts from here instead of guessing.
+    """
+
+    id: str
+    name: str
+    attention_kernel: Literal["flash", "materialized"]
+    dp_overlap: bool = Field(description="gradient reduction overlapped with the last backward")
+    param_gather_overlap: bool = Field(description="ZeRO parameter all-gather overlapped with forward")
+    tp_overlap_fraction: float = Field(ge=0, le=1, description="share of TP communication hidden behind GEMMs")
+    pp_overlap: bool = Field(description="pipeline send/recv asynchronous, off the critical path")
+    grad_accum_bytes: int = Field(ge=2, le=4, description="bytes per gradient element kept for accumulation")
+    grad_reduce_bytes: int = Field(ge=2, le=4, description="bytes per gradient element on the wire")
+    dp_bucket_params: float = Field(gt=0, description="parameters per gradient-reduction bucket")
+    source: str = ""

@@ -1,0 +1,131 @@
+"""Turn one row of the published-runs CSV schema into workload, system and plan.
+
+Schema: ../shared/validation/README.md. Blank cells are unknowns: the model
+fills them (see :mod:`supercluster.perf.fill`) and reports what it chose.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from supercluster import catalog
+from supercluster.catalog.loader import build
+from supercluster.errors import SuperclusterError
+from supercluster.specs import EfficiencyTable, ModelSpec, PlanSpec, SystemSpec, WorkloadSpec
+
+ARCH_INT = (
+    "layers",
+    "hidden",
+    "ffn_hidden",
+    "heads",
+    "kv_heads",
+    "head_dim",
+    "vocab",
+    "seq_len",
+    "moe_experts",
+    "moe_topk",
+    "moe_ffn_hidden",
+    "moe_shared_experts",
+    "moe_dense_layers",
+)
+PLAN_INT = ("tp", "pp", "vpp", "cp", "ep", "dp", "zero", "micro_batch")
+
+# The generic cluster of each accelerator when a row names no system (schema README).
+GENERIC_SYSTEM = {
+    "a100-sxm-80gb": "dgx-a100-superpod",
+    "a100-sxm-40gb": "dgx-a100-superpod",
+    "h100-sxm-80gb": "dgx-h100-superpod",
+    "h100-pcie-80gb": "dgx-h100-superpod",
+    "h800-sxm-80gb": "dgx-h100-superpod",
+    "h200-sxm-141gb": "dgx-h100-superpod",
+    "b200": "dgx-b200-superpod",
+    "gb200": "gb200-nvl72-cluster",
+    "mi250x": "mi250x-cluster",
+    "mi300x": "mi300x-cluster",
+    "mi300a": "mi300x-cluster",
+    "max-1550": "max-1550-cluster",
+}
+
+
+def blank(row: dict[str, str], key: str) -> bool:
+    return (row.get(key) or "").strip() == ""
+
+
+def as_int(row: dict[str, str], key: str) -> int | None:
+    if blank(row, key):
+        return None
+    text = row[key].strip()
+    try:
+        value = float(text)
+    except ValueError:
+        raise SuperclusterError(f"column {key}: '{text}' is not a number") from None
+    if value != int(value):
+        raise SuperclusterError(f"column {key}: '{text}' must be a whole number")
+    return int(value)
+
+
+def as_bool(row: dict[str, str], key: str) -> bool | None:
+    if blank(row, key):
+        return None
+    text = row[key].strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise SuperclusterError(f"column {key}: '{row[key]}' must be true or false")
+
+
+def row_model(row: dict[str, str]) -> ModelSpec:
+    name = (row.get("model") or "").strip() or "custom"
+    base: dict[str, Any] = {}
+    if name in catalog.names("models"):
+        base = catalog.model(name).model_dump()
+    base["name"] = name
+    for key in ARCH_INT:
+        value = as_int(row, key)
+        if value is not None:
+            base[key] = value
+    if not blank(row, "activation"):
+        base["activation"] = row["activation"].strip()
+    missing = [k for k in ("layers", "hidden", "heads", "vocab") if k not in base]
+    if missing:
+        raise SuperclusterError(f"model '{name}' is not a preset and the row lacks {', '.join(missing)}")
+    base.setdefault("ffn_hidden", 4 * base["hidden"])
+    if base.get("kv_heads") == base.get("heads"):
+        base["kv_heads"] = None
+    return build(ModelSpec, base, f"model {name}")
+
+
+def row_system(row: dict[str, str], efficiency: dict[str, EfficiencyTable] | None = None) -> SystemSpec:
+    gpu = (row.get("gpu") or "").strip()
+    gpus = as_int(row, "gpus")
+    if gpus is None:
+        raise SuperclusterError("column gpus is blank")
+    name = (row.get("system") or "").strip()
+    if not name:
+        if gpu not in GENERIC_SYSTEM:
+            raise SuperclusterError(f"unknown gpu '{gpu}'; valid: {', '.join(sorted(GENERIC_SYSTEM))}")
+        name = GENERIC_SYSTEM[gpu]
+    overrides: dict[str, Any] = {"generic": True}
+    if gpu:
+        overrides["accelerator"] = gpu
+    if efficiency:
+        acc_id = gpu or catalog.system(name).accelerator.id
+        if acc_id in efficiency:
+            overrides["accelerator"] = catalog.accelerator(acc_id).model_copy(update={"efficiency": efficiency[acc_id]})
+    return catalog.system(name, gpus=gpus, **overrides)
+
+
+def row_workload(row: dict[str, str], model: ModelSpec) -> WorkloadSpec:
+    gb = as_int(row, "global_batch")
+    if gb is None:
+        raise SuperclusterError("column global_batch is blank")
+    return build(WorkloadSpec, {"model": model, "seq_len": as_int(row, "seq_len"), "global_batch": gb}, "workload")
+
+
+def row_plan(row: dict[str, str]) -> PlanSpec:
+    data: dict[str, Any] = {k: as_int(row, k) for k in PLAN_INT}
+    data["sequence_parallel"] = as_bool(row, "sequence_parallel")
+    for key in ("recompute", "precision"):
+        data[key] = None if blank(row, key) else row[key].strip().lower()
+    return build(PlanSpec, data, "plan")

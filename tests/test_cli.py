@@ -1,0 +1,107 @@
+"""The command line as a user meets it: tables, --json, and one-line errors with exit status 2."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+CLI = [sys.executable, "-m", "supercluster.cli"]
+
+
+def sh(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_default_estimate_prints_a_table():
+    out = sh("estimate", "--no-color")
+    assert out.returncode == 0, out.stderr
+    assert "colossus-grok" in out.stdout and "MFU" in out.stdout and "time to train" in out.stdout
+
+
+def test_estimate_json_for_meta_run():
+    out = sh("estimate", "--scenario", "llama3-405b-16k", "--json")
+    d = json.loads(out.stdout)
+    assert d["gpus"] == 16384 and d["layout"].startswith("tp8+sp pp16")
+    assert 0.3 < d["mfu"] < 0.5
+    assert d["memory"]["fits"] is True
+
+
+def test_flags_override_a_scenario():
+    out = sh(
+        "estimate",
+        "--model",
+        "llama3-8b",
+        "--system",
+        "dgx-h100-superpod",
+        "--gpus",
+        "64",
+        "--tp",
+        "2",
+        "--pp",
+        "1",
+        "--global-batch",
+        "128",
+        "--json",
+    )
+    d = json.loads(out.stdout)
+    assert d["model"] == "llama3-8b" and d["layout"].startswith("tp2")
+
+
+def test_validate_json():
+    d = json.loads(sh("validate", "--json").stdout)
+    assert d["summary"]["n"] >= 49 and d["summary"]["mape_pct"] is not None
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["estimate", "--system", "nope"], "unknown system preset 'nope'; valid:"),
+        (
+            [
+                "estimate",
+                "--model",
+                "llama3-70b",
+                "--system",
+                "dgx-h100-superpod",
+                "--gpus",
+                "1000",
+                "--tp",
+                "8",
+                "--pp",
+                "4",
+            ],
+            "= 32 does not divide gpus(1000)",
+        ),
+        (
+            ["estimate", "--model", "llama3-70b", "--system", "dgx-h100-superpod", "--tp", "3"],
+            "valid tp: [1, 2, 4, 8]",
+        ),
+        (["estimate", "--scenario", "missing.yaml"], "scenario file not found"),
+        (["estimate", "--global-batch", "0"], "global_batch"),
+        (["validate", "nothere.csv"], "not found"),
+        (["presets", "gpus"], "unknown catalog kind"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, needle):
+    out = sh(*args)
+    assert out.returncode == 2
+    assert needle in out.stderr
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_malformed_yaml(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("workload: {model: llama3-8b\nsystem: [")
+    out = sh("estimate", "--scenario", str(bad))
+    assert out.returncode == 2 and "malformed YAML" in out.stderr and "line" in out.stderr
+
+
+def test_unknown_key_in_plan(tmp_path):
+    f = tmp_path / "s.yaml"
+    f.write_text(
+        "workload: {model: llama3-8b, global_batch: 64}\nsystem: dgx-h100-superpod\ngpus: 64\n"
+        "plan: {tp: 8, pp: 2, foo: 1}\n"
+    )
+    out = sh("estimate", "--scenario", str(f))
+    assert out.returncode == 2 and "foo" in out.stderr

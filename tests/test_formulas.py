@@ -1,0 +1,136 @@
+"""Each formula against a published number or a closed form."""
+
+import pytest
+
+from supercluster import catalog
+from supercluster.perf.comm import CollectiveModel, span_of
+from supercluster.perf.conventions import megatron_flops, megatron_recompute_flops, palm_flops
+from supercluster.perf.gemm import gemm_time_s
+from supercluster.perf.memory import inflight_microbatches, layer_activation_bytes
+from supercluster.perf.pipeline import balance_layers, pipeline_time_s
+from supercluster.specs import ResolvedPlan
+from supercluster.units import GB, GIB
+
+
+def plan(**kw):
+    base = dict(
+        tp=1,
+        pp=1,
+        vpp=1,
+        cp=1,
+        ep=1,
+        dp=1,
+        zero=0,
+        sequence_parallel=False,
+        micro_batch=1,
+        recompute="none",
+        precision="bf16",
+    )
+    base.update(kw)
+    return ResolvedPlan(**base)
+
+
+MEGATRON_2022 = catalog.software("megatron-lm-2022")
+
+
+@pytest.mark.parametrize(
+    ("model", "kw", "expected_gib"),
+    [
+        # Korthikanti et al. 2022, Figure 1 (first stage, per GPU)
+        ("gpt-22b", dict(tp=8, micro_batch=4), 59.25),
+        ("gpt-22b", dict(tp=8, micro_batch=4, sequence_parallel=True, recompute="selective"), 9.5625),
+        ("gpt-175b", dict(tp=8, pp=8, vpp=3), 66.84375),
+        ("gpt-1t", dict(tp=8, pp=64, sequence_parallel=True, recompute="selective"), 26.5625),
+    ],
+)
+def test_korthikanti_activation_memory(model, kw, expected_gib):
+    m = catalog.model(model)
+    p = plan(**kw)
+    per_stage_layers = m.layers / p.pp
+    act = layer_activation_bytes(m, p, 2048, MEGATRON_2022, moe=False) * per_stage_layers
+    act *= inflight_microbatches(p, microbatches=512)
+    assert act / GIB == pytest.approx(expected_gib, rel=1e-9)
+
+
+def test_flash_attention_drops_the_score_matrix():
+    m = catalog.model("gpt-22b")
+    p = plan(tp=8, micro_batch=4)
+    flash = catalog.software("megatron-core-2024")
+    stored = layer_activation_bytes(m, p, 2048, MEGATRON_2022, moe=False)
+    assert layer_activation_bytes(m, p, 2048, flash, moe=False) < 0.55 * stored
+
+
+def test_gqa_and_swiglu_change_activations():
+    m = catalog.model("llama3-70b")
+    sw = catalog.software("megatron-core-2024")
+    mha = m.model_copy(update={"kv_heads": None})
+    gelu = m.model_copy(update={"activation": "gelu"})
+    base = layer_activation_bytes(m, plan(tp=8), 8192, sw, moe=False)
+    assert layer_activation_bytes(mha, plan(tp=8), 8192, sw, moe=False) > base
+    assert layer_activation_bytes(gelu, plan(tp=8), 8192, sw, moe=False) < base
+
+
+def test_llama3_405b_training_flops():
+    # Llama 3 paper: 405B trained on 15.6T tokens with 3.8e25 FLOPs (6 N D).
+    m = catalog.model("llama3-405b")
+    per_seq = palm_flops(m, 1, 8192) - 12 * m.layers * m.hidden * 8192 * 8192
+    assert per_seq / 8192 * 15.6e12 == pytest.approx(3.8e25, rel=0.03)
+
+
+def test_megatron_conventions_agree_for_plain_gpt():
+    # For GPT (g = a, f = 4h, no gating) the Megatron counter is 72 B s l h^2 (1 + s/(6h) + V/(12 l h)),
+    # i.e. 3/4 of eq. 3 (which adds the recompute forward) up to the vocabulary term.
+    m = catalog.model("gpt-175b")
+    b, s = 1536, 2048
+    h, ll, v = m.hidden, m.layers, m.vocab
+    assert megatron_flops(m, b, s) == pytest.approx(72 * b * s * ll * h * h * (1 + s / (6 * h) + v / (12 * ll * h)))
+    assert megatron_recompute_flops(m, b, s) == pytest.approx(
+        96 * b * s * ll * h * h * (1 + s / (6 * h) + v / (16 * ll * h))
+    )
+
+
+def test_large_gemm_reaches_its_fraction_small_gemm_does_not():
+    acc = catalog.accelerator("h100-sxm-80gb")
+    n = 16384
+    t = gemm_time_s(n, n, n, acc)
+    eff = 2 * n**3 / t / acc.peak_flops("bf16")
+    assert eff == pytest.approx(acc.efficiency.gemm_peak_fraction["bf16"], rel=0.05)
+    small = gemm_time_s(256, 256, 256, acc)
+    assert 2 * 256**3 / small / acc.peak_flops("bf16") < 0.5 * eff
+
+
+def test_memory_bound_gemm_uses_hbm_roofline():
+    acc = catalog.accelerator("h100-sxm-80gb")
+    m, n, k = 65536, 65536, 1  # outer product: 2 flops per 2-byte output element
+    t = gemm_time_s(m, n, k, acc)
+    assert t == pytest.approx(2.0 * m * n / (acc.hbm_tb_per_s * 1e12 * acc.efficiency.hbm_fraction), rel=0.01)
+
+
+def test_nvlink_allreduce_busbw_is_the_measured_370(h100_cluster):
+    comm = CollectiveModel(h100_cluster)
+    size = 8 * GB
+    t = comm.all_reduce(size, span_of(8, 1, 8))
+    busbw = 2 * 7 / 8 * size / t
+    assert busbw / GB == pytest.approx(370, rel=0.02)
+
+
+def test_dp_across_nodes_rides_one_nic_per_gpu(h100_cluster):
+    comm = CollectiveModel(h100_cluster)
+    size = 4 * GB
+    t = comm.all_reduce(size, span_of(64, 8, 8))  # one GPU per node: NIC-bound
+    assert 2 * 63 / 64 * size / t / GB == pytest.approx(47, rel=0.05)
+
+
+def test_pipeline_bubble_closed_forms():
+    total, bubble = pipeline_time_s([1.0] * 8, microbatches=64, vpp=1)
+    assert bubble / 64 == pytest.approx(7 / 64)
+    total, bubble = pipeline_time_s([1.0] * 8, microbatches=64, vpp=4)
+    assert bubble / 64 == pytest.approx(7 / (4 * 64))
+    assert total == pytest.approx(64 + 7 / 4)
+
+
+def test_uneven_stages_for_126_layers_on_16():
+    counts = balance_layers(126, 16, first_extra=0.1, last_extra=0.8)
+    assert sum(counts) == 126 and len(counts) == 16
+    assert counts[-1] < max(counts)  # the head's stage gets fewer layers, as in Llama 3
+    assert max(counts) == 8
