@@ -16,7 +16,8 @@ from datetime import date
 from pathlib import Path
 
 from supercluster import api, catalog
-from supercluster.perf import estimate, resolve
+from supercluster.perf import estimate
+from supercluster.plan import resolve
 from supercluster.validate import run as validate_run
 
 

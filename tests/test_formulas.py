@@ -122,11 +122,13 @@ def test_dp_across_nodes_rides_one_nic_per_gpu(h100_cluster):
 
 
 def test_pipeline_bubble_closed_forms():
-    total, bubble = pipeline_time_s([1.0] * 8, microbatches=64, vpp=1)
+    # Narayanan et al. 2021: bubble (p-1)/m for 1F1B, (p-1)/(v m) interleaved
+    total, bubble = pipeline_time_s(1.0, 1.0, microbatches=64, pp=8, vpp=1)
     assert bubble / 64 == pytest.approx(7 / 64)
-    total, bubble = pipeline_time_s([1.0] * 8, microbatches=64, vpp=4)
+    total, bubble = pipeline_time_s(1.0, 1.0, microbatches=64, pp=8, vpp=4)
     assert bubble / 64 == pytest.approx(7 / (4 * 64))
     assert total == pytest.approx(64 + 7 / 4)
+    assert pipeline_time_s(1.0, 1.0, microbatches=64, pp=1, vpp=1)[1] == 0
 
 
 def test_uneven_stages_for_126_layers_on_16():

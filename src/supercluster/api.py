@@ -10,8 +10,12 @@ from typing import Any
 from supercluster import catalog
 from supercluster.catalog import scenario_loader
 from supercluster.errors import SuperclusterError, UnknownPresetError
-from supercluster.perf import StepEstimate, resolve
-from supercluster.specs import Scenario
+from supercluster.perf import StepEstimate
+from supercluster.plan import SpaceOptions, resolve, search
+from supercluster.plan.explain import Explanation
+from supercluster.plan.explain import explain as explain_layout
+from supercluster.plan.search import SearchResult
+from supercluster.specs import PlanSpec, Scenario
 from supercluster.units import DAY_S
 
 DEFAULT_SCENARIO = "colossus-grok"
@@ -137,3 +141,94 @@ def build_scenario(
 def estimate(scn: Scenario) -> EstimateResult:
     step = resolve(scn.plan, scn.workload, scn.system, scn.software, scn.gpus)
     return EstimateResult(scn, step)
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    scenario: Scenario
+    search: SearchResult
+    explanations: list[Explanation]
+
+    def to_dict(self) -> dict[str, Any]:
+        s = self.scenario
+        best = self.search.best
+        ttt = s.workload.train_tokens / best.tokens_per_s if s.workload.train_tokens else None
+        return {
+            "scenario": s.name,
+            "model": s.workload.model.name,
+            "system": s.system.id,
+            "accelerator": s.system.accelerator.id,
+            "gpus": s.gpus,
+            "seq_len": s.workload.seq,
+            "global_batch": s.workload.global_batch,
+            "train_tokens": s.workload.train_tokens,
+            "best_time_to_train_days": ttt / DAY_S if ttt else None,
+            **self.search.to_dict(),
+            "explanations": [e.to_dict() for e in self.explanations],
+        }
+
+
+def plan(
+    scenario: str | None = None,
+    *,
+    top_k: int = 5,
+    explain: str | None = None,
+    headroom_gib: float = 0.0,
+    allow_fp8: bool = True,
+    system: str | None = None,
+    model: str | None = None,
+    gpus: int | None = None,
+    global_batch: int | None = None,
+    seq_len: int | None = None,
+    train_tokens: float | None = None,
+    **fixed: Any,
+) -> PlanResult:
+    """The best layouts for a scenario; axes in ``fixed`` are constraints, the scenario's plan is explained."""
+    scn = build_scenario(
+        scenario,
+        system=system,
+        model=model,
+        gpus=gpus,
+        global_batch=global_batch,
+        seq_len=seq_len,
+        train_tokens=train_tokens,
+    )
+    constraints = PlanSpec(**{k: v for k, v in fixed.items() if v is not None})
+    result = search(
+        scn.workload,
+        scn.system,
+        scn.software,
+        scn.gpus,
+        constraints,
+        SpaceOptions(allow_fp8=allow_fp8),
+        top_k=top_k,
+        headroom_gib=headroom_gib,
+    )
+    if not result.top:
+        least = result.batch.memory_bytes.min()
+        raise SuperclusterError(
+            f"no layout of {scn.gpus:,} GPUs fits in memory: the smallest needs {least / 2**30:.1f} GiB per GPU "
+            f"of {result.batch.capacity_bytes / 2**30:.0f} GiB"
+            + (f" with {headroom_gib:g} GiB headroom" if headroom_gib else "")
+            + "; use more GPUs, a shorter sequence or a smaller batch"
+        )
+    wanted = [explain] if explain else []
+    own = {k: v for k, v in scn.plan.model_dump().items() if v is not None}
+    if not explain and own.get("tp") and own.get("pp"):
+        wanted.append(" ".join(_layout_tokens(own)))
+    return PlanResult(scn, result, [explain_layout(result, w) for w in wanted])
+
+
+def _layout_tokens(knobs: dict[str, Any]) -> list[str]:
+    names = {"micro_batch": "mb"}
+    out = []
+    for k, v in knobs.items():
+        if k == "sequence_parallel":
+            out.append("sp" if v else "nosp")
+        elif k == "recompute":
+            out.append(f"rc-{v}")
+        elif k == "precision":
+            out.append(str(v))
+        else:
+            out.append(f"{names.get(k, k)}{v}")
+    return out

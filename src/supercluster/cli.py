@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -46,40 +47,56 @@ def _emit_json(data: Any) -> None:
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 NoColorOpt = Annotated[bool, typer.Option("--no-color", help="Plain output for scripts and logs.")]
+ScenarioOpt = Annotated[str | None, typer.Option("--scenario", "-s", help="Scenario file or preset name.")]
+SystemOpt = Annotated[str | None, typer.Option(help="System preset (see `supercluster presets systems`).")]
+ModelOpt = Annotated[str | None, typer.Option(help="Model preset (see `supercluster presets models`).")]
+GpusOpt = Annotated[int | None, typer.Option(help="GPUs the job uses.")]
+BatchOpt = Annotated[int | None, typer.Option(help="Sequences per optimizer step.")]
+SeqOpt = Annotated[int | None, typer.Option(help="Tokens per sequence.")]
+TokensOpt = Annotated[float | None, typer.Option(help="Tokens of the whole run.")]
+TpOpt = Annotated[int | None, typer.Option(help="Tensor parallel.")]
+PpOpt = Annotated[int | None, typer.Option(help="Pipeline parallel.")]
+VppOpt = Annotated[int | None, typer.Option(help="Virtual stages per pipeline rank.")]
+CpOpt = Annotated[int | None, typer.Option(help="Context parallel.")]
+EpOpt = Annotated[int | None, typer.Option(help="Expert parallel.")]
+DpOpt = Annotated[int | None, typer.Option(help="Data parallel (default gpus / (tp*pp*cp)).")]
+ZeroOpt = Annotated[int | None, typer.Option(help="ZeRO stage 0-3.")]
+SpOpt = Annotated[bool | None, typer.Option("--sp/--no-sp", help="Sequence parallelism.")]
+MbOpt = Annotated[int | None, typer.Option(help="Sequences per micro-batch.")]
+RcOpt = Annotated[Recompute | None, typer.Option(help="Activation recomputation.")]
+PrecOpt = Annotated[Precision | None, typer.Option(help="Matrix-multiply precision.")]
+
+
+def _plan_knobs(**kw: Any) -> dict[str, Any]:
+    rc, prec = kw.pop("recompute", None), kw.pop("precision", None)
+    return {**kw, "recompute": rc.value if rc else None, "precision": prec.value if prec else None}
 
 
 @app.command()
 def estimate(
-    scenario: Annotated[str | None, typer.Option("--scenario", "-s", help="Scenario file or preset name.")] = None,
-    system: Annotated[str | None, typer.Option(help="System preset (see `supercluster presets systems`).")] = None,
-    model: Annotated[str | None, typer.Option(help="Model preset (see `supercluster presets models`).")] = None,
-    gpus: Annotated[int | None, typer.Option(help="GPUs the job uses.")] = None,
-    global_batch: Annotated[int | None, typer.Option(help="Sequences per optimizer step.")] = None,
-    seq_len: Annotated[int | None, typer.Option(help="Tokens per sequence.")] = None,
-    train_tokens: Annotated[float | None, typer.Option(help="Tokens of the whole run.")] = None,
-    tp: Annotated[int | None, typer.Option(help="Tensor parallel.")] = None,
-    pp: Annotated[int | None, typer.Option(help="Pipeline parallel.")] = None,
-    vpp: Annotated[int | None, typer.Option(help="Virtual stages per pipeline rank.")] = None,
-    cp: Annotated[int | None, typer.Option(help="Context parallel.")] = None,
-    ep: Annotated[int | None, typer.Option(help="Expert parallel.")] = None,
-    dp: Annotated[int | None, typer.Option(help="Data parallel (default gpus / (tp*pp*cp)).")] = None,
-    zero: Annotated[int | None, typer.Option(help="ZeRO stage 0-3.")] = None,
-    sequence_parallel: Annotated[bool | None, typer.Option("--sp/--no-sp", help="Sequence parallelism.")] = None,
-    micro_batch: Annotated[int | None, typer.Option(help="Sequences per micro-batch.")] = None,
-    recompute: Annotated[Recompute | None, typer.Option(help="Activation recomputation.")] = None,
-    precision: Annotated[Precision | None, typer.Option(help="Matrix-multiply precision.")] = None,
+    scenario: ScenarioOpt = None,
+    system: SystemOpt = None,
+    model: ModelOpt = None,
+    gpus: GpusOpt = None,
+    global_batch: BatchOpt = None,
+    seq_len: SeqOpt = None,
+    train_tokens: TokensOpt = None,
+    tp: TpOpt = None,
+    pp: PpOpt = None,
+    vpp: VppOpt = None,
+    cp: CpOpt = None,
+    ep: EpOpt = None,
+    dp: DpOpt = None,
+    zero: ZeroOpt = None,
+    sequence_parallel: SpOpt = None,
+    micro_batch: MbOpt = None,
+    recompute: RcOpt = None,
+    precision: PrecOpt = None,
     json_out: JsonOpt = False,
     no_color: NoColorOpt = False,
 ) -> None:
     """Step time, throughput, MFU and memory per GPU of one training job. Blank knobs are filled."""
-    scn = api.build_scenario(
-        scenario,
-        system=system,
-        model=model,
-        gpus=gpus,
-        global_batch=global_batch,
-        seq_len=seq_len,
-        train_tokens=train_tokens,
+    knobs = _plan_knobs(
         tp=tp,
         pp=pp,
         vpp=vpp,
@@ -89,14 +106,165 @@ def estimate(
         zero=zero,
         sequence_parallel=sequence_parallel,
         micro_batch=micro_batch,
-        recompute=recompute.value if recompute else None,
-        precision=precision.value if precision else None,
+        recompute=recompute,
+        precision=precision,
+    )
+    scn = api.build_scenario(
+        scenario,
+        system=system,
+        model=model,
+        gpus=gpus,
+        global_batch=global_batch,
+        seq_len=seq_len,
+        train_tokens=train_tokens,
+        **knobs,
     )
     data = api.estimate(scn).to_dict()
     if json_out:
         _emit_json(data)
     else:
         render.print_tables(render.estimate_tables(data), _console(no_color))
+
+
+@app.command()
+def plan(
+    scenario: ScenarioOpt = None,
+    system: SystemOpt = None,
+    model: ModelOpt = None,
+    gpus: GpusOpt = None,
+    global_batch: BatchOpt = None,
+    seq_len: SeqOpt = None,
+    train_tokens: TokensOpt = None,
+    tp: TpOpt = None,
+    pp: PpOpt = None,
+    vpp: VppOpt = None,
+    cp: CpOpt = None,
+    ep: EpOpt = None,
+    dp: DpOpt = None,
+    zero: ZeroOpt = None,
+    sequence_parallel: SpOpt = None,
+    micro_batch: MbOpt = None,
+    recompute: RcOpt = None,
+    precision: PrecOpt = None,
+    top: Annotated[int, typer.Option(min=1, max=100, help="How many of the best layouts to show.")] = 5,
+    explain: Annotated[str | None, typer.Option(help="A layout to explain, e.g. 'tp8 pp16 vpp4 mb1'.")] = None,
+    headroom_gib: Annotated[float, typer.Option(min=0.0, help="Memory to keep free on every GPU, GiB.")] = 0.0,
+    no_fp8: Annotated[bool, typer.Option("--no-fp8", help="Search BF16 only.")] = False,
+    json_out: JsonOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Search every valid parallel layout and rank the ones that fit. Axes given on the command line are fixed;
+    the scenario's own layout is explained, not imposed."""
+    knobs = _plan_knobs(
+        tp=tp,
+        pp=pp,
+        vpp=vpp,
+        cp=cp,
+        ep=ep,
+        dp=dp,
+        zero=zero,
+        sequence_parallel=sequence_parallel,
+        micro_batch=micro_batch,
+        recompute=recompute,
+        precision=precision,
+    )
+    result = api.plan(
+        scenario,
+        system=system,
+        model=model,
+        gpus=gpus,
+        global_batch=global_batch,
+        seq_len=seq_len,
+        train_tokens=train_tokens,
+        top_k=top,
+        explain=explain,
+        headroom_gib=headroom_gib,
+        allow_fp8=not no_fp8,
+        **knobs,
+    )
+    data = result.to_dict()
+    if json_out:
+        _emit_json(data)
+    else:
+        render.print_tables(render.plan_tables(data), _console(no_color))
+
+
+def _split(text: str | None, kind: type, flag: str) -> list[Any] | None:
+    if text is None:
+        return None
+    try:
+        values = [kind(float(x)) if kind is int else kind(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise SuperclusterError(f"{flag}: '{text}' must be a comma-separated list of {kind.__name__}") from None
+    if kind is int and any(v < 1 for v in values):
+        raise SuperclusterError(f"{flag}: every value must be >= 1, got {text}")
+    return values
+
+
+@app.command()
+def sweep(
+    scenario: ScenarioOpt = None,
+    system: Annotated[str | None, typer.Option(help="Comma-separated system presets.")] = None,
+    model: Annotated[str | None, typer.Option(help="Comma-separated model presets.")] = None,
+    gpus: Annotated[str | None, typer.Option(help="Comma-separated GPU counts, e.g. 1024,16384,98304.")] = None,
+    global_batch: Annotated[str | None, typer.Option(help="Comma-separated global batches.")] = None,
+    seq_len: Annotated[str | None, typer.Option(help="Comma-separated sequence lengths.")] = None,
+    out: Annotated[str, typer.Option(help="Output folder of Parquet parts (resumes if it exists).")] = "sweep-out",
+    engine: Annotated[str, typer.Option(help="local (process pool) or ray.")] = "local",
+    workers: Annotated[int, typer.Option(min=1, help="Parallel workers.")] = 2,
+    no_fp8: Annotated[bool, typer.Option("--no-fp8", help="Search BF16 only.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    json_out: JsonOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Plan every scenario of a grid (models x systems x GPU counts x ...) and stream the best layouts to Parquet.
+
+    A killed sweep keeps its finished rows; run the same command again to finish it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from supercluster.plan import sweep as sw
+
+    tasks = sw.grid(
+        scenario,
+        allow_fp8=not no_fp8,
+        model=_split(model, str, "--model"),
+        system=_split(system, str, "--system"),
+        gpus=_split(gpus, int, "--gpus"),
+        global_batch=_split(global_batch, int, "--global-batch"),
+        seq_len=_split(seq_len, int, "--seq-len"),
+    )
+    console = _console(no_color)
+    todo = len(tasks) - len(sw.finished_keys(Path(out)) & {t.key for t in tasks})
+    show = not (quiet or json_out)
+    with Progress(
+        TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, disable=not show
+    ) as progress:
+        bar = progress.add_task("sweep", total=todo)
+        summary = sw.run(tasks, out, engine=engine, workers=workers, on_done=lambda _row: progress.advance(bar))
+    data = summary.to_dict()
+    if json_out:
+        _emit_json(data)
+    else:
+        console.print(
+            f"{summary.tasks} scenarios: {summary.computed} computed ({summary.failed} failed), "
+            f"{summary.skipped} already done; {summary.wall_s:.1f} s. Rows: {out}/part-*.parquet"
+        )
+
+
+@app.command("plan-check")
+def plan_check(
+    csv_path: Annotated[str | None, typer.Argument(help="CSV in the published-runs schema (default: bundled).")] = None,
+    json_out: JsonOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Rank each published layout among all feasible ones, and the planner's predicted gain over it."""
+    from supercluster.plan.check import check
+
+    data = check(csv_path).to_dict()
+    if json_out:
+        _emit_json(data)
+    else:
+        render.print_tables(render.check_tables(data), _console(no_color))
 
 
 @app.command()

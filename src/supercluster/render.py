@@ -120,6 +120,79 @@ def validation_tables(d: dict[str, Any]) -> list[Table]:
     return [rows, summ]
 
 
+def plan_tables(d: dict[str, Any]) -> list[Table]:
+    st = d["stats"]
+    head = Table(
+        title=f"supercluster plan: {d['model']} on {d['gpus']:,} GPUs of {d['system']}",
+        show_header=False,
+        title_justify="left",
+    )
+    head.add_column("", style="bold")
+    head.add_column("")
+    head.add_row("batch", f"{d['global_batch']:,} x {d['seq_len']:,} tokens")
+    head.add_row(
+        "search",
+        f"{st['generated']:,} layouts generated, {st['evaluated']:,} evaluated (dominated ones "
+        f"pruned), {st['feasible']:,} fit; {st['wall_s'] * 1e3:.0f} ms, {st['configs_per_s']:,.0f} configs/s",
+    )
+    if d.get("best_time_to_train_days"):
+        head.add_row(
+            "best time to train",
+            f"{d['best_time_to_train_days']:.1f} days for {d['train_tokens']:.3g} tokens (no failures)",
+        )
+    top = Table(title=f"top {len(d['top'])} layouts (fastest first)", title_justify="left")
+    for col in ("#", "layout", "step", "tokens/s/GPU", "MFU", "memory GiB", "largest terms"):
+        top.add_column(col, justify="left" if col in ("layout", "largest terms") else "right")
+    for i, e in enumerate(d["top"], 1):
+        terms = sorted(e["breakdown"].items(), key=lambda kv: -kv[1])[:2]
+        largest = ", ".join(
+            f"{k.removesuffix('_s').replace('_', ' ')} {v / e['step_time_s'] * 100:.0f}%" for k, v in terms
+        )
+        top.add_row(
+            str(i),
+            e["layout"],
+            _fmt_s(e["step_time_s"]),
+            f"{e['tokens_per_s_per_gpu']:,.0f}",
+            f"{e['mfu'] * 100:.1f}%",
+            f"{e['memory']['total_gib']:.1f}",
+            largest,
+        )
+    tables = [head, top]
+    for ex in d.get("explanations", []):
+        t = Table(title=f"explain: {ex['layout']}", show_header=False, title_justify="left")
+        t.add_column("", style="bold")
+        t.add_column("")
+        if ex["fits"]:
+            t.add_row("rank", f"{ex['rank']:,} of {ex['feasible']:,} feasible (top {ex['top_percent']:.2f}%)")
+            t.add_row("vs best", f"{ex['slower_than_best_pct']:+.1f}% step time")
+        else:
+            t.add_row("rank", "does not fit in memory")
+        for r in ex["reasons"]:
+            t.add_row("why", r)
+        tables.append(t)
+    return tables
+
+
+def check_tables(d: dict[str, Any]) -> list[Table]:
+    t = Table(title="published layouts among all feasible layouts (same precision)", title_justify="left")
+    for col in ("id", "published layout", "rank", "top %", "best gain", "planner's best"):
+        t.add_column(col, justify="right" if col in ("rank", "top %", "best gain") else "left")
+    for r in d["rows"]:
+        if r["rank"] is None:
+            t.add_row(r["id"], r["published_layout"], "-", "-", "-", r["reason"] or r["status"], style="yellow")
+            continue
+        t.add_row(r["id"], r["published_layout"], f"{r['rank']:,}/{r['feasible']:,}", f"{r['top_percent']:.1f}",
+                  f"{r['best_gain_pct']:+.1f}%", r["best_layout"])
+    s = d["summary"]
+    share = s["share_in_top_10_percent"]
+    foot = Table(show_header=False)
+    foot.add_column("")
+    foot.add_row(f"{s['in_top_10_percent']} of {s['ranked']} published layouts in the top 10% "
+                 f"({share * 100:.0f}%); planner best slower than published: {s['best_slower_than_published']}; "
+                 f"median predicted gain {s['median_gain_pct']:.1f}%")
+    return [t, foot]
+
+
 def print_tables(tables: list[Table], console: Console) -> None:
     for t in tables:
         console.print(t)

@@ -1,6 +1,5 @@
 """The step model: FLOPs, GEMM efficiency, memory, collectives, pipeline, step time."""
 
-from supercluster.perf.fill import resolve
 from supercluster.perf.step import StepEstimate, estimate
 
-__all__ = ["StepEstimate", "estimate", "resolve"]
+__all__ = ["StepEstimate", "estimate"]

@@ -34,7 +34,7 @@ class LayerCost:
     bwd_attn_s: float
     bwd_elem_s: float
     recompute_s: float
-    tp_comm_s: float  # exposed TP communication, forward + backward (+ recompute forward)
+    tp_comm_s: float  # exposed TP and CP communication, forward + backward (+ recompute forward)
     ep_comm_s: float  # exposed all-to-all, forward + backward
     model_flops: float  # forward + backward, causal attention counted once
     hw_flops: float  # what the GPU executes, recompute included
@@ -141,6 +141,18 @@ def layer_cost(
             else (comm.all_reduce(msg, span))
         )
         tp_fwd = 2.0 * one * (1.0 - sw.tp_overlap_fraction)
+    # Context parallelism: ring attention passes each rank's K and V chunk around the CP ring
+    # (Liu et al. 2023, "Ring Attention", arXiv:2310.01889, section 3), overlapped with the attention
+    # of the chunk in hand; the backward also passes dK and dV (twice the forward volume).
+    cp_fwd = cp_bwd = 0.0
+    if plan.cp > 1:
+        kv_step = 2.0 * b * (seq / plan.cp) * g * d / t * 2.0
+        ring = span_of(2, t, comm.domain)
+        crosses = ring.k < 2
+        step_comm = float(comm.p2p(kv_step, crosses))
+        steps = plan.cp - 1
+        cp_fwd = steps * max(step_comm - f_attn / plan.cp, 0.0) + step_comm
+        cp_bwd = steps * max(2.0 * step_comm - b_attn / plan.cp, 0.0) + 2.0 * step_comm
     ep_fwd = 0.0
     if moe and plan.ep > 1:
         span = span_of(plan.ep, t * plan.cp, comm.domain)
@@ -165,7 +177,7 @@ def layer_cost(
         bwd_attn_s=b_attn,
         bwd_elem_s=b_elem,
         recompute_s=recompute_s,
-        tp_comm_s=2.0 * tp_fwd + (tp_fwd if plan.recompute == "full" else 0.0),
+        tp_comm_s=2.0 * tp_fwd + (tp_fwd if plan.recompute == "full" else 0.0) + cp_fwd + cp_bwd,
         ep_comm_s=2.0 * ep_fwd + (ep_fwd if plan.recompute == "full" else 0.0),
         model_flops=model_flops,
         hw_flops=hw_flops,

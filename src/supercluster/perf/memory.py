@@ -21,6 +21,9 @@ first pipeline stage holds p micro-batches in flight under 1F1B, times
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from supercluster.specs import ModelSpec, ResolvedPlan, SoftwareProfile
 from supercluster.units import GIB
@@ -114,58 +117,12 @@ def layer_activation_bytes(model: ModelSpec, plan: ResolvedPlan, seq: int, sw: S
 
 def inflight_microbatches(plan: ResolvedPlan, microbatches: int) -> float:
     """Micro-batches whose activations the first stage holds at peak (Korthikanti sec. 4.2.3)."""
-    p, v = plan.pp, plan.vpp
-    if p == 1:
-        return 1.0
-    base = float(min(p, microbatches))
-    return base * (1.0 + (p - 1) / (p * v)) if v > 1 else base
+    return float(inflight(plan.pp, plan.vpp, microbatches))
 
 
-def state_bytes(
-    params: float, expert_params: float, plan: ResolvedPlan, sw: SoftwareProfile
-) -> tuple[float, float, float]:
-    """(weights, gradients, optimizer) bytes for the parameters this GPU holds."""
-    shard = plan.dp * plan.cp
-    expert_shard = max(1, shard // plan.ep)
-    w_bytes = 2.0 + (1.0 if plan.precision == "fp8" else 0.0)  # FP8 keeps a transposed fp8 copy too
-
-    def part(n: float, k: int) -> tuple[float, float, float]:
-        w = w_bytes * n / (k if plan.zero >= 3 else 1)
-        gr = sw.grad_accum_bytes * n / (k if plan.zero >= 2 else 1)
-        opt = 12.0 * n / (k if plan.zero >= 1 else 1)
-        return w, gr, opt
-
-    a = part(params, shard)
-    e = part(expert_params, expert_shard)
-    return a[0] + e[0], a[1] + e[1], a[2] + e[2]
-
-
-def memory_breakdown(
-    model: ModelSpec,
-    plan: ResolvedPlan,
-    seq: int,
-    sw: SoftwareProfile,
-    capacity_bytes: float,
-    stage_params: float,
-    stage_expert_params: float,
-    stage_dense_layers: float,
-    stage_moe_layers: float,
-    microbatches: int,
-    last_stage: bool,
-) -> MemoryBreakdown:
-    w, gr, opt = state_bytes(stage_params, stage_expert_params, plan, sw)
-    per_dense = layer_activation_bytes(model, plan, seq, sw, moe=False)
-    per_moe = layer_activation_bytes(model, plan, seq, sw, moe=True) if stage_moe_layers else 0.0
-    act = (stage_dense_layers * per_dense + stage_moe_layers * per_moe) * inflight_microbatches(plan, microbatches)
-    if plan.recompute == "full":
-        # the layer being recomputed materialises its full activations once
-        full_plan = plan.model_copy(update={"recompute": "selective"})
-        act += layer_activation_bytes(model, full_plan, seq, sw, moe=stage_moe_layers > 0)
-    if plan.zero >= 3:
-        w += 2 * 2.0 * (stage_params / max(stage_dense_layers + stage_moe_layers, 1))  # gathered layer buffers
-    logits = 0.0
-    if last_stage:
-        tok = plan.micro_batch * seq / plan.cp
-        logits = tok * model.vocab / plan.tp * (2.0 + 4.0)  # bf16 logits and fp32 softmax for the loss
-    allowance = RUNTIME_RESERVE_BYTES + FRAGMENTATION_FRACTION * act
-    return MemoryBreakdown(w, gr, opt, act, logits, allowance, capacity_bytes)
+def inflight(pp: Any, vpp: Any, microbatches: Any) -> Any:
+    """Array form: min(p, m) under 1F1B, times (1 + (p-1)/(p v)) with v interleaved stages; 1 without PP."""
+    pp = np.asarray(pp, dtype=float)
+    vpp = np.asarray(vpp, dtype=float)
+    base = np.minimum(pp, microbatches) * np.where(vpp > 1, 1.0 + (pp - 1) / (pp * vpp), 1.0)
+    return np.where(pp == 1, 1.0, base)

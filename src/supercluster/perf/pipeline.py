@@ -14,16 +14,26 @@ from __future__ import annotations
 
 import bisect
 import math
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
 
 
 def balance_layers(layers: int, stages: int, first_extra: float, last_extra: float) -> list[int]:
+    """Layers per stage; the extras are rounded to 1/1000 of a layer so results can be cached."""
+    return list(_balance(layers, stages, round(float(first_extra), 3), round(float(last_extra), 3)))
+
+
+@lru_cache(maxsize=65536)
+def _balance(layers: int, stages: int, first_extra: float, last_extra: float) -> tuple[int, ...]:
     """Layers per stage that minimise the slowest stage, with extra work (in layer units) on the ends.
 
     This is how real runs split 126 layers over 16 stages: fewer layers on the stages that
     also hold the embedding or the output head (Llama 3, arXiv:2407.21783, section 3.3.2).
     """
     if stages == 1:
-        return [layers]
+        return (layers,)
     extras = [0.0] * stages
     extras[0] += first_extra
     extras[-1] += last_extra
@@ -53,15 +63,13 @@ def balance_layers(layers: int, stages: int, first_extra: float, last_extra: flo
             counts[j] -= 1
             surplus -= 1
         i += 1
-    return counts
+    return tuple(counts)
 
 
-def pipeline_time_s(stage_times_s: list[float], microbatches: int, vpp: int) -> tuple[float, float]:
-    """(total pipeline time, bubble time) for one optimizer step."""
-    p = len(stage_times_s)
-    t_max = max(stage_times_s)
-    steady = microbatches * t_max
-    if p == 1:
-        return steady, 0.0
-    bubble = (p - 1) / vpp * (sum(stage_times_s) / p)
-    return steady + bubble, bubble
+def pipeline_time_s(t_max: Any, t_mean: Any, microbatches: Any, pp: Any, vpp: Any) -> tuple[Any, Any]:
+    """(total pipeline time, bubble time) of one step; numbers or numpy arrays.
+
+    t_max is the slowest stage's time per micro-batch, t_mean the mean over stages.
+    """
+    bubble = np.where(np.asarray(pp) > 1, (np.asarray(pp) - 1) / vpp * t_mean, 0.0)
+    return microbatches * t_max + bubble, bubble

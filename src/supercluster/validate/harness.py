@@ -16,8 +16,8 @@ from typing import Any
 
 from supercluster import catalog
 from supercluster.errors import SuperclusterError
-from supercluster.perf import resolve
 from supercluster.perf.conventions import flops_per_step
+from supercluster.plan import resolve
 from supercluster.specs import EfficiencyTable
 from supercluster.units import GIB
 from supercluster.validate.rows import row_model, row_plan, row_system, row_workload

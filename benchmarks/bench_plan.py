@@ -1,0 +1,70 @@
+"""Planner speed on the issue's two reference searches, and the published-layout check.
+
+    python benchmarks/bench_plan.py      # prints and writes benchmarks/results/plan.json
+
+Targets (issue 3, 2-core machine): Llama 3 405B on 16,384 H100 (seq 8,192, 16M-token batch) in at most
+2 s wall and at least 100,000 configurations evaluated per second per core (the search is single-threaded);
+a Grok-1-class MoE on a 100,000-GPU Colossus in at most 5 s (98,304 GPUs: 100,000 = 2^5 x 5^5 admits no
+layout with a power-of-two batch, see the colossus-grok scenario).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from datetime import date
+from pathlib import Path
+
+from supercluster import catalog
+from supercluster.plan import search
+from supercluster.plan.check import check
+from supercluster.specs import WorkloadSpec
+
+
+def best_of(n: int, fn):
+    runs = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        res = fn()
+        runs.append((time.perf_counter() - t0, res))
+    return min(runs, key=lambda r: r[0])
+
+
+def case(system_name: str, gpus: int, model: str, seq: int, batch: int) -> dict:
+    system = catalog.system(system_name, gpus=gpus if system_name.startswith("dgx") else None)
+    sw = catalog.software(system.software)
+    wl = WorkloadSpec(model=catalog.model(model), seq_len=seq, global_batch=batch)
+    wall, res = best_of(3, lambda: search(wl, system, sw, gpus, top_k=5))
+    return {
+        "model": model,
+        "system": system_name,
+        "gpus": gpus,
+        "wall_s": wall,
+        "generated": res.stats.generated,
+        "evaluated": res.stats.evaluated,
+        "feasible": res.stats.feasible,
+        "configs_per_s_per_core": res.stats.evaluated / wall,
+        "best": res.best.plan.label(),
+        "best_mfu": res.best.mfu,
+    }
+
+
+def main() -> None:
+    out = {
+        "date": date.today().isoformat(),
+        "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
+        "llama3_405b_16k": case("dgx-h100-superpod", 16384, "llama3-405b", 8192, 2048),
+        "grok1_colossus": case("colossus-100k", 98304, "grok-1", 8192, 12288),
+    }
+    t0 = time.perf_counter()
+    rep = check()
+    out["published_layout_check"] = {**rep.summary(), "wall_s": time.perf_counter() - t0}
+    path = Path(__file__).parent / "results" / "plan.json"
+    path.write_text(json.dumps(out, indent=1) + "\n")
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()

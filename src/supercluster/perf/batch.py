@@ -1,0 +1,433 @@
+"""Evaluate many candidate layouts at once: the single composition of the step model.
+
+    step = T_pipeline + exposed gradient sync + optimizer update
+
+T_pipeline from :mod:`supercluster.perf.pipeline`; per-stage micro-batch time
+is the sum of its layers' forward, backward, recompute and exposed TP/EP
+communication plus pipeline send/receive. Gradient synchronisation is an
+all-reduce (or reduce-scatter + all-gather under ZeRO) over the data- and
+context-parallel group (Narayanan et al. 2021, arXiv:2104.04473, section
+3.1); overlapped with the backward of the last micro-batch when the software
+does so (Megatron-Core ``overlap_grad_reduce``), leaving at least the last
+bucket exposed. The Adam update is memory-bound: 34 bytes per parameter moved
+(read gradient, fp32 master, momentum, variance; write them and the bf16 copy).
+Memory per stage follows :mod:`supercluster.perf.memory` (ZeRO model states,
+Korthikanti activations).
+
+`estimate` (one layout) and the planner (hundreds of thousands) both call
+:func:`evaluate`, so there is one code path. Per-layer costs depend only on
+(tp, cp, micro_batch, sequence_parallel, recompute, precision, ep): they are
+computed once per such "inner" key with :mod:`supercluster.perf.layer`, and the
+stage balance once per (inner key, pp). Everything else (pipeline, gradient
+synchronisation, optimizer, memory, FLOPs) is numpy arithmetic over arrays
+with one entry per candidate; the formulas and their sources are those of
+:mod:`supercluster.perf.step`, :mod:`supercluster.perf.memory` and
+:mod:`supercluster.perf.pipeline`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from supercluster.perf.comm import CollectiveModel, span_of
+from supercluster.perf.layer import embedding_cost, head_cost, layer_cost
+from supercluster.perf.memory import (
+    FRAGMENTATION_FRACTION,
+    RUNTIME_RESERVE_BYTES,
+    inflight,
+    layer_activation_bytes,
+)
+from supercluster.perf.pipeline import balance_layers, pipeline_time_s
+from supercluster.specs import ModelSpec, ResolvedPlan, SoftwareProfile, SystemSpec, WorkloadSpec
+from supercluster.specs.plan import Recompute, TrainPrecision
+from supercluster.units import GIB
+
+ADAM_BYTES_PER_PARAM = 34.0
+RECOMPUTE: tuple[Recompute, ...] = ("none", "selective", "full")
+PRECISION: tuple[TrainPrecision, ...] = ("bf16", "fp8")
+
+
+@dataclass
+class Candidates:
+    """Layouts as parallel numpy arrays (struct of arrays)."""
+
+    tp: np.ndarray
+    pp: np.ndarray
+    vpp: np.ndarray
+    cp: np.ndarray
+    ep: np.ndarray
+    dp: np.ndarray
+    zero: np.ndarray
+    mb: np.ndarray
+    sp: np.ndarray
+    rc: np.ndarray  # index into RECOMPUTE
+    prec: np.ndarray  # index into PRECISION
+
+    def __len__(self) -> int:
+        return len(self.tp)
+
+    @classmethod
+    def from_plans(cls, plans: list[ResolvedPlan]) -> Candidates:
+        def col(f: Any, dtype: Any = np.int64) -> np.ndarray:
+            return np.array([f(p) for p in plans], dtype=dtype)
+
+        return cls(
+            tp=col(lambda p: p.tp),
+            pp=col(lambda p: p.pp),
+            vpp=col(lambda p: p.vpp),
+            cp=col(lambda p: p.cp),
+            ep=col(lambda p: p.ep),
+            dp=col(lambda p: p.dp),
+            zero=col(lambda p: p.zero),
+            mb=col(lambda p: p.micro_batch),
+            sp=col(lambda p: p.sequence_parallel, bool),
+            rc=col(lambda p: RECOMPUTE.index(p.recompute), np.int8),
+            prec=col(lambda p: PRECISION.index(p.precision), np.int8),
+        )
+
+    def take(self, idx: np.ndarray) -> Candidates:
+        return Candidates(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
+
+    def plan(self, i: int) -> ResolvedPlan:
+        return ResolvedPlan(
+            tp=int(self.tp[i]),
+            pp=int(self.pp[i]),
+            vpp=int(self.vpp[i]),
+            cp=int(self.cp[i]),
+            ep=int(self.ep[i]),
+            dp=int(self.dp[i]),
+            zero=int(self.zero[i]),
+            sequence_parallel=bool(self.sp[i]),
+            micro_batch=int(self.mb[i]),
+            recompute=RECOMPUTE[int(self.rc[i])],
+            precision=PRECISION[int(self.prec[i])],
+        )
+
+
+@dataclass
+class BatchResult:
+    """Per-candidate results (arrays). Times are seconds per step; memory of the worst stage."""
+
+    cand: Candidates
+    step_time_s: np.ndarray
+    compute_s: np.ndarray
+    recompute_s: np.ndarray
+    tp_comm_s: np.ndarray
+    ep_comm_s: np.ndarray
+    pp_comm_s: np.ndarray
+    bubble_s: np.ndarray
+    dp_comm_s: np.ndarray
+    optimizer_s: np.ndarray
+    microbatches: np.ndarray
+    model_flops: np.ndarray
+    hw_flops: np.ndarray
+    weights_bytes: np.ndarray
+    grads_bytes: np.ndarray
+    optimizer_bytes: np.ndarray
+    activations_bytes: np.ndarray
+    logits_bytes: np.ndarray
+    allowance_bytes: np.ndarray
+    activation_first_stage_bytes: np.ndarray
+    capacity_bytes: float
+    stage_layers: list[tuple[int, ...]]
+
+    @property
+    def memory_bytes(self) -> np.ndarray:
+        return (
+            self.weights_bytes
+            + self.grads_bytes
+            + self.optimizer_bytes
+            + self.activations_bytes
+            + self.logits_bytes
+            + self.allowance_bytes
+        )
+
+    @property
+    def fits(self) -> np.ndarray:
+        return self.memory_bytes <= self.capacity_bytes
+
+    def breakdown(self, i: int) -> dict[str, float]:
+        return {
+            "compute_s": float(self.compute_s[i]),
+            "recompute_s": float(self.recompute_s[i]),
+            "tp_comm_exposed_s": float(self.tp_comm_s[i]),
+            "ep_comm_exposed_s": float(self.ep_comm_s[i]),
+            "pp_comm_exposed_s": float(self.pp_comm_s[i]),
+            "pipeline_bubble_s": float(self.bubble_s[i]),
+            "dp_comm_exposed_s": float(self.dp_comm_s[i]),
+            "optimizer_s": float(self.optimizer_s[i]),
+        }
+
+
+_INNER_FIELDS = (
+    "dense_total",
+    "moe_total",
+    "fb",
+    "rc_s",
+    "tp_s",
+    "ep_s",
+    "bwd_rc",
+    "fwd",
+    "model_flops_layers",
+    "hw_flops_layers",
+    "head_fb",
+    "head_flops",
+    "emb_s",
+    "act_dense",
+    "act_moe",
+    "act_work",
+    "p2p_bytes",
+    "p2p_ag",
+)
+
+
+def _inner_terms(
+    model: ModelSpec, seq: int, system: SystemSpec, sw: SoftwareProfile, comm: CollectiveModel, key: tuple[int, ...]
+) -> dict[str, float]:
+    tp, cp, mb, sp, rc, prec, ep = key
+    plan = ResolvedPlan(
+        tp=tp,
+        pp=1,
+        vpp=1,
+        cp=cp,
+        ep=ep,
+        dp=max(ep, 1),
+        zero=0,
+        sequence_parallel=bool(sp),
+        micro_batch=mb,
+        recompute=RECOMPUTE[rc],
+        precision=PRECISION[prec],
+    )
+    acc = system.accelerator
+    dense = layer_cost(model, plan, seq, acc, sw, comm, moe=False)
+    moe = layer_cost(model, plan, seq, acc, sw, comm, moe=True) if model.is_moe else dense
+    share = model.moe_layers / model.layers
+
+    def mix(a: float, b: float) -> float:
+        return a * (1 - share) + b * share
+
+    head_f, head_b, head_flops = head_cost(model, plan, seq, acc, comm)
+    n_moe = model.moe_layers
+    work_plan = plan.model_copy(update={"recompute": "selective"})
+    p2p_bytes = mb * seq / cp * model.hidden * 2.0 / tp
+    p2p_ag = 0.0
+    if tp > 1 and not sp:  # the receiver re-assembles the full activation across its TP group
+        p2p_ag = float(comm.all_gather(p2p_bytes * tp, span_of(tp, 1, comm.domain)))
+    return {
+        "dense_total": dense.total_s,
+        "moe_total": moe.total_s,
+        "fb": mix(dense.fwd_s + dense.bwd_s, moe.fwd_s + moe.bwd_s),
+        "rc_s": mix(dense.recompute_s, moe.recompute_s),
+        "tp_s": mix(dense.tp_comm_s, moe.tp_comm_s),
+        "ep_s": mix(dense.ep_comm_s, moe.ep_comm_s),
+        "bwd_rc": mix(dense.bwd_s + dense.recompute_s, moe.bwd_s + moe.recompute_s),
+        "fwd": mix(dense.fwd_s, moe.fwd_s),
+        "model_flops_layers": (model.layers - n_moe) * dense.model_flops + n_moe * moe.model_flops,
+        "hw_flops_layers": (model.layers - n_moe) * dense.hw_flops + n_moe * moe.hw_flops,
+        "head_fb": head_f + head_b,
+        "head_flops": head_flops,
+        "emb_s": embedding_cost(model, plan, seq, acc),
+        "act_dense": layer_activation_bytes(model, plan, seq, sw, moe=False),
+        "act_moe": layer_activation_bytes(model, plan, seq, sw, moe=True) if model.is_moe else 0.0,
+        "act_work": layer_activation_bytes(model, work_plan, seq, sw, moe=n_moe > 0),
+        "p2p_bytes": p2p_bytes,
+        "p2p_ag": p2p_ag,
+    }
+
+
+def _stage_params(model: ModelSpec, c: Candidates, layers: np.ndarray, first: Any, last: Any) -> tuple[Any, Any]:
+    """(non-expert, expert) parameters one GPU of a stage holds."""
+    share = model.moe_layers / model.layers
+    per_moe_expert = model.moe_experts * model.expert_params if model.is_moe else 0
+    shared = model.moe_ffn_params - per_moe_expert if model.is_moe else 0
+    params = (
+        layers * model.attention_params + layers * (1 - share) * model.dense_ffn_params + layers * share * shared
+    ) / c.tp
+    expert = layers * share * per_moe_expert / (c.tp * c.ep)
+    params = params + np.where(first | (c.pp == 1), model.embedding_params / c.tp, 0.0)
+    head = (c.pp > 1) | (not model.tied_embeddings)
+    params = params + np.where(last & head, model.vocab * model.hidden / c.tp, 0.0)
+    return params, expert
+
+
+def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c: Candidates) -> BatchResult:
+    """Step time and memory of every candidate. Candidates must be valid (see layout.check_layout)."""
+    model, seq = workload.model, workload.seq
+    acc = system.accelerator
+    n = len(c)
+    if n == 0:
+        return _empty(c, acc.hbm_gib * GIB)
+    comm = CollectiveModel(system)
+    L = model.layers
+    share = model.moe_layers / L
+
+    # --- inner keys: per-layer costs, computed once each ---
+    # Pack each inner key into one int64 (mixed radix) so 1-D np.unique can group them quickly.
+    code = ((((c.tp * 4096 + c.cp) * 1024 + c.mb) * 2 + c.sp) * 4 + c.rc) * 2 + c.prec
+    code = code * 4096 + c.ep
+    if n == 1:
+        uniq_codes, inner = code, np.zeros(1, dtype=np.int64)
+    else:
+        uniq_codes, inner = np.unique(code, return_inverse=True)
+        inner = inner.reshape(-1)
+    first_of = np.zeros(len(uniq_codes), dtype=np.int64)
+    first_of[inner[::-1]] = np.arange(n)[::-1]
+    rows = [
+        _inner_terms(
+            model,
+            seq,
+            system,
+            sw,
+            comm,
+            (int(c.tp[i]), int(c.cp[i]), int(c.mb[i]), int(c.sp[i]), int(c.rc[i]), int(c.prec[i]), int(c.ep[i])),
+        )
+        for i in first_of
+    ]
+    table = np.array([[r[f] for f in _INNER_FIELDS] for r in rows], dtype=float)
+    t = {f: table[inner, j] for j, f in enumerate(_INNER_FIELDS)}
+    mean_layer = t["dense_total"] * (1 - share) + t["moe_total"] * share
+
+    # --- stage balance, once per (inner key, pp) ---
+    pair_code = inner * 65536 + c.pp
+    if n == 1:
+        pairs, pair_idx = pair_code, np.zeros(1, dtype=np.int64)
+    else:
+        pairs, pair_idx = np.unique(pair_code, return_inverse=True)
+        pair_idx = pair_idx.reshape(-1)
+    stage_cache = []
+    for code_pair in pairs:
+        k_inner, stages = divmod(int(code_pair), 65536)
+        ml = table[k_inner, 0] * (1 - share) + table[k_inner, 1] * share
+        counts = balance_layers(
+            L,
+            stages,
+            table[k_inner, _INNER_FIELDS.index("emb_s")] / ml,
+            table[k_inner, _INNER_FIELDS.index("head_fb")] / ml,
+        )
+        mid = max(counts[1:-1]) if len(counts) > 2 else 0
+        stage_cache.append((counts[0], counts[-1], mid, tuple(counts)))
+    n_first = np.array([s[0] for s in stage_cache], dtype=float)[pair_idx]
+    n_last = np.array([s[1] for s in stage_cache], dtype=float)[pair_idx]
+    n_mid = np.array([s[2] for s in stage_cache], dtype=float)[pair_idx]
+    stage_layers = [stage_cache[i][3] for i in pair_idx]
+
+    pp = c.pp.astype(float)
+    vpp = c.vpp.astype(float)
+    single = c.pp == 1
+    m = workload.global_batch / (c.dp * c.mb)
+
+    # --- pipeline ---
+    crosses = c.tp * c.cp * c.dp >= system.domain_gpus
+    p2p_one = np.where(single, 0.0, comm.p2p(t["p2p_bytes"], crosses) + t["p2p_ag"])
+    p2p_per_mb = 0.0 * p2p_one if sw.pp_overlap else 2.0 * vpp * p2p_one
+    t_first = n_first * mean_layer + t["emb_s"] + np.where(single, t["head_fb"], 0.0) + p2p_per_mb
+    t_last = np.where(single, 0.0, n_last * mean_layer + t["head_fb"] + p2p_per_mb)
+    t_mid = np.where(c.pp > 2, n_mid * mean_layer + p2p_per_mb, 0.0)
+    t_max = np.maximum(t_first, np.maximum(t_mid, t_last))
+    t_mean = (L * mean_layer + t["emb_s"] + t["head_fb"]) / pp + p2p_per_mb
+    t_pipe, bubble = pipeline_time_s(t_max, t_mean, m, pp, vpp)
+    slow_first = t_first >= np.maximum(t_mid, t_last)
+    slow_last = ~slow_first & (t_last > t_mid)
+    n_slow = np.where(slow_first, n_first, np.where(slow_last, n_last, n_mid))
+    compute_slow = n_slow * t["fb"] + np.where(slow_first, t["emb_s"], 0.0)
+    compute_slow = compute_slow + np.where(slow_last | single, t["head_fb"], 0.0)
+
+    # --- gradient synchronisation of the first stage (it finishes its backward last) ---
+    params0, expert0 = _stage_params(model, c, n_first, True, single)
+    dp_group = c.dp * c.cp
+    dp_span = span_of(dp_group, c.tp, system.domain_gpus)
+    edp = dp_group // c.ep
+    edp_span = span_of(edp, c.tp * c.ep, system.domain_gpus)
+    grad_bytes = params0 * sw.grad_reduce_bytes
+    exp_bytes = expert0 * sw.grad_reduce_bytes
+    zero = c.zero
+    sharded = zero >= 1
+    sync = np.where(
+        sharded,
+        comm.reduce_scatter(grad_bytes, dp_span) + comm.reduce_scatter(exp_bytes, edp_span),
+        comm.all_reduce(grad_bytes, dp_span) + comm.all_reduce(exp_bytes, edp_span),
+    )
+    gather = np.where(sharded, comm.all_gather(params0 * 2.0, dp_span) + comm.all_gather(expert0 * 2.0, edp_span), 0.0)
+    sync = np.where(zero >= 2, sync * m, sync)  # sharded gradients are reduced after every micro-batch
+    gather = np.where(zero >= 3, gather * 2 * m, gather)  # parameters gathered for every forward and backward
+    bucket_share = np.minimum(1.0, sw.dp_bucket_params / np.maximum(params0 + expert0, 1.0))
+    if sw.dp_overlap:
+        window = n_first * t["bwd_rc"] * np.where(zero >= 2, m, 1.0)
+        sync_exposed = np.maximum(sync - window, sync * bucket_share)
+    else:
+        sync_exposed = sync
+    if sw.param_gather_overlap:
+        f_window = n_first * t["fwd"] * np.where(zero >= 3, 2 * m, 1.0)
+        gather_exposed = np.maximum(gather - f_window, gather * bucket_share)
+    else:
+        gather_exposed = gather
+    dp_exposed = sync_exposed + gather_exposed
+    opt_params = params0 / np.where(sharded, dp_group, 1) + expert0 / np.where(sharded, edp, 1)
+    optimizer_s = ADAM_BYTES_PER_PARAM * opt_params / (acc.hbm_tb_per_s * 1e12 * acc.efficiency.hbm_fraction)
+    step = t_pipe + dp_exposed + optimizer_s
+
+    # --- FLOPs of the whole step, all GPUs ---
+    replicas = m * c.dp * c.tp * c.cp
+    model_flops = (t["model_flops_layers"] + t["head_flops"]) * replicas
+    hw_flops = (t["hw_flops_layers"] + t["head_flops"]) * replicas
+
+    # --- memory: the first stage holds the most in-flight activations, the last one the logits ---
+    cap = acc.hbm_gib * GIB
+    in_flight = inflight(pp, vpp, m)
+    w_bytes = np.where(c.prec == 1, 3.0, 2.0)  # FP8 keeps a transposed fp8 copy too
+    shard = dp_group
+    eshard = np.maximum(1, shard // c.ep)
+
+    def stage_memory(layers: np.ndarray, scaled: np.ndarray, first: Any, last: Any) -> tuple[np.ndarray, ...]:
+        pr, ex = _stage_params(model, c, layers, first, last)
+        w = w_bytes * (pr / np.where(zero >= 3, shard, 1) + ex / np.where(zero >= 3, eshard, 1))
+        w = w + np.where(zero >= 3, 2 * 2.0 * pr / np.maximum(layers, 1), 0.0)  # gathered layer buffers
+        gr = sw.grad_accum_bytes * (pr / np.where(zero >= 2, shard, 1) + ex / np.where(zero >= 2, eshard, 1))
+        opt = 12.0 * (pr / np.where(sharded, shard, 1) + ex / np.where(sharded, eshard, 1))
+        act = scaled * (t["act_dense"] * (1 - share) + t["act_moe"] * share) * in_flight
+        act = act + np.where(c.rc == 2, t["act_work"], 0.0)
+        logits = np.where(last, c.mb * seq / c.cp * model.vocab / c.tp * 6.0, 0.0)  # bf16 logits + fp32 softmax
+        allowance = RUNTIME_RESERVE_BYTES + FRAGMENTATION_FRACTION * act
+        return w, gr, opt, act, logits, allowance
+
+    first = stage_memory(n_first, n_first, True, single)
+    # Later stages hold fewer micro-batches in flight: under 1F1B stage i holds p - i, the last one 1.
+    last = stage_memory(n_last, np.where(single, n_last, n_last / pp), single, True)
+    tot_first = sum(first)
+    tot_last = sum(last)
+    worst_last = tot_last > tot_first
+    pick = [np.where(worst_last, b, a) for a, b in zip(first, last, strict=True)]
+
+    return BatchResult(
+        cand=c,
+        step_time_s=step,
+        compute_s=compute_slow * m,
+        recompute_s=n_slow * t["rc_s"] * m,
+        tp_comm_s=n_slow * t["tp_s"] * m,
+        ep_comm_s=n_slow * t["ep_s"] * m,
+        pp_comm_s=p2p_per_mb * m,
+        bubble_s=bubble,
+        dp_comm_s=dp_exposed,
+        optimizer_s=optimizer_s,
+        microbatches=m,
+        model_flops=model_flops,
+        hw_flops=hw_flops,
+        weights_bytes=pick[0],
+        grads_bytes=pick[1],
+        optimizer_bytes=pick[2],
+        activations_bytes=pick[3],
+        logits_bytes=pick[4],
+        allowance_bytes=pick[5],
+        activation_first_stage_bytes=first[3],
+        capacity_bytes=cap,
+        stage_layers=stage_layers,
+    )
+
+
+def _empty(c: Candidates, cap: float) -> BatchResult:
+    z = np.zeros(0)
+    arrays = {f.name: z for f in fields(BatchResult) if f.name not in ("cand", "capacity_bytes", "stage_layers")}
+    return BatchResult(cand=c, capacity_bytes=cap, stage_layers=[], **arrays)

@@ -1,0 +1,170 @@
+"""Why a given layout ranks where it does, or why it does not fit."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from supercluster.errors import SuperclusterError
+from supercluster.perf.batch import PRECISION, RECOMPUTE
+from supercluster.perf.step import StepEstimate, from_batch
+from supercluster.plan.search import SearchResult
+from supercluster.specs import PlanSpec
+from supercluster.units import GIB
+
+_TOKEN = re.compile(r"^(tp|pp|vpp|cp|ep|dp|zero|mb|micro_batch)=?(\d+)$")
+_NAMES = {"mb": "micro_batch", "micro_batch": "micro_batch"}
+TERM_LABELS = {
+    "compute_s": "compute",
+    "recompute_s": "activation recompute",
+    "tp_comm_exposed_s": "exposed tensor/context-parallel communication",
+    "ep_comm_exposed_s": "exposed expert all-to-all",
+    "pp_comm_exposed_s": "exposed pipeline send/receive",
+    "pipeline_bubble_s": "pipeline bubble",
+    "dp_comm_exposed_s": "exposed gradient synchronisation",
+    "optimizer_s": "optimizer update",
+}
+
+
+def parse_layout(text: str) -> PlanSpec:
+    """'tp8 pp16 vpp4 dp128 mb1 zero1 rc-none sp bf16' (or with '=' and commas) to a PlanSpec."""
+    fields: dict[str, Any] = {}
+    for raw in re.split(r"[\s,]+", text.strip().lower()):
+        if not raw:
+            continue
+        tok = raw.replace("+sp", "").replace("tp=", "tp")
+        if raw.endswith("+sp") or tok in ("sp", "sequence_parallel"):
+            fields["sequence_parallel"] = True
+            if tok in ("sp", "sequence_parallel"):
+                continue
+        if tok in ("nosp", "no-sp"):
+            fields["sequence_parallel"] = False
+            continue
+        if tok in PRECISION:
+            fields["precision"] = tok
+            continue
+        rc = tok.removeprefix("rc-").removeprefix("recompute=").removeprefix("recompute-")
+        if tok.startswith(("rc-", "recompute")) and rc in RECOMPUTE:
+            fields["recompute"] = rc
+            continue
+        m = _TOKEN.match(tok)
+        if not m:
+            raise SuperclusterError(
+                f"cannot read '{raw}' in layout '{text}'; write e.g. 'tp8 pp16 vpp4 cp1 dp128 zero1 mb1 rc-none bf16'"
+            )
+        fields[_NAMES.get(m.group(1), m.group(1))] = int(m.group(2))
+    if not fields:
+        raise SuperclusterError("empty layout; write e.g. 'tp8 pp16 dp128'")
+    return PlanSpec(**fields)
+
+
+@dataclass
+class Explanation:
+    layout: str
+    fits: bool
+    rank: int | None
+    feasible: int
+    percentile: float | None
+    gap_pct: float | None
+    reasons: list[str]
+    estimate: StepEstimate
+    best: StepEstimate | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "layout": self.layout,
+            "fits": self.fits,
+            "rank": self.rank,
+            "feasible": self.feasible,
+            "top_percent": self.percentile,
+            "slower_than_best_pct": self.gap_pct,
+            "reasons": self.reasons,
+            "estimate": self.estimate.to_dict(),
+            "best": self.best.to_dict() if self.best else None,
+        }
+
+
+def _matching(result: SearchResult, want: PlanSpec) -> np.ndarray:
+    c = result.batch.cand
+    mask = np.ones(len(c), dtype=bool)
+    cols = {
+        "tp": c.tp,
+        "pp": c.pp,
+        "vpp": c.vpp,
+        "cp": c.cp,
+        "ep": c.ep,
+        "dp": c.dp,
+        "zero": c.zero,
+        "micro_batch": c.mb,
+        "sequence_parallel": c.sp,
+    }
+    for key, col in cols.items():
+        value = getattr(want, key)
+        if value is not None:
+            mask &= col == value
+    if want.recompute:
+        mask &= c.rc == RECOMPUTE.index(want.recompute)
+    if want.precision:
+        mask &= c.prec == PRECISION.index(want.precision)
+    return np.flatnonzero(mask)
+
+
+def _memory_arithmetic(e: StepEstimate) -> str:
+    m = e.memory
+    parts = [
+        ("weights", m.weights_bytes),
+        ("gradients", m.grads_bytes),
+        ("optimizer", m.optimizer_bytes),
+        ("activations", m.activations_bytes),
+        ("logits", m.logits_bytes),
+        ("allowance", m.allowance_bytes),
+    ]
+    terms = " + ".join(f"{name} {v / GIB:.1f}" for name, v in parts if v > 0)
+    return f"{terms} = {m.total_bytes / GIB:.1f} GiB > {m.capacity_bytes / GIB:.0f} GiB of HBM"
+
+
+def explain(result: SearchResult, layout: str) -> Explanation:
+    want = parse_layout(layout)
+    idx = _matching(result, want)
+    if len(idx) == 0:
+        raise SuperclusterError(
+            f"layout '{layout}' is not a valid layout for {result.gpus} GPUs of this workload "
+            f"(check that tp*pp*cp*dp = {result.gpus}, tp divides the heads, and the batch divides dp*micro_batch)"
+        )
+    batch = result.batch
+    fits_mask = (batch.memory_bytes[idx] + result.headroom_bytes) <= batch.capacity_bytes
+    if fits_mask.any():
+        pool = idx[fits_mask]
+        i = int(pool[np.argmin(batch.step_time_s[pool])])
+    else:
+        i = int(idx[np.argmin(batch.memory_bytes[idx])])
+    est = from_batch(batch, i, result.workload, result.system, result.gpus)
+    best = result.top[0] if result.top else None
+    reasons: list[str] = []
+    if not fits_mask.any():
+        reasons.append("does not fit: " + _memory_arithmetic(est))
+        return Explanation(est.plan.label(), False, None, len(result.feasible_order), None, None, reasons, est, best)
+    rank = result.rank_of(est.step_time_s)
+    feasible = len(result.feasible_order)
+    gap = (est.step_time_s / best.step_time_s - 1) * 100 if best else 0.0
+    if best and rank > 1:
+        mine, theirs = est.breakdown(), best.breakdown()
+        deltas = sorted(((mine[k] - theirs[k], k) for k in mine), reverse=True)
+        for delta, key in deltas[:3]:
+            if delta > 0.005 * best.step_time_s:
+                reasons.append(f"{TERM_LABELS[key]} costs {delta:.3g} s more per step than in the best layout")
+        reasons.append(f"best: {best.plan.label()}")
+    else:
+        top_term = max(est.breakdown().items(), key=lambda kv: kv[1])
+        reasons.append(
+            f"this is the best layout found; its largest term is {TERM_LABELS[top_term[0]]} "
+            f"({top_term[1] / est.step_time_s * 100:.0f}% of the step)"
+        )
+    reasons.append(
+        f"memory {est.memory.total_bytes / GIB:.1f} of {est.memory.capacity_bytes / GIB:.0f} GiB "
+        f"(headroom {est.memory.headroom_bytes / GIB:.1f} GiB)"
+    )
+    return Explanation(est.plan.label(), True, rank, feasible, rank / feasible * 100, gap, reasons, est, best)

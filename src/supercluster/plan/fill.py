@@ -1,0 +1,91 @@
+"""Fill the knobs a plan leaves blank the way a tuning engineer would.
+
+The blank knobs are searched jointly with the planner's vectorised evaluation:
+the fastest layout that fits with a 5% memory margin wins; failing that the
+fastest that fits at all; failing that the one with least memory, flagged, so a
+prediction is still made and the user sees why it would not run. Context and
+expert parallelism stay 1 and precision BF16 unless given (they change the
+run's numerics or its data layout, so they are the user's call).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from supercluster.errors import SuperclusterError
+from supercluster.perf.batch import evaluate
+from supercluster.perf.layout import precheck
+from supercluster.perf.step import StepEstimate, from_batch
+from supercluster.plan.alternatives import no_layout_message
+from supercluster.plan.space import SpaceOptions, enumerate_space
+from supercluster.specs import PlanSpec, SoftwareProfile, SystemSpec, WorkloadSpec
+
+# A tuning engineer keeps a margin for allocator spikes and growing NCCL buffers: a layout
+# that fits with less than this share of HBM to spare is taken only when nothing roomier fits.
+COMFORT_HEADROOM_FRACTION = 0.05
+FILL_OPTIONS = SpaceOptions(allow_fp8=False, zero_stages=(0, 1, 2))
+
+
+def _reasons(plan: PlanSpec, chosen: StepEstimate, why: str) -> dict[str, str]:
+    filled: dict[str, str] = {}
+    given = plan.model_dump()
+    for knob in (
+        "tp",
+        "pp",
+        "dp",
+        "cp",
+        "ep",
+        "vpp",
+        "micro_batch",
+        "recompute",
+        "zero",
+        "sequence_parallel",
+        "precision",
+    ):
+        if given.get(knob) is not None:
+            continue
+        value = getattr(chosen.plan, knob)
+        if knob in ("cp", "ep") and value == 1:
+            filled[knob] = "1 (not given: no context/expert parallelism)"
+        elif knob == "dp":
+            filled[knob] = f"{value} (gpus / (tp * pp * cp))"
+        elif knob == "precision":
+            filled[knob] = f"{value} (FP8 changes numerics: choose it explicitly)"
+        elif knob == "sequence_parallel":
+            filled[knob] = f"{value} (with tp > 1 it never costs time and saves memory)"
+        else:
+            filled[knob] = f"{value} ({why})"
+    return filled
+
+
+def resolve(plan: PlanSpec, workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, gpus: int) -> StepEstimate:
+    """Estimate a plan, searching its blank knobs."""
+    precheck(workload.model, plan, gpus, workload.global_batch)
+    fixed = plan.model_copy(
+        update={
+            "cp": plan.cp or 1,
+            "ep": plan.ep or (None if workload.model.is_moe else 1),
+            "precision": plan.precision or "bf16",
+        }
+    )
+    space = enumerate_space(workload, system, gpus, fixed, FILL_OPTIONS, sw.attention_kernel == "flash")
+    if len(space.candidates) == 0:
+        raise SuperclusterError(no_layout_message(workload, system, gpus, fixed, FILL_OPTIONS))
+    res = evaluate(workload, system, sw, space.candidates)
+    spare = res.capacity_bytes - res.memory_bytes
+    comfortable = spare >= COMFORT_HEADROOM_FRACTION * res.capacity_bytes
+    fits = spare >= 0
+    notes: list[str] = []
+    if comfortable.any():
+        pool, why = np.flatnonzero(comfortable), "fastest layout that fits in memory with a 5% margin"
+    elif fits.any():
+        pool, why = np.flatnonzero(fits), "fastest layout that fits in memory (less than 5% to spare)"
+    else:
+        least = res.memory_bytes.min()
+        pool, why = np.flatnonzero(res.memory_bytes <= least * (1 + 1e-9)), "least memory (no choice fits)"
+        notes.append("no layout fits in memory; the estimate is for the smallest one")
+    best = int(pool[np.argmin(res.step_time_s[pool])])
+    est = from_batch(res, best, workload, system, gpus)
+    return dataclasses.replace(est, filled=_reasons(plan, est, why), assumptions=est.assumptions + notes)

@@ -1,0 +1,173 @@
+"""The parallel-layout search space, enumerated straight into candidate arrays.
+
+Axes: tp (divides heads and kv heads; up to 4 scale-up domains, crossing the
+network at its real cost), cp (powers of two leaving >= 1,024 tokens per rank,
+even chunks for causal balancing), pp (any divisor of the GPUs left, uneven
+first/last stages allowed), dp (what remains), ep (MoE: divides the experts and
+dp*cp), micro-batch, vpp (interleaving: pp*vpp <= layers, micro-batches a
+multiple of pp), ZeRO 0-3, recompute none/selective/full, sequence parallelism,
+and FP8 where the accelerator has it.
+
+Pruned before evaluation, because they are dominated: sequence parallelism
+off when tp > 1 (same traffic, more memory and elementwise work), and
+selective recompute under flash attention (identical to none). Counted in the
+statistics as generated but not evaluated.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from supercluster.perf.batch import PRECISION, RECOMPUTE, Candidates
+from supercluster.specs import ModelSpec, PlanSpec, SystemSpec, WorkloadSpec
+
+MICRO_BATCHES = (1, 2, 4, 8, 16)
+VPP_CHOICES = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16)
+MIN_TOKENS_PER_CP_RANK = 1024
+TP_DOMAINS = 4
+
+
+@dataclass(frozen=True)
+class SpaceOptions:
+    """Knobs of the search itself."""
+
+    allow_fp8: bool = True
+    zero_stages: tuple[int, ...] = (0, 1, 2, 3)
+    recompute: tuple[str, ...] = RECOMPUTE
+    micro_batches: tuple[int, ...] = MICRO_BATCHES
+    vpp_choices: tuple[int, ...] = VPP_CHOICES
+
+
+@dataclass
+class Space:
+    candidates: Candidates
+    generated: int
+
+
+def _divisors(n: int) -> list[int]:
+    small = [d for d in range(1, int(n**0.5) + 1) if n % d == 0]
+    return sorted(set(small + [n // d for d in small]))
+
+
+def tp_choices(model: ModelSpec, system: SystemSpec) -> list[int]:
+    limit = min(model.heads, TP_DOMAINS * system.domain_gpus)
+    return [t for t in range(1, limit + 1) if model.heads % t == 0 and model.kv % t == 0]
+
+
+def cp_choices(seq: int) -> list[int]:
+    out, c = [], 1
+    while seq % c == 0 and (c == 1 or (seq // c >= MIN_TOKENS_PER_CP_RANK and (seq // c) % 2 == 0)):
+        out.append(c)
+        c *= 2
+    return out
+
+
+def enumerate_space(
+    workload: WorkloadSpec,
+    system: SystemSpec,
+    gpus: int,
+    fixed: PlanSpec,
+    options: SpaceOptions = SpaceOptions(),
+    flash_attention: bool = True,
+) -> Space:
+    """Every valid layout that agrees with the fixed knobs of ``fixed``.
+
+    With flash attention the score matrix is never stored, so selective recompute equals none:
+    it is pruned unless asked for.
+    """
+    model, seq, gb = workload.model, workload.seq, workload.global_batch
+    acc = system.accelerator
+    tps = [fixed.tp] if fixed.tp else tp_choices(model, system)
+    cps = [fixed.cp] if fixed.cp else cp_choices(seq)
+    precs: list[str]
+    if fixed.precision:
+        precs = [fixed.precision]
+    else:
+        precs = ["bf16"] + (["fp8"] if options.allow_fp8 and acc.supports("fp8") else [])
+    rcs = [fixed.recompute] if fixed.recompute else list(options.recompute)
+    rc_total = len(rcs)
+    if not fixed.recompute and flash_attention and "selective" in rcs and "none" in rcs:
+        rcs.remove("selective")
+    zeros = [fixed.zero] if fixed.zero is not None else list(options.zero_stages)
+    generated = 0
+    blocks = []
+    for tp, cp in itertools.product(tps, cps):
+        if gpus % (tp * cp):
+            continue
+        rest = gpus // (tp * cp)
+        pps = [fixed.pp] if fixed.pp else [p for p in _divisors(rest) if p <= model.layers]
+        for pp in pps:
+            if rest % pp:
+                continue
+            dp = rest // pp
+            if (fixed.dp and fixed.dp != dp) or gb % dp:
+                continue
+            per_replica = gb // dp
+            mbs = (
+                [fixed.micro_batch] if fixed.micro_batch else [b for b in options.micro_batches if per_replica % b == 0]
+            )
+            if fixed.ep:
+                eps = [fixed.ep]
+            elif model.is_moe:
+                eps = [e for e in _divisors(model.moe_experts) if (dp * cp) % e == 0]
+            else:
+                eps = [1]
+            sps = [fixed.sequence_parallel] if fixed.sequence_parallel is not None else [tp > 1]
+            sp_variants = 1 if fixed.sequence_parallel is not None or tp == 1 else 2
+            if fixed.vpp:
+                vpps = [fixed.vpp]
+            else:
+                vpps = [v for v in options.vpp_choices if v == 1 or (pp > 1 and pp * v <= model.layers)]
+            combos = list(itertools.product(mbs, vpps, zeros, rcs, precs, eps, sps))
+            generated += len(combos) * sp_variants * rc_total // len(rcs)
+            if not combos:
+                continue
+            arr = np.array(
+                [(mb, v, z, RECOMPUTE.index(r), PRECISION.index(pr), e, s) for mb, v, z, r, pr, e, s in combos],
+                dtype=np.int64,
+            )
+            m = per_replica // arr[:, 0]
+            ok = (arr[:, 1] == 1) | (m % pp == 0)
+            ok &= ~((arr[:, 6] == 1) & (tp == 1))
+            arr = arr[ok]
+            k = len(arr)
+            if k == 0:
+                continue
+            blocks.append(
+                Candidates(
+                    tp=np.full(k, tp),
+                    pp=np.full(k, pp),
+                    vpp=arr[:, 1],
+                    cp=np.full(k, cp),
+                    ep=arr[:, 5],
+                    dp=np.full(k, dp),
+                    zero=arr[:, 2],
+                    mb=arr[:, 0],
+                    sp=arr[:, 6].astype(bool),
+                    rc=arr[:, 3].astype(np.int8),
+                    prec=arr[:, 4].astype(np.int8),
+                )
+            )
+    if not blocks:
+        empty = np.zeros(0, dtype=np.int64)
+        return Space(
+            Candidates(
+                empty,
+                empty,
+                empty,
+                empty,
+                empty,
+                empty,
+                empty,
+                empty,
+                empty.astype(bool),
+                empty.astype(np.int8),
+                empty.astype(np.int8),
+            ),
+            generated,
+        )
+    merged = Candidates(**{f: np.concatenate([getattr(b, f) for b in blocks]) for f in blocks[0].__dict__})
+    return Space(merged, generated)

@@ -1,0 +1,136 @@
+"""The planner: search, ranking, explanations, published-layout check."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from supercluster import catalog
+from supercluster.errors import SuperclusterError
+from supercluster.perf import estimate
+from supercluster.plan import search
+from supercluster.plan.check import check
+from supercluster.plan.explain import explain, parse_layout
+from supercluster.specs import PlanSpec, WorkloadSpec
+
+
+@pytest.fixture(scope="module")
+def llama16k():
+    system = catalog.system("dgx-h100-superpod", gpus=16384)
+    sw = catalog.software(system.software)
+    wl = WorkloadSpec(model=catalog.model("llama3-405b"), seq_len=8192, global_batch=2048)
+    return wl, system, sw, search(wl, system, sw, 16384, PlanSpec(precision="bf16"), top_k=10)
+
+
+def test_search_statistics_are_consistent(llama16k):
+    *_, res = llama16k
+    st = res.stats
+    assert st.generated >= st.evaluated >= st.feasible > 1000
+    assert st.configs_per_s > 10_000
+
+
+def test_ranking_is_fastest_first_and_everything_fits(llama16k):
+    *_, res = llama16k
+    times = [e.step_time_s for e in res.top]
+    assert times == sorted(times)
+    assert all(e.memory.fits for e in res.top)
+    batch = res.batch
+    assert batch.step_time_s[res.feasible_order[0]] == pytest.approx(batch.step_time_s[batch.fits].min())
+
+
+def test_batch_evaluation_equals_single_estimate(llama16k):
+    wl, system, sw, res = llama16k
+    rng = np.random.default_rng(0)
+    for i in rng.choice(len(res.batch.cand), size=25, replace=False):
+        plan = res.batch.cand.plan(int(i))
+        one = estimate(wl, system, sw, plan, 16384)
+        assert one.step_time_s == pytest.approx(float(res.batch.step_time_s[i]), rel=1e-12)
+        assert one.memory.total_bytes == pytest.approx(float(res.batch.memory_bytes[i]), rel=1e-12)
+
+
+def test_published_llama3_layout_ranks_high_and_is_explained(llama16k):
+    *_, res = llama16k
+    ex = explain(res, "tp8 pp16 cp1 dp128 zero2 mb1 rc-none sp bf16")
+    assert ex.fits and ex.percentile < 10
+    assert ex.gap_pct >= 0
+    assert any("best:" in r for r in ex.reasons)
+
+
+def test_explaining_a_layout_that_does_not_fit_shows_the_memory_arithmetic(llama16k):
+    *_, res = llama16k
+    ex = explain(res, "tp8 pp2 dp1024 zero0 mb1 rc-none")
+    assert not ex.fits
+    assert "GiB > 80 GiB" in ex.reasons[0] and "weights" in ex.reasons[0]
+
+
+@pytest.mark.parametrize("bad", ["tp8 pq16", "", "tp eight"])
+def test_layout_parser_rejects_nonsense(bad):
+    with pytest.raises(SuperclusterError):
+        parse_layout(bad)
+
+
+def test_layout_parser_reads_labels():
+    p = parse_layout("tp8+sp pp16 vpp6 cp1 ep1 dp128 zero2 mb1 rc-none bf16")
+    assert (p.tp, p.pp, p.vpp, p.dp, p.zero, p.micro_batch, p.recompute, p.sequence_parallel) == (
+        8,
+        16,
+        6,
+        128,
+        2,
+        1,
+        "none",
+        True,
+    )
+
+
+def test_impossible_gpu_count_suggests_nearest_alternatives():
+    system = catalog.system("dgx-h100-superpod", gpus=200000)
+    sw = catalog.software(system.software)
+    wl = WorkloadSpec(model=catalog.model("llama3-70b"), seq_len=8192, global_batch=2048)
+    with pytest.raises(SuperclusterError, match="GPU counts that work: 196,608, 200,704"):
+        search(wl, system, sw, 200000)
+
+
+def test_grok_on_colossus_uses_expert_parallelism():
+    system = catalog.system("colossus-100k")
+    sw = catalog.software(system.software)
+    wl = WorkloadSpec(model=catalog.model("grok-1"), seq_len=8192, global_batch=12288)
+    res = search(wl, system, sw, 98304, top_k=3)
+    assert res.best.plan.ep > 1 and res.best.memory.fits
+
+
+def test_published_layouts_rank_in_the_top_ten_percent_for_most_rows():
+    rep = check()
+    s = rep.summary()
+    assert s["ranked"] >= 30
+    assert s["share_in_top_10_percent"] > 0.5
+    assert s["best_slower_than_published"] == 0
+
+
+def test_plan_cli_json_and_exit_codes():
+    cli = [sys.executable, "-m", "supercluster.cli", "plan"]
+    out = subprocess.run(
+        [*cli, "--scenario", "llama3-405b-16k", "--top", "3", "--json", "--no-fp8"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    d = json.loads(out.stdout)
+    assert len(d["top"]) == 3 and d["stats"]["evaluated"] > 0
+    assert d["explanations"] and d["explanations"][0]["rank"] >= 1
+    bad = subprocess.run(
+        [*cli, "--model", "llama3-70b", "--system", "dgx-h100-superpod", "--gpus", "200000", "--global-batch", "2048"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and "GPU counts that work" in bad.stderr and "Traceback" not in bad.stderr
+    tight = subprocess.run(
+        [*cli, "--model", "llama3-405b", "--system", "dgx-h100-superpod", "--gpus", "8", "--global-batch", "8"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert tight.returncode == 2 and "no layout of 8 GPUs fits in memory" in tight.stderr
