@@ -181,15 +181,23 @@ def check_tables(d: dict[str, Any]) -> list[Table]:
         if r["rank"] is None:
             t.add_row(r["id"], r["published_layout"], "-", "-", "-", r["reason"] or r["status"], style="yellow")
             continue
-        t.add_row(r["id"], r["published_layout"], f"{r['rank']:,}/{r['feasible']:,}", f"{r['top_percent']:.1f}",
-                  f"{r['best_gain_pct']:+.1f}%", r["best_layout"])
+        t.add_row(
+            r["id"],
+            r["published_layout"],
+            f"{r['rank']:,}/{r['feasible']:,}",
+            f"{r['top_percent']:.1f}",
+            f"{r['best_gain_pct']:+.1f}%",
+            r["best_layout"],
+        )
     s = d["summary"]
     share = s["share_in_top_10_percent"]
     foot = Table(show_header=False)
     foot.add_column("")
-    foot.add_row(f"{s['in_top_10_percent']} of {s['ranked']} published layouts in the top 10% "
-                 f"({share * 100:.0f}%); planner best slower than published: {s['best_slower_than_published']}; "
-                 f"median predicted gain {s['median_gain_pct']:.1f}%")
+    foot.add_row(
+        f"{s['in_top_10_percent']} of {s['ranked']} published layouts in the top 10% "
+        f"({share * 100:.0f}%); planner best slower than published: {s['best_slower_than_published']}; "
+        f"median predicted gain {s['median_gain_pct']:.1f}%"
+    )
     return [t, foot]
 
 
