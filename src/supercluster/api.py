@@ -138,6 +138,52 @@ def build_scenario(
     return scenario_loader.from_dict(data, data.get("name", "scenario"))
 
 
+def simulate(
+    scenario: str | None = None,
+    *,
+    trials: int = 200,
+    seed: int = 0,
+    days: float | None = None,
+    tokens: float | None = None,
+    checkpoint_interval_s: float | None = None,
+    synchronous_checkpoint: bool = False,
+    spare_nodes: int | None = None,
+    rate_scale: float | None = None,
+    analyses: bool = True,
+    **overrides: Any,
+) -> Any:
+    """Monte Carlo of the whole run under failures (lifecycle.run.simulate_scenario)."""
+    from supercluster.lifecycle.run import simulate_scenario
+
+    scn = build_scenario(scenario, **overrides)
+    changes: dict[str, Any] = {}
+    if synchronous_checkpoint:
+        changes["checkpoint"] = scn.reliability.checkpoint.model_copy(update={"asynchronous": False})
+    if spare_nodes is not None:
+        changes["spare_nodes"] = spare_nodes
+    if rate_scale is not None:
+        changes["rate_scale"] = rate_scale
+    spec = scn.reliability
+    if changes:
+        data = {
+            **spec.model_dump(),
+            **{k: (v.model_dump() if hasattr(v, "model_dump") else v) for k, v in changes.items()},
+        }
+        spec = catalog.loader.build(type(spec), data, "reliability")
+    step = estimate(scn).step
+    return simulate_scenario(
+        scn,
+        step,
+        spec,
+        trials=trials,
+        seed=seed,
+        days=days,
+        tokens=tokens,
+        interval_s=checkpoint_interval_s,
+        analyses=analyses,
+    )
+
+
 def estimate(scn: Scenario) -> EstimateResult:
     step = resolve(scn.plan, scn.workload, scn.system, scn.software, scn.gpus)
     return EstimateResult(scn, step)

@@ -251,6 +251,57 @@ def sweep(
         )
 
 
+@app.command()
+def simulate(
+    scenario: ScenarioOpt = None,
+    system: SystemOpt = None,
+    model: ModelOpt = None,
+    gpus: GpusOpt = None,
+    global_batch: BatchOpt = None,
+    seq_len: SeqOpt = None,
+    trials: Annotated[int, typer.Option(min=1, max=100_000, help="Monte Carlo trials.")] = 200,
+    seed: Annotated[int, typer.Option(help="Random seed (results are deterministic for a seed).")] = 0,
+    days: Annotated[float | None, typer.Option(help="Simulate a fixed window of this many days.")] = None,
+    tokens: Annotated[float | None, typer.Option(help="Run until this many tokens (default: the scenario's).")] = None,
+    checkpoint_interval_min: Annotated[
+        float | None, typer.Option(help="Minutes of compute between checkpoints (default: Daly's optimum).")
+    ] = None,
+    sync_checkpoint: Annotated[bool, typer.Option("--sync-checkpoint", help="Blocking checkpoint writes.")] = False,
+    spares: Annotated[
+        int | None, typer.Option(min=0, help="Hot-spare nodes (default: sized from the swap rate).")
+    ] = None,
+    rate_scale: Annotated[float | None, typer.Option(min=0.0, help="Multiply every failure rate.")] = None,
+    no_analysis: Annotated[bool, typer.Option("--no-analysis", help="Skip the interval and size sweeps.")] = False,
+    json_out: JsonOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """When will the run really finish? Failures, checkpoints, restarts and goodput, by Monte Carlo."""
+    if days is not None and tokens is not None:
+        raise SuperclusterError("give --days or --tokens, not both")
+    rep = api.simulate(
+        scenario,
+        trials=trials,
+        seed=seed,
+        days=days,
+        tokens=tokens,
+        checkpoint_interval_s=checkpoint_interval_min * 60 if checkpoint_interval_min else None,
+        synchronous_checkpoint=sync_checkpoint,
+        spare_nodes=spares,
+        rate_scale=rate_scale,
+        analyses=not no_analysis,
+        system=system,
+        model=model,
+        gpus=gpus,
+        global_batch=global_batch,
+        seq_len=seq_len,
+    )
+    data = rep.to_dict()
+    if json_out:
+        _emit_json(data)
+    else:
+        render.print_tables(render.simulate_tables(data), _console(no_color))
+
+
 @app.command("plan-check")
 def plan_check(
     csv_path: Annotated[str | None, typer.Argument(help="CSV in the published-runs schema (default: bundled).")] = None,

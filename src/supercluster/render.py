@@ -201,6 +201,81 @@ def check_tables(d: dict[str, Any]) -> list[Table]:
     return [t, foot]
 
 
+def simulate_tables(d: dict[str, Any]) -> list[Table]:
+    head = Table(
+        title=f"supercluster simulate: {d['scenario']} on {d['gpus']:,} GPUs ({d['trials']} trials, {d['mode']})",
+        show_header=False,
+        title_justify="left",
+    )
+    head.add_column("", style="bold")
+    head.add_column("")
+    w, e, i = d["wall_days"], d["ettr"], d["interruptions"]
+    if d["mode"] == "window":
+        head.add_row("window", f"{d['window_days']:g} days")
+    else:
+        head.add_row(
+            "time to train",
+            f"{w['p50']:.1f} days median (p10 {w['p10']:.1f}, p90 {w['p90']:.1f}); "
+            f"{d['ideal_days']:.1f} days without failures",
+        )
+    head.add_row("ETTR", f"{e['mean'] * 100:.1f}% (p10 {e['p10'] * 100:.1f}%, p90 {e['p90'] * 100:.1f}%)")
+    head.add_row(
+        "interruptions",
+        f"{i['mean']:,.0f} unexpected (p10 {i['p10']:,.0f}, p90 {i['p90']:,.0f}; expected "
+        f"{d['expected_interruptions']:,.0f}) + {d['planned']:.0f} planned; job MTBF {d['job_mtbf_h']:.2f} h",
+    )
+    g = d["gpu_hours"]
+    head.add_row("GPU-hours", f"{g['p50']:,.0f} median")
+    head.add_row(
+        "lost time",
+        f"{d['lost_work_h']:,.1f} h recomputed, {d['downtime_h']:,.1f} h down, "
+        f"{d['checkpoint_stall_h']:,.1f} h checkpoint stalls, {d['spare_wait_h']:,.1f} h waiting for spares",
+    )
+    head.add_row("checkpoint", f"{d['checkpoint_tb']:.2f} TB every {d['checkpoint_interval_min']:.1f} min")
+    cause = Table(title="interruptions by cause (mean per run)", title_justify="left")
+    cause.add_column("category")
+    cause.add_column("count", justify="right")
+    cause.add_column("share", justify="right")
+    total = sum(d["by_category"].values()) or 1.0
+    for cat, n in sorted(d["by_category"].items(), key=lambda kv: -kv[1]):
+        cause.add_row(cat, f"{n:,.1f}", f"{n / total * 100:.1f}%")
+    tables = [head, cause]
+    ia = d.get("interval_analysis")
+    if ia:
+        t = Table(title="checkpoint interval (30-day window)", title_justify="left")
+        for col in ("interval min", "ETTR simulated", "ETTR first order"):
+            t.add_column(col, justify="right")
+        for c in ia["curve"]:
+            t.add_row(
+                f"{c['interval_min']:.2f}", f"{c['ettr_simulated'] * 100:.2f}%", f"{c['ettr_first_order'] * 100:.2f}%"
+            )
+        t.caption = (
+            f"Young {ia['young_min']:.2f} min, Daly {ia['daly_min']:.2f} min, simulated optimum "
+            f"{ia['simulated_optimum_min']:.2f} min"
+        )
+        tables.append(t)
+    if d.get("ettr_vs_cluster_size"):
+        t = Table(title="ETTR against cluster size (same job shape, 30-day window)", title_justify="left")
+        for col in ("GPUs", "job MTBF h", "interruptions/day", "Daly min", "ETTR simulated", "ETTR first order"):
+            t.add_column(col, justify="right")
+        for r in d["ettr_vs_cluster_size"]:
+            t.add_row(
+                f"{r['gpus']:,}",
+                f"{r['job_mtbf_h']:.2f}",
+                f"{r['interruptions_per_day']:.1f}",
+                f"{r['daly_interval_min']:.2f}",
+                f"{r['ettr_simulated'] * 100:.1f}%",
+                f"{r['ettr_first_order'] * 100:.1f}%",
+            )
+        tables.append(t)
+    a = Table(title="assumptions", show_header=False, title_justify="left")
+    a.add_column("")
+    for line in d["assumptions"]:
+        a.add_row(line)
+    tables.append(a)
+    return tables
+
+
 def print_tables(tables: list[Table], console: Console) -> None:
     for t in tables:
         console.print(t)

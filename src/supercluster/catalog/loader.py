@@ -10,7 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from supercluster.errors import SuperclusterError, UnknownPresetError
-from supercluster.specs import Accelerator, ModelSpec, SoftwareProfile, SystemSpec
+from supercluster.specs import Accelerator, ModelSpec, ReliabilitySpec, SoftwareProfile, SystemSpec
 
 _DATA = "supercluster.catalog.data"
 
@@ -99,3 +99,40 @@ def system(name: str, gpus: int | None = None, **overrides: Any) -> SystemSpec:
             )
         entry["gpus"] = gpus
     return build(SystemSpec, {"id": name, **entry}, f"system {name}")
+
+
+def reliability(overrides: dict[str, Any] | None = None) -> ReliabilitySpec:
+    """The cited failure model (rates per component-hour from the Llama 3 table), with user overrides.
+
+    ``overrides`` may set ``rate_scale``, ``spare_nodes``, ``infant_mortality``, fields of ``recovery`` and
+    ``checkpoint``, and per component ``rate_per_hour``, ``detect_s`` or ``swap``.
+    """
+    raw = _table("reliability")
+    basis = raw["basis"]
+    per_count = {"gpu": basis["gpus"], "node": basis["nodes"], "nic": basis["nics"]}
+    comps: dict[str, Any] = {}
+    for name, c in raw["components"].items():
+        comps[name] = {
+            "category": c["category"],
+            "per": c["per"],
+            "rate_per_hour": c["count"] / (per_count[c["per"]] * basis["hours"]),
+            "detect_s": c["detect_s"],
+            "swap": c["swap"],
+        }
+    recovery = {k: v for k, v in raw["recovery"].items() if k != "source"}
+    ckpt = {k: v for k, v in raw["checkpoint"].items() if k != "source"}
+    data: dict[str, Any] = {"components": comps, "recovery": recovery, "checkpoint": ckpt, "source": basis["source"]}
+    over = dict(overrides or {})
+    allowed = {"rate_scale", "spare_nodes", "infant_mortality", "recovery", "checkpoint", "components"}
+    unknown = set(over) - allowed
+    if unknown:
+        raise SuperclusterError(f"reliability: unknown key(s) {sorted(unknown)}; valid: {sorted(allowed)}")
+    for key in ("recovery", "checkpoint"):
+        data[key] = {**data[key], **(over.pop(key, None) or {})}
+    for name, change in (over.pop("components", None) or {}).items():
+        if name not in comps:
+            comps[name] = dict(change)
+        else:
+            comps[name] = {**comps[name], **change}
+    data.update(over)
+    return build(ReliabilitySpec, data, "reliability")

@@ -72,7 +72,7 @@ def resolve_system(value: Any, gpus: int | None = None) -> Any:
 
 
 def from_dict(data: dict[str, Any], where: str = "scenario") -> Scenario:
-    known = {"name", "description", "workload", "system", "plan", "software", "gpus", "assumptions"}
+    known = {"name", "description", "workload", "system", "plan", "software", "gpus", "assumptions", "reliability"}
     extra = set(data) - known
     if extra:
         raise SuperclusterError(f"{where}: unknown key(s) {sorted(extra)}; valid: {sorted(known)}")
@@ -89,6 +89,8 @@ def from_dict(data: dict[str, Any], where: str = "scenario") -> Scenario:
     software = loader.software(data.get("software") or system.software)
     plan = loader.build(PlanSpec, dict(data.get("plan") or {}), "plan")
     assumptions = [loader.build(Assumption, a, "assumption") for a in data.get("assumptions") or []]
+    if data.get("reliability") is not None and not isinstance(data["reliability"], dict):
+        raise SuperclusterError(f"{where}: reliability must be a mapping of overrides")
     return loader.build(
         Scenario,
         {
@@ -99,6 +101,7 @@ def from_dict(data: dict[str, Any], where: str = "scenario") -> Scenario:
             "software": software,
             "plan": plan,
             "gpus": job_gpus,
+            "reliability": loader.reliability(data.get("reliability")),
             "assumptions": assumptions,
         },
         where,

@@ -3,6 +3,7 @@
 from supercluster.specs.accelerator import Accelerator, EfficiencyTable
 from supercluster.specs.model import ModelSpec
 from supercluster.specs.plan import PlanSpec, ResolvedPlan
+from supercluster.specs.reliability import CheckpointSpec, ComponentFailure, InfantMortality, Recovery, ReliabilitySpec
 from supercluster.specs.scenario import Assumption, Scenario
 from supercluster.specs.system import FabricSpec, FacilitySpec, Partition, SoftwareProfile, SystemSpec
 from supercluster.specs.workload import WorkloadSpec
@@ -10,12 +11,17 @@ from supercluster.specs.workload import WorkloadSpec
 __all__ = [
     "Accelerator",
     "Assumption",
+    "CheckpointSpec",
+    "ComponentFailure",
     "EfficiencyTable",
     "FabricSpec",
     "FacilitySpec",
+    "InfantMortality",
     "ModelSpec",
     "Partition",
     "PlanSpec",
+    "Recovery",
+    "ReliabilitySpec",
     "ResolvedPlan",
     "Scenario",
     "SoftwareProfile",

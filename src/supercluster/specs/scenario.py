@@ -4,6 +4,7 @@ from pydantic import Field, model_validator
 
 from supercluster.specs.base import Spec
 from supercluster.specs.plan import PlanSpec
+from supercluster.specs.reliability import ReliabilitySpec
 from supercluster.specs.system import SoftwareProfile, SystemSpec
 from supercluster.specs.workload import WorkloadSpec
 
@@ -24,6 +25,7 @@ class Scenario(Spec):
     software: SoftwareProfile
     plan: PlanSpec = PlanSpec()
     gpus: int = Field(ge=1, description="GPUs the job uses (at most the system's)")
+    reliability: ReliabilitySpec
     assumptions: list[Assumption] = Field(default_factory=list)
 
     @model_validator(mode="after")

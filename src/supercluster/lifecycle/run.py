@@ -1,0 +1,255 @@
+"""Whole-run simulation of a scenario: inputs from the step model and the failure catalog, outputs typed."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from supercluster.errors import SuperclusterError
+from supercluster.lifecycle.checkpoint import (
+    checkpoint_bytes,
+    daly_interval_s,
+    expected_ettr,
+    load_s,
+    stall_s,
+    write_s,
+    young_interval_s,
+)
+from supercluster.lifecycle.failures import FailureRates, job_components, job_rates
+from supercluster.lifecycle.montecarlo import RunInputs, RunResult, simulate
+from supercluster.perf.step import StepEstimate
+from supercluster.specs import ReliabilitySpec, Scenario, SystemSpec
+from supercluster.units import DAY_S, HOUR_S
+
+CLUSTER_SIZES = (1024, 4096, 16384, 65536, 100_000, 200_000)
+INTERVAL_FACTORS = (0.25, 0.4, 0.6, 0.8, 1.0, 1.25, 1.6, 2.2, 3.0, 4.0)
+
+
+def restart_s(spec: ReliabilitySpec, gpus: int) -> float:
+    """Scheduler requeue + process start + collective initialisation, which grows with the job (MegaScale)."""
+    r = spec.recovery
+    return r.scheduler_s + r.process_start_s + r.init_s_per_10k_gpus * gpus / 10_000
+
+
+@dataclass(frozen=True)
+class RunSetup:
+    inputs: RunInputs
+    checkpoint_bytes: float
+    write_s: float
+    mtbf_s: float
+    assumptions: list[str]
+
+
+def setup(
+    scn: Scenario,
+    step: StepEstimate,
+    spec: ReliabilitySpec,
+    gpus: int | None = None,
+    days: float | None = None,
+    tokens: float | None = None,
+    interval_s: float | None = None,
+    system: SystemSpec | None = None,
+) -> RunSetup:
+    gpus = gpus or scn.gpus
+    system = system or scn.system
+    comps = job_components(system, gpus)
+    rates = job_rates(spec, comps)
+    ck = spec.checkpoint
+    nbytes = checkpoint_bytes(scn.workload.model, ck)
+    per_gpu_state = step.memory.weights_bytes + step.memory.optimizer_bytes
+    stall = stall_s(nbytes, gpus, per_gpu_state, ck)
+    rs = restart_s(spec, gpus)
+    ld = load_s(nbytes, gpus, ck)
+    mtbf = rates.mtbf_s
+    tokens = tokens if tokens is not None else (None if days else scn.workload.train_tokens)
+    if tokens is None and days is None:
+        raise SuperclusterError("give --tokens or --days (the scenario sets no train_tokens)")
+    if tokens is not None and (not math.isfinite(tokens) or tokens <= 0):
+        raise SuperclusterError(f"tokens must be a positive number, got {tokens}")
+    if days is not None and (not math.isfinite(days) or days <= 0 or days > 3650):
+        raise SuperclusterError(f"days must be in (0, 3650], got {days}")
+    work = tokens / step.tokens_per_s if tokens is not None else math.inf
+    horizon = days * DAY_S if days is not None else math.inf
+    # An asynchronous checkpoint cannot start before the previous one is written.
+    interval = max(interval_s or ck.interval_s or daly_interval_s(stall, mtbf), write_s(nbytes, gpus, ck))
+    r = spec.recovery
+    swaps_per_repair = float((rates.per_hour * rates.swap).sum()) * r.repair_hours
+    # Spare pool sized so waiting is rare: Poisson mean + 3 sigma of the swaps during one repair time.
+    auto_spares = math.ceil(swaps_per_repair + 3.0 * math.sqrt(swaps_per_repair)) + 1
+    spares = spec.spare_nodes if spec.spare_nodes is not None else auto_spares
+    inputs = RunInputs(
+        work_s=work,
+        horizon_s=horizon,
+        rates=rates,
+        restart_s=rs,
+        load_s=ld,
+        swap_s=r.swap_s,
+        stall_s=stall,
+        interval_s=interval,
+        planned_per_s=r.planned_per_day / DAY_S,
+        planned_downtime_s=r.planned_downtime_s,
+        spares=spares,
+        repair_s=r.repair_hours * HOUR_S,
+        straggler_mean=r.straggler_slowdown,
+        straggler_sigma=r.straggler_sigma,
+        infant_factor=spec.infant_mortality.factor,
+        infant_tau_s=spec.infant_mortality.tau_days * DAY_S,
+    )
+    notes = [
+        f"failure rates per component-hour from Llama 3's 54-day table, applied to {comps.gpus:,} GPUs, "
+        f"{comps.nodes:,} nodes and {comps.nics:,} NICs (x{spec.rate_scale:g})",
+        f"checkpoint {nbytes / 1e12:.2f} TB ({ck.bytes_per_param:g} bytes/parameter), "
+        f"{'asynchronous' if ck.asynchronous else 'synchronous'}: {stall:.1f} s stall each, "
+        f"write {write_s(nbytes, gpus, ck):.0f} s, load {ld:.0f} s at Llama 3's per-GPU storage bandwidth",
+        f"restart {rs:.0f} s (scheduler {r.scheduler_s:g} + start {r.process_start_s:g} + init "
+        f"{rs - r.scheduler_s - r.process_start_s:.0f} s); node swap {r.swap_s:g} s from {spares} spare nodes"
+        + (" (Poisson mean + 3 sigma of swaps per repair)" if spec.spare_nodes is None else "")
+        + f", {r.repair_hours:g} h repair",
+        f"planned maintenance {r.planned_per_day:g}/day at {r.planned_downtime_s / 60:g} min; stragglers "
+        f"{r.straggler_slowdown * 100:g}% mean slowdown",
+        f"checkpoint every {interval / 60:.1f} min of compute"
+        + (" (Daly's optimum)" if not (interval_s or ck.interval_s) else ""),
+    ]
+    if spec.infant_mortality.factor > 1:
+        notes.append(
+            f"infant mortality: rates x{spec.infant_mortality.factor:g} at start, decaying over "
+            f"{spec.infant_mortality.tau_days:g} days"
+        )
+    return RunSetup(inputs, nbytes, write_s(nbytes, gpus, ck), mtbf, notes)
+
+
+def _percentiles(x: np.ndarray) -> dict[str, float]:
+    p10, p50, p90 = np.percentile(x, [10, 50, 90])
+    return {"mean": float(x.mean()), "p10": float(p10), "p50": float(p50), "p90": float(p90)}
+
+
+@dataclass
+class SimulationReport:
+    scenario: str
+    gpus: int
+    setup: RunSetup
+    result: RunResult
+    step_time_s: float
+    interval_analysis: dict[str, Any] = field(default_factory=dict)
+    scaling: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        res, inp = self.result, self.setup.inputs
+        window = math.isfinite(inp.horizon_s)
+        gpu_hours = res.wall_s * self.gpus / HOUR_S
+        return {
+            "scenario": self.scenario,
+            "gpus": self.gpus,
+            "trials": res.trials,
+            "mode": "window" if window else "to completion",
+            "window_days": inp.horizon_s / DAY_S if window else None,
+            "steady_step_time_s": self.step_time_s,
+            "ideal_days": None if window else inp.work_s / DAY_S,
+            "wall_days": _percentiles(res.wall_s / DAY_S),
+            "ettr": _percentiles(res.ettr),
+            "interruptions": _percentiles(res.interruptions.astype(float)),
+            "planned": float(res.planned.mean()),
+            "expected_interruptions": inp.rates.total_per_hour * (float(np.mean(res.wall_s)) / HOUR_S),
+            "job_mtbf_h": self.setup.mtbf_s / HOUR_S,
+            "by_category": res.by_category(),
+            "by_component": res.by_component(),
+            "gpu_hours": _percentiles(gpu_hours),
+            "lost_work_h": float(res.lost_work_s.mean() / HOUR_S),
+            "downtime_h": float(res.downtime_s.mean() / HOUR_S),
+            "checkpoint_stall_h": float(res.stall_total_s.mean() / HOUR_S),
+            "spare_wait_h": float(res.spare_wait_s.mean() / HOUR_S),
+            "checkpoint_interval_min": inp.interval_s / 60,
+            "checkpoint_tb": self.setup.checkpoint_bytes / 1e12,
+            "interval_analysis": self.interval_analysis,
+            "ettr_vs_cluster_size": self.scaling,
+            "timeline": res.timeline,
+            "assumptions": self.setup.assumptions,
+        }
+
+
+def interval_analysis(rs: RunSetup, trials: int, seed: int) -> dict[str, Any]:
+    """Young, Daly and the simulated optimum side by side, on a 30-day window."""
+    inp = rs.inputs
+    delta, mtbf, restart = inp.stall_s, rs.mtbf_s, mean_recovery_s(inp)
+    daly = daly_interval_s(delta, mtbf)
+    young = young_interval_s(delta, mtbf)
+    window = replace_inputs(inp, horizon_s=30 * DAY_S, work_s=math.inf)
+    curve = []
+    for f in INTERVAL_FACTORS:
+        tau = daly * f
+        sim = simulate(replace_inputs(window, interval_s=tau), trials=trials, seed=seed)
+        curve.append(
+            {
+                "interval_min": tau / 60,
+                "ettr_simulated": float(sim.ettr.mean()),
+                "ettr_first_order": expected_ettr(tau, delta, restart, mtbf),
+            }
+        )
+    best = max(curve, key=lambda c: c["ettr_simulated"])
+    return {
+        "young_min": young / 60,
+        "daly_min": daly / 60,
+        "simulated_optimum_min": best["interval_min"],
+        "curve": curve,
+    }
+
+
+def mean_recovery_s(inp: RunInputs) -> float:
+    """Mean time from a failure to running again: detection + restart + load + swap share."""
+    w = inp.rates.per_hour / max(inp.rates.per_hour.sum(), 1e-300)
+    return float((w * (inp.rates.detect_s + inp.swap_s * inp.rates.swap)).sum()) + inp.restart_s + inp.load_s
+
+
+def replace_inputs(inp: RunInputs, **kw: Any) -> RunInputs:
+    from dataclasses import replace
+
+    return replace(inp, **kw)
+
+
+def scaling(scn: Scenario, step: StepEstimate, spec: ReliabilitySpec, trials: int, seed: int) -> list[dict[str, Any]]:
+    """ETTR of the same job shape on 1k to 200k GPUs of this system (30-day window, Daly's interval)."""
+    rows = []
+    for n in CLUSTER_SIZES:
+        rs = setup(scn, step, spec, gpus=n, days=30, system=scn.system)
+        sim = simulate(rs.inputs, trials=trials, seed=seed)
+        rows.append(
+            {
+                "gpus": n,
+                "job_mtbf_h": rs.mtbf_s / HOUR_S,
+                "daly_interval_min": rs.inputs.interval_s / 60,
+                "ettr_first_order": expected_ettr(
+                    rs.inputs.interval_s, rs.inputs.stall_s, mean_recovery_s(rs.inputs), rs.mtbf_s
+                ),
+                "ettr_simulated": float(sim.ettr.mean()),
+                "interruptions_per_day": float(sim.interruptions.mean() / 30),
+            }
+        )
+    return rows
+
+
+def rates_for(scn: Scenario, spec: ReliabilitySpec, gpus: int | None = None) -> FailureRates:
+    return job_rates(spec, job_components(scn.system, gpus or scn.gpus))
+
+
+def simulate_scenario(
+    scn: Scenario,
+    step: StepEstimate,
+    spec: ReliabilitySpec,
+    trials: int = 200,
+    seed: int = 0,
+    days: float | None = None,
+    tokens: float | None = None,
+    interval_s: float | None = None,
+    analyses: bool = True,
+) -> SimulationReport:
+    rs = setup(scn, step, spec, days=days, tokens=tokens, interval_s=interval_s)
+    result = simulate(rs.inputs, trials=trials, seed=seed)
+    report = SimulationReport(scn.name, scn.gpus, rs, result, step.step_time_s)
+    if analyses:
+        small = max(20, min(100, trials // 4))
+        report.interval_analysis = interval_analysis(rs, small, seed)
+        report.scaling = scaling(scn, step, spec, max(10, small // 4), seed)
+    return report
