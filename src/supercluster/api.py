@@ -278,3 +278,72 @@ def _layout_tokens(knobs: dict[str, Any]) -> list[str]:
         else:
             out.append(f"{names.get(k, k)}{v}")
     return out
+
+
+def facility(scenario: str | None = None, *, buildout: bool | None = None, **overrides: Any) -> dict[str, Any]:
+    """Power (training, idle, HPL), capital cost, and the energy, water, CO2 and money of the run."""
+    from supercluster.facility.buildout import buildout as build_phases
+    from supercluster.facility.cost import capex, run_cost
+    from supercluster.facility.power import cluster_power
+
+    scn = build_scenario(scenario, **{k: v for k, v in overrides.items() if v is not None})
+    est = estimate(scn)
+    powers = {m: cluster_power(scn.system, scn.gpus, scn.facility, m) for m in ("training", "idle", "hpl")}
+    cap = capex(scn.system, scn.gpus, powers["training"], scn.facility)
+    out: dict[str, Any] = {
+        "scenario": scn.name,
+        "system": scn.system.id,
+        "gpus": scn.gpus,
+        "power": {m: p.to_dict() for m, p in powers.items()},
+        "grid_mw": scn.system.facility.grid_mw,
+        "capex": cap.to_dict(),
+        "assumptions": scn.facility.sources,
+        "pue_source": scn.system.facility.source,
+    }
+    if est.time_to_train_s:
+        cost = run_cost(powers["training"], cap, est.time_to_train_s, scn.workload.train_tokens or 0.0, scn.facility)
+        out["run"] = {**cost.to_dict(), "note": "steady training with no failures (see `simulate` for ETTR)"}
+    show = buildout if buildout is not None else scn.system.id.startswith("colossus")
+    if show:
+        out["buildout"] = [p.to_dict() for p in build_phases(scn)]
+    return out
+
+
+def top500(system: str = "colossus-100k", *, gpus: int | None = None, list_name: str = "nov-2025") -> dict[str, Any]:
+    """HPL estimate of a system from its specs, its power during HPL, and its rank on a bundled list."""
+    from supercluster.facility.power import cluster_power
+    from supercluster.hpl import estimate as hpl
+
+    sys_ = catalog.system(system, gpus=gpus) if gpus else catalog.system(system)
+    n = gpus or sys_.gpus
+    exclude = system if system in hpl.systems() else None
+    est = hpl.estimate(sys_.accelerator.id, n, exclude=exclude)
+    power = cluster_power(sys_, n, catalog.loader.facility(), "hpl")
+    gfw = est.rmax_pf * 1e6 / power.facility_w if power.facility_w else None
+    return {
+        "system": system,
+        "name": sys_.name,
+        "gpus": n,
+        "hpl": est.to_dict(),
+        "hpl_power_mw": power.facility_w / 1e6,
+        "gflops_per_w": gfw,
+        "ranking": hpl.ranking(est.rmax_pf, list_name, sys_.name),
+        "validation": hpl.validation(),
+    }
+
+
+def compare(
+    scenario: str | None = None, *, systems: list[str] | None = None, equal: str = "gpus", gpus: int | None = None
+) -> dict[str, Any]:
+    from supercluster.facility.compare import DEFAULT_SYSTEMS
+    from supercluster.facility.compare import compare as run_compare
+
+    scn = build_scenario(scenario, gpus=gpus)
+    variants = run_compare(scn, tuple(systems or DEFAULT_SYSTEMS), equal=equal)  # type: ignore[arg-type]
+    return {
+        "scenario": scn.name,
+        "model": scn.workload.model.name,
+        "train_tokens": scn.workload.train_tokens,
+        "equal": equal,
+        "variants": [v.to_dict() for v in variants],
+    }

@@ -302,6 +302,74 @@ def simulate(
         render.print_tables(render.simulate_tables(data), _console(no_color))
 
 
+@app.command()
+def facility(
+    scenario: ScenarioOpt = None,
+    system: SystemOpt = None,
+    model: ModelOpt = None,
+    gpus: GpusOpt = None,
+    global_batch: BatchOpt = None,
+    seq_len: SeqOpt = None,
+    train_tokens: TokensOpt = None,
+    buildout: Annotated[
+        bool | None,
+        typer.Option("--buildout/--no-buildout", help="Colossus build-out phases (default: on for Colossus)."),
+    ] = None,
+    json_out: JsonOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Megawatts, energy, water, emissions and money of the run; the Colossus build-out against its power."""
+    data = api.facility(
+        scenario,
+        system=system,
+        model=model,
+        gpus=gpus,
+        global_batch=global_batch,
+        seq_len=seq_len,
+        train_tokens=train_tokens,
+        buildout=buildout,
+    )
+    if json_out:
+        _emit_json(data)
+    else:
+        render.print_tables(render.facility_tables(data), _console(no_color))
+
+
+@app.command()
+def top500(
+    system: Annotated[str, typer.Option(help="System preset to estimate.")] = "colossus-100k",
+    gpus: GpusOpt = None,
+    top500_list: Annotated[str, typer.Option("--list", help="nov-2024, jun-2025 or nov-2025.")] = "nov-2025",
+    json_out: JsonOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Estimated HPL Rmax, Rpeak, power and GF/W of a system, and its rank on a bundled TOP500 list."""
+    data = api.top500(system, gpus=gpus, list_name=top500_list)
+    if json_out:
+        _emit_json(data)
+    else:
+        render.print_tables(render.top500_tables(data), _console(no_color))
+
+
+@app.command()
+def compare(
+    scenario: ScenarioOpt = None,
+    systems: Annotated[str | None, typer.Option(help="Comma-separated system presets.")] = None,
+    equal: Annotated[str, typer.Option(help="Compare at equal 'gpus' or equal facility 'power'.")] = "gpus",
+    gpus: GpusOpt = None,
+    json_out: JsonOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """The same training job on H100, H200, B200 and GB200 systems: time, energy, cost."""
+    if equal not in ("gpus", "power"):
+        raise SuperclusterError(f"--equal must be 'gpus' or 'power', got '{equal}'")
+    data = api.compare(scenario, systems=_split(systems, str, "--systems"), equal=equal, gpus=gpus)
+    if json_out:
+        _emit_json(data)
+    else:
+        render.print_tables(render.compare_tables(data), _console(no_color))
+
+
 @app.command("plan-check")
 def plan_check(
     csv_path: Annotated[str | None, typer.Argument(help="CSV in the published-runs schema (default: bundled).")] = None,

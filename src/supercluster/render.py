@@ -276,6 +276,154 @@ def simulate_tables(d: dict[str, Any]) -> list[Table]:
     return tables
 
 
+def _kv(title: str) -> Table:
+    t = Table(title=title, show_header=False, title_justify="left")
+    t.add_column("", style="bold")
+    t.add_column("")
+    return t
+
+
+def facility_tables(d: dict[str, Any]) -> list[Table]:
+    p = d["power"]["training"]
+    head = _kv(f"supercluster facility: {d['system']}, {d['gpus']:,} GPUs")
+    head.add_row(
+        "training power",
+        f"{p['facility_mw']:.1f} MW facility = {p['it_mw']:.1f} MW IT x PUE {p['pue']:.2f}"
+        + (f" (grid {d['grid_mw']:g} MW)" if d.get("grid_mw") else ""),
+    )
+    head.add_row(
+        "IT load",
+        f"compute {p['compute_w'] / 1e6:.1f} MW ({p['nodes']:,} nodes at {p['node_w'] / 1e3:.2f} kW)"
+        f", network {p['network_w'] / 1e6:.1f} MW ({p['switches']:,} switches, {p['switch_tiers']} tiers), "
+        f"storage {p['storage_w'] / 1e6:.1f} MW, pumps {p['cooling_pumps_w'] / 1e6:.1f} MW",
+    )
+    head.add_row("per GPU", f"{p['per_gpu_w']:.0f} W at the meter")
+    head.add_row(
+        "idle / HPL", f"{d['power']['idle']['facility_mw']:.1f} MW / {d['power']['hpl']['facility_mw']:.1f} MW"
+    )
+    c = d["capex"]
+    head.add_row(
+        "capital",
+        f"${c['total_usd'] / 1e9:.2f} B (servers {c['servers_usd'] / 1e9:.2f}, network "
+        f"{c['network_usd'] / 1e9:.2f}, facility {c['facility_usd'] / 1e9:.2f})",
+    )
+    tables = [head]
+    if d.get("run"):
+        r = d["run"]
+        t = _kv("the training run (steady, no failures)")
+        t.add_row("time", f"{r['wall_days']:.1f} days")
+        t.add_row("energy", f"{r['energy_mwh']:,.0f} MWh ({r['kwh_per_million_tokens']:.2f} kWh per million tokens)")
+        t.add_row(
+            "cost",
+            f"${r['total_usd'] / 1e6:,.1f} M = electricity ${r['electricity_usd'] / 1e6:,.2f} M + "
+            f"amortised capital ${r['amortised_capex_usd'] / 1e6:,.1f} M (energy {r['energy_share'] * 100:.1f}%)",
+        )
+        t.add_row("water, CO2", f"{r['water_m3']:,.0f} m3, {r['co2_t']:,.0f} t CO2")
+        tables.append(t)
+    if d.get("buildout"):
+        t = Table(title="build-out", title_justify="left")
+        for col in (
+            "phase",
+            "date",
+            "GPUs",
+            "facility MW",
+            "on-site supply MW",
+            "margin MW",
+            "best layout",
+            "days to train",
+        ):
+            t.add_column(col, justify="left" if col in ("phase", "best layout", "date") else "right")
+        for ph in d["buildout"]:
+            t.add_row(
+                ph["name"],
+                ph["date"],
+                f"{ph['gpus']:,}",
+                f"{ph['facility_mw']:.1f}",
+                f"{ph['supply_mw']:.0f}",
+                f"{ph['margin_mw']:+.1f}",
+                ph.get("layout") or ph.get("note") or "-",
+                f"{ph['time_to_train_days']:.1f}" if ph.get("time_to_train_days") else "-",
+            )
+        tables.append(t)
+    a = Table(title="assumptions and sources", show_header=False, title_justify="left")
+    a.add_column("what", style="bold")
+    a.add_column("source")
+    a.add_row("PUE", d.get("pue_source", ""))
+    for k, v in d["assumptions"].items():
+        a.add_row(k, v)
+    tables.append(a)
+    return tables
+
+
+def top500_tables(d: dict[str, Any]) -> list[Table]:
+    h = d["hpl"]
+    head = _kv(f"supercluster top500: {d['name']} ({d['gpus']:,} GPUs)")
+    head.add_row("Rpeak (FP64 matrix)", f"{h['rpeak_pf']:,.0f} PFLOP/s")
+    head.add_row(
+        "Rmax estimate",
+        f"{h['rmax_pf']:,.0f} PFLOP/s ({h['efficiency'] * 100:.1f}% of peak, calibrated on "
+        f"{', '.join(h['calibrated_on'])})",
+    )
+    head.add_row("power during HPL", f"{d['hpl_power_mw']:.1f} MW, {d['gflops_per_w']:.1f} GFLOPS/W")
+    r = d["ranking"]
+    where = f"#{r['rank']}" if r["rank"] else f"below #{r['below']} of the bundled entries"
+    head.add_row(
+        f"rank ({r['list']})", f"{where}; {r['ratio_to_leader']:.2f}x {r['leader']} ({r['leader_rmax_pf']:,.0f} PF)"
+    )
+    for n in h["notes"]:
+        head.add_row("note", n)
+    lt = Table(title=f"TOP500 {r['list']} with the estimate", title_justify="left")
+    lt.add_column("#", justify="right")
+    lt.add_column("system")
+    lt.add_column("Rmax PF", justify="right")
+    for i, e in enumerate(r["table"], 1):
+        lt.add_row(str(i), e["system"], f"{e['rmax_pf']:,.1f}", style="bold" if e["id"] == "estimate" else "")
+    vt = Table(title="the model on published systems (each estimated without its own Rmax)", title_justify="left")
+    for col in ("system", "estimate PF", "published PF", "error", "calibrated on"):
+        vt.add_column(col, justify="right" if "PF" in col or col == "error" else "left")
+    for v in d["validation"]:
+        vt.add_row(
+            v["system"],
+            f"{v['estimate_pf']:,.0f}",
+            f"{v['published_pf']:,.0f}",
+            f"{v['error_pct']:+.1f}%",
+            ", ".join(v["calibrated_on"]),
+        )
+    return [head, lt, vt]
+
+
+def compare_tables(d: dict[str, Any]) -> list[Table]:
+    t = Table(
+        title=f"supercluster compare: {d['model']} for {d['train_tokens']:.3g} tokens at equal {d['equal']}",
+        title_justify="left",
+    )
+    for col in (
+        "system",
+        "GPUs",
+        "best layout",
+        "MFU",
+        "days",
+        "facility MW",
+        "energy MWh",
+        "run cost $M",
+        "capital $B",
+    ):
+        t.add_column(col, justify="left" if col in ("system", "best layout") else "right")
+    for v in d["variants"]:
+        t.add_row(
+            f"{v['system']} ({v['accelerator']})",
+            f"{v['gpus']:,}",
+            v["layout"],
+            f"{v['mfu'] * 100:.1f}%",
+            f"{v['time_to_train_days']:.2f}",
+            f"{v['facility_mw']:.1f}",
+            f"{v['energy_mwh']:,.0f}",
+            f"{v['cost_usd'] / 1e6:,.2f}",
+            f"{v['capex_usd'] / 1e9:.2f}",
+        )
+    return [t]
+
+
 def print_tables(tables: list[Table], console: Console) -> None:
     for t in tables:
         console.print(t)

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from supercluster.errors import SuperclusterError, UnknownPresetError
 from supercluster.specs import Accelerator, ModelSpec, ReliabilitySpec, SoftwareProfile, SystemSpec
+from supercluster.specs.facility import FacilityAssumptions
 
 _DATA = "supercluster.catalog.data"
 
@@ -136,3 +137,31 @@ def reliability(overrides: dict[str, Any] | None = None) -> ReliabilitySpec:
             comps[name] = {**comps[name], **change}
     data.update(over)
     return build(ReliabilitySpec, data, "reliability")
+
+
+def facility(overrides: dict[str, Any] | None = None) -> FacilityAssumptions:
+    """Facility assumptions (facility.yaml) with scenario overrides of any field."""
+    raw = _table("facility")
+    power = {k: v for k, v in raw["power"].items() if not k.endswith("_source")}
+    prices = {k: v for k, v in raw["prices"].items() if not k.endswith("_source")}
+    sources = {f"power.{k.removesuffix('_source')}": v for k, v in raw["power"].items() if k.endswith("_source")}
+    sources |= {f"prices.{k.removesuffix('_source')}": v for k, v in raw["prices"].items() if k.endswith("_source")}
+    sources |= {"pue": raw["pue"]["source"], "water": raw["water"]["source"], "emissions": raw["emissions"]["source"]}
+    data: dict[str, Any] = {
+        "power": power,
+        "prices": prices,
+        "pue_liquid": raw["pue"]["liquid"],
+        "pue_air": raw["pue"]["air"],
+        "wue_l_per_kwh": raw["water"]["wue_l_per_kwh"],
+        "kg_co2_per_kwh": raw["emissions"]["kg_co2_per_kwh"],
+        "sources": sources,
+    }
+    over = dict(overrides or {})
+    allowed = {"power", "prices", "pue", "wue_l_per_kwh", "kg_co2_per_kwh", "pue_liquid", "pue_air"}
+    unknown = set(over) - allowed
+    if unknown:
+        raise SuperclusterError(f"facility: unknown key(s) {sorted(unknown)}; valid: {sorted(allowed)}")
+    for key in ("power", "prices"):
+        data[key] = {**data[key], **(over.pop(key, None) or {})}
+    data.update(over)
+    return build(FacilityAssumptions, data, "facility")

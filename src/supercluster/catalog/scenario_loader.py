@@ -72,7 +72,18 @@ def resolve_system(value: Any, gpus: int | None = None) -> Any:
 
 
 def from_dict(data: dict[str, Any], where: str = "scenario") -> Scenario:
-    known = {"name", "description", "workload", "system", "plan", "software", "gpus", "assumptions", "reliability"}
+    known = {
+        "name",
+        "description",
+        "workload",
+        "system",
+        "plan",
+        "software",
+        "gpus",
+        "assumptions",
+        "reliability",
+        "facility",
+    }
     extra = set(data) - known
     if extra:
         raise SuperclusterError(f"{where}: unknown key(s) {sorted(extra)}; valid: {sorted(known)}")
@@ -102,6 +113,7 @@ def from_dict(data: dict[str, Any], where: str = "scenario") -> Scenario:
             "plan": plan,
             "gpus": job_gpus,
             "reliability": loader.reliability(data.get("reliability")),
+            "facility": loader.facility(data.get("facility")),
             "assumptions": assumptions,
         },
         where,

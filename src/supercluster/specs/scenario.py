@@ -3,6 +3,7 @@
 from pydantic import Field, model_validator
 
 from supercluster.specs.base import Spec
+from supercluster.specs.facility import FacilityAssumptions
 from supercluster.specs.plan import PlanSpec
 from supercluster.specs.reliability import ReliabilitySpec
 from supercluster.specs.system import SoftwareProfile, SystemSpec
@@ -26,6 +27,7 @@ class Scenario(Spec):
     plan: PlanSpec = PlanSpec()
     gpus: int = Field(ge=1, description="GPUs the job uses (at most the system's)")
     reliability: ReliabilitySpec
+    facility: FacilityAssumptions
     assumptions: list[Assumption] = Field(default_factory=list)
 
     @model_validator(mode="after")

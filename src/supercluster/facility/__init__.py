@@ -1,0 +1,1 @@
+"""Facility: power, energy, water, emissions, cost, build-out."""

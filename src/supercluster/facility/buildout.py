@@ -1,0 +1,92 @@
+"""Build-out phases (Colossus): GPUs and megawatts online against the power on site, and what each could train."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from supercluster import catalog
+from supercluster.errors import SuperclusterError
+from supercluster.facility.power import cluster_power
+from supercluster.specs import Scenario
+
+
+@cache
+def phases_data() -> dict[str, Any]:
+    text = resources.files("supercluster.catalog.data").joinpath("buildout.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+@dataclass
+class Phase:
+    name: str
+    date: str
+    system: str
+    gpus: int
+    it_mw: float
+    facility_mw: float
+    supply_mw: float
+    supply: dict[str, float]
+    job_gpus: int | None = None
+    layout: str | None = None
+    time_to_train_days: float | None = None
+    mfu: float | None = None
+    sources: list[str] = field(default_factory=list)
+    assumed: list[str] = field(default_factory=list)
+    note: str = ""
+
+    @property
+    def margin_mw(self) -> float:
+        return self.supply_mw - self.facility_mw
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "margin_mw": self.margin_mw}
+
+
+def buildout(scn: Scenario, plan_workload: bool = True) -> list[Phase]:
+    """Every phase of the bundled build-out, with the scenario's workload planned on each (best layout)."""
+    from supercluster.api import plan as plan_scenario
+    from supercluster.plan.alternatives import nearest_gpu_counts
+    from supercluster.specs import PlanSpec
+
+    out = []
+    for ph in phases_data()["phases"]:
+        system = catalog.system(ph["system"])
+        gpus = int(ph["gpus"])
+        pw = cluster_power(system, gpus, scn.facility, "training")
+        supply = {k: float(v) for k, v in ph["power_mw"].items() if k != "batteries"}
+        phase = Phase(
+            ph["name"],
+            str(ph["date"]),
+            ph["system"],
+            gpus,
+            pw.it_w / 1e6,
+            pw.facility_w / 1e6,
+            sum(supply.values()),
+            supply,
+            sources=list(ph.get("sources", [])),
+            assumed=list(ph.get("assumed", [])),
+        )
+        if plan_workload and scn.workload.train_tokens:
+            job = gpus
+            try:
+                res = plan_scenario(scn.name, system=ph["system"], gpus=job, top_k=1, allow_fp8=False)
+            except SuperclusterError:
+                below = [g for g in nearest_gpu_counts(scn.workload, system, gpus, PlanSpec()) if g < gpus]
+                if not below:
+                    phase.note = "no layout of this size for the scenario's batch"
+                    out.append(phase)
+                    continue
+                job = below[0]
+                res = plan_scenario(scn.name, system=ph["system"], gpus=job, top_k=1, allow_fp8=False)
+            best = res.search.best
+            phase.job_gpus = job
+            phase.layout = best.plan.label()
+            phase.mfu = best.mfu
+            phase.time_to_train_days = scn.workload.train_tokens / best.tokens_per_s / 86400
+        out.append(phase)
+    return out

@@ -1,0 +1,1 @@
+"""HPL / TOP500 / Green500 estimates."""

@@ -1,0 +1,158 @@
+"""HPL Rmax from hardware specs, calibrated per architecture on *other* systems' published runs.
+
+    Rmax = N_gpu x P_fp64_matrix x eta_arch
+
+eta_arch is the HPL efficiency of that GPU architecture on the TOP500, measured relative to the
+FP64 matrix peak: sum(Rmax) / sum(N x P) over the bundled systems with the same architecture,
+*excluding the system being estimated* (leave-one-out), so an estimate never reads its own published
+Rmax. An architecture with no other system on the list (Intel Xe-HPC: only Aurora) takes the median
+efficiency of the other architectures, and says so. The same architecture reaches similar efficiency
+across sizes on the list (CDNA2: 33-38% from 12k to 38k GPUs); no further size penalty is applied, and
+the estimate says when it extrapolates past the largest calibration system.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from supercluster import catalog
+from supercluster.errors import SuperclusterError
+
+
+@cache
+def _data() -> dict[str, Any]:
+    text = resources.files("supercluster.catalog.data").joinpath("top500.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def architecture(accelerator: str) -> str:
+    arch = _data()["architectures"].get(accelerator)
+    if arch is None:
+        raise SuperclusterError(f"no HPL architecture for accelerator '{accelerator}'")
+    return str(arch)
+
+
+def fp64_matrix_tflops(accelerator: str) -> float:
+    peaks = _data().get("peaks", {})
+    if accelerator in peaks:
+        return float(peaks[accelerator]["fp64_matrix_tflops"])
+    acc = catalog.accelerator(accelerator)
+    return float(acc.peak_tflops.get("fp64_matrix", acc.peak_tflops.get("fp64_vector", 0.0)))
+
+
+def systems() -> dict[str, dict[str, Any]]:
+    return dict(_data()["systems"])
+
+
+@dataclass
+class HplEstimate:
+    accelerator: str
+    gpus: int
+    rpeak_pf: float
+    rmax_pf: float
+    efficiency: float
+    calibrated_on: list[str]
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def efficiency(arch: str, exclude: str | None = None) -> tuple[float, list[str], list[str]]:
+    """(eta, systems used, notes) for an architecture, never using ``exclude``."""
+    by_arch: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for sid, s in systems().items():
+        if sid == exclude or not s.get("accelerator") or not s.get("gpus"):
+            continue
+        by_arch.setdefault(architecture(s["accelerator"]), []).append((sid, s))
+
+    def eta_of(entries: list[tuple[str, dict[str, Any]]]) -> float:
+        rmax = sum(s["rmax"] for _, s in entries)
+        peak = sum(s["gpus"] * fp64_matrix_tflops(s["accelerator"]) / 1e3 for _, s in entries)
+        return rmax / peak
+
+    if arch in by_arch:
+        entries = by_arch[arch]
+        return eta_of(entries), [sid for sid, _ in entries], []
+    medians = {a: eta_of(e) for a, e in by_arch.items()}
+    eta = statistics.median(medians.values())
+    return (
+        eta,
+        sorted(medians),
+        [
+            f"no other {arch} system has a published HPL run: median efficiency of "
+            f"{', '.join(sorted(medians))} ({eta * 100:.1f}% of FP64 matrix peak)"
+        ],
+    )
+
+
+def estimate(accelerator: str, gpus: int, exclude: str | None = None) -> HplEstimate:
+    if gpus < 1:
+        raise SuperclusterError(f"gpus must be >= 1, got {gpus}")
+    peak = fp64_matrix_tflops(accelerator)
+    if peak <= 0:
+        raise SuperclusterError(f"accelerator {accelerator} has no FP64 rate in the catalog")
+    arch = architecture(accelerator)
+    eta, used, notes = efficiency(arch, exclude)
+    largest = max(
+        (systems()[s]["gpus"] for s in used if s in systems() and architecture(systems()[s]["accelerator"]) == arch),
+        default=0,
+    )
+    if largest and gpus > 1.5 * largest:
+        notes.append(
+            f"extrapolates from {largest:,} to {gpus:,} GPUs with no scaling penalty: HPL at this size "
+            "on this fabric has never been published"
+        )
+    rpeak = gpus * peak / 1e3
+    return HplEstimate(accelerator, gpus, rpeak, rpeak * eta, eta, used, notes)
+
+
+def ranking(rmax_pf: float, list_name: str, name: str) -> dict[str, Any]:
+    """Where ``rmax_pf`` would rank on a bundled list (and by how much it leads or trails #1)."""
+    lists = _data()["lists"]
+    if list_name not in lists:
+        raise SuperclusterError(f"unknown TOP500 list '{list_name}'; valid: {', '.join(lists)}")
+    entries = sorted(((float(v), k) for k, v in lists[list_name].items()), reverse=True)
+    rank = 1 + sum(1 for v, _ in entries if v > rmax_pf)
+    table = [{"system": systems()[k]["name"], "id": k, "rmax_pf": v} for v, k in entries]
+    table.insert(rank - 1, {"system": name, "id": "estimate", "rmax_pf": rmax_pf})
+    leader = entries[0]
+    return {
+        "list": list_name,
+        "rank": rank if rank <= len(entries) else None,
+        "below": len(entries) if rank > len(entries) else None,
+        "leader": systems()[leader[1]]["name"],
+        "leader_rmax_pf": leader[0],
+        "ratio_to_leader": rmax_pf / leader[0],
+        "table": table,
+    }
+
+
+def list_names() -> list[str]:
+    return list(_data()["lists"])
+
+
+def validation() -> list[dict[str, Any]]:
+    """Each large system estimated from its specs, leave-one-out, against its published Rmax."""
+    out = []
+    for sid in ("eagle", "frontier", "aurora", "el-capitan"):
+        s = systems()[sid]
+        est = estimate(s["accelerator"], s["gpus"], exclude=sid)
+        out.append(
+            {
+                "system": s["name"],
+                "id": sid,
+                "estimate_pf": est.rmax_pf,
+                "published_pf": s["rmax"],
+                "error_pct": (est.rmax_pf / s["rmax"] - 1) * 100,
+                "calibrated_on": est.calibrated_on,
+                "notes": est.notes,
+            }
+        )
+    return out
