@@ -12,6 +12,8 @@ from supercluster.catalog import scenario_loader
 from supercluster.errors import SuperclusterError, UnknownPresetError
 from supercluster.perf import StepEstimate
 from supercluster.plan import SpaceOptions, resolve, search
+
+__all__ = ["build_scenario", "compare", "estimate", "facility", "plan", "search", "simulate", "top500"]
 from supercluster.plan.explain import Explanation
 from supercluster.plan.explain import explain as explain_layout
 from supercluster.plan.search import SearchResult

@@ -370,6 +370,69 @@ def compare(
         render.print_tables(render.compare_tables(data), _console(no_color))
 
 
+@app.command()
+def report(
+    scenario: Annotated[str | None, typer.Argument(help="Scenario file or preset (default: colossus-grok).")] = None,
+    output: Annotated[str, typer.Option("--output", "-o", help="HTML file to write.")] = "report.html",
+    trials: Annotated[int, typer.Option(min=1, max=10_000, help="Monte Carlo trials for failures.")] = 200,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary, just the file.")] = False,
+    json_out: JsonOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """The main job: the scenario end to end (plan, memory, step timeline, scaling, fabric, failures,
+    power, cost, TOP500) as a concise summary and a self-contained offline HTML report."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from supercluster.report import collect, html
+
+    console = _console(no_color)
+    show = not (quiet or json_out)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not show,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("report", total=None)
+        data = collect.collect(scenario, step=lambda msg: progress.update(task, description=msg), trials=trials)
+        data["version"] = __version__
+        progress.update(task, description="writing HTML")
+        path = html.write(data, output)
+    if json_out:
+        _emit_json({"report": str(path), "summary": render.report_summary(data)})
+    elif not quiet:
+        render.print_tables(render.report_tables(data, str(path)), console)
+
+
+@app.command()
+def trace(
+    scenario: Annotated[str | None, typer.Argument(help="Scenario file or preset (default: colossus-grok).")] = None,
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="Trace JSON to write (open in Perfetto).")
+    ] = "trace.json",
+    json_out: JsonOpt = False,
+) -> None:
+    """One training step simulated event by event, written as Chrome/Perfetto trace JSON."""
+    from supercluster.perf.timeline import simulate_step
+    from supercluster.report.trace import chrome_trace
+
+    scn = api.build_scenario(scenario)
+    est = api.estimate(scn).step
+    tl = simulate_step(scn.workload, scn.system, scn.software, est)
+    data = chrome_trace(tl, scn.name, est.plan.label())
+    Path(output).write_text(json.dumps(data) + "\n", encoding="utf-8")
+    summary = {"trace": output, "events": len(data["traceEvents"]), **data["otherData"]}
+    if json_out:
+        _emit_json(summary)
+    else:
+        typer.echo(
+            f"wrote {output}: {summary['events']:,} events; simulated step {tl.total_s:.3f} s vs analytical "
+            f"{tl.analytical_s:.3f} s ({tl.relative_error * 100:+.1f}%). Open it at ui.perfetto.dev."
+        )
+
+
 @app.command("plan-check")
 def plan_check(
     csv_path: Annotated[str | None, typer.Argument(help="CSV in the published-runs schema (default: bundled).")] = None,

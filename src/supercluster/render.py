@@ -424,6 +424,51 @@ def compare_tables(d: dict[str, Any]) -> list[Table]:
     return [t]
 
 
+def report_summary(d: dict[str, Any]) -> dict[str, Any]:
+    e = d["estimate"]
+    out: dict[str, Any] = {
+        "scenario": d["scenario"]["name"],
+        "gpus": d["scenario"]["gpus"],
+        "layout": e["layout"],
+        "step_time_s": e["step_time_s"],
+        "mfu": e["mfu"],
+        "memory_gib": e["memory"]["total_gib"],
+        "time_to_train_days": e.get("time_to_train_days"),
+        "best_layout": d["plan"]["top"][0]["layout"],
+    }
+    if d.get("simulation"):
+        out["time_to_train_days_with_failures_p50"] = d["simulation"]["wall_days"]["p50"]
+        out["ettr"] = d["simulation"]["ettr"]["mean"]
+    if d.get("facility"):
+        out["facility_mw"] = d["facility"]["power"]["training"]["facility_mw"]
+        if d["facility"].get("run"):
+            out["run_cost_usd"] = d["facility"]["run"]["total_usd"]
+    if d.get("top500"):
+        out["top500_rank"] = d["top500"]["ranking"]["rank"]
+        out["rmax_pf"] = d["top500"]["hpl"]["rmax_pf"]
+    return out
+
+
+def report_tables(d: dict[str, Any], path: str) -> list[Table]:
+    s = report_summary(d)
+    t = _kv(f"supercluster report: {s['scenario']} ({s['gpus']:,} GPUs)")
+    t.add_row("layout", f"{s['layout']} (planner's best: {s['best_layout']})")
+    t.add_row("step, MFU", f"{s['step_time_s']:.3f} s, {s['mfu'] * 100:.1f}%; memory {s['memory_gib']:.1f} GiB per GPU")
+    if s.get("time_to_train_days"):
+        line = f"{s['time_to_train_days']:.1f} days without failures"
+        if s.get("ettr"):
+            line += f"; {s['time_to_train_days_with_failures_p50']:.1f} days with them (ETTR {s['ettr'] * 100:.0f}%)"
+        t.add_row("time to train", line)
+    if s.get("facility_mw"):
+        cost = f", run ${s['run_cost_usd'] / 1e6:,.1f} M" if s.get("run_cost_usd") else ""
+        t.add_row("power, cost", f"{s['facility_mw']:.0f} MW{cost}")
+    if s.get("rmax_pf"):
+        rank = f"#{s['top500_rank']}" if s.get("top500_rank") else "off the bundled top"
+        t.add_row("TOP500", f"{rank} at ~{s['rmax_pf']:,.0f} PF estimated")
+    t.add_row("report", path)
+    return [t]
+
+
 def print_tables(tables: list[Table], console: Console) -> None:
     for t in tables:
         console.print(t)

@@ -184,7 +184,7 @@ _INNER_FIELDS = (
 )
 
 
-def _inner_terms(
+def inner_terms(
     model: ModelSpec, seq: int, system: SystemSpec, sw: SoftwareProfile, comm: CollectiveModel, key: tuple[int, ...]
 ) -> dict[str, float]:
     tp, cp, mb, sp, rc, prec, ep = key
@@ -235,6 +235,7 @@ def _inner_terms(
         "act_work": layer_activation_bytes(model, work_plan, seq, sw, moe=n_moe > 0),
         "p2p_bytes": p2p_bytes,
         "p2p_ag": p2p_ag,
+        "head_f": head_f,
     }
 
 
@@ -276,7 +277,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     first_of = np.zeros(len(uniq_codes), dtype=np.int64)
     first_of[inner[::-1]] = np.arange(n)[::-1]
     rows = [
-        _inner_terms(
+        inner_terms(
             model,
             seq,
             system,
@@ -329,6 +330,9 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     t_max = np.maximum(t_first, np.maximum(t_mid, t_last))
     t_mean = (L * mean_layer + t["emb_s"] + t["head_fb"]) / pp + p2p_per_mb
     t_pipe, bubble = pipeline_time_s(t_max, t_mean, m, pp, vpp)
+    # the first micro-batch's activations and gradients hop across p - 1 stage boundaries each way
+    fill_latency = 2.0 * (pp - 1) * p2p_one
+    t_pipe, bubble = t_pipe + fill_latency, bubble + fill_latency
     slow_first = t_first >= np.maximum(t_mid, t_last)
     slow_last = ~slow_first & (t_last > t_mid)
     n_slow = np.where(slow_first, n_first, np.where(slow_last, n_last, n_mid))

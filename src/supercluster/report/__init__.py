@@ -1,0 +1,1 @@
+"""Presentation: Chrome/Perfetto traces and the HTML report."""

@@ -1,0 +1,122 @@
+"""Run every landed model on one scenario and gather what the report shows. Sections appear when their data exists."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from supercluster import api, catalog
+from supercluster.errors import SuperclusterError
+from supercluster.perf.timeline import simulate_step
+from supercluster.specs import Scenario
+
+SCALING_GPUS = (1024, 2048, 4096, 8192, 16384, 32768, 65536, 98304, 131072, 196608)
+Step = Callable[[str], None]
+
+
+def _scaling(scn: Scenario, step: Step) -> list[dict[str, Any]]:
+    rows = []
+    for n in SCALING_GPUS:
+        step(f"scaling: {n:,} GPUs")
+        try:
+            system = catalog.system(scn.system.id, gpus=n, generic=True)
+            res = api.search(scn.workload, system, scn.software, n, top_k=1)
+        except SuperclusterError as err:
+            rows.append({"gpus": n, "error": str(err)})
+            continue
+        if not res.top:
+            rows.append({"gpus": n, "error": "nothing fits in memory"})
+            continue
+        best = res.best
+        ttt = scn.workload.train_tokens / best.tokens_per_s / 86400 if scn.workload.train_tokens else None
+        rows.append(
+            {
+                "gpus": n,
+                "layout": best.plan.label(),
+                "mfu": best.mfu,
+                "time_to_train_days": ttt,
+                "tokens_per_s": best.tokens_per_s,
+            }
+        )
+    return rows
+
+
+def collect(scenario: str | None = None, step: Step | None = None, trials: int = 200) -> dict[str, Any]:
+    step = step or (lambda _msg: None)
+    step("scenario")
+    scn = api.build_scenario(scenario)
+    step("step model")
+    est = api.estimate(scn)
+    data: dict[str, Any] = {
+        "scenario": {
+            "name": scn.name,
+            "description": scn.description,
+            "model": scn.workload.model.name,
+            "system": scn.system.name,
+            "system_id": scn.system.id,
+            "gpus": scn.gpus,
+            "accelerator": scn.system.accelerator.name,
+            "software": scn.software.name,
+        },
+        "estimate": est.to_dict(),
+        "scenario_assumptions": [a.model_dump() for a in scn.assumptions],
+    }
+    step("planner")
+    data["plan"] = api.plan(scenario, top_k=5).to_dict()
+    step("step timeline")
+    tl = simulate_step(scn.workload, scn.system, scn.software, est.step)
+    data["timeline"] = {
+        "ops": [[o.stage, o.chunk, o.microbatch, o.kind, o.start_s, o.end_s] for o in tl.ops],
+        "stages": tl.stages,
+        "chunks": tl.chunks,
+        "microbatches": tl.microbatches,
+        "pipeline_s": tl.pipeline_s,
+        "total_s": tl.total_s,
+        "analytical_s": tl.analytical_s,
+        "relative_error": tl.relative_error,
+        "notes": tl.notes,
+    }
+    data["scaling"] = _scaling(scn, step)
+    step("fabric")
+    fab = scn.system.fabric
+    acc = scn.system.accelerator
+    data["fabric"] = {
+        "technology": fab.technology,
+        "kind": fab.kind,
+        "nic_gbps_per_gpu": fab.nic_gbps_per_gpu,
+        "nic_busbw_gb_per_s": fab.nic_busbw_gb_per_s,
+        "scale_up_domain": scn.system.domain_gpus,
+        "scale_up_busbw_gb_per_s": acc.scale_up_busbw_gb_per_s,
+        "oversubscription": fab.oversubscription,
+        "source": fab.source,
+    }
+    if scn.workload.train_tokens:
+        step("failures and goodput")
+        data["simulation"] = api.simulate(scenario, trials=trials).to_dict()
+    step("facility and build-out")
+    data["facility"] = api.facility(scenario)
+    data["fabric"]["switches"] = data["facility"]["power"]["training"]["switches"]
+    data["fabric"]["switch_tiers"] = data["facility"]["power"]["training"]["switch_tiers"]
+    step("TOP500")
+    try:
+        data["top500"] = api.top500(scn.system.id, gpus=max(scn.gpus, scn.system.gpus))
+    except SuperclusterError as err:
+        data["top500_error"] = str(err)
+    data["sources"] = _sources(scn)
+    return data
+
+
+def _sources(scn: Scenario) -> list[dict[str, str]]:
+    rows = [
+        {"what": f"accelerator {scn.system.accelerator.id}: {k}", "source": v}
+        for k, v in scn.system.accelerator.sources.items()
+    ]
+    rows.append({"what": "kernel efficiencies", "source": scn.system.accelerator.efficiency.source})
+    rows += [{"what": f"system {scn.system.id}: {k}", "source": v} for k, v in scn.system.sources.items()]
+    rows.append({"what": "fabric", "source": scn.system.fabric.source})
+    rows.append({"what": "software stack", "source": scn.software.source})
+    rows.append({"what": f"model {scn.workload.model.name}", "source": scn.workload.model.source})
+    rows.append({"what": "failure rates", "source": scn.reliability.source})
+    for k, v in scn.facility.sources.items():
+        rows.append({"what": f"facility {k}", "source": v})
+    return rows
