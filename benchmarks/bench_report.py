@@ -29,8 +29,13 @@ def main() -> None:
         subprocess.run(pip, check=True, capture_output=True)
         install = time.perf_counter() - t0
         t0 = time.perf_counter()
-        out = subprocess.run([str(venv / "bin" / "supercluster"), "report", "--no-color", "-o",
-                              str(Path(tmp) / "report.html")], check=True, capture_output=True, text=True, cwd=tmp)
+        out = subprocess.run(
+            [str(venv / "bin" / "supercluster"), "report", "--no-color", "-o", str(Path(tmp) / "report.html")],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=tmp,
+        )
         report = time.perf_counter() - t0
         size = (Path(tmp) / "report.html").stat().st_size
     result = {
