@@ -17,7 +17,7 @@ __all__ = ["build_scenario", "compare", "estimate", "facility", "plan", "search"
 from supercluster.plan.explain import Explanation
 from supercluster.plan.explain import explain as explain_layout
 from supercluster.plan.search import SearchResult
-from supercluster.specs import PlanSpec, Scenario
+from supercluster.specs import Assumption, PlanSpec, Scenario
 from supercluster.units import DAY_S
 
 DEFAULT_SCENARIO = "colossus-grok"
@@ -73,6 +73,26 @@ class EstimateResult:
         }
 
 
+def apply_calibration(scn: Scenario, path: str | None) -> Scenario:
+    """The scenario with its accelerator's efficiency table replaced by a calibration profile's."""
+    if not path:
+        return scn
+    from supercluster.calibrate.profile import load
+
+    prof = load(path)
+    acc = scn.system.accelerator
+    if prof.accelerator and prof.accelerator != acc.id:
+        raise SuperclusterError(
+            f"calibration profile {path} was measured on {prof.accelerator}; the system uses {acc.id}"
+        )
+    note = f"efficiency table from calibration profile {path} ({prof.device}, {prof.date})"
+    if not prof.accelerator:
+        note += f"; measured on a device that is not {acc.id}: for testing the pipeline only"
+    system = scn.system.model_copy(update={"accelerator": acc.model_copy(update={"efficiency": prof.efficiency})})
+    extra = Assumption(what="calibration", value=str(path), why=note)
+    return scn.model_copy(update={"system": system, "assumptions": [*scn.assumptions, extra]})
+
+
 def scenario_dict(scenario: str | None) -> dict[str, Any]:
     """The raw mapping of a preset or file, so CLI flags can override any part before validation."""
     ref = scenario or DEFAULT_SCENARIO
@@ -94,6 +114,7 @@ def build_scenario(
     global_batch: int | None = None,
     seq_len: int | None = None,
     train_tokens: float | None = None,
+    calibration: str | None = None,
     **plan: Any,
 ) -> Scenario:
     """A scenario from a preset or file, with any part overridden.
@@ -137,7 +158,7 @@ def build_scenario(
     for key, value in plan.items():
         if value is not None:
             data["plan"][key] = value
-    return scenario_loader.from_dict(data, data.get("name", "scenario"))
+    return apply_calibration(scenario_loader.from_dict(data, data.get("name", "scenario")), calibration)
 
 
 def simulate(
@@ -229,6 +250,7 @@ def plan(
     global_batch: int | None = None,
     seq_len: int | None = None,
     train_tokens: float | None = None,
+    calibration: str | None = None,
     **fixed: Any,
 ) -> PlanResult:
     """The best layouts for a scenario; axes in ``fixed`` are constraints, the scenario's plan is explained."""
@@ -240,6 +262,7 @@ def plan(
         global_batch=global_batch,
         seq_len=seq_len,
         train_tokens=train_tokens,
+        calibration=calibration,
     )
     constraints = PlanSpec(**{k: v for k, v in fixed.items() if v is not None})
     result = search(

@@ -65,6 +65,7 @@ SpOpt = Annotated[bool | None, typer.Option("--sp/--no-sp", help="Sequence paral
 MbOpt = Annotated[int | None, typer.Option(help="Sequences per micro-batch.")]
 RcOpt = Annotated[Recompute | None, typer.Option(help="Activation recomputation.")]
 PrecOpt = Annotated[Precision | None, typer.Option(help="Matrix-multiply precision.")]
+CalOpt = Annotated[str | None, typer.Option(help="Calibration profile (from `supercluster calibrate`).")]
 
 
 def _plan_knobs(**kw: Any) -> dict[str, Any]:
@@ -92,6 +93,7 @@ def estimate(
     micro_batch: MbOpt = None,
     recompute: RcOpt = None,
     precision: PrecOpt = None,
+    calibration: CalOpt = None,
     json_out: JsonOpt = False,
     no_color: NoColorOpt = False,
 ) -> None:
@@ -117,6 +119,7 @@ def estimate(
         global_batch=global_batch,
         seq_len=seq_len,
         train_tokens=train_tokens,
+        calibration=calibration,
         **knobs,
     )
     data = api.estimate(scn).to_dict()
@@ -150,6 +153,7 @@ def plan(
     explain: Annotated[str | None, typer.Option(help="A layout to explain, e.g. 'tp8 pp16 vpp4 mb1'.")] = None,
     headroom_gib: Annotated[float, typer.Option(min=0.0, help="Memory to keep free on every GPU, GiB.")] = 0.0,
     no_fp8: Annotated[bool, typer.Option("--no-fp8", help="Search BF16 only.")] = False,
+    calibration: CalOpt = None,
     json_out: JsonOpt = False,
     no_color: NoColorOpt = False,
 ) -> None:
@@ -180,6 +184,7 @@ def plan(
         explain=explain,
         headroom_gib=headroom_gib,
         allow_fp8=not no_fp8,
+        calibration=calibration,
         **knobs,
     )
     data = result.to_dict()
@@ -433,6 +438,84 @@ def trace(
         )
 
 
+@app.command()
+def calibrate(
+    device: Annotated[str, typer.Option(help="auto, cuda or cpu.")] = "auto",
+    budget_s: Annotated[float, typer.Option("--budget-s", help="Stop measuring after this many seconds.")] = 600.0,
+    output: Annotated[str, typer.Option("--output", "-o", help="Profile YAML to write.")] = "calibration.yaml",
+    quick: Annotated[bool, typer.Option("--quick", help="Small shapes only (a smoke test).")] = False,
+    ground_truth: Annotated[
+        bool, typer.Option("--ground-truth/--no-ground-truth", help="Also train a small GPT against the prediction.")
+    ] = False,
+    json_out: JsonOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Measure GEMMs, attention, memory bandwidth (and collectives) on the local accelerator and write a
+    calibration profile that estimate, plan and validate take with --calibration."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from supercluster.calibrate import measure
+
+    console = _console(no_color)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=json_out,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("calibrating", total=1.0)
+        prof = measure.run(
+            device=device,
+            budget_s=budget_s,
+            quick=quick,
+            progress=lambda msg, frac: progress.update(task, description=msg, completed=frac),
+        )
+    path = prof.save(output)
+    out: dict[str, Any] = {
+        "profile": str(path),
+        "device": prof.device,
+        "accelerator": prof.accelerator,
+        "gemm_points": len(prof.gemm),
+        "efficiency": prof.efficiency.model_dump(),
+        "notes": prof.notes,
+    }
+    if ground_truth:
+        from supercluster.calibrate import groundtruth
+
+        if prof.backend == "cpu":
+            gt = groundtruth.run(prof, layers=2, hidden=128, heads=4, vocab=512, seq=128, batch=4, steps=3)
+        else:
+            gt = groundtruth.run(prof)
+        out["ground_truth"] = gt.to_dict()
+    if json_out:
+        _emit_json(out)
+        return
+    t = render._kv(f"supercluster calibrate: {prof.device}")
+    t.add_row(
+        "profile",
+        f"{path} ({len(prof.gemm)} GEMM shapes, {len(prof.attention)} attention, {len(prof.bandwidth)} bandwidth)",
+    )
+    e = prof.efficiency
+    t.add_row(
+        "fitted",
+        f"GEMM {e.gemm_peak_fraction['bf16'] * 100:.1f}% of {prof.peak_tflops:.2f} TFLOP/s, tile "
+        f"{e.gemm_tile_dim:g}; attention {e.attention_fwd_fraction * 100:.1f}% / "
+        f"{e.attention_bwd_fraction * 100:.1f}%; memory {e.hbm_fraction * 100:.0f}%",
+    )
+    for n in prof.notes:
+        t.add_row("note", n)
+    if ground_truth:
+        g = out["ground_truth"]
+        t.add_row(
+            "ground truth",
+            f"measured {g['measured_step_s'] * 1e3:.1f} ms, predicted "
+            f"{g['predicted_step_s'] * 1e3:.1f} ms ({g['error_pct']:+.1f}%)",
+        )
+    console.print(t)
+
+
 @app.command("plan-check")
 def plan_check(
     csv_path: Annotated[str | None, typer.Argument(help="CSV in the published-runs schema (default: bundled).")] = None,
@@ -452,11 +535,23 @@ def plan_check(
 @app.command()
 def validate(
     csv_path: Annotated[str | None, typer.Argument(help="CSV in the published-runs schema (default: bundled).")] = None,
+    calibration: CalOpt = None,
     json_out: JsonOpt = False,
     no_color: NoColorOpt = False,
 ) -> None:
     """Predict every published run in the CSV and report each row's error and the MAPE per source."""
-    data = run_validation(csv_path).to_dict()
+    efficiency = None
+    if calibration:
+        from supercluster.calibrate.profile import load
+
+        prof = load(calibration)
+        if not prof.accelerator:
+            raise SuperclusterError(
+                f"calibration profile {calibration} was measured on {prof.device}, not a catalog accelerator: "
+                "it matches no published run"
+            )
+        efficiency = {prof.accelerator: prof.efficiency}
+    data = run_validation(csv_path, efficiency).to_dict()
     if json_out:
         _emit_json(data)
     else:

@@ -74,8 +74,9 @@ class CollectiveModel:
         acc = system.accelerator
         fab = system.fabric
         self.domain = system.domain_gpus
-        self.bw_up = acc.scale_up_busbw_gb_per_s * GB
-        self.bw_up_p2p = acc.scale_up_gb_per_s * GB * P2P_LINK_FRACTION
+        # a single device has no scale-up link; a tiny floor keeps the (unused) branches finite
+        self.bw_up = max(acc.scale_up_busbw_gb_per_s * GB, 1.0)
+        self.bw_up_p2p = max(acc.scale_up_gb_per_s * GB * P2P_LINK_FRACTION, 1.0)
         self.bw_nic = fab.nic_busbw_gb_per_s * GB
         self.net_hop_s = fab.hop_latency_us * US
         self.pod = fab.pod_gpus

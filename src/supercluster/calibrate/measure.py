@@ -1,0 +1,235 @@
+"""Microbenchmarks on the local device with PyTorch (the `calibrate` extra).
+
+GEMMs over the shapes transformer layers produce (QKV, attention output, FFN up and down, with tensor
+parallel shards, and their backward transposes), causal scaled-dot-product attention forward and
+backward, memory-bound kernels (copy, GeLU, LayerNorm), and NCCL collectives when more than one GPU is
+visible. Every measurement is the median of repeated runs after warm-up; the whole run stops when its
+time budget is spent and keeps what it measured.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from supercluster import catalog
+from supercluster.calibrate.profile import (
+    AttentionPoint,
+    BandwidthPoint,
+    CalibrationProfile,
+    GemmPoint,
+    fit_efficiency,
+)
+from supercluster.errors import SuperclusterError
+
+DEVICE_NAMES = (  # substring of torch.cuda.get_device_name -> catalog id (first match wins)
+    ("GB200", "gb200"),
+    ("B200", "b200"),
+    ("H200", "h200-sxm-141gb"),
+    ("H800", "h800-sxm-80gb"),
+    ("H100 PCIe", "h100-pcie-80gb"),
+    ("H100", "h100-sxm-80gb"),
+    ("A100-SXM4-80GB", "a100-sxm-80gb"),
+    ("A100 80GB", "a100-sxm-80gb"),
+    ("A100", "a100-sxm-40gb"),
+    ("MI300X", "mi300x"),
+    ("MI250X", "mi250x"),
+)
+
+
+def _torch() -> Any:
+    try:
+        import torch
+    except ImportError:
+        raise SuperclusterError("calibrate needs PyTorch: pip install 'supercluster[calibrate]'") from None
+    return torch
+
+
+def catalog_id(device_name: str) -> str | None:
+    for needle, acc in DEVICE_NAMES:
+        if needle in device_name:
+            return acc
+    return None
+
+
+class Timer:
+    def __init__(self, torch: Any, device: str, deadline: float) -> None:
+        self.torch, self.device, self.deadline = torch, device, deadline
+        self.min_s = 0.02 if device == "cuda" else 0.05
+
+    def _sync(self) -> None:
+        if self.device == "cuda":
+            self.torch.cuda.synchronize()
+
+    def left(self) -> float:
+        return self.deadline - time.perf_counter()
+
+    def median_s(self, fn: Callable[[], Any]) -> float:
+        fn()
+        self._sync()
+        samples: list[float] = []
+        start = time.perf_counter()
+        while len(samples) < 5 or (time.perf_counter() - start < self.min_s and len(samples) < 50):
+            t0 = time.perf_counter()
+            fn()
+            self._sync()
+            samples.append(time.perf_counter() - t0)
+            if self.left() < 0:
+                break
+        return statistics.median(samples)
+
+
+def gemm_shapes(hiddens: list[int], tokens: list[int], tps: list[int]) -> list[tuple[int, int, int]]:
+    shapes: set[tuple[int, int, int]] = set()
+    for h in hiddens:
+        for tok in tokens:
+            for t in tps:
+                for m, n, k in ((tok, 3 * h // t, h), (tok, h, h // t), (tok, 4 * h // t, h), (tok, h, 4 * h // t)):
+                    if min(m, n, k) >= 1:
+                        shapes.add((m, n, k))
+                        shapes.add((k, n, m))  # weight-gradient transpose
+    return sorted(shapes)
+
+
+def run(
+    device: str = "auto",
+    budget_s: float = 600.0,
+    quick: bool = False,
+    progress: Callable[[str, float], None] | None = None,
+) -> CalibrationProfile:
+    """Measure the local device and return its profile (fitted efficiency table included)."""
+    torch = _torch()
+    if budget_s <= 0:
+        raise SuperclusterError(f"--budget-s must be > 0, got {budget_s}")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise SuperclusterError("no CUDA/ROCm accelerator is visible to PyTorch; use --device cpu to test the pipeline")
+    if device not in ("cuda", "cpu"):
+        raise SuperclusterError(f"unknown device '{device}'; valid: auto, cuda, cpu")
+    progress = progress or (lambda _msg, _frac: None)
+    t_start = time.perf_counter()
+    timer = Timer(torch, device, t_start + budget_s)
+    notes: list[str] = []
+    small = quick or device == "cpu"
+    dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    if device == "cuda":
+        name = torch.cuda.get_device_name(0)
+        acc_id = catalog_id(name)
+        driver = getattr(torch.version, "cuda", None) or getattr(torch.version, "hip", "") or ""
+    else:
+        name = f"{platform.processor() or platform.machine()} CPU ({os.cpu_count()} threads)"
+        acc_id = None
+        driver = ""
+        notes.append(
+            "no accelerator visible: the CPU was measured in float32; the profile tests the pipeline, "
+            "it does not describe a GPU"
+        )
+    hiddens, tokens, tps = (
+        ([128, 256, 512], [256, 1024], [1, 2]) if small else ([2048, 4096, 8192], [4096, 16384], [1, 8])
+    )
+    shapes = gemm_shapes(hiddens, tokens, tps)
+    gemm: list[GemmPoint] = []
+    for i, (m, n, k) in enumerate(shapes):
+        if timer.left() < 0:
+            notes.append(f"budget spent after {i} of {len(shapes)} GEMM shapes")
+            break
+        progress(f"GEMM {m}x{n}x{k}", 0.6 * i / len(shapes))
+        a = torch.randn(m, k, device=device, dtype=dtype)
+        b = torch.randn(k, n, device=device, dtype=dtype)
+        gemm.append(
+            GemmPoint(
+                m=m,
+                n=n,
+                k=k,
+                dtype=str(dtype).removeprefix("torch."),
+                seconds=timer.median_s(lambda a=a, b=b: a @ b),  # type: ignore[misc]
+            )
+        )
+    attention: list[AttentionPoint] = []
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    att_cfgs = [(2, 4, 128, 32), (2, 4, 256, 32)] if small else [(2, 16, 2048, 128), (1, 16, 8192, 128)]
+    for batch, heads, seq, hd in att_cfgs:
+        if timer.left() < 0:
+            notes.append("budget spent before every attention shape")
+            break
+        progress(f"attention s={seq}", 0.7)
+        q, k_, v = (
+            torch.randn(batch, heads, seq, hd, device=device, dtype=dtype, requires_grad=True) for _ in range(3)
+        )
+
+        def fwd(q: Any = q, k_: Any = k_, v: Any = v) -> Any:
+            with torch.no_grad():
+                return sdpa(q, k_, v, is_causal=True)
+
+        def fwd_bwd(q: Any = q, k_: Any = k_, v: Any = v) -> None:
+            sdpa(q, k_, v, is_causal=True).sum().backward()
+
+        f = timer.median_s(fwd)
+        fb = timer.median_s(fwd_bwd)
+        attention.append(
+            AttentionPoint(batch=batch, heads=heads, seq=seq, head_dim=hd, fwd_seconds=f, bwd_seconds=max(fb - f, 1e-9))
+        )
+    bandwidth: list[BandwidthPoint] = []
+    elems = (16 << 20) if small else (512 << 20)
+    x = torch.randn(elems, device=device, dtype=dtype)
+    y = torch.empty_like(x)
+    per = x.element_size()
+    for kernel, fn, moved in (
+        ("copy", lambda: y.copy_(x), 2 * elems * per),
+        ("gelu", lambda: torch.nn.functional.gelu(x), 2 * elems * per),
+        ("layernorm", lambda: torch.nn.functional.layer_norm(x.view(-1, 1024), (1024,)), 2 * elems * per),
+    ):
+        if timer.left() < 0:
+            notes.append("budget spent before every memory-bound kernel")
+            break
+        progress(f"{kernel} bandwidth", 0.85)
+        bandwidth.append(BandwidthPoint(kernel=kernel, bytes=moved, seconds=timer.median_s(fn)))
+    collectives: list[dict[str, Any]] = []
+    if device == "cuda" and torch.cuda.device_count() > 1:
+        notes.append(
+            f"{torch.cuda.device_count()} GPUs visible: run `torchrun --nproc-per-node N` with "
+            "nccl-tests for collectives; single-process calibration measures one GPU"
+        )
+    elif device == "cuda":
+        notes.append("one GPU visible: no NCCL collectives measured")
+    if acc_id:
+        acc = catalog.accelerator(acc_id)
+        peak, peak_src = acc.peak_tflops["bf16"], f"catalog {acc_id} dense BF16 peak"
+        mem_gib, mem_tb = acc.hbm_gib, acc.hbm_tb_per_s
+        base = acc.efficiency
+    else:
+        peak = max((g.tflops for g in gemm), default=1e-3)
+        peak_src = "fastest GEMM measured on this device (no datasheet peak)"
+        mem_gib = (os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")) / 2**30
+        mem_tb = max((b.gb_per_s for b in bandwidth if b.kernel == "copy"), default=1.0) / 1e3
+        base = catalog.accelerator("h100-sxm-80gb").efficiency
+    eff = fit_efficiency(
+        gemm, attention, bandwidth, peak, mem_tb, base, f"supercluster calibrate on {name}, {date.today().isoformat()}"
+    )
+    progress("done", 1.0)
+    return CalibrationProfile(
+        device=name,
+        accelerator=acc_id,
+        backend=device,
+        date=date.today().isoformat(),
+        driver=str(driver),
+        libraries={"torch": torch.__version__, "python": platform.python_version()},
+        dtype=str(dtype).removeprefix("torch."),
+        peak_tflops=peak,
+        peak_source=peak_src,
+        memory_gib=mem_gib,
+        memory_tb_per_s=mem_tb,
+        gemm=gemm,
+        attention=attention,
+        bandwidth=bandwidth,
+        collectives=collectives,
+        efficiency=eff,
+        budget_s=budget_s,
+        notes=notes,
+    )
