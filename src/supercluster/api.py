@@ -13,7 +13,18 @@ from supercluster.errors import SuperclusterError, UnknownPresetError
 from supercluster.perf import StepEstimate
 from supercluster.plan import SpaceOptions, resolve, search
 
-__all__ = ["build_scenario", "compare", "estimate", "facility", "plan", "search", "simulate", "top500"]
+__all__ = [
+    "build_scenario",
+    "collective",
+    "compare",
+    "estimate",
+    "fabric",
+    "facility",
+    "plan",
+    "search",
+    "simulate",
+    "top500",
+]
 from supercluster.plan.explain import Explanation
 from supercluster.plan.explain import explain as explain_layout
 from supercluster.plan.search import SearchResult
@@ -371,4 +382,66 @@ def compare(
         "train_tokens": scn.workload.train_tokens,
         "equal": equal,
         "variants": [v.to_dict() for v in variants],
+    }
+
+
+def fabric(system: str = "colossus-100k", *, gpus: int | None = None, scenario: str | None = None) -> dict[str, Any]:
+    """Topology and bill of materials of a system; with a scenario, where its layout's groups sit."""
+    from supercluster.fabric.placement import placement
+    from supercluster.fabric.topology import bill_of_materials
+
+    sys_ = catalog.system(system, gpus=gpus) if gpus else catalog.system(system)
+    out: dict[str, Any] = {
+        "system": system,
+        "name": sys_.name,
+        "fabric": sys_.fabric.model_dump(),
+        "bom": bill_of_materials(sys_, gpus).to_dict(),
+    }
+    if scenario:
+        scn = build_scenario(scenario)
+        est = estimate(scn).step
+        out["placement"] = {"scenario": scn.name, "layout": est.plan.label(), "groups": placement(scn.system, est.plan)}
+    return out
+
+
+def collective(system: str, *, op: str, nbytes: float, gpus: int, stride: int = 1) -> dict[str, Any]:
+    from supercluster.fabric.collectives import CollectiveModel, span_of
+
+    sys_ = catalog.system(system, gpus=max(gpus * stride, 1), generic=True)
+    model = CollectiveModel(sys_)
+    cands: dict[str, float] = {}
+    span = span_of(gpus, stride, model.domain)
+    if op == "p2p":
+        crosses = stride >= model.domain
+        t = float(model.p2p(nbytes, crosses))
+        name, cands = ("network" if crosses else "nvlink"), {}
+    elif op in ("all_to_all", "broadcast"):
+        t = float(getattr(model, op)(nbytes, span))
+        name, cands = ("pairwise" if op == "all_to_all" else "ring/Simple"), {}
+    else:
+        cands = {k: float(v) for k, v in model.algorithms(op, nbytes, span).items()}
+        name, t = model.choose(op, nbytes, span)
+    n = float(span.n)
+    factor = {
+        "all_reduce": 2 * (n - 1) / n,
+        "all_gather": (n - 1) / n,
+        "reduce_scatter": (n - 1) / n,
+        "all_to_all": (n - 1) / n,
+        "broadcast": 1.0,
+        "p2p": 1.0,
+    }[op]
+    algbw = nbytes / t / 1e9 if t > 0 else 0.0
+    return {
+        "system": system,
+        "op": op,
+        "bytes": nbytes,
+        "gpus": gpus,
+        "stride": stride,
+        "algorithm": name,
+        "time_s": t,
+        "algbw_gb_per_s": algbw,
+        "busbw_gb_per_s": algbw * factor,
+        "gpus_per_domain": int(float(span.k)),
+        "gpus_spanned": int(float(span.extent)),
+        "candidates": {k: (v if v != float("inf") else 1e300) for k, v in cands.items()},
     }

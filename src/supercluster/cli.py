@@ -516,6 +516,55 @@ def calibrate(
     console.print(t)
 
 
+OPS = ("all_reduce", "all_gather", "reduce_scatter", "all_to_all", "broadcast", "p2p")
+
+
+@app.command()
+def fabric(
+    system: Annotated[str, typer.Option(help="System preset.")] = "colossus-100k",
+    gpus: GpusOpt = None,
+    scenario: Annotated[str | None, typer.Option("--scenario", "-s", help="Also place this scenario's layout.")] = None,
+    json_out: JsonOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """The network as built: tiers, switches, links and optics, NICs, bisection, power; and where a layout's
+    parallel groups sit on it."""
+    data = api.fabric(system, gpus=gpus, scenario=scenario)
+    if json_out:
+        _emit_json(data)
+    else:
+        render.print_tables(render.fabric_tables(data), _console(no_color))
+
+
+@app.command()
+def collective(
+    system: Annotated[str, typer.Option(help="System preset.")] = "dgx-h100-superpod",
+    op: Annotated[str, typer.Option(help=f"One of {', '.join(OPS)}.")] = "all_reduce",
+    nbytes: Annotated[float, typer.Option("--bytes", help="Message size in bytes (the full buffer).")] = 1e9,
+    gpus: Annotated[int, typer.Option(min=1, help="Ranks in the group.")] = 8,
+    stride: Annotated[int, typer.Option(min=1, help="GPUs between consecutive ranks (8 = one per node).")] = 1,
+    json_out: JsonOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Time, algorithm and bus bandwidth of one collective, chosen the way NCCL's tuner chooses."""
+    if op not in OPS:
+        raise SuperclusterError(f"unknown --op '{op}'; valid: {', '.join(OPS)}")
+    if not nbytes > 0 or nbytes > 1e15:
+        raise SuperclusterError(f"--bytes must be in (0, 1e15], got {nbytes}")
+    data = api.collective(system, op=op, nbytes=nbytes, gpus=gpus, stride=stride)
+    if json_out:
+        _emit_json(data)
+        return
+    t = render._kv(f"supercluster collective: {op} of {nbytes:,.0f} bytes on {gpus} GPUs of {system}")
+    t.add_row("algorithm", data["algorithm"])
+    t.add_row("time", f"{data['time_s'] * 1e6:,.1f} us")
+    t.add_row("bandwidth", f"algbw {data['algbw_gb_per_s']:.1f} GB/s, busbw {data['busbw_gb_per_s']:.1f} GB/s")
+    t.add_row("placement", f"{data['gpus_per_domain']} per scale-up domain, {data['gpus_spanned']} GPUs spanned")
+    for name, sec in sorted(data["candidates"].items(), key=lambda kv: kv[1]):
+        t.add_row("  " + name, f"{sec * 1e6:,.1f} us" if sec < 1e30 else "n/a")
+    _console(no_color).print(t)
+
+
 @app.command("plan-check")
 def plan_check(
     csv_path: Annotated[str | None, typer.Argument(help="CSV in the published-runs schema (default: bundled).")] = None,

@@ -469,6 +469,43 @@ def report_tables(d: dict[str, Any], path: str) -> list[Table]:
     return [t]
 
 
+def fabric_tables(d: dict[str, Any]) -> list[Table]:
+    b = d["bom"]
+    t = _kv(f"supercluster fabric: {d['name']} ({b['gpus']:,} GPUs, {b['nodes']:,} nodes)")
+    t.add_row(
+        "topology",
+        f"{b['kind']}, {b['tiers']} tiers of {b['switch_name']} (radix {b['radix']} at "
+        f"{b['link_gbps']:g} Gb/s)" + (f", {b['groups']} groups" if b["groups"] else ""),
+    )
+    t.add_row("switches", ", ".join(f"{k} {v:,}" for k, v in b["switches"].items()) + f" = {b['switches_total']:,}")
+    t.add_row("links", ", ".join(f"{k} {v:,}" for k, v in b["links"].items()))
+    t.add_row("optics, NICs", f"{b['transceivers']:,} transceivers, {b['nics']:,} NICs")
+    t.add_row("bisection", f"{b['bisection_tb_per_s']:,.1f} TB/s per direction")
+    t.add_row("switch power", f"{b['switch_power_kw']:,.0f} kW")
+    for n in b["notes"]:
+        t.add_row("note", n)
+    t.add_row("sources", f"{b['switch_source']} | {d['fabric']['source']}")
+    tables = [t]
+    if d.get("placement"):
+        p = d["placement"]
+        pt = Table(title=f"placement of {p['layout']} ({p['scenario']})", title_justify="left")
+        for col in ("axis", "size", "stride", "GPUs spanned", "per domain", "slowest tier", "taper", "groups at once"):
+            pt.add_column(col, justify="left" if col in ("axis", "slowest tier") else "right")
+        for g in p["groups"]:
+            pt.add_row(
+                g["axis"],
+                str(g["size"]),
+                str(g["stride"]),
+                f"{g['gpus_spanned']:,}",
+                str(g["gpus_per_domain"]),
+                g["tier"],
+                f"{g['oversubscription_crossed']:g}",
+                f"{g['concurrent_groups']:,}",
+            )
+        tables.append(pt)
+    return tables
+
+
 def print_tables(tables: list[Table], console: Console) -> None:
     for t in tables:
         console.print(t)

@@ -46,6 +46,9 @@ class Accelerator(Spec):
     scale_up_busbw_gb_per_s: float = Field(
         ge=0, description="measured large-message all-reduce bus bandwidth in the scale-up domain, GB/s"
     )
+    nvls_busbw_gb_per_s: float = Field(
+        default=0.0, ge=0, description="all-reduce bus bandwidth with NVLink SHARP in the domain (0: none), GB/s"
+    )
     scale_up_domain: int = Field(ge=1, description="GPUs in one scale-up (NVLink/xGMI) domain")
     tdp_w: float = Field(gt=0)
     flash_attention: bool = True

@@ -23,6 +23,10 @@ class FabricSpec(Spec):
     hop_latency_us: float = Field(ge=0, description="per-hop network latency in a collective step, us")
     pod_gpus: int | None = Field(default=None, ge=1, description="GPUs under one non-blocking pod")
     oversubscription: float = Field(default=1.0, ge=1.0, description="taper above the pod (7 means 1:7)")
+    switch: str | None = Field(default=None, description="switch model id (catalog switches.yaml)")
+    in_network_reduction: bool = Field(default=False, description="SHARP-style reductions in the switches")
+    rails: int | None = Field(default=None, ge=1, description="compute NICs per node (default: one per GPU)")
+    planes: int = Field(default=1, ge=1, description="independent copies of the fabric")
     source: str = ""
 
 

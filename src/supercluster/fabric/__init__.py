@@ -1,0 +1,1 @@
+"""The cluster network as built: topology, bill of materials, placement, collectives."""

@@ -1,0 +1,271 @@
+"""Collectives on the fabric: NCCL's algorithms and protocols, chosen the way NCCL's tuner chooses.
+
+For each operation the model prices every algorithm NCCL has for it (ring, double binary tree, NVLS,
+NVLS-tree, CollNet/SHARP, and a hierarchical reduce-scatter/all-reduce/all-gather) with each protocol
+(LL, LL128, Simple), and takes the fastest, as NCCL's tuner does with its own cost model
+(NVIDIA/nccl src/graph/tuning.cc: time = latency + bytes / bandwidth, latency = base + hops x per-hop
+latency, per algorithm and protocol). Latencies are NCCL's table (µs): base {Tree: LL 6.8, LL128 14,
+Simple 0; Ring: 6.6, 14, 8.4}, per NVLink hop {Ring 0.6, 1.9, 3.4; Tree 0.6, 1.25, 28}, NVLS 23,
+per network hop {Ring 2.7, 4.0, 14; Tree 5.0, 8.5, 28}, NVLS-tree 14, CollNet 31.
+Protocol efficiency: LL carries 4 data bytes per 8-byte store (50%), LL128 120 of 128 bytes (93.75%).
+Bandwidths are measured ones: NVLink ring ~370 GB/s and NVLS ~480 GB/s bus bandwidth on 8 H100
+(nccl-tests #212), 46-49 GB/s per 400G NIC (nccl-tests #267/#290), ~320 GB/s for rings leaving 8-GPU
+nodes through 8 NICs (nccl #1221). Ring traffic factors follow Thakur et al. 2005 (all-reduce
+2(n-1)/n, all-gather and reduce-scatter (n-1)/n of the data per rank).
+
+Every method takes numbers or numpy arrays (one entry per candidate layout).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from supercluster.specs import SystemSpec
+from supercluster.units import GB, US
+
+PROTOCOLS = ("LL", "LL128", "Simple")
+PROTO_EFF = {"LL": 0.5, "LL128": 120 / 128, "Simple": 1.0}
+BASE_US = {"tree": {"LL": 6.8, "LL128": 14.0, "Simple": 0.0}, "ring": {"LL": 6.6, "LL128": 14.0, "Simple": 8.4}}
+NVL_HOP_US = {"ring": {"LL": 0.6, "LL128": 1.9, "Simple": 3.4}, "tree": {"LL": 0.6, "LL128": 1.25, "Simple": 28.0}}
+NET_HOP_US = {"ring": {"LL": 2.7, "LL128": 4.0, "Simple": 14.0}, "tree": {"LL": 5.0, "LL128": 8.5, "Simple": 28.0}}
+NVLS_US, NVLS_TREE_US, COLLNET_US = 23.0, 14.0, 31.0
+# LL protocols only pay off for small messages: NCCL caps their use (tuning.cc thresholds); above this
+# size the model does not consider them.
+LL_MAX_BYTES = 1 << 20
+# Point-to-point over NVLink reaches the same ~82% of the per-direction line rate as the ring (370/450).
+P2P_LINK_FRACTION = 370.0 / 450.0
+# A ring leaving 8-GPU nodes through all 8 NICs: ~320 GB/s bus bandwidth (NVIDIA/nccl #1221), not 8 x 47.
+MULTI_NIC_FRACTION = 320.0 / (8 * 47.0)
+# Back-compat names used by the step model's documentation.
+NCCL_BASE_LATENCY_S = 14.0 * US
+NVLINK_HOP_LATENCY_S = 1.9 * US
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Where a group of ``n`` ranks sits: ``k`` per scale-up domain, ``extent`` consecutive GPUs."""
+
+    n: Any
+    k: Any
+    extent: Any
+
+
+def span_of(size: Any, stride: Any, domain: int) -> Span:
+    """Placement of a group whose ranks are ``stride`` GPUs apart (TP innermost = stride 1)."""
+    if isinstance(size, int | float) and isinstance(stride, int | float):  # scalar fast path
+        if size <= 1:
+            return Span(1.0, 1.0, 1.0)
+        k_one = max(1.0, min(float(size), float(domain // stride))) if stride < domain else 1.0
+        return Span(float(size), k_one, float(size * stride))
+    size = np.asarray(size, dtype=float)
+    stride = np.asarray(stride, dtype=float)
+    k = np.where(stride < domain, np.clip(np.floor(domain / stride), 1, size), 1.0)
+    return Span(size, np.where(size <= 1, 1.0, k), np.where(size <= 1, 1.0, size * stride))
+
+
+class CollectiveModel:
+    """Collective times on one system, the fastest of NCCL's algorithms and protocols."""
+
+    def __init__(self, system: SystemSpec) -> None:
+        acc = system.accelerator
+        fab = system.fabric
+        self.domain = system.domain_gpus
+        # a single device has no scale-up link; a floor keeps the (unused) branches finite
+        self.bw_up = max(acc.scale_up_busbw_gb_per_s * GB, 1.0)
+        self.bw_nvls = acc.nvls_busbw_gb_per_s * GB
+        self.bw_up_p2p = max(acc.scale_up_gb_per_s * GB * P2P_LINK_FRACTION, 1.0)
+        self.bw_nic = fab.nic_busbw_gb_per_s * GB
+        self.net_hop_s = fab.hop_latency_us * US
+        self.pod = fab.pod_gpus
+        self.taper = fab.oversubscription
+        self.sharp = fab.in_network_reduction
+        self._cached = lru_cache(maxsize=4096)(self._scalar)
+
+    # ---- building blocks ----
+    def _taper(self, s: Span) -> Any:
+        if not self.pod:
+            return 1.0
+        return np.where(s.extent > self.pod, self.taper, 1.0)
+
+    def _inside(self, s: Span) -> Any:
+        return s.k >= s.n
+
+    def _ring_busbw(self, s: Span) -> Any:
+        nic = s.k * self.bw_nic * np.where(s.k > 1, MULTI_NIC_FRACTION, 1.0)
+        return np.where(self._inside(s), self.bw_up, np.minimum(self.bw_up, nic) / self._taper(s))
+
+    def _domains(self, s: Span) -> Any:
+        return np.maximum(1.0, np.floor(s.n / np.maximum(s.k, 1.0)))
+
+    def _ring_latency(self, s: Span, steps_per_rank: int, proto: str) -> Any:
+        domains = self._domains(s)
+        net_steps = np.where(domains > 1, steps_per_rank * (domains - 1), 0.0)
+        nvl_steps = steps_per_rank * (s.n - 1) - net_steps
+        net_hop = NET_HOP_US["ring"][proto] * US * (self.net_hop_s / (4.0 * US))  # scaled to this fabric
+        return BASE_US["ring"][proto] * US + nvl_steps * NVL_HOP_US["ring"][proto] * US + net_steps * net_hop
+
+    def _tree_latency(self, s: Span, proto: str) -> Any:
+        domains = self._domains(s)
+        net_hop = NET_HOP_US["tree"][proto] * US * (self.net_hop_s / (4.0 * US))
+        return BASE_US["tree"][proto] * US + 2.0 * (
+            (np.minimum(s.k, s.n) - 1) * NVL_HOP_US["tree"][proto] * US + np.log2(domains) * net_hop
+        )
+
+    def _active(self, nbytes: Any, s: Span) -> Any:
+        return (s.n > 1) & (np.asarray(nbytes) > 0)
+
+    def _protocols(self, nbytes: Any) -> list[tuple[str, Any]]:
+        """(protocol, allowed mask) pairs: LL only for small messages."""
+        small = np.asarray(nbytes) <= LL_MAX_BYTES
+        return [("LL", small), ("LL128", True), ("Simple", True)]
+
+    # ---- per-algorithm times (all arrays broadcast together) ----
+    def algorithms(self, op: str, nbytes: Any, s: Span) -> dict[str, Any]:
+        """Time of every applicable (algorithm, protocol) for ``op``; inapplicable ones are +inf."""
+        out: dict[str, Any] = {}
+        nbytes = np.asarray(nbytes, dtype=float)
+        inside = self._inside(s)
+        multi = ~inside
+        ring_bw = self._ring_busbw(s)
+        factor = 2.0 * (s.n - 1) / s.n if op == "all_reduce" else (s.n - 1) / s.n
+        steps = 2 if op == "all_reduce" else 1
+        for proto, allowed in self._protocols(nbytes):
+            eff = PROTO_EFF[proto]
+            ring = self._ring_latency(s, steps, proto) + factor * nbytes / (ring_bw * eff)
+            out[f"ring/{proto}"] = np.where(allowed, ring, np.inf)
+            if op == "all_reduce":
+                # double binary tree: log-depth latency, bandwidth close to the ring's across nodes
+                tree = self._tree_latency(s, proto) + factor * nbytes / (ring_bw * eff * 0.9)
+                out[f"tree/{proto}"] = np.where(allowed & multi, tree, np.inf)
+        if self.bw_nvls > 0:
+            nvls_bw = np.where(inside, self.bw_nvls, np.minimum(self.bw_nvls, ring_bw))
+            base = np.where(inside, NVLS_US, NVLS_US + NVLS_TREE_US) * US
+            extra_hops = np.where(inside, 0.0, np.log2(self._domains(s)) * 2 * self.net_hop_s)
+            out["nvls/Simple"] = base + extra_hops + factor * nbytes / nvls_bw
+        if op == "all_reduce" and self.sharp:
+            # SHARP reduces in the switches: each node sends its data up once and receives the result
+            # (n+1 transfers instead of 2n), so the network carries half of a ring's bytes.
+            sharp_bw = np.minimum(self.bw_up, 2.0 * s.k * self.bw_nic) / self._taper(s)
+            collnet = COLLNET_US * US + np.log2(self._domains(s)) * 2 * self.net_hop_s + factor * nbytes / sharp_bw
+            out["collnet/Simple"] = np.where(multi, collnet, np.inf)
+        if op == "all_reduce":
+            # hierarchical: reduce-scatter in the domain, all-reduce of 1/k across domains, all-gather back
+            k = np.minimum(s.k, s.n)
+            d = self._domains(s)
+            intra = 2 * (k - 1) / np.maximum(k, 1) * nbytes / self.bw_up
+            inter = 2 * (d - 1) / d * (nbytes / k) / (self.bw_nic / self._taper(s))
+            lat = self._ring_latency(s, 2, "Simple")
+            out["hierarchical/Simple"] = np.where(multi & (k > 1), lat + intra + inter, np.inf)
+        active = self._active(nbytes, s)
+        return {name: np.where(active, t, 0.0) for name, t in out.items()}
+
+    def _scalar(self, op: str, nbytes: float, n: float, k: float, extent: float) -> float:
+        """Pure-Python twin of :meth:`algorithms` + min for one message (the estimate's hot path)."""
+        if n <= 1 or nbytes <= 0:
+            return 0.0
+        inside = k >= n
+        taper = self.taper if (self.pod and extent > self.pod) else 1.0
+        nic = k * self.bw_nic * (MULTI_NIC_FRACTION if k > 1 else 1.0)
+        ring_bw = self.bw_up if inside else min(self.bw_up, nic) / taper
+        domains = max(1.0, math.floor(n / max(k, 1.0)))
+        factor = 2.0 * (n - 1) / n if op == "all_reduce" else (n - 1) / n
+        steps = 2 if op == "all_reduce" else 1
+        scale = self.net_hop_s / (4.0 * US)
+        best = math.inf
+        for proto in PROTOCOLS:
+            if proto == "LL" and nbytes > LL_MAX_BYTES:
+                continue
+            eff = PROTO_EFF[proto]
+            net_steps = steps * (domains - 1) if domains > 1 else 0.0
+            nvl_steps = steps * (n - 1) - net_steps
+            lat = (
+                BASE_US["ring"][proto]
+                + nvl_steps * NVL_HOP_US["ring"][proto]
+                + net_steps * NET_HOP_US["ring"][proto] * scale
+            ) * US
+            best = min(best, lat + factor * nbytes / (ring_bw * eff))
+            if op == "all_reduce" and not inside:
+                tlat = (
+                    BASE_US["tree"][proto]
+                    + 2.0
+                    * (
+                        (min(k, n) - 1) * NVL_HOP_US["tree"][proto]
+                        + math.log2(domains) * NET_HOP_US["tree"][proto] * scale
+                    )
+                ) * US
+                best = min(best, tlat + factor * nbytes / (ring_bw * eff * 0.9))
+        if self.bw_nvls > 0:
+            nvls_bw = self.bw_nvls if inside else min(self.bw_nvls, ring_bw)
+            base = (NVLS_US if inside else NVLS_US + NVLS_TREE_US) * US
+            hops = 0.0 if inside else math.log2(domains) * 2 * self.net_hop_s
+            best = min(best, base + hops + factor * nbytes / nvls_bw)
+        if op == "all_reduce" and self.sharp and not inside:
+            sharp_bw = min(self.bw_up, 2.0 * k * self.bw_nic) / taper
+            best = min(best, COLLNET_US * US + math.log2(domains) * 2 * self.net_hop_s + factor * nbytes / sharp_bw)
+        if op == "all_reduce" and not inside and min(k, n) > 1:
+            kk = min(k, n)
+            lat = (
+                BASE_US["ring"]["Simple"]
+                + (2 * (n - 1) - 2 * (domains - 1)) * NVL_HOP_US["ring"]["Simple"]
+                + 2 * (domains - 1) * NET_HOP_US["ring"]["Simple"] * scale
+            ) * US
+            intra = 2 * (kk - 1) / kk * nbytes / self.bw_up
+            inter = 2 * (domains - 1) / domains * (nbytes / kk) / (self.bw_nic / taper)
+            best = min(best, lat + intra + inter)
+        return best
+
+    def _best(self, op: str, nbytes: Any, s: Span) -> Any:
+        if np.size(nbytes) == 1 and np.size(s.n) == 1 and np.size(s.k) == 1 and np.size(s.extent) == 1:
+            t = self._cached(
+                op,
+                float(np.ravel(nbytes)[0]),
+                float(np.ravel(s.n)[0]),
+                float(np.ravel(s.k)[0]),
+                float(np.ravel(s.extent)[0]),
+            )
+            return t if np.ndim(nbytes) == 0 else np.full(np.shape(nbytes), t)
+        times = list(self.algorithms(op, nbytes, s).values())
+        best = times[0]
+        for t in times[1:]:
+            best = np.minimum(best, t)
+        return best
+
+    def choose(self, op: str, nbytes: float, s: Span) -> tuple[str, float]:
+        """(algorithm/protocol, seconds) NCCL's tuner would pick for one message."""
+        times = {k: float(np.asarray(v)) for k, v in self.algorithms(op, nbytes, s).items()}
+        name = min(times, key=lambda k: times[k])
+        return name, times[name]
+
+    # ---- the interface the step model uses ----
+    def all_reduce(self, nbytes: Any, s: Span) -> Any:
+        return self._best("all_reduce", nbytes, s)
+
+    def all_gather(self, nbytes: Any, s: Span) -> Any:
+        """``nbytes`` is the gathered (full) size."""
+        return self._best("all_gather", nbytes, s)
+
+    def reduce_scatter(self, nbytes: Any, s: Span) -> Any:
+        return self._best("reduce_scatter", nbytes, s)
+
+    def broadcast(self, nbytes: Any, s: Span) -> Any:
+        """Pipelined ring broadcast: each byte crosses each link once (bus bandwidth = algorithm bandwidth)."""
+        t = self._ring_latency(s, 1, "Simple") + np.asarray(nbytes) / self._ring_busbw(s)
+        return np.where(self._active(nbytes, s), t, 0.0)
+
+    def all_to_all(self, nbytes: Any, s: Span) -> Any:
+        """Each rank sends ``nbytes`` in all; (k-1)/n stays in its domain, (n-k)/n crosses the network."""
+        k = np.minimum(s.k, s.n)
+        t = (k - 1) / s.n * nbytes / self.bw_up
+        t = t + np.where(s.k < s.n, (s.n - s.k) / s.n * nbytes / (self.bw_nic / self._taper(s)), 0.0)
+        lat = self._ring_latency(s, 1, "Simple")
+        return np.where(self._active(nbytes, s), lat + t, 0.0)
+
+    def p2p(self, nbytes: Any, crosses_domain: Any) -> Any:
+        net = self.net_hop_s + NCCL_BASE_LATENCY_S + nbytes / self.bw_nic
+        nvl = NVLINK_HOP_LATENCY_S + NCCL_BASE_LATENCY_S + nbytes / self.bw_up_p2p
+        return np.where(np.asarray(nbytes) > 0, np.where(crosses_domain, net, nvl), 0.0)
