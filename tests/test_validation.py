@@ -25,7 +25,7 @@ def test_every_row_gets_a_prediction(report):
 
 
 def test_bf16_throughput_accuracy(report):
-    s = report.summary()["per_group"]["bf16 throughput"]
+    s = report.summary()["per_group"]["bf16 dense throughput"]
     assert s["mape_pct"] <= 8.0
     assert s["max_abs_error_pct"] <= 20.0
 

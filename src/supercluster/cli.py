@@ -583,7 +583,10 @@ def plan_check(
 
 @app.command()
 def validate(
-    csv_path: Annotated[str | None, typer.Argument(help="CSV in the published-runs schema (default: bundled).")] = None,
+    csv_path: Annotated[
+        str | None,
+        typer.Argument(help="CSV in the published-runs schema; 'published' (default) or 'project' (MoE/FP8 runs)."),
+    ] = None,
     calibration: CalOpt = None,
     json_out: JsonOpt = False,
     no_color: NoColorOpt = False,

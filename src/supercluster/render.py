@@ -158,6 +158,21 @@ def plan_tables(d: dict[str, Any]) -> list[Table]:
             largest,
         )
     tables = [head, top]
+    tr = d.get("expert_tradeoff")
+    if tr:
+        t = Table(title="expert parallelism against tensor parallelism", show_header=False, title_justify="left")
+        t.add_column("", style="bold")
+        t.add_column("")
+        for key, label in (("with_ep", "best with EP"), ("without_ep", "best without EP")):
+            if tr.get(key):
+                e = tr[key]
+                t.add_row(
+                    label,
+                    f"{e['layout']}: {e['step_time_s']:.3f} s ({e['slower_than_best_pct']:+.1f}%), "
+                    f"all-to-all {e['ep_comm_s']:.3g} s, {e['memory_gib']:.1f} GiB",
+                )
+        t.add_row("why", tr.get("why", ""))
+        tables.append(t)
     for ex in d.get("explanations", []):
         t = Table(title=f"explain: {ex['layout']}", show_header=False, title_justify="left")
         t.add_column("", style="bold")

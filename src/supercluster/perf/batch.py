@@ -40,13 +40,14 @@ from supercluster.perf.memory import (
     inflight,
     layer_activation_bytes,
 )
-from supercluster.perf.pipeline import balance_layers, pipeline_time_s
+from supercluster.perf.pipeline import balance_layers, schedule_bubble
 from supercluster.specs import ModelSpec, ResolvedPlan, SoftwareProfile, SystemSpec, WorkloadSpec
-from supercluster.specs.plan import Recompute, TrainPrecision
+from supercluster.specs.plan import Recompute, Schedule, TrainPrecision
 from supercluster.units import GIB
 
 ADAM_BYTES_PER_PARAM = 34.0
 RECOMPUTE: tuple[Recompute, ...] = ("none", "selective", "full")
+SCHEDULE_NAMES: tuple[Schedule, ...] = ("1f1b", "zb-h1", "zb-v", "dualpipe")
 PRECISION: tuple[TrainPrecision, ...] = ("bf16", "fp8")
 
 
@@ -65,6 +66,11 @@ class Candidates:
     sp: np.ndarray
     rc: np.ndarray  # index into RECOMPUTE
     prec: np.ndarray  # index into PRECISION
+    sched: np.ndarray | None = None  # index into SCHEDULE_NAMES (None: all 1f1b)
+
+    def __post_init__(self) -> None:
+        if self.sched is None:
+            self.sched = np.zeros(len(self.tp), dtype=np.int8)
 
     def __len__(self) -> int:
         return len(self.tp)
@@ -86,6 +92,7 @@ class Candidates:
             sp=col(lambda p: p.sequence_parallel, bool),
             rc=col(lambda p: RECOMPUTE.index(p.recompute), np.int8),
             prec=col(lambda p: PRECISION.index(p.precision), np.int8),
+            sched=col(lambda p: SCHEDULE_NAMES.index(p.schedule), np.int8),
         )
 
     def take(self, idx: np.ndarray) -> Candidates:
@@ -104,6 +111,7 @@ class Candidates:
             micro_batch=int(self.mb[i]),
             recompute=RECOMPUTE[int(self.rc[i])],
             precision=PRECISION[int(self.prec[i])],
+            schedule=SCHEDULE_NAMES[int(self.sched[i])] if self.sched is not None else "1f1b",
         )
 
 
@@ -251,6 +259,10 @@ def _stage_params(model: ModelSpec, c: Candidates, layers: np.ndarray, first: An
     params = params + np.where(first | (c.pp == 1), model.embedding_params / c.tp, 0.0)
     head = (c.pp > 1) | (not model.tied_embeddings)
     params = params + np.where(last & head, model.vocab * model.hidden / c.tp, 0.0)
+    if model.mtp_depth:
+        mtp_experts = model.mtp_depth * (model.moe_experts * model.expert_params if model.is_moe else 0)
+        params = params + np.where(last, (model.mtp_params - mtp_experts) / c.tp, 0.0)
+        expert = expert + np.where(last, mtp_experts / (c.tp * c.ep), 0.0)
     return params, expert
 
 
@@ -318,18 +330,29 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     pp = c.pp.astype(float)
     vpp = c.vpp.astype(float)
     single = c.pp == 1
+    # Multi-token prediction: each depth adds a block and another pass through the (shared) output head
+    # on the last stage (DeepSeek-V3, arXiv:2412.19437, section 2.2).
+    mtp_layer = t["moe_total"] if model.is_moe else t["dense_total"]
+    mtp_s = model.mtp_depth * (mtp_layer + t["head_fb"])
+    sched = c.sched
+    dual = sched == 3
+    # DualPipe overlaps one micro-batch's all-to-all with another's computation (DeepSeek-V3, 3.2.1)
+    ep_hidden = np.where(dual, np.minimum(t["ep_s"], t["fb"]), 0.0)
+    mean_layer = mean_layer - ep_hidden
     m = workload.global_batch / (c.dp * c.mb)
 
     # --- pipeline ---
     crosses = c.tp * c.cp * c.dp >= system.domain_gpus
     p2p_one = np.where(single, 0.0, comm.p2p(t["p2p_bytes"], crosses) + t["p2p_ag"])
     p2p_per_mb = 0.0 * p2p_one if sw.pp_overlap else 2.0 * vpp * p2p_one
-    t_first = n_first * mean_layer + t["emb_s"] + np.where(single, t["head_fb"], 0.0) + p2p_per_mb
-    t_last = np.where(single, 0.0, n_last * mean_layer + t["head_fb"] + p2p_per_mb)
+    t_first = n_first * mean_layer + t["emb_s"] + np.where(single, t["head_fb"] + mtp_s, 0.0) + p2p_per_mb
+    t_last = np.where(single, 0.0, n_last * mean_layer + t["head_fb"] + mtp_s + p2p_per_mb)
     t_mid = np.where(c.pp > 2, n_mid * mean_layer + p2p_per_mb, 0.0)
     t_max = np.maximum(t_first, np.maximum(t_mid, t_last))
-    t_mean = (L * mean_layer + t["emb_s"] + t["head_fb"]) / pp + p2p_per_mb
-    t_pipe, bubble = pipeline_time_s(t_max, t_mean, m, pp, vpp)
+    t_mean = (L * mean_layer + t["emb_s"] + t["head_fb"] + mtp_s) / pp + p2p_per_mb
+    fwd_share = t["fwd"] / np.maximum(t["fwd"] + t["bwd_rc"], 1e-30)
+    bubble = schedule_bubble(sched, t_mean, fwd_share, pp, vpp)
+    t_pipe = m * t_max + bubble
     # the first micro-batch's activations and gradients hop across p - 1 stage boundaries each way
     fill_latency = 2.0 * (pp - 1) * p2p_one
     t_pipe, bubble = t_pipe + fill_latency, bubble + fill_latency
@@ -337,7 +360,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     slow_last = ~slow_first & (t_last > t_mid)
     n_slow = np.where(slow_first, n_first, np.where(slow_last, n_last, n_mid))
     compute_slow = n_slow * t["fb"] + np.where(slow_first, t["emb_s"], 0.0)
-    compute_slow = compute_slow + np.where(slow_last | single, t["head_fb"], 0.0)
+    compute_slow = compute_slow + np.where(slow_last | single, t["head_fb"] + mtp_s, 0.0)
 
     # --- gradient synchronisation of the first stage (it finishes its backward last) ---
     params0, expert0 = _stage_params(model, c, n_first, True, single)
@@ -375,12 +398,16 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
 
     # --- FLOPs of the whole step, all GPUs ---
     replicas = m * c.dp * c.tp * c.cp
-    model_flops = (t["model_flops_layers"] + t["head_flops"]) * replicas
-    hw_flops = (t["hw_flops_layers"] + t["head_flops"]) * replicas
+    mtp_flops = model.mtp_depth * (t["model_flops_layers"] / L + t["head_flops"])
+    model_flops = (t["model_flops_layers"] + t["head_flops"] + mtp_flops) * replicas
+    hw_flops = (t["hw_flops_layers"] + t["head_flops"] + mtp_flops) * replicas
 
     # --- memory: the first stage holds the most in-flight activations, the last one the logits ---
     cap = acc.hbm_gib * GIB
     in_flight = inflight(pp, vpp, m)
+    # ZB-V keeps 1F1B's peak activations; DualPipe holds p + 1 micro-batches and two copies of the weights
+    in_flight = np.where(sched == 2, np.minimum(pp, m), in_flight)
+    in_flight = np.where(dual, np.minimum(pp + 1, m), in_flight)
     w_bytes = np.where(c.prec == 1, 3.0, 2.0)  # FP8 keeps a transposed fp8 copy too
     shard = dp_group
     eshard = np.maximum(1, shard // c.ep)
@@ -389,6 +416,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         pr, ex = _stage_params(model, c, layers, first, last)
         w = w_bytes * (pr / np.where(zero >= 3, shard, 1) + ex / np.where(zero >= 3, eshard, 1))
         w = w + np.where(zero >= 3, 2 * 2.0 * pr / np.maximum(layers, 1), 0.0)  # gathered layer buffers
+        w = np.where(dual, 2.0 * w, w)
         gr = sw.grad_accum_bytes * (pr / np.where(zero >= 2, shard, 1) + ex / np.where(zero >= 2, eshard, 1))
         opt = 12.0 * (pr / np.where(sharded, shard, 1) + ex / np.where(sharded, eshard, 1))
         act = scaled * (t["act_dense"] * (1 - share) + t["act_moe"] * share) * in_flight
@@ -411,7 +439,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         compute_s=compute_slow * m,
         recompute_s=n_slow * t["rc_s"] * m,
         tp_comm_s=n_slow * t["tp_s"] * m,
-        ep_comm_s=n_slow * t["ep_s"] * m,
+        ep_comm_s=n_slow * (t["ep_s"] - ep_hidden) * m,
         pp_comm_s=p2p_per_mb * m,
         bubble_s=bubble,
         dp_comm_s=dp_exposed,

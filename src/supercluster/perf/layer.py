@@ -77,15 +77,33 @@ def layer_cost(
         b_gemm += bw * times
         flops_fwd += 2.0 * m * n * k * times
 
-    lin(tok, (a + 2 * g) * d / t, h)  # QKV
-    lin(tok, h, a * d / t)  # attention output
+    if model.is_mla:
+        # latent down-projections are replicated across TP ranks, per-head up-projections sharded
+        if model.q_lora_rank:
+            lin(tok, model.q_lora_rank, h)
+            lin(tok, a * model.qk_dim / t, model.q_lora_rank)
+        else:
+            lin(tok, a * model.qk_dim / t, h)
+        kvr = model.kv_lora_rank or 0
+        lin(tok, kvr + (model.qk_rope_head_dim or 0), h)
+        lin(tok, a * (d + model.vdim) / t, kvr)
+        lin(tok, h, a * model.vdim / t)  # attention output
+    else:
+        lin(tok, (a + 2 * g) * d / t, h)  # QKV
+        lin(tok, h, a * d / t)  # attention output
     up = 2 if model.gated else 1
+    # The busiest expert rank paces the layer: dropless routing leaves it ``moe_imbalance`` times the mean
+    # load; with a capacity factor experts are padded to that capacity (Fedus et al. 2021, Switch
+    # Transformers, section 2.2; Megatron-Core MoE --moe-expert-capacity-factor).
+    load = (model.moe_capacity_factor or model.moe_imbalance) if moe else 1.0
     if moe:
         local_experts = model.moe_experts / plan.ep
-        per_expert_tok = tok * model.moe_topk * plan.ep / model.moe_experts
+        per_expert_tok = tok * model.moe_topk * plan.ep / model.moe_experts * load
         fe = model.expert_ffn
+        flops_before = flops_fwd
         lin(per_expert_tok, up * fe / t, h, local_experts)
         lin(per_expert_tok, h, fe / t, local_experts)
+        flops_fwd = flops_before + (flops_fwd - flops_before) / load  # model FLOPs count the useful tokens
         if model.moe_shared_experts:
             lin(tok, up * fe * model.moe_shared_experts / t, h)
             lin(tok, h, fe * model.moe_shared_experts / t)
@@ -98,7 +116,8 @@ def layer_cost(
 
     # --- attention core ---
     heads_local = a / t
-    core_flops_full = 4.0 * tok * seq * heads_local * d  # QK^T + AV, no mask
+    span = model.attention_span(seq)
+    core_flops_full = 2.0 * tok * span * heads_local * (model.qk_dim + model.vdim)  # QK^T + AV, no mask
     peak16 = acc.peak_flops("bf16")
     elem_fwd_bytes = 0.0
     if sw.attention_kernel == "flash":
@@ -111,9 +130,9 @@ def layer_cost(
         core_flops = core_flops_full  # the full score matrix is computed, then masked
         batches = b * heads_local
         sq = seq / plan.cp
-        qk_f, qk_b = linear_fwd_bwd_s(sq, seq, d, acc, "bf16")
-        av_f, av_b = linear_fwd_bwd_s(sq, d, seq, acc, "bf16")
-        scores = batches * sq * seq
+        qk_f, qk_b = linear_fwd_bwd_s(sq, span, model.qk_dim, acc, "bf16")
+        av_f, av_b = linear_fwd_bwd_s(sq, model.vdim, span, acc, "bf16")
+        scores = batches * sq * span
         softmax_bytes = scores * (4.0 + (5.0 if model.dropout else 0.0))
         f_attn = batches * (qk_f + av_f) + memory_bound_s(softmax_bytes, acc)
         b_attn = batches * (qk_b + av_b) + memory_bound_s(BWD_ELEMENTWISE_RATIO * softmax_bytes, acc)
@@ -134,11 +153,11 @@ def layer_cost(
     tp_fwd = 0.0
     if t > 1:
         msg = tok * h * 2.0
-        span = span_of(t, 1, comm.domain)
+        tp_span = span_of(t, 1, comm.domain)
         one = (
-            comm.all_gather(msg, span) + comm.reduce_scatter(msg, span)
+            comm.all_gather(msg, tp_span) + comm.reduce_scatter(msg, tp_span)
             if plan.sequence_parallel
-            else (comm.all_reduce(msg, span))
+            else comm.all_reduce(msg, tp_span)
         )
         tp_fwd = 2.0 * one * (1.0 - sw.tp_overlap_fraction)
     # Context parallelism: ring attention passes each rank's K and V chunk around the CP ring
@@ -155,8 +174,13 @@ def layer_cost(
         cp_bwd = steps * max(2.0 * step_comm - b_attn / plan.cp, 0.0) + 2.0 * step_comm
     ep_fwd = 0.0
     if moe and plan.ep > 1:
-        span = span_of(plan.ep, t * plan.cp, comm.domain)
-        ep_fwd = 2.0 * comm.all_to_all(tok * model.moe_topk * h * 2.0 / sp_div, span)
+        ep_span = span_of(plan.ep, t * plan.cp, comm.domain)
+        copies = float(model.moe_topk)
+        if model.moe_node_limit and ep_span.k < ep_span.n:
+            # node-limited routing sends a token once to each of at most M nodes and forwards it over
+            # NVLink inside the node (DeepSeek-V3, arXiv:2412.19437, section 3.2.2)
+            copies = min(copies, float(model.moe_node_limit))
+        ep_fwd = 2.0 * comm.all_to_all(tok * copies * h * 2.0 / sp_div * load, ep_span)
 
     fwd_compute = f_gemm + f_attn + f_elem
     if plan.recompute == "full":

@@ -48,6 +48,18 @@ def check_layout(model: ModelSpec, plan: ResolvedPlan, gpus: int, seq: int, glob
     if plan.sequence_parallel and t == 1:
         raise SuperclusterError("sequence_parallel needs tp > 1")
     m = microbatches(global_batch, plan)
+    if plan.schedule != "1f1b":
+        if p == 1:
+            raise SuperclusterError(f"schedule {plan.schedule} needs pp > 1")
+        need_v = {"zb-h1": 1, "zb-v": 2, "dualpipe": 1}[plan.schedule]
+        if plan.vpp != need_v:
+            raise SuperclusterError(
+                f"schedule {plan.schedule} runs {need_v} chunk(s) per rank: vpp must be {need_v}, got {plan.vpp}"
+            )
+        if plan.schedule == "dualpipe" and (p % 2 or m < p):
+            raise SuperclusterError(
+                f"dualpipe needs an even pp and at least pp micro-batches: pp({p}), micro-batches({m})"
+            )
     if plan.vpp > 1 and m % p:
         raise SuperclusterError(
             f"the interleaved schedule needs micro-batches({m}) to be a multiple of pp({p}) "
@@ -68,6 +80,16 @@ def precheck(model: ModelSpec, plan: PlanSpec, gpus: int, global_batch: int) -> 
         )
     if plan.pp and plan.pp > model.layers:
         raise SuperclusterError(f"pp({plan.pp}) > layers({model.layers}): every stage needs a layer")
+    if plan.schedule and plan.schedule != "1f1b":
+        if plan.pp == 1:
+            raise SuperclusterError(f"schedule {plan.schedule} needs pp > 1")
+        if plan.schedule == "dualpipe" and plan.pp and plan.pp % 2:
+            raise SuperclusterError(
+                f"dualpipe needs an even pp (two chunks per rank, fed from both ends): pp({plan.pp})"
+            )
+        need_v = {"zb-h1": 1, "zb-v": 2, "dualpipe": 1}[plan.schedule]
+        if plan.vpp and plan.vpp != need_v:
+            raise SuperclusterError(f"schedule {plan.schedule} runs {need_v} chunk(s) per rank: vpp must be {need_v}")
     fixed = (plan.tp or 1) * (plan.pp or 1) * (plan.cp or 1)
     if plan.dp:
         prod = fixed * plan.dp

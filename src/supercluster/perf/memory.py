@@ -95,10 +95,17 @@ def layer_activation_bytes(model: ModelSpec, plan: ResolvedPlan, seq: int, sw: S
     if model.dropout:
         replicated += 2.0 * sbh  # two 1-byte dropout masks
     # Sharded by TP: Q, K, V, attention output (out-proj input), FFN intermediates.
-    qkv = 2.0 * s * b * (a * d + 2 * g * d)
-    attn_out = lin_in * s * b * a * d
+    if model.is_mla:
+        # per-head Q and K (qk_dim) and V (v_head_dim) after the up-projections, plus the two latents
+        latents = 2.0 * s * b * ((model.q_lora_rank or 0) + (model.kv_lora_rank or 0) + (model.qk_rope_head_dim or 0))
+        qkv = 2.0 * s * b * a * (2 * model.qk_dim + model.vdim) + latents * t  # latents are replicated
+        attn_out = lin_in * s * b * a * model.vdim
+    else:
+        qkv = 2.0 * s * b * (a * d + 2 * g * d)
+        attn_out = lin_in * s * b * a * d
     if moe:
-        f_tokens = s * b * (model.moe_topk + model.moe_shared_experts)
+        load = model.moe_capacity_factor or model.moe_imbalance
+        f_tokens = s * b * (model.moe_topk * load + model.moe_shared_experts)
         f_width = model.expert_ffn
     else:
         f_tokens, f_width = s * b, model.ffn_hidden
@@ -111,7 +118,7 @@ def layer_activation_bytes(model: ModelSpec, plan: ResolvedPlan, seq: int, sw: S
     elif plan.recompute == "none":
         # softmax output (2) + dropout mask (1) + dropout output (2) per score element: 5as^2b
         per_elem = 5.0 if model.dropout else 2.0
-        scores = per_elem * a * s * seq * b
+        scores = per_elem * a * s * model.attention_span(seq) * b
     return replicated / sp + (sharded + scores) / t
 
 

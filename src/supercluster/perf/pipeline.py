@@ -73,3 +73,27 @@ def pipeline_time_s(t_max: Any, t_mean: Any, microbatches: Any, pp: Any, vpp: An
     """
     bubble = np.where(np.asarray(pp) > 1, (np.asarray(pp) - 1) / vpp * t_mean, 0.0)
     return microbatches * t_max + bubble, bubble
+
+
+SCHEDULES = ("1f1b", "zb-h1", "zb-v", "dualpipe")
+
+
+def schedule_bubble(sched: Any, t_mean: Any, fwd_share: Any, pp: Any, vpp: Any) -> Any:
+    """Bubble of one step by schedule (arrays: one entry per candidate; ``sched`` indexes SCHEDULES).
+
+    With F and B a stage's forward and backward per micro-batch, and the backward split in equal halves
+    for input and weight gradients (W = B/2):
+      1f1b (and interleaved): (p - 1)/v (F + B)                    (Narayanan et al. 2021, section 2.2)
+      zb-h1: (p - 1)(F + B_in - W) = (p - 1) F                     (Qi et al. 2023, arXiv:2401.10241, 3.1)
+      zb-v:  (p - 1)(F_c + B_c - 2 W_c) per chunk of half a stage  (same paper, section 4)
+      dualpipe: (p/2 - 1)(F&B + B - 3W) per chunk of half a stage  (DeepSeek-V3, arXiv:2412.19437, Table 2)
+    """
+    pp = np.asarray(pp, dtype=float)
+    f = t_mean * fwd_share
+    b = t_mean * (1.0 - fwd_share)
+    one = (pp - 1) / vpp * t_mean
+    zbh1 = (pp - 1) * f
+    zbv = (pp - 1) * np.maximum(0.0, f / 2 + b / 4 - b / 2)
+    dual = np.maximum(pp / 2 - 1, 0.0) * (f / 2 + b / 2 + b / 2 - 3 * b / 4)
+    out = np.select([sched == 1, sched == 2, sched == 3], [zbh1, zbv, dual], default=one)
+    return np.where(pp > 1, out, 0.0)

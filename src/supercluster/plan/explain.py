@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from supercluster.errors import SuperclusterError
-from supercluster.perf.batch import PRECISION, RECOMPUTE
+from supercluster.perf.batch import PRECISION, RECOMPUTE, SCHEDULE_NAMES
 from supercluster.perf.step import StepEstimate, from_batch
 from supercluster.plan.search import SearchResult
 from supercluster.specs import PlanSpec
@@ -45,6 +45,9 @@ def parse_layout(text: str) -> PlanSpec:
             continue
         if tok in PRECISION:
             fields["precision"] = tok
+            continue
+        if tok in ("1f1b", "zb-h1", "zb-v", "dualpipe"):
+            fields["schedule"] = tok
             continue
         rc = tok.removeprefix("rc-").removeprefix("recompute=").removeprefix("recompute-")
         if tok.startswith(("rc-", "recompute")) and rc in RECOMPUTE:
@@ -109,6 +112,8 @@ def _matching(result: SearchResult, want: PlanSpec) -> np.ndarray:
         mask &= c.rc == RECOMPUTE.index(want.recompute)
     if want.precision:
         mask &= c.prec == PRECISION.index(want.precision)
+    if want.schedule and c.sched is not None:
+        mask &= c.sched == SCHEDULE_NAMES.index(want.schedule)
     return np.flatnonzero(mask)
 
 

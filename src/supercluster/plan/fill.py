@@ -43,6 +43,7 @@ def _reasons(plan: PlanSpec, chosen: StepEstimate, why: str) -> dict[str, str]:
         "zero",
         "sequence_parallel",
         "precision",
+        "schedule",
     ):
         if given.get(knob) is not None:
             continue
@@ -70,7 +71,9 @@ def resolve(plan: PlanSpec, workload: WorkloadSpec, system: SystemSpec, sw: Soft
             "precision": plan.precision or "bf16",
         }
     )
-    space = enumerate_space(workload, system, gpus, fixed, FILL_OPTIONS, sw.attention_kernel == "flash")
+    space = enumerate_space(
+        workload, system, gpus, fixed, FILL_OPTIONS, sw.attention_kernel == "flash", tuple(sw.schedules)
+    )
     if len(space.candidates) == 0:
         raise SuperclusterError(no_layout_message(workload, system, gpus, fixed, FILL_OPTIONS))
     res = evaluate(workload, system, sw, space.candidates)

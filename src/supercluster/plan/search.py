@@ -53,8 +53,45 @@ class SearchResult:
         times = self.batch.step_time_s[self.feasible_order]
         return int(np.searchsorted(times, step_time_s * (1 - 1e-12), side="left")) + 1
 
+    def best_where(self, mask: np.ndarray) -> StepEstimate | None:
+        """The fastest feasible layout among those where ``mask`` (over all candidates) holds."""
+        pool = self.feasible_order[mask[self.feasible_order]]
+        if len(pool) == 0:
+            return None
+        return from_batch(self.batch, int(pool[0]), self.workload, self.system, self.gpus)
+
+    def expert_tradeoff(self) -> dict[str, Any] | None:
+        """For a mixture of experts: the best layout without expert parallelism against the best with it."""
+        if not self.workload.model.is_moe or not self.top:
+            return None
+        c = self.batch.cand
+        no_ep = self.best_where(c.ep == 1)
+        with_ep = self.best_where(c.ep > 1)
+        best = self.top[0]
+        out: dict[str, Any] = {"best_ep": best.plan.ep, "best_tp": best.plan.tp}
+        for name, est in (("without_ep", no_ep), ("with_ep", with_ep)):
+            if est is not None:
+                out[name] = {
+                    "layout": est.plan.label(),
+                    "step_time_s": est.step_time_s,
+                    "slower_than_best_pct": (est.step_time_s / best.step_time_s - 1) * 100,
+                    "ep_comm_s": est.ep_comm_s,
+                    "memory_gib": est.memory.total_bytes / 2**30,
+                }
+        if no_ep is None:
+            out["why"] = "no layout fits without expert parallelism: replicated experts exceed HBM"
+        elif with_ep is not None:
+            cheaper = "expert parallelism" if with_ep.step_time_s < no_ep.step_time_s else "replicated experts"
+            out["why"] = (
+                f"{cheaper} wins: sharding experts over EP ranks costs {with_ep.ep_comm_s:.3g} s of exposed "
+                f"all-to-all per step and frees {(no_ep.memory.total_bytes - with_ep.memory.total_bytes) / 2**30:.1f} "
+                "GiB per GPU, which buys fewer pipeline stages, larger micro-batches or no recompute"
+            )
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         return {
+            "expert_tradeoff": self.expert_tradeoff(),
             "gpus": self.gpus,
             "model": self.workload.model.name,
             "system": self.system.id,
@@ -85,7 +122,7 @@ def search(
         raise SuperclusterError(f"memory headroom must be >= 0 GiB, got {headroom_gib}")
     precheck(workload.model, fixed, gpus, workload.global_batch)
     t0 = time.perf_counter()
-    space = enumerate_space(workload, system, gpus, fixed, options, sw.attention_kernel == "flash")
+    space = enumerate_space(workload, system, gpus, fixed, options, sw.attention_kernel == "flash", tuple(sw.schedules))
     if len(space.candidates) == 0:
         raise SuperclusterError(no_layout_message(workload, system, gpus, fixed, options))
     batch = evaluate(workload, system, sw, space.candidates)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from supercluster.perf.batch import PRECISION, RECOMPUTE, Candidates
+from supercluster.perf.batch import PRECISION, RECOMPUTE, SCHEDULE_NAMES, Candidates
 from supercluster.specs import ModelSpec, PlanSpec, SystemSpec, WorkloadSpec
 
 MICRO_BATCHES = (1, 2, 4, 8, 16)
@@ -72,6 +72,7 @@ def enumerate_space(
     fixed: PlanSpec,
     options: SpaceOptions = SpaceOptions(),
     flash_attention: bool = True,
+    schedules: tuple[str, ...] = ("1f1b",),
 ) -> Space:
     """Every valid layout that agrees with the fixed knobs of ``fixed``.
 
@@ -88,6 +89,7 @@ def enumerate_space(
     else:
         precs = ["bf16"] + (["fp8"] if options.allow_fp8 and acc.supports("fp8") else [])
     rcs = [fixed.recompute] if fixed.recompute else list(options.recompute)
+    scheds = [fixed.schedule] if fixed.schedule else list(schedules)
     rc_total = len(rcs)
     if not fixed.recompute and flash_attention and "selective" in rcs and "none" in rcs:
         rcs.remove("selective")
@@ -121,17 +123,25 @@ def enumerate_space(
                 vpps = [fixed.vpp]
             else:
                 vpps = [v for v in options.vpp_choices if v == 1 or (pp > 1 and pp * v <= model.layers)]
-            combos = list(itertools.product(mbs, vpps, zeros, rcs, precs, eps, sps))
+            combos = list(itertools.product(mbs, vpps, zeros, rcs, precs, eps, sps, scheds))
             generated += len(combos) * sp_variants * rc_total // len(rcs)
             if not combos:
                 continue
             arr = np.array(
-                [(mb, v, z, RECOMPUTE.index(r), PRECISION.index(pr), e, s) for mb, v, z, r, pr, e, s in combos],
+                [
+                    (mb, v, z, RECOMPUTE.index(r), PRECISION.index(pr), e, s, SCHEDULE_NAMES.index(sc))
+                    for mb, v, z, r, pr, e, s, sc in combos
+                ],
                 dtype=np.int64,
             )
             m = per_replica // arr[:, 0]
             ok = (arr[:, 1] == 1) | (m % pp == 0)
             ok &= ~((arr[:, 6] == 1) & (tp == 1))
+            sc = arr[:, 7]
+            ok &= (sc == 0) | (pp > 1)
+            ok &= ~((sc == 1) & (arr[:, 1] != 1))  # ZB-H1: one chunk
+            ok &= ~((sc == 2) & (arr[:, 1] != 2))  # ZB-V: two chunks in a V
+            ok &= ~((sc == 3) & ((arr[:, 1] != 1) | (pp % 2 == 1) | (m < pp)))  # DualPipe
             arr = arr[ok]
             k = len(arr)
             if k == 0:
@@ -149,6 +159,7 @@ def enumerate_space(
                     sp=arr[:, 6].astype(bool),
                     rc=arr[:, 3].astype(np.int8),
                     prec=arr[:, 4].astype(np.int8),
+                    sched=arr[:, 7].astype(np.int8),
                 )
             )
     if not blocks:

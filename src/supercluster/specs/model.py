@@ -30,6 +30,25 @@ class ModelSpec(Spec):
     moe_ffn_hidden: int | None = Field(default=None, ge=1)
     moe_shared_experts: int = Field(default=0, ge=0)
     moe_dense_layers: int = Field(default=0, ge=0)
+    moe_imbalance: float = Field(
+        default=1.1,
+        ge=1.0,
+        le=4.0,
+        description="tokens on the busiest expert rank over the mean (routing load imbalance)",
+    )
+    q_lora_rank: int | None = Field(default=None, ge=1, description="MLA: query compression rank")
+    kv_lora_rank: int | None = Field(default=None, ge=1, description="MLA: key/value compression rank")
+    qk_rope_head_dim: int | None = Field(default=None, ge=1, description="MLA: decoupled rotary key dim")
+    v_head_dim: int | None = Field(default=None, ge=1, description="value head dim when it differs")
+    sliding_window: int | None = Field(default=None, ge=1, description="attention window of the windowed layers")
+    sliding_window_fraction: float = Field(default=0.0, ge=0.0, le=1.0, description="share of windowed layers")
+    mtp_depth: int = Field(default=0, ge=0, description="multi-token-prediction modules (DeepSeek-V3: 1)")
+    moe_node_limit: int | None = Field(
+        default=None, ge=1, description="nodes a token's experts may span (DeepSeek-V3: 4); blank = no limit"
+    )
+    moe_capacity_factor: float | None = Field(
+        default=None, gt=0, le=16, description="token-dropping capacity (experts padded to it); blank = dropless"
+    )
     published_params: float | None = Field(default=None, description="total parameters as published")
     published_active_params: float | None = None
     source: str = ""
@@ -54,7 +73,27 @@ class ModelSpec(Spec):
 
     @property
     def dhead(self) -> int:
+        """Query/key head dim (MLA: the no-rope part plus the rope part)."""
         return self.head_dim or self.hidden // self.heads
+
+    @property
+    def is_mla(self) -> bool:
+        return self.kv_lora_rank is not None
+
+    @property
+    def qk_dim(self) -> int:
+        return self.dhead + (self.qk_rope_head_dim or 0) if self.is_mla else self.dhead
+
+    @property
+    def vdim(self) -> int:
+        return self.v_head_dim or self.dhead
+
+    def attention_span(self, seq: int) -> float:
+        """Mean keys a query attends to over the layers, causal mask aside (sliding windows cap it)."""
+        if not self.sliding_window:
+            return float(seq)
+        f = self.sliding_window_fraction
+        return (1 - f) * seq + f * min(seq, self.sliding_window)
 
     @property
     def gated(self) -> bool:
@@ -80,8 +119,19 @@ class ModelSpec(Spec):
     # ---- parameter counts (weights of the matrices; norms and biases are < 0.1%) ----
     @property
     def attention_params(self) -> int:
-        """Q, K, V and output projections: h*(a*d) + 2*h*(g*d) + (a*d)*h."""
-        h, ad, gd = self.hidden, self.heads * self.dhead, self.kv * self.dhead
+        """Q, K, V and output projections: h*(a*d) + 2*h*(g*d) + (a*d)*h.
+
+        Multi-head latent attention (DeepSeek-V2, arXiv:2405.04434, section 2.1): queries through a rank
+        q_lora down/up projection, keys and values through a shared rank kv_lora latent plus a decoupled
+        rotary key, then per-head up-projections, and the output projection from a*v_head.
+        """
+        h, a = self.hidden, self.heads
+        if self.is_mla:
+            kvr, rope = self.kv_lora_rank or 0, self.qk_rope_head_dim or 0
+            q = (h * self.q_lora_rank + self.q_lora_rank * a * self.qk_dim) if self.q_lora_rank else h * a * self.qk_dim
+            kv = h * (kvr + rope) + kvr * a * (self.dhead + self.vdim)
+            return q + kv + a * self.vdim * h
+        ad, gd = a * self.dhead, self.kv * self.dhead
         return 2 * h * ad + 2 * h * gd
 
     @property
@@ -136,3 +186,11 @@ class ModelSpec(Spec):
     @property
     def active_params(self) -> int:
         return self.active_layer_params + self.embedding_params + self.head_params
+
+    @property
+    def mtp_params(self) -> int:
+        """One multi-token-prediction module per depth: a transformer block plus the 2h x h projection that
+        merges the previous depth's state with the next token's embedding (DeepSeek-V3, arXiv:2412.19437,
+        section 2.2); embedding and output head are shared with the main model."""
+        block = self.attention_params + (self.moe_ffn_params if self.is_moe else self.dense_ffn_params)
+        return self.mtp_depth * (block + 2 * self.hidden * self.hidden)

@@ -8,9 +8,10 @@ from supercluster.specs.base import Spec
 
 Recompute = Literal["none", "selective", "full"]
 TrainPrecision = Literal["bf16", "fp8"]
+Schedule = Literal["1f1b", "zb-h1", "zb-v", "dualpipe"]
 
 # The knobs a plan may leave blank and the estimator fills as a tuning engineer would.
-FILLABLE = ("vpp", "zero", "sequence_parallel", "micro_batch", "recompute", "precision")
+FILLABLE = ("vpp", "zero", "sequence_parallel", "micro_batch", "recompute", "precision", "schedule")
 
 
 class PlanSpec(Spec):
@@ -25,6 +26,7 @@ class PlanSpec(Spec):
     micro_batch: int | None = Field(default=None, ge=1)
     recompute: Recompute | None = None
     precision: TrainPrecision | None = None
+    schedule: Schedule | None = Field(default=None, description="pipeline schedule (1f1b covers interleaved)")
 
 
 class ResolvedPlan(Spec):
@@ -41,6 +43,7 @@ class ResolvedPlan(Spec):
     micro_batch: int = Field(ge=1)
     recompute: Recompute
     precision: TrainPrecision
+    schedule: Schedule = "1f1b"
 
     @property
     def gpus(self) -> int:
@@ -51,4 +54,5 @@ class ResolvedPlan(Spec):
         return (
             f"tp{self.tp}{sp} pp{self.pp} vpp{self.vpp} cp{self.cp} ep{self.ep} dp{self.dp} "
             f"zero{self.zero} mb{self.micro_batch} rc-{self.recompute} {self.precision}"
+            + ("" if self.schedule == "1f1b" else f" {self.schedule}")
         )

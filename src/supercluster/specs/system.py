@@ -90,4 +90,5 @@ class SoftwareProfile(Spec):
     grad_accum_bytes: int = Field(ge=2, le=4, description="bytes per gradient element kept for accumulation")
     grad_reduce_bytes: int = Field(ge=2, le=4, description="bytes per gradient element on the wire")
     dp_bucket_params: float = Field(gt=0, description="parameters per gradient-reduction bucket")
+    schedules: list[str] = Field(default_factory=lambda: ["1f1b"], description="pipeline schedules the stack has")
     source: str = ""

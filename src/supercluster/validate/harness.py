@@ -79,17 +79,22 @@ def source_table(source: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"\([^)]*\)", "", source)).strip() or "(no source)"
 
 
-def metric_group(metric: str, precision: str) -> str:
+def metric_group(metric: str, precision: str, moe: bool = False) -> str:
     if metric == "activation_gib_per_gpu":
         return "memory"
-    return f"{precision or 'bf16'} throughput"
+    return f"{precision or 'bf16'} {'moe' if moe else 'dense'} throughput"
 
 
 def predict_row(row: dict[str, str], efficiency: dict[str, EfficiencyTable] | None = None) -> RowResult:
     rid = (row.get("id") or "").strip() or "(no id)"
     metric = (row.get("metric") or "").strip()
     src = source_table(row.get("source") or "")
-    group = metric_group(metric, (row.get("precision") or "").strip().lower())
+    experts = (row.get("moe_experts") or "").strip()
+    model_name = (row.get("model") or "").strip()
+    is_moe = bool(experts and experts != "0") or (
+        model_name in catalog.names("models") and catalog.model(model_name).is_moe
+    )
+    group = metric_group(metric, (row.get("precision") or "").strip().lower(), is_moe)
     result = RowResult(rid, src, group, metric, None, None, None)
     try:
         try:
@@ -129,11 +134,19 @@ def predict_row(row: dict[str, str], efficiency: dict[str, EfficiencyTable] | No
 
 
 def bundled_csv() -> Path:
+    """The bundled copy of ../shared/validation/published_runs.csv."""
     return Path(str(resources.files("supercluster.validate.data").joinpath("published_runs.csv")))
 
 
+def project_csv() -> Path:
+    """The project's own published MoE and FP8 runs (same schema, each row cited)."""
+    return Path(str(resources.files("supercluster.validate.data").joinpath("project_runs.csv")))
+
+
 def read_rows(csv_path: str | Path | None = None) -> tuple[Path, list[dict[str, str]]]:
-    path = Path(csv_path) if csv_path else bundled_csv()
+    """Rows of a CSV; ``None`` or "published" is the bundled shared set, "project" the project's MoE/FP8 set."""
+    named = {None: bundled_csv, "published": bundled_csv, "project": project_csv}
+    path = named[csv_path]() if csv_path in named else Path(str(csv_path))
     if not path.exists():
         raise SuperclusterError(f"validation CSV not found: {path}")
     with path.open(newline="", encoding="utf-8") as fh:

@@ -1,0 +1,162 @@
+"""Mixture of experts, attention variants, multi-token prediction, pipeline schedules (issue 5)."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from supercluster import api, catalog
+from supercluster.errors import SuperclusterError
+from supercluster.perf import estimate
+from supercluster.perf.pipeline import schedule_bubble
+from supercluster.plan import search
+from supercluster.specs import ResolvedPlan, WorkloadSpec
+
+
+@pytest.mark.parametrize(
+    ("name", "total", "active"),
+    [
+        ("deepseek-v3", 671e9, 37e9),
+        ("grok-1", 314e9, None),
+        ("mixtral-8x7b", 46.7e9, 12.9e9),
+        ("mixtral-8x22b", 141e9, 39e9),
+        ("qwen3-30b-a3b", 30.5e9, 3.3e9),
+        ("qwen3-235b-a22b", 235e9, 22e9),
+        ("gpt-oss-120b", 116.8e9, 5.1e9),
+    ],
+)
+def test_moe_presets_match_published_totals(name, total, active):
+    m = catalog.model(name)
+    assert m.total_params == pytest.approx(total, rel=0.01)
+    if active:  # some cards count active parameters without the input embedding
+        assert min(abs(m.active_params / active - 1), abs((m.active_params - m.embedding_params) / active - 1)) < 0.03
+
+
+def test_deepseek_v3_has_mla_mtp_and_dense_leading_layers():
+    m = catalog.model("deepseek-v3")
+    assert m.is_mla and m.qk_dim == 192 and m.vdim == 128
+    assert m.moe_dense_layers == 3 and m.moe_shared_experts == 1 and m.moe_topk == 8
+    # MLA: latent projections make attention ~187M parameters a layer, far below 4 h^2 = 205M
+    assert m.attention_params == pytest.approx(187.1e6, rel=0.01)
+    assert 10e9 < m.mtp_params < 15e9  # DeepSeek: 14B for the MTP module incl. shared parts
+
+
+def test_sliding_window_cuts_attention_span():
+    m = catalog.model("gpt-oss-120b")
+    assert m.attention_span(4096) == pytest.approx(0.5 * 4096 + 0.5 * 128)
+    assert catalog.model("llama3-8b").attention_span(8192) == 8192
+
+
+def _moe_run(ep: int, dp: int = 64):
+    system = catalog.system("dgx-h100-superpod", gpus=8 * dp)
+    sw = catalog.software(system.software)
+    wl = WorkloadSpec(model=catalog.model("mixtral-8x7b"), seq_len=4096, global_batch=dp * 4)
+    plan = ResolvedPlan(
+        tp=8,
+        pp=1,
+        vpp=1,
+        cp=1,
+        ep=ep,
+        dp=dp,
+        zero=1,
+        sequence_parallel=True,
+        micro_batch=1,
+        recompute="selective",
+        precision="bf16",
+    )
+    return estimate(wl, system, sw, plan, 8 * dp)
+
+
+def test_moe_memory_shrinks_with_expert_parallelism():
+    mems = [_moe_run(ep).memory.weights_bytes for ep in (1, 2, 4, 8)]
+    assert all(b < a for a, b in itertools.pairwise(mems))
+    assert _moe_run(8).ep_comm_s > 0 and _moe_run(1).ep_comm_s == 0
+
+
+def test_routing_imbalance_slows_experts():
+    base = catalog.model("mixtral-8x7b")
+    even = base.model_copy(update={"moe_imbalance": 1.0})
+    skew = base.model_copy(update={"moe_imbalance": 1.5})
+    system = catalog.system("dgx-h100-superpod", gpus=64)
+    sw = catalog.software(system.software)
+    plan = ResolvedPlan(
+        tp=1,
+        pp=1,
+        vpp=1,
+        cp=1,
+        ep=8,
+        dp=64,
+        zero=1,
+        sequence_parallel=False,
+        micro_batch=1,
+        recompute="none",
+        precision="bf16",
+    )
+    t = [estimate(WorkloadSpec(model=m, seq_len=4096, global_batch=64), system, sw, plan, 64) for m in (even, skew)]
+    assert t[1].step_time_s > t[0].step_time_s
+    assert t[1].model_flops_per_step == pytest.approx(t[0].model_flops_per_step)  # useful work is the same
+
+
+def test_schedule_bubbles_follow_the_papers():
+    t, fs, p = np.array([3.0]), np.array([1 / 3]), np.array([8])
+    one = schedule_bubble(np.array([0]), t, fs, p, 1)
+    zbh1 = schedule_bubble(np.array([1]), t, fs, p, 1)
+    zbv = schedule_bubble(np.array([2]), t, fs, p, 2)
+    dual = schedule_bubble(np.array([3]), t, fs, p, 1)
+    assert one[0] == pytest.approx(7 * 3.0)
+    assert zbh1[0] == pytest.approx(one[0] / 3)  # ZB-H1: a third of 1F1B when F = B_in = W
+    assert zbv[0] == pytest.approx(0.0)  # ZB-V: no bubble when F = B_in = W
+    assert 0 < dual[0] < one[0]
+
+
+def test_dualpipe_hides_all_to_all_and_doubles_weights():
+    base = dict(
+        workload={"model": "deepseek-v3", "seq_len": 4096, "global_batch": 4096},
+        system={"preset": "dgx-h100-superpod"},
+        gpus=2048,
+        software="deepseek-hai-2024",
+    )
+    plans = {
+        s: api.estimate(
+            catalog.from_dict(
+                {**base, "plan": {"tp": 1, "pp": 16, "ep": 64, "cp": 1, "zero": 1, "recompute": "full", "schedule": s}}
+            )
+        ).step
+        for s in ("1f1b", "dualpipe")
+    }
+    assert plans["dualpipe"].ep_comm_s == 0 < plans["1f1b"].ep_comm_s
+    assert plans["dualpipe"].bubble_s < plans["1f1b"].bubble_s
+    assert plans["dualpipe"].memory.weights_bytes == pytest.approx(2 * plans["1f1b"].memory.weights_bytes)
+    with pytest.raises(SuperclusterError, match="dualpipe needs an even pp"):
+        api.estimate(
+            catalog.from_dict({**base, "plan": {"tp": 1, "pp": 15, "ep": 64, "schedule": "dualpipe"}, "gpus": 1920})
+        )
+
+
+def test_planner_finds_moe_layouts_and_explains_expert_parallelism():
+    for model, system, gpus, batch in (
+        ("grok-1", "colossus-100k", 98304, 12288),
+        ("deepseek-v3", "colossus-100k", 16384, 4096),
+    ):
+        sys_ = catalog.system(system)
+        sw = catalog.software(sys_.software)
+        wl = WorkloadSpec(model=catalog.model(model), seq_len=4096, global_batch=batch)
+        res = search(wl, sys_, sw, gpus, top_k=1)
+        assert res.best.memory.fits
+        tr = res.expert_tradeoff()
+        assert tr and tr["why"] and tr["best_ep"] == res.best.plan.ep
+
+
+def test_project_validation_rows_all_get_predictions():
+    from supercluster.validate import run
+
+    rep = run("project")
+    assert len(rep.rows) >= 10 and all(r.predicted for r in rep.rows)
+    assert {"bf16 moe throughput", "fp8 moe throughput"} <= set(rep.summary()["per_group"])
+
+
+def test_grok3_class_scenario_is_marked_as_an_assumption():
+    scn = catalog.load("grok-3-class")
+    assert "assumption" in scn.description
+    assert scn.workload.model.is_moe and scn.gpus == 196608
+    assert len(scn.assumptions) >= 4
