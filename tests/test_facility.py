@@ -12,7 +12,7 @@ from supercluster.errors import SuperclusterError
 from supercluster.facility.buildout import buildout
 from supercluster.facility.compare import compare, smooth_count
 from supercluster.facility.cost import capex, run_cost
-from supercluster.facility.power import clos_switches, cluster_power
+from supercluster.facility.power import cluster_power
 from supercluster.hpl import estimate as hpl
 
 
@@ -29,13 +29,6 @@ def test_colossus_power_arithmetic_and_public_range():
     # public reporting: "at least 150 MW" for 100k H100, and the site ran on a 150 MW substation (+ turbines)
     assert 100e6 < p.facility_w <= 150e6
     assert p.compute_w > 100_000 * 700  # more than the bare 70 MW of GPUs
-
-
-def test_clos_sizing():
-    assert clos_switches(64, 128) == (1, 1)
-    assert clos_switches(8192, 128) == (128 + 64, 2)
-    n, tiers = clos_switches(100_000, 128)
-    assert tiers == 3 and n == 1563 + 1563 + 782
 
 
 def test_every_assumption_has_a_source_and_can_be_overridden(tmp_path):

@@ -1,12 +1,13 @@
 """Each formula against a published number or a closed form."""
 
+import numpy as np
 import pytest
 
 from supercluster import catalog
 from supercluster.perf.conventions import megatron_flops, megatron_recompute_flops, palm_flops
 from supercluster.perf.gemm import gemm_time_s
 from supercluster.perf.memory import inflight_microbatches, layer_activation_bytes
-from supercluster.perf.pipeline import balance_layers, pipeline_time_s
+from supercluster.perf.pipeline import balance_layers, schedule_bubble
 from supercluster.specs import ResolvedPlan
 from supercluster.units import GIB
 
@@ -106,13 +107,11 @@ def test_memory_bound_gemm_uses_hbm_roofline():
 
 
 def test_pipeline_bubble_closed_forms():
-    # Narayanan et al. 2021: bubble (p-1)/m for 1F1B, (p-1)/(v m) interleaved
-    total, bubble = pipeline_time_s(1.0, 1.0, microbatches=64, pp=8, vpp=1)
-    assert bubble / 64 == pytest.approx(7 / 64)
-    total, bubble = pipeline_time_s(1.0, 1.0, microbatches=64, pp=8, vpp=4)
-    assert bubble / 64 == pytest.approx(7 / (4 * 64))
-    assert total == pytest.approx(64 + 7 / 4)
-    assert pipeline_time_s(1.0, 1.0, microbatches=64, pp=1, vpp=1)[1] == 0
+    # Narayanan et al. 2021: bubble (p-1)/m of the steady state for 1F1B, (p-1)/(v m) interleaved
+    one = np.array([0])
+    assert schedule_bubble(one, 1.0, 0.5, 8, 1) == pytest.approx(7.0)
+    assert schedule_bubble(one, 1.0, 0.5, 8, 4) == pytest.approx(7 / 4)
+    assert schedule_bubble(one, 1.0, 0.5, 1, 1) == 0
 
 
 def test_uneven_stages_for_126_layers_on_16():

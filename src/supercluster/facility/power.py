@@ -1,36 +1,22 @@
 """Cluster power: GPU nodes, network switches, storage, coolant pumps; IT load to facility load via PUE.
 
 Node draw is the node's rated maximum times a measured fraction (training: 0.76, Newkirk et al.
-arXiv:2506.14551; HPL and idle fractions are assumptions). Switches are counted with a first-order
-folded-Clos sizing until the fabric model provides its bill of materials: a non-blocking tree of
-radix-k switches serves k/2 ports per leaf; two tiers reach k^2/2 ports, three tiers k^3/4
-(Al-Fares et al., "A Scalable, Commodity Data Center Network Architecture", SIGCOMM 2008, section 2.3).
+arXiv:2506.14551; HPL and idle fractions are assumptions). Switches and their power come from the
+fabric's bill of materials (supercluster.fabric.topology).
 Facility load = IT load x PUE (The Green Grid, "PUE: a comprehensive examination of the metric", 2012).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from supercluster import catalog
+from supercluster.fabric.topology import bill_of_materials
 from supercluster.specs import SystemSpec
 from supercluster.specs.facility import FacilityAssumptions
 
 Mode = Literal["training", "idle", "hpl"]
-
-
-def clos_switches(ports: int, radix: int) -> tuple[int, int]:
-    """(switches, tiers) of a non-blocking folded Clos serving ``ports`` end-point ports."""
-    half = radix // 2
-    if ports <= radix:
-        return 1, 1
-    if ports <= radix * radix // 2:
-        leaves = math.ceil(ports / half)
-        return leaves + math.ceil(leaves / 2), 2
-    leaves = math.ceil(ports / half)
-    return leaves + leaves + math.ceil(ports / radix), 3
 
 
 @dataclass(frozen=True)
@@ -73,12 +59,6 @@ def node_max_w(system: SystemSpec) -> float:
     return system.accelerator.tdp_w * system.gpus_per_node * 1.82
 
 
-def nics_per_node(system: SystemSpec) -> int:
-    if system.node:
-        return int(catalog.node(system.node).get("nics", system.gpus_per_node))
-    return system.gpus_per_node
-
-
 def pue_of(system: SystemSpec, fa: FacilityAssumptions) -> float:
     if fa.pue is not None:
         return fa.pue
@@ -91,7 +71,8 @@ def cluster_power(system: SystemSpec, gpus: int, fa: FacilityAssumptions, mode: 
     nodes = -(-gpus // system.gpus_per_node)
     node_w = node_max_w(system) * fraction
     compute = nodes * node_w
-    switches, tiers = clos_switches(nodes * nics_per_node(system), pa.switch_radix)
+    bom = bill_of_materials(system, gpus)
+    switches, tiers = bom.topology.switch_count, len([t for t in bom.topology.tiers if t.switches])
     racks = -(-gpus // pa.gpus_per_rack)
     pumps = racks * pa.cdu_w_per_rack if system.facility.cooling == "liquid" else 0.0
     return PowerBreakdown(
@@ -103,7 +84,7 @@ def cluster_power(system: SystemSpec, gpus: int, fa: FacilityAssumptions, mode: 
         switch_tiers=tiers,
         node_w=node_w,
         compute_w=compute,
-        network_w=switches * pa.switch_w,
+        network_w=bom.switch_power_w,
         storage_w=compute * pa.storage_fraction,
         cooling_pumps_w=pumps,
         pue=pue_of(system, fa),

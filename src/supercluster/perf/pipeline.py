@@ -66,15 +66,6 @@ def _balance(layers: int, stages: int, first_extra: float, last_extra: float) ->
     return tuple(counts)
 
 
-def pipeline_time_s(t_max: Any, t_mean: Any, microbatches: Any, pp: Any, vpp: Any) -> tuple[Any, Any]:
-    """(total pipeline time, bubble time) of one step; numbers or numpy arrays.
-
-    t_max is the slowest stage's time per micro-batch, t_mean the mean over stages.
-    """
-    bubble = np.where(np.asarray(pp) > 1, (np.asarray(pp) - 1) / vpp * t_mean, 0.0)
-    return microbatches * t_max + bubble, bubble
-
-
 SCHEDULES = ("1f1b", "zb-h1", "zb-v", "dualpipe")
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from supercluster.errors import SuperclusterError
 from supercluster.perf.batch import inner_terms
 from supercluster.perf.comm import CollectiveModel
 from supercluster.perf.step import StepEstimate
@@ -78,6 +79,11 @@ def schedule(stage: int, p: int, v: int, m: int) -> list[tuple[str, int, int]]:
 
 def simulate_step(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, est: StepEstimate) -> StepTimeline:
     plan = est.plan
+    if plan.schedule != "1f1b":
+        raise SuperclusterError(
+            f"the event-level step simulation covers 1F1B and interleaved schedules; {plan.schedule} is "
+            "modelled analytically only"
+        )
     p, v, m = plan.pp, plan.vpp, est.microbatches
     model = workload.model
     comm = CollectiveModel(system)

@@ -64,18 +64,26 @@ def collect(scenario: str | None = None, step: Step | None = None, trials: int =
     step("planner")
     data["plan"] = api.plan(scenario, top_k=5).to_dict()
     step("step timeline")
-    tl = simulate_step(scn.workload, scn.system, scn.software, est.step)
-    data["timeline"] = {
-        "ops": [[o.stage, o.chunk, o.microbatch, o.kind, o.start_s, o.end_s] for o in tl.ops],
-        "stages": tl.stages,
-        "chunks": tl.chunks,
-        "microbatches": tl.microbatches,
-        "pipeline_s": tl.pipeline_s,
-        "total_s": tl.total_s,
-        "analytical_s": tl.analytical_s,
-        "relative_error": tl.relative_error,
-        "notes": tl.notes,
-    }
+    try:
+        tl = simulate_step(scn.workload, scn.system, scn.software, est.step)
+    except SuperclusterError as err:
+        data["timeline_note"] = str(err)
+        tl = None
+    data["timeline"] = (
+        None
+        if tl is None
+        else {
+            "ops": [[o.stage, o.chunk, o.microbatch, o.kind, o.start_s, o.end_s] for o in tl.ops],
+            "stages": tl.stages,
+            "chunks": tl.chunks,
+            "microbatches": tl.microbatches,
+            "pipeline_s": tl.pipeline_s,
+            "total_s": tl.total_s,
+            "analytical_s": tl.analytical_s,
+            "relative_error": tl.relative_error,
+            "notes": tl.notes,
+        }
+    )
     data["scaling"] = _scaling(scn, step)
     step("fabric")
     fab = scn.system.fabric

@@ -28,9 +28,10 @@ def plots(d: dict[str, Any]) -> dict[str, Markup]:
     out = {
         "breakdown": _plot("plot-breakdown", figures.breakdown(d["estimate"])),
         "memory": _plot("plot-memory", figures.memory(d["estimate"])),
-        "pipeline": _plot("plot-pipeline", figures.pipeline(d["timeline"])),
         "scaling": _plot("plot-scaling", figures.scaling(d["scaling"])),
     }
+    if d.get("timeline"):
+        out["pipeline"] = _plot("plot-pipeline", figures.pipeline(d["timeline"]))
     if d.get("simulation"):
         out["failures"] = _plot("plot-failures", figures.failures(d["simulation"]))
         out["goodput"] = _plot("plot-goodput", figures.goodput(d["simulation"]))

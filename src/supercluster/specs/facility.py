@@ -14,8 +14,6 @@ class PowerAssumptions(Spec):
     idle_node_fraction: float = _f(0.0, 1.0, "node draw while the job is down")
     hpl_node_fraction: float = _f(0.05, 1.5, "node draw during HPL")
     storage_fraction: float = _f(0.0, 1.0, "storage and service nodes, of compute power")
-    switch_w: float = _f(0.0, 50_000.0, "one switch with its optics")
-    switch_radix: int = Field(ge=4, le=1024)
     cdu_w_per_rack: float = _f(0.0, 100_000.0)
     gpus_per_rack: int = Field(ge=1, le=1024)
 
