@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from supercluster import catalog
+from supercluster.errors import SuperclusterError
 from supercluster.fabric.collectives import CollectiveModel, span_of
 from supercluster.fabric.placement import placement
 from supercluster.fabric.topology import bill_of_materials
@@ -125,3 +126,16 @@ def test_fabric_and_collective_cli():
     assert c["algorithm"].startswith("nvls") and 400 < c["busbw_gb_per_s"] < 500
     bad = subprocess.run([*cli, "collective", "--op", "gossip"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "valid:" in bad.stderr
+
+
+def test_past_one_trees_reach_the_rails_split_into_groups():
+    # radix-64 Quantum-2: one 3-tier tree reaches 64^3/4 = 65,536 ports; 98,304 GPUs need two rail groups,
+    # each a tree of 49,152 ports (1,536 leaves + 1,536 spines + 768 cores), so the total doubles that
+    system = catalog.system("dgx-b200-superpod")
+    one_group = bill_of_materials(system, 49_152)
+    two_groups = bill_of_materials(system, 98_304)
+    assert one_group.switches == {"leaf": 1536, "spine": 1536, "core": 768}
+    assert two_groups.switches == {k: 2 * v for k, v in one_group.switches.items()}
+    assert any("2 rail groups" in n for n in two_groups.topology.notes)
+    with pytest.raises(SuperclusterError, match="rail groups"):
+        bill_of_materials(system, 8 * 65_536 + 8)

@@ -140,3 +140,20 @@ def test_facility_top500_compare_cli():
     assert bad.returncode == 2 and "valid:" in bad.stderr
     c = subprocess.run([*cli, "compare", "--equal", "watts"], capture_output=True, text=True, timeout=60)
     assert c.returncode == 2
+
+
+def test_facility_power_needs_no_runnable_job():
+    # 100,000 GPUs split no global batch of 512 evenly: power and capital are still reported, the run's
+    # energy is not, and the reason names GPU counts that would work
+    out = api.facility(None, system="colossus-100k", gpus=100_000, buildout=False)
+    assert out["power"]["training"]["facility_mw"] * 1e6 == pytest.approx(
+        cluster_power(catalog.system("colossus-100k"), 100_000, facility_assumptions()).facility_w
+    )
+    assert "run" not in out and "98,304" in out["run_note"]
+
+
+def test_compare_at_colossus_scale_sizes_every_fabric():
+    # 98,304 B200 on radix-64 InfiniBand exceed one 3-tier tree; the fabric splits into rail groups
+    scn = api.build_scenario("colossus-grok")
+    variants = compare(scn, ("dgx-b200-superpod",))
+    assert variants[0].facility_mw > 0

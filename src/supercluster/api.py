@@ -323,7 +323,14 @@ def facility(scenario: str | None = None, *, buildout: bool | None = None, **ove
     from supercluster.facility.power import cluster_power
 
     scn = build_scenario(scenario, **{k: v for k, v in overrides.items() if v is not None})
-    est = estimate(scn)
+    # the facility's power and cost do not depend on the job; a job that cannot be laid out on this GPU
+    # count only loses the run's energy and cost, with the reason shown
+    est: EstimateResult | None = None
+    run_note = None
+    try:
+        est = estimate(scn)
+    except SuperclusterError as err:
+        run_note = f"no run energy or cost: {err}"
     powers = {m: cluster_power(scn.system, scn.gpus, scn.facility, m) for m in ("training", "idle", "hpl")}
     cap = capex(scn.system, scn.gpus, powers["training"], scn.facility)
     out: dict[str, Any] = {
@@ -336,7 +343,9 @@ def facility(scenario: str | None = None, *, buildout: bool | None = None, **ove
         "assumptions": scn.facility.sources,
         "pue_source": scn.system.facility.source,
     }
-    if est.time_to_train_s:
+    if run_note:
+        out["run_note"] = run_note
+    if est is not None and est.time_to_train_s:
         cost = run_cost(powers["training"], cap, est.time_to_train_s, scn.workload.train_tokens or 0.0, scn.facility)
         out["run"] = {**cost.to_dict(), "note": "steady training with no failures (see `simulate` for ETTR)"}
     show = buildout if buildout is not None else scn.system.id.startswith("colossus")

@@ -335,6 +335,10 @@ def facility_tables(d: dict[str, Any]) -> list[Table]:
         )
         t.add_row("water, CO2", f"{r['water_m3']:,.0f} m3, {r['co2_t']:,.0f} t CO2")
         tables.append(t)
+    elif d.get("run_note"):
+        t = _kv("the training run")
+        t.add_row("note", d["run_note"])
+        tables.append(t)
     if d.get("buildout"):
         t = Table(title="build-out", title_justify="left")
         for col in (

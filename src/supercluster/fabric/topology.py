@@ -99,10 +99,45 @@ def _fat_tree(system: SystemSpec, gpus: int) -> Topology:
     nodes = -(-gpus // system.gpus_per_node)
     rails = fab.rails or system.gpus_per_node
     ports = nodes * rails
+    max_ports = radix**3 // 4  # a non-blocking 3-tier fat tree of radix k reaches k^3/4 hosts (Al-Fares 2008)
+    # Past one tree's reach the rails are split into groups, each on its own tree (traffic between rail
+    # groups crosses NVLink inside the node first, as NCCL's PXN does); at most one group per rail.
+    split = 1 if fab.planes > 1 else math.ceil(ports / max_ports)
+    if split > rails:
+        raise SuperclusterError(
+            f"{ports:,} NIC ports exceed {rails} rail groups of a 3-tier fat tree of radix {radix} "
+            f"({rails} x {max_ports:,}); use a larger switch radix or more planes"
+        )
+    if fab.planes > 1 and ports > max_ports:
+        raise SuperclusterError(
+            f"{ports:,} NIC ports exceed a 3-tier fat tree of radix {radix} ({max_ports:,}) in each plane"
+        )
+    tiers = _fat_tree_tiers(
+        math.ceil(ports / split), radix, fab.oversubscription if fab.pod_gpus and gpus > fab.pod_gpus else 1.0
+    )
+    if split > 1:
+        tiers = [Tier(t.name, t.switches * split, t.links_down * split, t.oversubscription) for t in tiers]
+    topo = Topology(
+        "fat-tree", system.id, gpus, nodes, rails, ports, sw_id, radix, fab.nic_gbps_per_gpu, tiers, fab.pod_gpus
+    )
+    if fab.planes > 1:
+        for t in topo.tiers:
+            t.switches *= fab.planes
+        topo.notes.append(f"{fab.planes} planes")
+    if split > 1:
+        topo.notes.append(
+            f"{split} rail groups, each its own 3-tier tree: {ports:,} NIC ports exceed one tree of radix "
+            f"{radix} ({max_ports:,})"
+        )
+    return topo
+
+
+def _fat_tree_tiers(ports: int, radix: int, taper: float) -> list[Tier]:
+    """Leaf, spine and core switches of a folded Clos for ``ports`` NIC ports: half of each leaf's ports face
+    down; the top tier is thinned by the oversubscription ``taper`` (NVIDIA DGX SuperPOD reference sizing)."""
     half = radix // 2
     leaves = math.ceil(ports / half)
     tiers = [Tier("leaf", leaves, ports)]
-    taper = fab.oversubscription if fab.pod_gpus and gpus > fab.pod_gpus else 1.0
     if ports > radix:
         if leaves <= radix:
             tiers.append(
@@ -113,18 +148,7 @@ def _fat_tree(system: SystemSpec, gpus: int) -> Topology:
             tiers.append(
                 Tier("core", math.ceil(leaves * half / radix / taper), math.ceil(leaves * half / taper), taper)
             )
-    if ports > radix**3 // 4:
-        raise SuperclusterError(
-            f"{ports:,} NIC ports exceed a 3-tier fat tree of radix {radix} ({radix**3 // 4:,}); use more planes"
-        )
-    topo = Topology(
-        "fat-tree", system.id, gpus, nodes, rails, ports, sw_id, radix, fab.nic_gbps_per_gpu, tiers, fab.pod_gpus
-    )
-    if fab.planes > 1:
-        for t in topo.tiers:
-            t.switches *= fab.planes
-        topo.notes.append(f"{fab.planes} planes")
-    return topo
+    return tiers
 
 
 def _dragonfly(system: SystemSpec, gpus: int) -> Topology:
