@@ -155,6 +155,22 @@ def test_project_validation_rows_all_get_predictions():
     assert {"bf16 moe throughput", "fp8 moe throughput"} <= set(rep.summary()["per_group"])
 
 
+def test_rows_are_priced_with_the_stack_they_ran_on():
+    # the optional `software` column: DeepSeek-V3 ran DualPipe (section 3.2.1), so its row may pick that schedule;
+    # an unknown stack is a clear failure of that row only
+    from supercluster.validate.harness import predict_row, read_rows
+
+    _, rows = read_rows("project")
+    row = next(r for r in rows if r["id"] == "deepseek-v3-report-h800")
+    assert row["software"] == "deepseek-hai-2024"
+    with_stack = predict_row(row)
+    default = predict_row(dict(row, software=""))
+    assert "dualpipe" in (with_stack.layout or "") and "dualpipe" not in (default.layout or "")
+    assert with_stack.predicted > default.predicted
+    bad = predict_row(dict(row, software="jax-2030"))
+    assert bad.status == "failed" and "valid:" in (bad.reason or "")
+
+
 def test_grok3_class_scenario_is_marked_as_an_assumption():
     scn = catalog.load("grok-3-class")
     assert "assumption" in scn.description

@@ -107,6 +107,13 @@ def row_system(row: dict[str, str], efficiency: dict[str, EfficiencyTable] | Non
             raise SuperclusterError(f"unknown gpu '{gpu}'; valid: {', '.join(sorted(GENERIC_SYSTEM))}")
         name = GENERIC_SYSTEM[gpu]
     overrides: dict[str, Any] = {"generic": True}
+    # optional column beyond the shared schema: the training stack the run used (FSDP, DualPipe, ...);
+    # blank keeps the system's default stack
+    software = (row.get("software") or "").strip()
+    if software:
+        if software not in catalog.names("software"):
+            raise SuperclusterError(f"unknown software '{software}'; valid: {', '.join(catalog.names('software'))}")
+        overrides["software"] = software
     if gpu:
         overrides["accelerator"] = gpu
     if efficiency:
