@@ -157,3 +157,17 @@ def test_compare_at_colossus_scale_sizes_every_fabric():
     scn = api.build_scenario("colossus-grok")
     variants = compare(scn, ("dgx-b200-superpod",))
     assert variants[0].facility_mw > 0
+
+
+def test_buildout_plans_a_scenario_files_own_workload(tmp_path):
+    # a file's scenario is not a preset: the build-out must plan the scenario object, not look it up by name
+    f = tmp_path / "mine.yaml"
+    f.write_text(
+        "name: my-colossus-run\n"
+        "workload: {model: llama3-70b, seq_len: 8192, global_batch: 2048, train_tokens: 1.5e13}\n"
+        "system: colossus-100k\n"
+        "gpus: 16384\n"
+    )
+    phases = buildout(api.build_scenario(str(f)))
+    assert all(p.layout for p in phases)
+    assert all(p.job_gpus <= p.gpus for p in phases)

@@ -276,6 +276,20 @@ def plan(
         calibration=calibration,
     )
     constraints = PlanSpec(**{k: v for k, v in fixed.items() if v is not None})
+    return plan_scenario(scn, constraints, top_k=top_k, explain=explain, headroom_gib=headroom_gib, allow_fp8=allow_fp8)
+
+
+def plan_scenario(
+    scn: Scenario,
+    constraints: PlanSpec | None = None,
+    *,
+    top_k: int = 5,
+    explain: str | None = None,
+    headroom_gib: float = 0.0,
+    allow_fp8: bool = True,
+) -> PlanResult:
+    """`plan` for a scenario already built (a file's, or one changed in code, as the build-out does)."""
+    constraints = constraints or PlanSpec()
     result = search(
         scn.workload,
         scn.system,

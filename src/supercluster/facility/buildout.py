@@ -49,7 +49,7 @@ class Phase:
 
 def buildout(scn: Scenario, plan_workload: bool = True) -> list[Phase]:
     """Every phase of the bundled build-out, with the scenario's workload planned on each (best layout)."""
-    from supercluster.api import plan as plan_scenario
+    from supercluster.api import plan_scenario
     from supercluster.plan.alternatives import nearest_gpu_counts
     from supercluster.specs import PlanSpec
 
@@ -71,10 +71,14 @@ def buildout(scn: Scenario, plan_workload: bool = True) -> list[Phase]:
             sources=list(ph.get("sources", [])),
             assumed=list(ph.get("assumed", [])),
         )
-        if plan_workload and scn.workload.train_tokens:
+        if plan_workload and not scn.workload.train_tokens:
+            phase.note = "no train_tokens in the scenario"
+        elif plan_workload:
             job = gpus
+            # the scenario's own workload and software on this phase's machine; its layout is not imposed
+            on_phase = scn.model_copy(update={"system": system, "gpus": job, "plan": PlanSpec()})
             try:
-                res = plan_scenario(scn.name, system=ph["system"], gpus=job, top_k=1, allow_fp8=False)
+                res = plan_scenario(on_phase, top_k=1, allow_fp8=False)
             except SuperclusterError:
                 below = [g for g in nearest_gpu_counts(scn.workload, system, gpus, PlanSpec()) if g < gpus]
                 if not below:
@@ -82,7 +86,7 @@ def buildout(scn: Scenario, plan_workload: bool = True) -> list[Phase]:
                     out.append(phase)
                     continue
                 job = below[0]
-                res = plan_scenario(scn.name, system=ph["system"], gpus=job, top_k=1, allow_fp8=False)
+                res = plan_scenario(on_phase.model_copy(update={"gpus": job}), top_k=1, allow_fp8=False)
             best = res.search.best
             phase.job_gpus = job
             phase.layout = best.plan.label()
