@@ -71,9 +71,10 @@ def buildout(scn: Scenario, plan_workload: bool = True) -> list[Phase]:
             sources=list(ph.get("sources", [])),
             assumed=list(ph.get("assumed", [])),
         )
-        if plan_workload and not scn.workload.train_tokens:
+        tokens = scn.workload.train_tokens
+        if plan_workload and not tokens:
             phase.note = "no train_tokens in the scenario"
-        elif plan_workload:
+        elif plan_workload and tokens:
             job = gpus
             # the scenario's own workload and software on this phase's machine; its layout is not imposed
             on_phase = scn.model_copy(update={"system": system, "gpus": job, "plan": PlanSpec()})
@@ -91,6 +92,6 @@ def buildout(scn: Scenario, plan_workload: bool = True) -> list[Phase]:
             phase.job_gpus = job
             phase.layout = best.plan.label()
             phase.mfu = best.mfu
-            phase.time_to_train_days = scn.workload.train_tokens / best.tokens_per_s / 86400
+            phase.time_to_train_days = tokens / best.tokens_per_s / 86400
         out.append(phase)
     return out
