@@ -360,7 +360,11 @@ def facility_tables(d: dict[str, Any]) -> list[Table]:
                 f"{ph['facility_mw']:.1f}",
                 f"{ph['supply_mw']:.0f}",
                 f"{ph['margin_mw']:+.1f}",
-                ph.get("layout") or ph.get("note") or "-",
+                (
+                    f"{ph['layout']} (job on {ph['job_gpus']:,} GPUs)"
+                    if ph.get("layout") and ph.get("job_gpus") and ph["job_gpus"] != ph["gpus"]
+                    else ph.get("layout") or ph.get("note") or "-"
+                ),
                 f"{ph['time_to_train_days']:.1f}" if ph.get("time_to_train_days") else "-",
             )
         tables.append(t)
