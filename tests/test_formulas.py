@@ -13,21 +13,7 @@ from supercluster.units import GIB
 
 
 def plan(**kw):
-    base = dict(
-        tp=1,
-        pp=1,
-        vpp=1,
-        cp=1,
-        ep=1,
-        dp=1,
-        zero=0,
-        sequence_parallel=False,
-        micro_batch=1,
-        recompute="none",
-        precision="bf16",
-    )
-    base.update(kw)
-    return ResolvedPlan(**base)
+    return ResolvedPlan.single(**kw)
 
 
 MEGATRON_2022 = catalog.software("megatron-lm-2022")

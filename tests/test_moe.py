@@ -51,19 +51,7 @@ def _moe_run(ep: int, dp: int = 64):
     system = catalog.system("dgx-h100-superpod", gpus=8 * dp)
     sw = catalog.software(system.software)
     wl = WorkloadSpec(model=catalog.model("mixtral-8x7b"), seq_len=4096, global_batch=dp * 4)
-    plan = ResolvedPlan(
-        tp=8,
-        pp=1,
-        vpp=1,
-        cp=1,
-        ep=ep,
-        dp=dp,
-        zero=1,
-        sequence_parallel=True,
-        micro_batch=1,
-        recompute="selective",
-        precision="bf16",
-    )
+    plan = ResolvedPlan.single(tp=8, ep=ep, dp=dp, zero=1, sequence_parallel=True, recompute="selective")
     return estimate(wl, system, sw, plan, 8 * dp)
 
 
@@ -79,19 +67,7 @@ def test_routing_imbalance_slows_experts():
     skew = base.model_copy(update={"moe_imbalance": 1.5})
     system = catalog.system("dgx-h100-superpod", gpus=64)
     sw = catalog.software(system.software)
-    plan = ResolvedPlan(
-        tp=1,
-        pp=1,
-        vpp=1,
-        cp=1,
-        ep=8,
-        dp=64,
-        zero=1,
-        sequence_parallel=False,
-        micro_batch=1,
-        recompute="none",
-        precision="bf16",
-    )
+    plan = ResolvedPlan.single(ep=8, dp=64, zero=1)
     t = [estimate(WorkloadSpec(model=m, seq_len=4096, global_batch=64), system, sw, plan, 64) for m in (even, skew)]
     assert t[1].step_time_s > t[0].step_time_s
     assert t[1].model_flops_per_step == pytest.approx(t[0].model_flops_per_step)  # useful work is the same

@@ -20,18 +20,8 @@ def run(tp=8, pp=4, dp=8, zero=1, mb=1, gb=256, vpp=1, rc="selective", sp=True):
     gpus = tp * pp * dp
     system = catalog.system("dgx-h100-superpod", gpus=gpus)
     wl = WorkloadSpec(model=MODEL, seq_len=4096, global_batch=gb)
-    plan = ResolvedPlan(
-        tp=tp,
-        pp=pp,
-        vpp=vpp,
-        cp=1,
-        ep=1,
-        dp=dp,
-        zero=zero,
-        sequence_parallel=sp and tp > 1,
-        micro_batch=mb,
-        recompute=rc,
-        precision="bf16",
+    plan = ResolvedPlan.single(
+        tp=tp, pp=pp, vpp=vpp, dp=dp, zero=zero, sequence_parallel=sp and tp > 1, micro_batch=mb, recompute=rc
     )
     return estimate(wl, system, SW, plan, gpus)
 
@@ -74,19 +64,7 @@ def test_wrong_product_is_rejected_with_the_arithmetic(tp, pp, dp):
     system = catalog.system("dgx-h100-superpod", gpus=4096)
     wl = WorkloadSpec(model=MODEL, seq_len=4096, global_batch=4096)
     gpus = tp * pp * dp + 1
-    plan = ResolvedPlan(
-        tp=tp,
-        pp=pp,
-        vpp=1,
-        cp=1,
-        ep=1,
-        dp=dp,
-        zero=1,
-        sequence_parallel=False,
-        micro_batch=1,
-        recompute="none",
-        precision="bf16",
-    )
+    plan = ResolvedPlan.single(tp=tp, pp=pp, dp=dp, zero=1)
     with pytest.raises(SuperclusterError) as err:
         estimate(wl, system, SW, plan, gpus)
     assert f"tp({tp}) * pp({pp}) * cp(1) * dp({dp}) = {tp * pp * dp} != gpus({gpus})" in str(err.value)

@@ -133,19 +133,7 @@ def run(
         software="pytorch-eager-2024",
         generic=True,
     )
-    plan = ResolvedPlan(
-        tp=1,
-        pp=1,
-        vpp=1,
-        cp=1,
-        ep=1,
-        dp=1,
-        zero=0,
-        sequence_parallel=False,
-        micro_batch=batch,
-        recompute="none",
-        precision="bf16",
-    )
+    plan = ResolvedPlan.single(micro_batch=batch)
     wl = WorkloadSpec(model=spec, seq_len=seq, global_batch=batch)
     pred = estimate(wl, system, catalog.software("pytorch-eager-2024"), plan, 1)
     return GroundTruth(

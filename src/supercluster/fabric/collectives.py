@@ -41,9 +41,9 @@ LL_MAX_BYTES = 1 << 20
 P2P_LINK_FRACTION = 370.0 / 450.0
 # A ring leaving 8-GPU nodes through all 8 NICs: ~320 GB/s bus bandwidth (NVIDIA/nccl #1221), not 8 x 47.
 MULTI_NIC_FRACTION = 320.0 / (8 * 47.0)
-# Back-compat names used by the step model's documentation.
-NCCL_BASE_LATENCY_S = 14.0 * US
-NVLINK_HOP_LATENCY_S = 1.9 * US
+# A point-to-point send/receive pays the ring LL128 entries of NCCL's latency table above.
+NCCL_BASE_LATENCY_S = BASE_US["ring"]["LL128"] * US
+NVLINK_HOP_LATENCY_S = NVL_HOP_US["ring"]["LL128"] * US
 
 
 @dataclass(frozen=True, slots=True)

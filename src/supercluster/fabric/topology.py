@@ -23,9 +23,11 @@ from supercluster import catalog
 from supercluster.errors import SuperclusterError
 from supercluster.specs import SystemSpec
 
+# Slingshot dragonfly group: 32 Rosetta switches, each with 16 endpoint (L0), 31 in-group (L1) and 17
+# global (L2) ports (ALCF Aurora interconnect page [P], via ../shared/reference/hardware_facts.md section 2)
 DRAGONFLY_SWITCHES_PER_GROUP = 32
 DRAGONFLY_ENDPOINT_PORTS = 16
-DRAGONFLY_GLOBAL_PORTS = 17  # per switch (ALCF Aurora interconnect page: 16 L0 / 31 L1 / 17 L2)
+DRAGONFLY_GLOBAL_PORTS = 17
 
 
 @cache

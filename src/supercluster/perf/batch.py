@@ -45,6 +45,9 @@ from supercluster.specs import ModelSpec, ResolvedPlan, SoftwareProfile, SystemS
 from supercluster.specs.plan import Recompute, Schedule, TrainPrecision
 from supercluster.units import GIB
 
+# HBM traffic of one mixed-precision Adam step per parameter (Megatron's fp32 main grads and master
+# weights): read grad, master, m, v (4 x 4 B); write master, m, v (3 x 4 B) and the bf16 copy (2 B);
+# zero the fp32 main grad for the next step (4 B) = 34 B.
 ADAM_BYTES_PER_PARAM = 34.0
 RECOMPUTE: tuple[Recompute, ...] = ("none", "selective", "full")
 SCHEDULE_NAMES: tuple[Schedule, ...] = ("1f1b", "zb-h1", "zb-v", "dualpipe")
@@ -192,6 +195,14 @@ _INNER_FIELDS = (
 )
 
 
+def _group(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct codes, index of each candidate's code among them); one candidate skips the sort."""
+    if len(codes) == 1:
+        return codes, np.zeros(1, dtype=np.int64)
+    uniq, index = np.unique(codes, return_inverse=True)
+    return uniq, index.reshape(-1)
+
+
 def inner_terms(
     model: ModelSpec, seq: int, system: SystemSpec, sw: SoftwareProfile, comm: CollectiveModel, key: tuple[int, ...]
 ) -> dict[str, float]:
@@ -281,11 +292,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     # Pack each inner key into one int64 (mixed radix) so 1-D np.unique can group them quickly.
     code = ((((c.tp * 4096 + c.cp) * 1024 + c.mb) * 2 + c.sp) * 4 + c.rc) * 2 + c.prec
     code = code * 4096 + c.ep
-    if n == 1:
-        uniq_codes, inner = code, np.zeros(1, dtype=np.int64)
-    else:
-        uniq_codes, inner = np.unique(code, return_inverse=True)
-        inner = inner.reshape(-1)
+    uniq_codes, inner = _group(code)
     first_of = np.zeros(len(uniq_codes), dtype=np.int64)
     first_of[inner[::-1]] = np.arange(n)[::-1]
     rows = [
@@ -305,11 +312,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
 
     # --- stage balance, once per (inner key, pp) ---
     pair_code = inner * 65536 + c.pp
-    if n == 1:
-        pairs, pair_idx = pair_code, np.zeros(1, dtype=np.int64)
-    else:
-        pairs, pair_idx = np.unique(pair_code, return_inverse=True)
-        pair_idx = pair_idx.reshape(-1)
+    pairs, pair_idx = _group(pair_code)
     stage_cache = []
     for code_pair in pairs:
         k_inner, stages = divmod(int(code_pair), 65536)

@@ -26,6 +26,8 @@ from supercluster.specs import ModelSpec, PlanSpec, SystemSpec, WorkloadSpec
 
 MICRO_BATCHES = (1, 2, 4, 8, 16)
 VPP_CHOICES = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16)
+# Search bounds, not physics: below ~1K tokens per rank ring attention is latency-bound and no published
+# run uses it; tensor parallelism past 4 scale-up domains pays the network on every layer and never ranks.
 MIN_TOKENS_PER_CP_RANK = 1024
 TP_DOMAINS = 4
 

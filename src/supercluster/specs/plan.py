@@ -1,6 +1,6 @@
 """Execution plan: the parallel layout and its options. Blank fields are filled."""
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -44,6 +44,24 @@ class ResolvedPlan(Spec):
     recompute: Recompute
     precision: TrainPrecision
     schedule: Schedule = "1f1b"
+
+    @classmethod
+    def single(cls, **knobs: Any) -> "ResolvedPlan":
+        """One GPU, nothing sharded or recomputed, BF16, with ``knobs`` changed (for tools and tests)."""
+        base: dict[str, Any] = dict(
+            tp=1,
+            pp=1,
+            vpp=1,
+            cp=1,
+            ep=1,
+            dp=1,
+            zero=0,
+            sequence_parallel=False,
+            micro_batch=1,
+            recompute="none",
+            precision="bf16",
+        )
+        return cls(**(base | knobs))
 
     @property
     def gpus(self) -> int:
