@@ -152,3 +152,68 @@ def test_grok3_class_scenario_is_marked_as_an_assumption():
     assert "assumption" in scn.description
     assert scn.workload.model.is_moe and scn.gpus == 196608
     assert len(scn.assumptions) >= 4
+
+
+def test_dispatch_destinations_follow_the_router():
+    from math import comb
+
+    from supercluster.perf.routing import destinations
+
+    # learned router, 128 experts on 8 ranks, top-8: a rank misses all 8 with C(112,8)/C(128,8)
+    ranks, domains = destinations(128, 8, 8, 8, "learned", None)
+    assert ranks == pytest.approx(8 * (1 - comb(112, 8) / comb(128, 8)))
+    assert ranks == pytest.approx(5.34, abs=0.01) and domains == 1.0
+    # DeepSeek-V3 on 8 nodes of 8: node-limited routing caps the nodes a token reaches at 4 (section 2.1.2)
+    assert destinations(256, 8, 64, 8, "learned", 4)[1] == 4.0
+    assert destinations(256, 8, 64, 8, "learned", None)[1] > 5.0
+    # AutoModel's benchmark gate: token t takes experts t*8..t*8+7, which sit on 2 ranks of 4 experts, 1 node
+    assert destinations(256, 8, 64, 8, "fake-balanced", None) == (2.0, 1.0)
+    assert destinations(128, 8, 8, 8, "fake-balanced", None) == (1.0, 1.0)
+    # a start that straddles blocks half the time: 6 experts per rank, top-4 -> 4/3 ranks on average
+    assert destinations(24, 4, 4, 4, "fake-balanced", None)[0] == pytest.approx(4 / 3)
+
+
+def test_deepep_dispatch_moves_fewer_bytes_than_per_expert_all_to_all():
+    from supercluster.perf.comm import CollectiveModel
+    from supercluster.perf.layer import layer_cost
+
+    model = catalog.model("qwen3-30b-a3b")
+    system = catalog.system("dgx-h100-superpod", gpus=8)
+    plan = ResolvedPlan(
+        tp=1,
+        pp=1,
+        vpp=1,
+        cp=1,
+        ep=8,
+        dp=8,
+        zero=1,
+        micro_batch=1,
+        recompute="none",
+        sequence_parallel=False,
+        precision="bf16",
+    )
+    comm = CollectiveModel(system)
+    per_expert = catalog.software("megatron-core-2024")
+    per_dest = per_expert.model_copy(update={"ep_dispatch": "per-destination"})
+    a = layer_cost(model, plan, 4096, system.accelerator, per_expert, comm, moe=True).ep_comm_s
+    b = layer_cost(model, plan, 4096, system.accelerator, per_dest, comm, moe=True).ep_comm_s
+    # top-8 over 8 ranks reaches ~5.3 distinct ranks: about 2/3 of the per-expert traffic (latency aside)
+    assert 0.6 < b / a < 0.75
+
+
+def test_narrow_attention_heads_run_further_from_peak():
+    from supercluster.perf.layer import attention_dim_factor
+
+    assert attention_dim_factor(128) == 1.0 == attention_dim_factor(192)
+    assert attention_dim_factor(64) == pytest.approx(408 / 609)  # FA3 paper Fig. 5, cuDNN
+    assert attention_dim_factor(64) < attention_dim_factor(96) < 1.0
+
+
+def test_router_column_is_checked():
+    from supercluster.validate.harness import predict_row, read_rows
+
+    _, rows = read_rows("project")
+    row = next(r for r in rows if r["id"] == "automodel-h100-qwen3-30b-a3b")
+    assert row["moe_router"] == "fake-balanced" and row["software"] == "automodel-2025"
+    bad = predict_row(dict(row, moe_router="psychic"))
+    assert bad.status == "failed" and "moe_router" in (bad.reason or "")

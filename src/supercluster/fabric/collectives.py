@@ -265,6 +265,22 @@ class CollectiveModel:
         lat = self._ring_latency(s, 1, "Simple")
         return np.where(self._active(nbytes, s), lat + t, 0.0)
 
+    def dispatch(self, token_bytes: Any, ranks: Any, domains: Any, s: Span) -> Any:
+        """One MoE dispatch (or combine) that sends each token once per destination, DeepEP-style.
+
+        A token crosses the network once for each other scale-up domain its experts sit on, lands on the
+        same-index GPU there and is forwarded over NVLink to each destination rank; DeepEP pipelines the
+        RDMA and NVLink legs, so the slower one paces the call (DeepSeek-V3, arXiv:2412.19437, 3.2.2;
+        deepseek-ai/DeepEP README). ``ranks`` and ``domains`` are the expected destinations per token
+        (perf.routing); copies that stay on the sending GPU move nothing.
+        """
+        k = np.minimum(s.k, s.n)
+        groups = np.maximum(1.0, s.n / k)
+        nvl = token_bytes * ranks * (k - 1) / k / self.bw_up
+        net = np.where(groups > 1, token_bytes * domains * (groups - 1) / groups, 0.0) / (self.bw_nic / self._taper(s))
+        lat = self._ring_latency(s, 1, "Simple")
+        return np.where(self._active(token_bytes, s), lat + np.maximum(nvl, net), 0.0)
+
     def p2p(self, nbytes: Any, crosses_domain: Any) -> Any:
         net = self.net_hop_s + NCCL_BASE_LATENCY_S + nbytes / self.bw_nic
         nvl = NVLINK_HOP_LATENCY_S + NCCL_BASE_LATENCY_S + nbytes / self.bw_up_p2p

@@ -12,10 +12,12 @@ FLOPs (same paper, section 4).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from supercluster.perf.comm import CollectiveModel, span_of
 from supercluster.perf.gemm import linear_fwd_bwd_s, memory_bound_s
+from supercluster.perf.routing import destinations
 from supercluster.specs import Accelerator, ModelSpec, ResolvedPlan, SoftwareProfile
 
 # HBM passes over an h-wide activation per layer forward: two norms (read+write = 4),
@@ -23,6 +25,25 @@ from supercluster.specs import Accelerator, ModelSpec, ResolvedPlan, SoftwarePro
 H_PASSES = 10.0
 H_PASSES_DROPOUT = 3.0
 BWD_ELEMENTWISE_RATIO = 2.0  # backward of an elementwise op reads the saved input and the gradient
+
+
+# Fused-attention throughput by head dim relative to head dim 128, where the efficiency tables are fitted.
+# FlashAttention-3 paper (Shah et al. 2024, arXiv:2407.08608, Fig. 5: H100 SXM5, BF16 forward, sequence
+# 4K) measures cuDNN at 408 TFLOP/s with head dim 64 against 609 at 128 (FA2 321 vs 368, FA3 476 vs 638):
+# narrow heads do less math per byte of Q/K/V and per softmax element. Above 128 the kernels disagree in
+# sign (cuDNN 581 at 256, FA3 736), so wider heads keep the table's value.
+NARROW_HEAD_DIM = 64
+NARROW_HEAD_FACTOR = 408 / 609
+
+
+def attention_dim_factor(head_dim: float) -> float:
+    """Throughput of a fused attention kernel at ``head_dim`` over its throughput at 128 (log2-linear below)."""
+    if head_dim >= 128:
+        return 1.0
+    if head_dim <= NARROW_HEAD_DIM:
+        return NARROW_HEAD_FACTOR
+    w = math.log2(head_dim / NARROW_HEAD_DIM)  # 0 at 64, 1 at 128
+    return NARROW_HEAD_FACTOR + w * (1.0 - NARROW_HEAD_FACTOR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +116,7 @@ def layer_cost(
     # The busiest expert rank paces the layer: dropless routing leaves it ``moe_imbalance`` times the mean
     # load; with a capacity factor experts are padded to that capacity (Fedus et al. 2021, Switch
     # Transformers, section 2.2; Megatron-Core MoE --moe-expert-capacity-factor).
-    load = (model.moe_capacity_factor or model.moe_imbalance) if moe else 1.0
+    load = model.routing_load if moe else 1.0
     if moe:
         local_experts = model.moe_experts / plan.ep
         per_expert_tok = tok * model.moe_topk * plan.ep / model.moe_experts * load
@@ -122,8 +143,9 @@ def layer_cost(
     elem_fwd_bytes = 0.0
     if sw.attention_kernel == "flash":
         core_flops = 0.5 * core_flops_full  # causal blocks skipped
-        f_attn = core_flops / (peak16 * acc.efficiency.attention_fwd_fraction)
-        b_attn = 2.5 * core_flops / (peak16 * acc.efficiency.attention_bwd_fraction)
+        dim = attention_dim_factor(model.qk_dim)
+        f_attn = core_flops / (peak16 * acc.efficiency.attention_fwd_fraction * dim)
+        b_attn = 2.5 * core_flops / (peak16 * acc.efficiency.attention_bwd_fraction * dim)
         core_hw = 3.5 * core_flops
         selective_extra = 0.0
     else:
@@ -175,12 +197,20 @@ def layer_cost(
     ep_fwd = 0.0
     if moe and plan.ep > 1:
         ep_span = span_of(plan.ep, t * plan.cp, comm.domain)
-        copies = float(model.moe_topk)
-        if model.moe_node_limit and ep_span.k < ep_span.n:
-            # node-limited routing sends a token once to each of at most M nodes and forwards it over
-            # NVLink inside the node (DeepSeek-V3, arXiv:2412.19437, section 3.2.2)
-            copies = min(copies, float(model.moe_node_limit))
-        ep_fwd = 2.0 * comm.all_to_all(tok * copies * h * 2.0 / sp_div * load, ep_span)
+        token_bytes = tok * h * 2.0 / sp_div * load  # the busiest rank's share, bf16
+        if sw.ep_dispatch == "per-destination":
+            ranks, domains = destinations(
+                model.moe_experts,
+                model.moe_topk,
+                plan.ep,
+                int(min(ep_span.k, plan.ep)),
+                model.moe_router,
+                model.moe_node_limit,
+            )
+            one_way = comm.dispatch(token_bytes, ranks, domains, ep_span)
+        else:
+            one_way = comm.all_to_all(token_bytes * model.moe_topk, ep_span)
+        ep_fwd = 2.0 * one_way  # dispatch, then combine
 
     fwd_compute = f_gemm + f_attn + f_elem
     if plan.recompute == "full":

@@ -104,7 +104,7 @@ def layer_activation_bytes(model: ModelSpec, plan: ResolvedPlan, seq: int, sw: S
         qkv = 2.0 * s * b * (a * d + 2 * g * d)
         attn_out = lin_in * s * b * a * d
     if moe:
-        load = model.moe_capacity_factor or model.moe_imbalance
+        load = model.routing_load
         f_tokens = s * b * (model.moe_topk * load + model.moe_shared_experts)
         f_width = model.expert_ffn
     else:

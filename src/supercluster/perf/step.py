@@ -114,9 +114,15 @@ def from_batch(res: BatchResult, i: int, workload: WorkloadSpec, system: SystemS
     )
     notes = []
     if workload.model.is_moe:
+        m = workload.model
+        routing = (
+            "the benchmark's balanced gate (no imbalance)"
+            if m.moe_router == "fake-balanced"
+            else f"busiest expert rank at {m.routing_load:g}x the mean load"
+        )
         notes.append(
-            "mixture of experts: uniform routing (no load imbalance) and expert GEMMs at dense efficiency; "
-            "the MoE model of a later issue refines both"
+            f"mixture of experts: {routing}; each local expert's GEMM priced at the dense efficiency for its "
+            "shape (no separate grouped-GEMM penalty)"
         )
     b = res.breakdown(i)
     return StepEstimate(

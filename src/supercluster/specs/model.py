@@ -34,7 +34,17 @@ class ModelSpec(Spec):
         default=1.1,
         ge=1.0,
         le=4.0,
-        description="tokens on the busiest expert rank over the mean (routing load imbalance)",
+        description=(
+            "tokens on the busiest expert rank over the mean (routing load imbalance); the 1.1 default is an "
+            "assumption (no published per-rank measurement read yet): set it per run"
+        ),
+    )
+    moe_router: Literal["learned", "fake-balanced"] = Field(
+        default="learned",
+        description=(
+            "learned: top-k experts spread over all experts; fake-balanced: the benchmark gate of NeMo AutoModel "
+            "(token t takes experts t*k..t*k+k-1 mod E: no imbalance, each token's experts contiguous)"
+        ),
     )
     q_lora_rank: int | None = Field(default=None, ge=1, description="MLA: query compression rank")
     kv_lora_rank: int | None = Field(default=None, ge=1, description="MLA: key/value compression rank")
@@ -111,6 +121,14 @@ class ModelSpec(Spec):
     @property
     def moe_layers(self) -> int:
         return self.layers - self.moe_dense_layers if self.is_moe else 0
+
+    @property
+    def routing_load(self) -> float:
+        """Tokens on the busiest expert rank over the mean: padded to the capacity factor when tokens are
+        dropped, the routing imbalance when dropless, exactly 1 under the benchmark's balanced gate."""
+        if self.moe_router == "fake-balanced":
+            return 1.0
+        return self.moe_capacity_factor or self.moe_imbalance
 
     @property
     def expert_ffn(self) -> int:

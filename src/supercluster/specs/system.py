@@ -91,4 +91,12 @@ class SoftwareProfile(Spec):
     grad_reduce_bytes: int = Field(ge=2, le=4, description="bytes per gradient element on the wire")
     dp_bucket_params: float = Field(gt=0, description="parameters per gradient-reduction bucket")
     schedules: list[str] = Field(default_factory=lambda: ["1f1b"], description="pipeline schedules the stack has")
+    ep_dispatch: Literal["per-expert", "per-destination"] = Field(
+        default="per-expert",
+        description=(
+            "per-expert: an all-to-all moves one copy of a token per routed expert (Megatron's alltoall "
+            "dispatcher); per-destination: one copy per destination node over the network and per rank over "
+            "NVLink, the two pipelined (DeepEP)"
+        ),
+    )
     source: str = ""

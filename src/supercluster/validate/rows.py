@@ -87,6 +87,10 @@ def row_model(row: dict[str, str]) -> ModelSpec:
             base[key] = value
     if not blank(row, "activation"):
         base["activation"] = row["activation"].strip()
+    # optional column beyond the shared schema: the router the measured run used; NeMo AutoModel's benchmark
+    # recipes replace the learned router with a balanced one (fake_balanced_gate: true)
+    if not blank(row, "moe_router"):
+        base["moe_router"] = row["moe_router"].strip()
     missing = [k for k in ("layers", "hidden", "heads", "vocab") if k not in base]
     if missing:
         raise SuperclusterError(f"model '{name}' is not a preset and the row lacks {', '.join(missing)}")
