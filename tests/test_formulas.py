@@ -105,3 +105,31 @@ def test_uneven_stages_for_126_layers_on_16():
     assert sum(counts) == 126 and len(counts) == 16
     assert counts[-1] < max(counts)  # the head's stage gets fewer layers, as in Llama 3
     assert max(counts) == 8
+
+
+def test_megatron_hides_the_input_gradient_collective_behind_wgrad():
+    # Megatron's LinearWithGradAccumulationAndAsyncCommunication: without sequence parallelism the backward
+    # all-reduce of each block's input gradient runs behind that block's weight-gradient GEMMs; with it, the
+    # all-gather that is the backward of the output reduce-scatter stays exposed (one per block)
+    from supercluster.perf.comm import CollectiveModel, span_of
+    from supercluster.perf.layer import layer_cost
+
+    model = catalog.model("gpt3-175b")
+    system = catalog.system("dgx-a100-superpod", gpus=8)
+    comm = CollectiveModel(system)
+    sync = catalog.software("megatron-lm-2022").model_copy(update={"tp_async_dgrad": False})
+    asyn = sync.model_copy(update={"tp_async_dgrad": True})
+    tok_bytes = 2048 * model.hidden * 2.0
+    span = span_of(8, 1, comm.domain)
+    ar, ag = float(comm.all_reduce(tok_bytes, span)), float(comm.all_gather(tok_bytes, span))
+    for sp in (False, True):
+        plan = ResolvedPlan(
+            tp=8, pp=1, vpp=1, cp=1, ep=1, dp=1, zero=0, micro_batch=1,
+            recompute="none", sequence_parallel=sp, precision="bf16",
+        )  # fmt: skip
+        a = layer_cost(model, plan, 2048, system.accelerator, sync, comm, moe=False).tp_comm_s
+        b = layer_cost(model, plan, 2048, system.accelerator, asyn, comm, moe=False).tp_comm_s
+        if sp:
+            assert b == pytest.approx(a / 2 + 2 * ag, rel=1e-6)  # forward 2 x (AG + RS), backward 2 x AG
+        else:
+            assert a == pytest.approx(4 * ar, rel=1e-6) and b == pytest.approx(2 * ar, rel=1e-6)

@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 
 from supercluster.perf.comm import CollectiveModel, span_of
-from supercluster.perf.gemm import linear_fwd_bwd_s, memory_bound_s
+from supercluster.perf.gemm import gemm_time_s, linear_fwd_bwd_s, memory_bound_s
 from supercluster.perf.routing import destinations
 from supercluster.specs import Accelerator, ModelSpec, ResolvedPlan, SoftwareProfile
 
@@ -91,26 +91,33 @@ def layer_cost(
     f_gemm = b_gemm = 0.0
     flops_fwd = 0.0
 
-    def lin(m: float, n: float, k: float, times: float = 1.0) -> None:
+    # backward GEMMs of the linears that read each block's (gathered) input: Megatron hides that input's
+    # gradient collective behind them (see the tensor-parallel section below)
+    reads_input = {"attn": [0.0, 0.0], "mlp": [0.0, 0.0]}  # [dgrad_s, wgrad_s]
+
+    def lin(m: float, n: float, k: float, times: float = 1.0, block: str | None = None) -> None:
         nonlocal f_gemm, b_gemm, flops_fwd
         fw, bw = linear_fwd_bwd_s(m, n, k, acc, prec)
         f_gemm += fw * times
         b_gemm += bw * times
         flops_fwd += 2.0 * m * n * k * times
+        if block and t > 1 and sw.tp_async_dgrad:
+            reads_input[block][0] += gemm_time_s(m, k, n, acc, prec) * times
+            reads_input[block][1] += gemm_time_s(k, n, m, acc, prec) * times
 
     if model.is_mla:
         # latent down-projections are replicated across TP ranks, per-head up-projections sharded
         if model.q_lora_rank:
-            lin(tok, model.q_lora_rank, h)
+            lin(tok, model.q_lora_rank, h, block="attn")
             lin(tok, a * model.qk_dim / t, model.q_lora_rank)
         else:
-            lin(tok, a * model.qk_dim / t, h)
+            lin(tok, a * model.qk_dim / t, h, block="attn")
         kvr = model.kv_lora_rank or 0
-        lin(tok, kvr + (model.qk_rope_head_dim or 0), h)
+        lin(tok, kvr + (model.qk_rope_head_dim or 0), h, block="attn")
         lin(tok, a * (d + model.vdim) / t, kvr)
         lin(tok, h, a * model.vdim / t)  # attention output
     else:
-        lin(tok, (a + 2 * g) * d / t, h)  # QKV
+        lin(tok, (a + 2 * g) * d / t, h, block="attn")  # QKV
         lin(tok, h, a * d / t)  # attention output
     up = 2 if model.gated else 1
     # The busiest expert rank paces the layer: dropless routing leaves it ``moe_imbalance`` times the mean
@@ -122,16 +129,16 @@ def layer_cost(
         per_expert_tok = tok * model.moe_topk * plan.ep / model.moe_experts * load
         fe = model.expert_ffn
         flops_before = flops_fwd
-        lin(per_expert_tok, up * fe / t, h, local_experts)
+        lin(per_expert_tok, up * fe / t, h, local_experts, block="mlp")
         lin(per_expert_tok, h, fe / t, local_experts)
         flops_fwd = flops_before + (flops_fwd - flops_before) / load  # model FLOPs count the useful tokens
         if model.moe_shared_experts:
-            lin(tok, up * fe * model.moe_shared_experts / t, h)
+            lin(tok, up * fe * model.moe_shared_experts / t, h, block="mlp")
             lin(tok, h, fe * model.moe_shared_experts / t)
         lin(tok, model.moe_experts, h)  # router
         f_act_elems = tok * (model.moe_topk + model.moe_shared_experts) * fe / t
     else:
-        lin(tok, up * model.ffn_hidden / t, h)
+        lin(tok, up * model.ffn_hidden / t, h, block="mlp")
         lin(tok, h, model.ffn_hidden / t)
         f_act_elems = tok * model.ffn_hidden / t
 
@@ -172,16 +179,31 @@ def layer_cost(
     b_elem = BWD_ELEMENTWISE_RATIO * f_elem
 
     # --- tensor-parallel communication: 2 collectives forward, 2 backward (Shoeybi et al. sec. 3) ---
-    tp_fwd = 0.0
+    # Forward: an all-reduce after each block (sequence parallel: all-gather before, reduce-scatter after).
+    # Backward: the same traffic, unless the stack launches the input-gradient collective asynchronously
+    # behind the block's weight-gradient GEMMs (and, with sequence parallelism, re-gathers the input
+    # behind the data-gradient GEMMs), as Megatron's LinearWithGradAccumulationAndAsyncCommunication does;
+    # then only the all-gather that is the backward of the output reduce-scatter stays in the open.
+    tp_fwd = tp_bwd = 0.0
     if t > 1:
         msg = tok * h * 2.0
         tp_span = span_of(t, 1, comm.domain)
-        one = (
-            comm.all_gather(msg, tp_span) + comm.reduce_scatter(msg, tp_span)
-            if plan.sequence_parallel
-            else comm.all_reduce(msg, tp_span)
-        )
+        if plan.sequence_parallel:
+            ag = float(comm.all_gather(msg, tp_span))
+            rs = float(comm.reduce_scatter(msg, tp_span))
+            one = ag + rs
+        else:
+            one = ar = float(comm.all_reduce(msg, tp_span))
+        bwd = 2.0 * one
+        if sw.tp_async_dgrad:
+            bwd = 0.0
+            for dgrad, wgrad in reads_input.values():
+                if plan.sequence_parallel:
+                    bwd += ag + max(0.0, ag - dgrad) + max(0.0, rs - wgrad)
+                else:
+                    bwd += max(0.0, ar - wgrad)
         tp_fwd = 2.0 * one * (1.0 - sw.tp_overlap_fraction)
+        tp_bwd = bwd * (1.0 - sw.tp_overlap_fraction)
     # Context parallelism: ring attention passes each rank's K and V chunk around the CP ring
     # (Liu et al. 2023, "Ring Attention", arXiv:2310.01889, section 3), overlapped with the attention
     # of the chunk in hand; the backward also passes dK and dV (twice the forward volume).
@@ -231,7 +253,7 @@ def layer_cost(
         bwd_attn_s=b_attn,
         bwd_elem_s=b_elem,
         recompute_s=recompute_s,
-        tp_comm_s=2.0 * tp_fwd + (tp_fwd if plan.recompute == "full" else 0.0) + cp_fwd + cp_bwd,
+        tp_comm_s=tp_fwd + tp_bwd + (tp_fwd if plan.recompute == "full" else 0.0) + cp_fwd + cp_bwd,
         ep_comm_s=2.0 * ep_fwd + (ep_fwd if plan.recompute == "full" else 0.0),
         model_flops=model_flops,
         hw_flops=hw_flops,

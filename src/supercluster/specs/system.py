@@ -87,6 +87,13 @@ class SoftwareProfile(Spec):
     param_gather_overlap: bool = Field(description="ZeRO parameter all-gather overlapped with forward")
     tp_overlap_fraction: float = Field(ge=0, le=1, description="share of TP communication hidden behind GEMMs")
     pp_overlap: bool = Field(description="pipeline send/recv asynchronous, off the critical path")
+    tp_async_dgrad: bool = Field(
+        default=False,
+        description=(
+            "backward TP collective of each block's input gradient launched asynchronously behind the weight-"
+            "gradient GEMMs (Megatron's LinearWithGradAccumulationAndAsyncCommunication)"
+        ),
+    )
     grad_accum_bytes: int = Field(ge=2, le=4, description="bytes per gradient element kept for accumulation")
     grad_reduce_bytes: int = Field(ge=2, le=4, description="bytes per gradient element on the wire")
     dp_bucket_params: float = Field(gt=0, description="parameters per gradient-reduction bucket")
