@@ -217,3 +217,52 @@ def test_router_column_is_checked():
     assert row["moe_router"] == "fake-balanced" and row["software"] == "automodel-2025"
     bad = predict_row(dict(row, moe_router="psychic"))
     assert bad.status == "failed" and "moe_router" in (bad.reason or "")
+
+
+def test_mla_selective_recompute_reruns_norms_and_up_projections():
+    # DeepSeek-V3 section 3.2.3: norms and MLA up-projections are recomputed, so their outputs are not stored
+    from supercluster.perf.comm import CollectiveModel
+    from supercluster.perf.layer import layer_cost
+    from supercluster.perf.memory import layer_activation_bytes
+
+    model = catalog.model("deepseek-v3")
+    system = catalog.system("dgx-h100-superpod", gpus=64)
+    sw = catalog.software("deepseek-hai-2024")
+    comm = CollectiveModel(system)
+
+    def plan(rc):
+        return ResolvedPlan(
+            tp=1, pp=1, vpp=1, cp=1, ep=8, dp=8, zero=1, micro_batch=1,
+            recompute=rc, sequence_parallel=False, precision="bf16",
+        )  # fmt: skip
+
+    mem = {rc: layer_activation_bytes(model, plan(rc), 4096, sw, moe=True) for rc in ("none", "selective", "full")}
+    cost = {rc: layer_cost(model, plan(rc), 4096, system.accelerator, sw, comm, moe=True) for rc in mem}
+    assert mem["full"] < mem["selective"] < 0.8 * mem["none"]
+    assert 0 < cost["selective"].recompute_s < 0.25 * cost["full"].recompute_s
+    # a dense (non-MLA) model under flash attention has nothing to gain from selective recompute
+    llama = catalog.model("llama3-70b")
+    p_none, p_sel = plan("none").model_copy(update={"ep": 1}), plan("selective").model_copy(update={"ep": 1})
+    sw2 = catalog.software("megatron-core-2024")
+    assert layer_activation_bytes(llama, p_sel, 4096, sw2, moe=False) == layer_activation_bytes(
+        llama, p_none, 4096, sw2, moe=False
+    )
+
+
+def test_expert_inputs_are_stored_per_routed_copy_and_bf16_moments_shrink_optimizer_state():
+    from supercluster.perf.batch import optimizer_state_bytes
+    from supercluster.perf.memory import layer_activation_bytes
+
+    sw = catalog.software("megatron-core-2024")
+    plan = ResolvedPlan(
+        tp=1, pp=1, vpp=1, cp=1, ep=8, dp=8, zero=1, micro_batch=1,
+        recompute="none", sequence_parallel=False, precision="bf16",
+    )  # fmt: skip
+    top2 = catalog.model("mixtral-8x7b")
+    top4 = top2.model_copy(update={"moe_topk": 4})
+    grow = layer_activation_bytes(top4, plan, 4096, sw, True) - layer_activation_bytes(top2, plan, 4096, sw, True)
+    # two more copies per token: their expert inputs (h wide) and intermediates (3 x ffn wide), bf16
+    per_copy = 2.0 * top2.hidden + 2.0 * top2.expert_ffn * 3
+    assert grow == pytest.approx(4096 * 2 * top2.routing_load * per_copy)
+    assert optimizer_state_bytes(sw) == 12.0
+    assert optimizer_state_bytes(catalog.software("deepseek-hai-2024")) == 8.0

@@ -49,6 +49,20 @@ from supercluster.units import GIB
 # weights): read grad, master, m, v (4 x 4 B); write master, m, v (3 x 4 B) and the bf16 copy (2 B);
 # zero the fp32 main grad for the next step (4 B) = 34 B.
 ADAM_BYTES_PER_PARAM = 34.0
+
+
+def optimizer_state_bytes(sw: SoftwareProfile) -> float:
+    """fp32 master weight plus Adam's two moments per parameter: 12 B (ZeRO, arXiv:1910.02054, section 3.1),
+    8 B with BF16 moments (DeepSeek-V3, arXiv:2412.19437, section 3.3.3)."""
+    return 4.0 + 2.0 * sw.adam_moment_bytes
+
+
+def optimizer_traffic_bytes(sw: SoftwareProfile) -> float:
+    """HBM bytes per parameter of one Adam step: ADAM_BYTES_PER_PARAM with each moment read and written at
+    its own width."""
+    return ADAM_BYTES_PER_PARAM - 4.0 * (4 - sw.adam_moment_bytes)
+
+
 RECOMPUTE: tuple[Recompute, ...] = ("none", "selective", "full")
 SCHEDULE_NAMES: tuple[Schedule, ...] = ("1f1b", "zb-h1", "zb-v", "dualpipe")
 PRECISION: tuple[TrainPrecision, ...] = ("bf16", "fp8")
@@ -230,7 +244,8 @@ def inner_terms(
 
     head_f, head_b, head_flops = head_cost(model, plan, seq, acc, comm)
     n_moe = model.moe_layers
-    work_plan = plan.model_copy(update={"recompute": "selective"})
+    # one layer re-run under full recompute holds all its activations (flash: no score matrix)
+    work_plan = plan.model_copy(update={"recompute": "none" if sw.attention_kernel == "flash" else "selective"})
     p2p_bytes = mb * seq / cp * model.hidden * 2.0 / tp
     p2p_ag = 0.0
     if tp > 1 and not sp:  # the receiver re-assembles the full activation across its TP group
@@ -396,7 +411,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         gather_exposed = gather
     dp_exposed = sync_exposed + gather_exposed
     opt_params = params0 / np.where(sharded, dp_group, 1) + expert0 / np.where(sharded, edp, 1)
-    optimizer_s = ADAM_BYTES_PER_PARAM * opt_params / (acc.hbm_tb_per_s * 1e12 * acc.efficiency.hbm_fraction)
+    optimizer_s = optimizer_traffic_bytes(sw) * opt_params / (acc.hbm_tb_per_s * 1e12 * acc.efficiency.hbm_fraction)
     step = t_pipe + dp_exposed + optimizer_s
 
     # --- FLOPs of the whole step, all GPUs ---
@@ -421,7 +436,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         w = w + np.where(zero >= 3, 2 * 2.0 * pr / np.maximum(layers, 1), 0.0)  # gathered layer buffers
         w = np.where(dual, 2.0 * w, w)
         gr = sw.grad_accum_bytes * (pr / np.where(zero >= 2, shard, 1) + ex / np.where(zero >= 2, eshard, 1))
-        opt = 12.0 * (pr / np.where(sharded, shard, 1) + ex / np.where(sharded, eshard, 1))
+        opt = optimizer_state_bytes(sw) * (pr / np.where(sharded, shard, 1) + ex / np.where(sharded, eshard, 1))
         act = scaled * (t["act_dense"] * (1 - share) + t["act_moe"] * share) * in_flight
         act = act + np.where(c.rc == 2, t["act_work"], 0.0)
         logits = np.where(last, c.mb * seq / c.cp * model.vocab / c.tp * 6.0, 0.0)  # bf16 logits + fp32 softmax

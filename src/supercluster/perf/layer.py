@@ -90,6 +90,7 @@ def layer_cost(
     # --- GEMMs: (tokens x in) @ (in x out/t) ---
     f_gemm = b_gemm = 0.0
     flops_fwd = 0.0
+    mla_up_s = mla_up_flops = 0.0  # forward of the MLA up-projections (what its selective recompute re-runs)
 
     # backward GEMMs of the linears that read each block's (gathered) input: Megatron hides that input's
     # gradient collective behind them (see the tensor-parallel section below)
@@ -107,14 +108,22 @@ def layer_cost(
 
     if model.is_mla:
         # latent down-projections are replicated across TP ranks, per-head up-projections sharded
+        kvr = model.kv_lora_rank or 0
+
+        def up_projection(m: float, n: float, k: float) -> None:
+            nonlocal mla_up_s, mla_up_flops
+            t0, f0 = f_gemm, flops_fwd
+            lin(m, n, k)
+            mla_up_s += f_gemm - t0
+            mla_up_flops += flops_fwd - f0
+
         if model.q_lora_rank:
             lin(tok, model.q_lora_rank, h, block="attn")
-            lin(tok, a * model.qk_dim / t, model.q_lora_rank)
+            up_projection(tok, a * model.qk_dim / t, model.q_lora_rank)
         else:
             lin(tok, a * model.qk_dim / t, h, block="attn")
-        kvr = model.kv_lora_rank or 0
         lin(tok, kvr + (model.qk_rope_head_dim or 0), h, block="attn")
-        lin(tok, a * (d + model.vdim) / t, kvr)
+        up_projection(tok, a * (d + model.vdim) / t, kvr)
         lin(tok, h, a * model.vdim / t)  # attention output
     else:
         lin(tok, (a + 2 * g) * d / t, h, block="attn")  # QKV
@@ -240,6 +249,10 @@ def layer_cost(
     elif plan.recompute == "selective":
         recompute_s = selective_extra
         recompute_flops = core_flops if sw.attention_kernel != "flash" else 0.0
+        if model.is_mla:
+            # DeepSeek-V3 section 3.2.3: RMSNorms (read h, write h, twice) and the MLA up-projections again
+            recompute_s += mla_up_s + memory_bound_s(2.0 * 2.0 * tok * h * 2.0 / sp_div, acc)
+            recompute_flops += mla_up_flops
     else:
         recompute_s, recompute_flops = 0.0, 0.0
 

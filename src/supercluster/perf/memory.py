@@ -16,6 +16,10 @@ recompute (or FlashAttention, which recomputes the scores in its backward)
 drops the 5as^2b score terms; full recompute keeps only the layer input. The
 first pipeline stage holds p micro-batches in flight under 1F1B, times
 (1 + (p-1)/(p v)) with v interleaved stages (section 4.2.3).
+
+Mixtures of experts store each routed copy of a token twice over: the expert up-projection's input (h wide)
+and its intermediates. Multi-head latent attention under selective recompute keeps only the latents and
+recomputes norms and up-projections (DeepSeek-V3, arXiv:2412.19437, section 3.2.3).
 """
 
 from __future__ import annotations
@@ -90,8 +94,13 @@ def layer_activation_bytes(model: ModelSpec, plan: ResolvedPlan, seq: int, sw: S
     sp = t if plan.sequence_parallel else 1
     if plan.recompute == "full":
         return 2.0 * sbh / sp  # the layer input only
-    # Replicated across TP ranks unless sequence parallel: norm inputs, GEMM inputs, dropout masks.
-    replicated = 2.0 * sbh + lin_in * sbh + 2.0 * sbh + lin_in * sbh
+    # DeepSeek-V3's selective recompute (arXiv:2412.19437, section 3.2.3) re-runs every RMSNorm and the MLA
+    # up-projections in the backward: the norm outputs (GEMM inputs) and the per-head Q, K, V are not kept.
+    mla_selective = model.is_mla and plan.recompute == "selective"
+    gemm_in = 0.0 if mla_selective else lin_in
+    # Replicated across TP ranks unless sequence parallel: norm inputs, GEMM inputs, dropout masks. A MoE
+    # block's expert GEMMs read the dispatched copies instead (below), not the norm output.
+    replicated = 2.0 * sbh + gemm_in * sbh + 2.0 * sbh + (0.0 if moe else gemm_in * sbh)
     if model.dropout:
         replicated += 2.0 * sbh  # two 1-byte dropout masks
     # Sharded by TP: Q, K, V, attention output (out-proj input), FFN intermediates.
@@ -99,18 +108,23 @@ def layer_activation_bytes(model: ModelSpec, plan: ResolvedPlan, seq: int, sw: S
         # per-head Q and K (qk_dim) and V (v_head_dim) after the up-projections, plus the two latents
         latents = 2.0 * s * b * ((model.q_lora_rank or 0) + (model.kv_lora_rank or 0) + (model.qk_rope_head_dim or 0))
         qkv = 2.0 * s * b * a * (2 * model.qk_dim + model.vdim) + latents * t  # latents are replicated
+        if mla_selective:
+            qkv = latents * t
         attn_out = lin_in * s * b * a * model.vdim
     else:
         qkv = 2.0 * s * b * (a * d + 2 * g * d)
         attn_out = lin_in * s * b * a * d
+    expert_in = 0.0
     if moe:
         load = model.routing_load
         f_tokens = s * b * (model.moe_topk * load + model.moe_shared_experts)
         f_width = model.expert_ffn
+        # the permuted token copies the expert up-projections read, kept for their weight gradients
+        expert_in = lin_in * f_tokens * h
     else:
         f_tokens, f_width = s * b, model.ffn_hidden
     up = 2 if model.gated else 1
-    ffn = f_tokens * f_width * (2.0 * up + lin_in)  # up-proj output(s) and the activation output
+    ffn = f_tokens * f_width * (2.0 * up + lin_in) + expert_in  # up-proj output(s) and the activation output
     sharded = qkv + attn_out + ffn
     scores = 0.0
     if sw.attention_kernel == "flash":

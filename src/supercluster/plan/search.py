@@ -81,11 +81,14 @@ class SearchResult:
         if no_ep is None:
             out["why"] = "no layout fits without expert parallelism: replicated experts exceed HBM"
         elif with_ep is not None:
-            cheaper = "expert parallelism" if with_ep.step_time_s < no_ep.step_time_s else "replicated experts"
+            cheaper = "expert parallelism" if with_ep.step_time_s < no_ep.step_time_s else "no expert parallelism"
+            gap = abs(with_ep.step_time_s / no_ep.step_time_s - 1) * 100
             out["why"] = (
-                f"{cheaper} wins: sharding experts over EP ranks costs {with_ep.ep_comm_s:.3g} s of exposed "
-                f"all-to-all per step and frees {(no_ep.memory.total_bytes - with_ep.memory.total_bytes) / 2**30:.1f} "
-                "GiB per GPU, which buys fewer pipeline stages, larger micro-batches or no recompute"
+                f"{cheaper} wins by {gap:.1f}%: with EP {with_ep.plan.ep} the experts are sharded for "
+                f"{with_ep.ep_comm_s:.3g} s of exposed all-to-all per step (tp {with_ep.plan.tp}: "
+                f"{with_ep.tp_comm_s:.3g} s of TP traffic, {with_ep.memory.total_bytes / GIB:.1f} GiB per GPU); "
+                f"without EP they are split by tp {no_ep.plan.tp} instead ({no_ep.tp_comm_s:.3g} s of TP traffic, "
+                f"{no_ep.memory.total_bytes / GIB:.1f} GiB per GPU)"
             )
         return out
 

@@ -93,7 +93,8 @@ def enumerate_space(
     rcs = [fixed.recompute] if fixed.recompute else list(options.recompute)
     scheds = [fixed.schedule] if fixed.schedule else list(schedules)
     rc_total = len(rcs)
-    if not fixed.recompute and flash_attention and "selective" in rcs and "none" in rcs:
+    # (multi-head latent attention is the exception: its selective recompute re-runs norms and up-projections)
+    if not fixed.recompute and flash_attention and not model.is_mla and "selective" in rcs and "none" in rcs:
         rcs.remove("selective")
     zeros = [fixed.zero] if fixed.zero is not None else list(options.zero_stages)
     generated = 0

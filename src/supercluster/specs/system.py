@@ -96,6 +96,12 @@ class SoftwareProfile(Spec):
     )
     grad_accum_bytes: int = Field(ge=2, le=4, description="bytes per gradient element kept for accumulation")
     grad_reduce_bytes: int = Field(ge=2, le=4, description="bytes per gradient element on the wire")
+    adam_moment_bytes: int = Field(
+        default=4,
+        ge=2,
+        le=4,
+        description="bytes per Adam moment (m and v): 4 in FP32; 2 where the stack keeps them in BF16 (DeepSeek-V3)",
+    )
     dp_bucket_params: float = Field(gt=0, description="parameters per gradient-reduction bucket")
     schedules: list[str] = Field(default_factory=lambda: ["1f1b"], description="pipeline schedules the stack has")
     ep_dispatch: Literal["per-expert", "per-destination"] = Field(
