@@ -184,6 +184,12 @@ def layer_cost(
     elem_fwd_bytes += f_act_elems * 2.0 * (3.0 if model.gated else 2.0)
     if not model.learned_positions:
         elem_fwd_bytes += tok * (a + g) * d / t * 2.0 * 2.0  # rotary on Q and K
+    if moe and sw.ep_dispatch == "per-expert":
+        # token shuffling around the all-to-all: permute (read each token, write its k routed copies) and
+        # unpermute with the router-weighted sum (read the k copies, write the token), bf16 (Megatron-Core's
+        # alltoall token dispatcher; DeepEP fuses both into its dispatch and combine kernels)
+        copies = model.moe_topk * load
+        elem_fwd_bytes += 2.0 * tok * h * 2.0 * (1.0 + copies) / sp_div
     f_elem = memory_bound_s(elem_fwd_bytes, acc)
     b_elem = BWD_ELEMENTWISE_RATIO * f_elem
 
