@@ -133,3 +133,29 @@ def test_megatron_hides_the_input_gradient_collective_behind_wgrad():
             assert b == pytest.approx(a / 2 + 2 * ag, rel=1e-6)  # forward 2 x (AG + RS), backward 2 x AG
         else:
             assert a == pytest.approx(4 * ar, rel=1e-6) and b == pytest.approx(2 * ar, rel=1e-6)
+
+
+def test_interleaved_fill_crosses_every_chunk_boundary(monkeypatch):
+    # before the pipeline is full the first micro-batch crosses p*v - 1 chunk boundaries each way
+    from supercluster.fabric.collectives import CollectiveModel
+    from supercluster.perf.batch import Candidates, evaluate
+    from supercluster.specs import WorkloadSpec
+
+    model = catalog.model("gpt3-175b")
+    system = catalog.system("dgx-h100-superpod", gpus=64)
+    sw = catalog.software("megatron-core-2024")  # asynchronous p2p: no per-micro-batch cost, only the fill
+    wl = WorkloadSpec(model=model, seq_len=2048, global_batch=64)
+
+    def plan(v: int) -> ResolvedPlan:
+        return ResolvedPlan(
+            tp=8, pp=8, vpp=v, cp=1, ep=1, dp=1, zero=1, micro_batch=1,
+            recompute="none", sequence_parallel=True, precision="bf16",
+        )  # fmt: skip
+
+    plans = [plan(v) for v in (1, 2)]
+    p2p = float(CollectiveModel(system).p2p(2048 * model.hidden * 2.0 / 8, True))
+    with_p2p = evaluate(wl, system, sw, Candidates.from_plans(plans)).bubble_s
+    monkeypatch.setattr(CollectiveModel, "p2p", lambda self, nbytes, crosses: 0.0 * np.asarray(nbytes))
+    without = evaluate(wl, system, sw, Candidates.from_plans(plans)).bubble_s
+    for i, v in enumerate((1, 2)):
+        assert with_p2p[i] - without[i] == pytest.approx(2 * (8 * v - 1) * p2p)

@@ -371,8 +371,10 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     fwd_share = t["fwd"] / np.maximum(t["fwd"] + t["bwd_rc"], 1e-30)
     bubble = schedule_bubble(sched, t_mean, fwd_share, pp, vpp)
     t_pipe = m * t_max + bubble
-    # the first micro-batch's activations and gradients hop across p - 1 stage boundaries each way
-    fill_latency = 2.0 * (pp - 1) * p2p_one
+    # the first micro-batch's activations and gradients cross every chunk boundary each way before the
+    # pipeline is full: p - 1 under 1F1B, p*v - 1 when interleaved (Narayanan et al. 2021, section 2.2.2:
+    # interleaving multiplies the pipeline's communication by v)
+    fill_latency = 2.0 * (pp * vpp - 1) * p2p_one
     t_pipe, bubble = t_pipe + fill_latency, bubble + fill_latency
     slow_first = t_first >= np.maximum(t_mid, t_last)
     slow_last = ~slow_first & (t_last > t_mid)
