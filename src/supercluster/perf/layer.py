@@ -93,7 +93,7 @@ def layer_cost(
     mla_up_s = mla_up_flops = 0.0  # forward of the MLA up-projections (what its selective recompute re-runs)
 
     # backward GEMMs of the linears that read each block's (gathered) input: Megatron hides that input's
-    # gradient collective behind them (see the tensor-parallel section below)
+    # gradient collective behind them (see tp_comm)
     reads_input = {"attn": [0.0, 0.0], "mlp": [0.0, 0.0]}  # [dgrad_s, wgrad_s]
 
     def lin(m: float, n: float, k: float, times: float = 1.0, block: str | None = None) -> None:
@@ -194,31 +194,7 @@ def layer_cost(
     b_elem = BWD_ELEMENTWISE_RATIO * f_elem
 
     # --- tensor-parallel communication: 2 collectives forward, 2 backward (Shoeybi et al. sec. 3) ---
-    # Forward: an all-reduce after each block (sequence parallel: all-gather before, reduce-scatter after).
-    # Backward: the same traffic, unless the stack launches the input-gradient collective asynchronously
-    # behind the block's weight-gradient GEMMs (and, with sequence parallelism, re-gathers the input
-    # behind the data-gradient GEMMs), as Megatron's LinearWithGradAccumulationAndAsyncCommunication does;
-    # then only the all-gather that is the backward of the output reduce-scatter stays in the open.
-    tp_fwd = tp_bwd = 0.0
-    if t > 1:
-        msg = tok * h * 2.0
-        tp_span = span_of(t, 1, comm.domain)
-        if plan.sequence_parallel:
-            ag = float(comm.all_gather(msg, tp_span))
-            rs = float(comm.reduce_scatter(msg, tp_span))
-            one = ag + rs
-        else:
-            one = ar = float(comm.all_reduce(msg, tp_span))
-        bwd = 2.0 * one
-        if sw.tp_async_dgrad:
-            bwd = 0.0
-            for dgrad, wgrad in reads_input.values():
-                if plan.sequence_parallel:
-                    bwd += ag + max(0.0, ag - dgrad) + max(0.0, rs - wgrad)
-                else:
-                    bwd += max(0.0, ar - wgrad)
-        tp_fwd = 2.0 * one * (1.0 - sw.tp_overlap_fraction)
-        tp_bwd = bwd * (1.0 - sw.tp_overlap_fraction)
+    tp_fwd, tp_bwd = tp_comm(tok * h * 2.0, plan, sw, comm, reads_input)
     # Context parallelism: ring attention passes each rank's K and V chunk around the CP ring
     # (Liu et al. 2023, "Ring Attention", arXiv:2310.01889, section 3), overlapped with the attention
     # of the chunk in hand; the backward also passes dK and dV (twice the forward volume).
@@ -231,23 +207,7 @@ def layer_cost(
         steps = plan.cp - 1
         cp_fwd = steps * max(step_comm - f_attn / plan.cp, 0.0) + step_comm
         cp_bwd = steps * max(2.0 * step_comm - b_attn / plan.cp, 0.0) + 2.0 * step_comm
-    ep_fwd = 0.0
-    if moe and plan.ep > 1:
-        ep_span = span_of(plan.ep, t * plan.cp, comm.domain)
-        token_bytes = tok * h * 2.0 / sp_div * load  # the busiest rank's share, bf16
-        if sw.ep_dispatch == "per-destination":
-            ranks, domains = destinations(
-                model.moe_experts,
-                model.moe_topk,
-                plan.ep,
-                int(min(ep_span.k, plan.ep)),
-                model.moe_router,
-                model.moe_node_limit,
-            )
-            one_way = comm.dispatch(token_bytes, ranks, domains, ep_span)
-        else:
-            one_way = comm.all_to_all(token_bytes * model.moe_topk, ep_span)
-        ep_fwd = 2.0 * one_way  # dispatch, then combine
+    ep_fwd = expert_dispatch(model, plan, sw, comm, tok * h * 2.0 / sp_div * load) if moe and plan.ep > 1 else 0.0
 
     fwd_compute = f_gemm + f_attn + f_elem
     if plan.recompute == "full":
@@ -277,6 +237,61 @@ def layer_cost(
         model_flops=model_flops,
         hw_flops=hw_flops,
     )
+
+
+def tp_comm(
+    msg: float, plan: ResolvedPlan, sw: SoftwareProfile, comm: CollectiveModel, reads_input: dict[str, list[float]]
+) -> tuple[float, float]:
+    """Exposed TP communication of one layer: (forward, backward) seconds for an h-wide ``msg`` per block.
+
+    Forward: an all-reduce after each block (sequence parallel: all-gather before, reduce-scatter after).
+    Backward: the same traffic, unless the stack launches the input-gradient collective asynchronously
+    behind the block's weight-gradient GEMMs (and, with sequence parallelism, re-gathers the input behind
+    the data-gradient GEMMs), as Megatron's LinearWithGradAccumulationAndAsyncCommunication does; then only
+    the all-gather that is the backward of the output reduce-scatter stays in the open. ``reads_input``
+    holds, per block, the [dgrad, wgrad] seconds of the GEMMs that read the block's input.
+    """
+    if plan.tp <= 1:
+        return 0.0, 0.0
+    span = span_of(plan.tp, 1, comm.domain)
+    if plan.sequence_parallel:
+        ag = float(comm.all_gather(msg, span))
+        rs = float(comm.reduce_scatter(msg, span))
+        one = ag + rs
+    else:
+        one = ar = float(comm.all_reduce(msg, span))
+    bwd = 2.0 * one
+    if sw.tp_async_dgrad:
+        bwd = 0.0
+        for dgrad, wgrad in reads_input.values():
+            if plan.sequence_parallel:
+                bwd += ag + max(0.0, ag - dgrad) + max(0.0, rs - wgrad)
+            else:
+                bwd += max(0.0, ar - wgrad)
+    hidden = 1.0 - sw.tp_overlap_fraction
+    return 2.0 * one * hidden, bwd * hidden
+
+
+def expert_dispatch(
+    model: ModelSpec, plan: ResolvedPlan, sw: SoftwareProfile, comm: CollectiveModel, token_bytes: float
+) -> float:
+    """Seconds of one layer's forward expert-parallel traffic (dispatch, then combine) for the busiest rank,
+    whose tokens are ``token_bytes`` wide in all: Megatron's all-to-all moves a copy per routed expert,
+    DeepEP one per destination node and rank (perf.routing, fabric.collectives.dispatch)."""
+    span = span_of(plan.ep, plan.tp * plan.cp, comm.domain)
+    if sw.ep_dispatch == "per-destination":
+        ranks, domains = destinations(
+            model.moe_experts,
+            model.moe_topk,
+            plan.ep,
+            int(min(span.k, plan.ep)),
+            model.moe_router,
+            model.moe_node_limit,
+        )
+        one_way = comm.dispatch(token_bytes, ranks, domains, span)
+    else:
+        one_way = comm.all_to_all(token_bytes * model.moe_topk, span)
+    return float(2.0 * one_way)
 
 
 def head_cost(
