@@ -159,3 +159,25 @@ def test_interleaved_fill_crosses_every_chunk_boundary(monkeypatch):
     without = evaluate(wl, system, sw, Candidates.from_plans(plans)).bubble_s
     for i, v in enumerate((1, 2)):
         assert with_p2p[i] - without[i] == pytest.approx(2 * (8 * v - 1) * p2p)
+
+
+def test_loss_traffic_follows_the_stack():
+    # Megatron's vocab-parallel cross-entropy: fp32 cast 6, max 4, subtract 8, exp 8, sum 4, normalise 8 = 38 B
+    # per logit forward; scale 8 and cast back 6 = 14 B backward (megatron/core/tensor_parallel/cross_entropy.py)
+    from supercluster.perf.comm import CollectiveModel
+    from supercluster.perf.gemm import linear_fwd_bwd_s, memory_bound_s
+    from supercluster.perf.layer import head_cost
+
+    model = catalog.model("llama3-8b")
+    system = catalog.system("dgx-h100-superpod", gpus=8)
+    plan = ResolvedPlan.single(micro_batch=1)
+    comm = CollectiveModel(system)
+    acc = system.accelerator
+    gemm_f, gemm_b = linear_fwd_bwd_s(4096, model.vocab, model.hidden, acc, "bf16")
+    logits = 4096 * model.vocab
+    mega = head_cost(model, plan, 4096, acc, comm, catalog.software("megatron-core-2024"))
+    assert mega[0] == pytest.approx(gemm_f + memory_bound_s(38 * logits, acc))
+    assert mega[1] == pytest.approx(gemm_b + memory_bound_s(14 * logits, acc))
+    # AutoModel's recipes keep the logits in bf16 (MaskedCrossEntropy, fp32_upcast false): less traffic
+    auto = head_cost(model, plan, 4096, acc, comm, catalog.software("automodel-2025"))
+    assert auto[0] + auto[1] < mega[0] + mega[1]

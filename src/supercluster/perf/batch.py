@@ -242,7 +242,7 @@ def inner_terms(
     def mix(a: float, b: float) -> float:
         return a * (1 - share) + b * share
 
-    head_f, head_b, head_flops = head_cost(model, plan, seq, acc, comm)
+    head_f, head_b, head_flops = head_cost(model, plan, seq, acc, comm, sw)
     n_moe = model.moe_layers
     # one layer re-run under full recompute holds all its activations (flash: no score matrix)
     work_plan = plan.model_copy(update={"recompute": "none" if sw.attention_kernel == "flash" else "selective"})

@@ -295,17 +295,27 @@ def expert_dispatch(
 
 
 def head_cost(
-    model: ModelSpec, plan: ResolvedPlan, seq: int, acc: Accelerator, comm: CollectiveModel
+    model: ModelSpec,
+    plan: ResolvedPlan,
+    seq: int,
+    acc: Accelerator,
+    comm: CollectiveModel,
+    sw: SoftwareProfile,
 ) -> tuple[float, float, float]:
-    """Output head + vocab-parallel cross-entropy on the last stage: (fwd_s, bwd_s, model_flops)."""
+    """Output head + (vocab-parallel) cross-entropy on the last stage: (fwd_s, bwd_s, model_flops).
+
+    The loss streams the local logits through HBM as many times as the stack's implementation does
+    (``ce_fwd_bytes_per_logit`` and ``ce_bwd_bytes_per_logit`` in the software profile).
+    """
     t = plan.tp
     tok = plan.micro_batch * seq / plan.cp
     fw, bw = linear_fwd_bwd_s(tok, model.vocab / t, model.hidden, acc, plan.precision)
-    # fp32 softmax over the local vocabulary shard: read logits, write probabilities, read for the loss.
-    ce = memory_bound_s(tok * model.vocab / t * (2.0 + 4.0 + 4.0), acc)
+    logits = tok * model.vocab / t
+    ce_fwd = memory_bound_s(logits * sw.ce_fwd_bytes_per_logit, acc)
+    ce_bwd = memory_bound_s(logits * sw.ce_bwd_bytes_per_logit, acc)
     small = comm.all_reduce(tok * 4.0 * 3, span_of(t, 1, comm.domain)) if t > 1 else 0.0
     flops = 3.0 * 2.0 * tok * model.vocab * model.hidden / t
-    return fw + ce + small, bw + ce, flops
+    return fw + ce_fwd + small, bw + ce_bwd, flops
 
 
 def embedding_cost(model: ModelSpec, plan: ResolvedPlan, seq: int, acc: Accelerator) -> float:

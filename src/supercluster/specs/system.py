@@ -103,6 +103,19 @@ class SoftwareProfile(Spec):
         description="bytes per Adam moment (m and v): 4 in FP32; 2 where the stack keeps them in BF16 (DeepSeek-V3)",
     )
     dp_bucket_params: float = Field(gt=0, description="parameters per gradient-reduction bucket")
+    ce_fwd_bytes_per_logit: float = Field(
+        default=38.0,
+        gt=0,
+        description=(
+            "HBM bytes the loss moves per logit in the forward; 38 for Megatron's vocab-parallel cross-entropy "
+            "(cast to fp32 6, max 4, subtract 8, exp 8, sum 4, normalise 8)"
+        ),
+    )
+    ce_bwd_bytes_per_logit: float = Field(
+        default=14.0,
+        gt=0,
+        description="HBM bytes per logit in the loss backward; 14 for Megatron's (scale the softmax 8, cast to bf16 6)",
+    )
     schedules: list[str] = Field(default_factory=lambda: ["1f1b"], description="pipeline schedules the stack has")
     ep_dispatch: Literal["per-expert", "per-destination"] = Field(
         default="per-expert",
