@@ -81,6 +81,7 @@ def test_validate_json():
         (["estimate", "--global-batch", "0"], "global_batch"),
         (["validate", "nothere.csv"], "not found"),
         (["presets", "gpus"], "unknown catalog kind"),
+        (["estimate", "--software", "jax-2030"], "valid: automodel-2025"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, needle):
@@ -88,6 +89,14 @@ def test_bad_input_is_one_line_and_exit_2(args, needle):
     assert out.returncode == 2
     assert needle in out.stderr
     assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_software_flag_prices_the_stack():
+    args = ["estimate", "--scenario", "llama3-405b-16k", "--json"]
+    base = json.loads(sh(*args).stdout)
+    fsdp = json.loads(sh(*args, "--software", "fsdp-2024").stdout)
+    assert base["software"] == "megatron-core-2024" and fsdp["software"] == "fsdp-2024"
+    assert fsdp["step_time_s"] != base["step_time_s"]
 
 
 def test_malformed_yaml(tmp_path):

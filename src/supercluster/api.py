@@ -126,6 +126,7 @@ def build_scenario(
     seq_len: int | None = None,
     train_tokens: float | None = None,
     calibration: str | None = None,
+    software: str | None = None,
     **plan: Any,
 ) -> Scenario:
     """A scenario from a preset or file, with any part overridden.
@@ -166,6 +167,8 @@ def build_scenario(
         wl["global_batch"] = max(1, DEFAULT_TOKENS_PER_STEP // seq)
     if gpus is not None:
         data["gpus"] = gpus
+    if software is not None:
+        data["software"] = software
     for key, value in plan.items():
         if value is not None:
             data["plan"][key] = value
@@ -262,6 +265,7 @@ def plan(
     seq_len: int | None = None,
     train_tokens: float | None = None,
     calibration: str | None = None,
+    software: str | None = None,
     **fixed: Any,
 ) -> PlanResult:
     """The best layouts for a scenario; axes in ``fixed`` are constraints, the scenario's plan is explained."""
@@ -274,6 +278,7 @@ def plan(
         seq_len=seq_len,
         train_tokens=train_tokens,
         calibration=calibration,
+        software=software,
     )
     constraints = PlanSpec(**{k: v for k, v in fixed.items() if v is not None})
     return plan_scenario(scn, constraints, top_k=top_k, explain=explain, headroom_gib=headroom_gib, allow_fp8=allow_fp8)

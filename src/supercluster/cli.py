@@ -66,6 +66,10 @@ MbOpt = Annotated[int | None, typer.Option(help="Sequences per micro-batch.")]
 RcOpt = Annotated[Recompute | None, typer.Option(help="Activation recomputation.")]
 PrecOpt = Annotated[Precision | None, typer.Option(help="Matrix-multiply precision.")]
 CalOpt = Annotated[str | None, typer.Option(help="Calibration profile (from `supercluster calibrate`).")]
+SoftwareOpt = Annotated[
+    str | None,
+    typer.Option(help="Training-stack profile (see `supercluster presets software`); default: the system's."),
+]
 
 
 def _plan_knobs(**kw: Any) -> dict[str, Any]:
@@ -94,6 +98,7 @@ def estimate(
     recompute: RcOpt = None,
     precision: PrecOpt = None,
     calibration: CalOpt = None,
+    software: SoftwareOpt = None,
     json_out: JsonOpt = False,
     no_color: NoColorOpt = False,
 ) -> None:
@@ -120,6 +125,7 @@ def estimate(
         seq_len=seq_len,
         train_tokens=train_tokens,
         calibration=calibration,
+        software=software,
         **knobs,
     )
     data = api.estimate(scn).to_dict()
@@ -154,6 +160,7 @@ def plan(
     headroom_gib: Annotated[float, typer.Option(min=0.0, help="Memory to keep free on every GPU, GiB.")] = 0.0,
     no_fp8: Annotated[bool, typer.Option("--no-fp8", help="Search BF16 only.")] = False,
     calibration: CalOpt = None,
+    software: SoftwareOpt = None,
     json_out: JsonOpt = False,
     no_color: NoColorOpt = False,
 ) -> None:
@@ -185,6 +192,7 @@ def plan(
         headroom_gib=headroom_gib,
         allow_fp8=not no_fp8,
         calibration=calibration,
+        software=software,
         **knobs,
     )
     data = result.to_dict()
