@@ -123,10 +123,7 @@ def test_megatron_hides_the_input_gradient_collective_behind_wgrad():
     span = span_of(8, 1, comm.domain)
     ar, ag = float(comm.all_reduce(tok_bytes, span)), float(comm.all_gather(tok_bytes, span))
     for sp in (False, True):
-        plan = ResolvedPlan(
-            tp=8, pp=1, vpp=1, cp=1, ep=1, dp=1, zero=0, micro_batch=1,
-            recompute="none", sequence_parallel=sp, precision="bf16",
-        )  # fmt: skip
+        plan = ResolvedPlan.single(tp=8, sequence_parallel=sp)
         a = layer_cost(model, plan, 2048, system.accelerator, sync, comm, moe=False).tp_comm_s
         b = layer_cost(model, plan, 2048, system.accelerator, asyn, comm, moe=False).tp_comm_s
         if sp:
@@ -146,13 +143,7 @@ def test_interleaved_fill_crosses_every_chunk_boundary(monkeypatch):
     sw = catalog.software("megatron-core-2024")  # asynchronous p2p: no per-micro-batch cost, only the fill
     wl = WorkloadSpec(model=model, seq_len=2048, global_batch=64)
 
-    def plan(v: int) -> ResolvedPlan:
-        return ResolvedPlan(
-            tp=8, pp=8, vpp=v, cp=1, ep=1, dp=1, zero=1, micro_batch=1,
-            recompute="none", sequence_parallel=True, precision="bf16",
-        )  # fmt: skip
-
-    plans = [plan(v) for v in (1, 2)]
+    plans = [ResolvedPlan.single(tp=8, pp=8, vpp=v, zero=1, sequence_parallel=True) for v in (1, 2)]
     p2p = float(CollectiveModel(system).p2p(2048 * model.hidden * 2.0 / 8, True))
     with_p2p = evaluate(wl, system, sw, Candidates.from_plans(plans)).bubble_s
     monkeypatch.setattr(CollectiveModel, "p2p", lambda self, nbytes, crosses: 0.0 * np.asarray(nbytes))

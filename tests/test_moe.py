@@ -179,19 +179,7 @@ def test_deepep_dispatch_moves_fewer_bytes_than_per_expert_all_to_all():
 
     model = catalog.model("qwen3-30b-a3b")
     system = catalog.system("dgx-h100-superpod", gpus=8)
-    plan = ResolvedPlan(
-        tp=1,
-        pp=1,
-        vpp=1,
-        cp=1,
-        ep=8,
-        dp=8,
-        zero=1,
-        micro_batch=1,
-        recompute="none",
-        sequence_parallel=False,
-        precision="bf16",
-    )
+    plan = ResolvedPlan.single(ep=8, dp=8, zero=1)
     comm = CollectiveModel(system)
     per_expert = catalog.software("megatron-core-2024")
     per_dest = per_expert.model_copy(update={"ep_dispatch": "per-destination"})
@@ -235,10 +223,7 @@ def test_mla_selective_recompute_reruns_norms_and_up_projections():
     comm = CollectiveModel(system)
 
     def plan(rc):
-        return ResolvedPlan(
-            tp=1, pp=1, vpp=1, cp=1, ep=8, dp=8, zero=1, micro_batch=1,
-            recompute=rc, sequence_parallel=False, precision="bf16",
-        )  # fmt: skip
+        return ResolvedPlan.single(ep=8, dp=8, zero=1, recompute=rc)
 
     mem = {rc: layer_activation_bytes(model, plan(rc), 4096, sw, moe=True) for rc in ("none", "selective", "full")}
     cost = {rc: layer_cost(model, plan(rc), 4096, system.accelerator, sw, comm, moe=True) for rc in mem}
@@ -258,10 +243,7 @@ def test_expert_inputs_are_stored_per_routed_copy_and_bf16_moments_shrink_optimi
     from supercluster.perf.memory import layer_activation_bytes
 
     sw = catalog.software("megatron-core-2024")
-    plan = ResolvedPlan(
-        tp=1, pp=1, vpp=1, cp=1, ep=8, dp=8, zero=1, micro_batch=1,
-        recompute="none", sequence_parallel=False, precision="bf16",
-    )  # fmt: skip
+    plan = ResolvedPlan.single(ep=8, dp=8, zero=1)
     top2 = catalog.model("mixtral-8x7b")
     top4 = top2.model_copy(update={"moe_topk": 4})
     grow = layer_activation_bytes(top4, plan, 4096, sw, True) - layer_activation_bytes(top2, plan, 4096, sw, True)

@@ -72,9 +72,12 @@ SoftwareOpt = Annotated[
 ]
 
 
-def _plan_knobs(**kw: Any) -> dict[str, Any]:
-    rc, prec = kw.pop("recompute", None), kw.pop("precision", None)
-    return {**kw, "recompute": rc.value if rc else None, "precision": prec.value if prec else None}
+def _plan_knobs(options: dict[str, Any]) -> dict[str, Any]:
+    """The layout knobs among a command's options (enum choices as their values)."""
+    knobs = {k: options[k] for k in api.PLAN_KEYS if k in options}
+    for key in ("recompute", "precision"):
+        knobs[key] = knobs[key].value if knobs.get(key) else None
+    return knobs
 
 
 @app.command()
@@ -103,19 +106,7 @@ def estimate(
     no_color: NoColorOpt = False,
 ) -> None:
     """Step time, throughput, MFU and memory per GPU of one training job. Blank knobs are filled."""
-    knobs = _plan_knobs(
-        tp=tp,
-        pp=pp,
-        vpp=vpp,
-        cp=cp,
-        ep=ep,
-        dp=dp,
-        zero=zero,
-        sequence_parallel=sequence_parallel,
-        micro_batch=micro_batch,
-        recompute=recompute,
-        precision=precision,
-    )
+    knobs = _plan_knobs(locals())
     scn = api.build_scenario(
         scenario,
         system=system,
@@ -166,19 +157,7 @@ def plan(
 ) -> None:
     """Search every valid parallel layout and rank the ones that fit. Axes given on the command line are fixed;
     the scenario's own layout is explained, not imposed."""
-    knobs = _plan_knobs(
-        tp=tp,
-        pp=pp,
-        vpp=vpp,
-        cp=cp,
-        ep=ep,
-        dp=dp,
-        zero=zero,
-        sequence_parallel=sequence_parallel,
-        micro_batch=micro_batch,
-        recompute=recompute,
-        precision=precision,
-    )
+    knobs = _plan_knobs(locals())
     result = api.plan(
         scenario,
         system=system,

@@ -10,6 +10,14 @@ from rich.table import Table
 from supercluster.units import DAY_S
 
 
+def _pairs(title: str) -> Table:
+    """A two-column key/value table (bold keys) under a left-aligned title."""
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column("", style="bold")
+    table.add_column("")
+    return table
+
+
 def _fmt_s(x: float) -> str:
     if x >= 1:
         return f"{x:.3f} s"
@@ -19,9 +27,7 @@ def _fmt_s(x: float) -> str:
 
 
 def estimate_tables(d: dict[str, Any]) -> list[Table]:
-    head = Table(title=f"supercluster estimate: {d['scenario']}", show_header=False, title_justify="left")
-    head.add_column("", style="bold")
-    head.add_column("")
+    head = _pairs(f"supercluster estimate: {d['scenario']}")
     head.add_row("model / system", f"{d['model']} on {d['system']} ({d['accelerator']}, {d['software']})")
     head.add_row("GPUs", f"{d['gpus']:,}")
     head.add_row("layout", d["layout"])
@@ -122,13 +128,7 @@ def validation_tables(d: dict[str, Any]) -> list[Table]:
 
 def plan_tables(d: dict[str, Any]) -> list[Table]:
     st = d["stats"]
-    head = Table(
-        title=f"supercluster plan: {d['model']} on {d['gpus']:,} GPUs of {d['system']}",
-        show_header=False,
-        title_justify="left",
-    )
-    head.add_column("", style="bold")
-    head.add_column("")
+    head = _pairs(f"supercluster plan: {d['model']} on {d['gpus']:,} GPUs of {d['system']}")
     head.add_row("batch", f"{d['global_batch']:,} x {d['seq_len']:,} tokens")
     head.add_row(
         "search",
@@ -160,9 +160,7 @@ def plan_tables(d: dict[str, Any]) -> list[Table]:
     tables = [head, top]
     tr = d.get("expert_tradeoff")
     if tr:
-        t = Table(title="expert parallelism against tensor parallelism", show_header=False, title_justify="left")
-        t.add_column("", style="bold")
-        t.add_column("")
+        t = _pairs("expert parallelism against tensor parallelism")
         for key, label in (("with_ep", "best with EP"), ("without_ep", "best without EP")):
             if tr.get(key):
                 e = tr[key]
@@ -174,9 +172,7 @@ def plan_tables(d: dict[str, Any]) -> list[Table]:
         t.add_row("why", tr.get("why", ""))
         tables.append(t)
     for ex in d.get("explanations", []):
-        t = Table(title=f"explain: {ex['layout']}", show_header=False, title_justify="left")
-        t.add_column("", style="bold")
-        t.add_column("")
+        t = _pairs(f"explain: {ex['layout']}")
         if ex["fits"]:
             t.add_row("rank", f"{ex['rank']:,} of {ex['feasible']:,} feasible (top {ex['top_percent']:.2f}%)")
             t.add_row("vs best", f"{ex['slower_than_best_pct']:+.1f}% step time")
@@ -217,13 +213,7 @@ def check_tables(d: dict[str, Any]) -> list[Table]:
 
 
 def simulate_tables(d: dict[str, Any]) -> list[Table]:
-    head = Table(
-        title=f"supercluster simulate: {d['scenario']} on {d['gpus']:,} GPUs ({d['trials']} trials, {d['mode']})",
-        show_header=False,
-        title_justify="left",
-    )
-    head.add_column("", style="bold")
-    head.add_column("")
+    head = _pairs(f"supercluster simulate: {d['scenario']} on {d['gpus']:,} GPUs ({d['trials']} trials, {d['mode']})")
     w, e, i = d["wall_days"], d["ettr"], d["interruptions"]
     if d["mode"] == "window":
         head.add_row("window", f"{d['window_days']:g} days")
@@ -292,9 +282,7 @@ def simulate_tables(d: dict[str, Any]) -> list[Table]:
 
 
 def _kv(title: str) -> Table:
-    t = Table(title=title, show_header=False, title_justify="left")
-    t.add_column("", style="bold")
-    t.add_column("")
+    t = _pairs(title)
     return t
 
 

@@ -39,6 +39,7 @@ from supercluster.perf.memory import (
     RUNTIME_RESERVE_BYTES,
     inflight,
     layer_activation_bytes,
+    memory_total,
 )
 from supercluster.perf.pipeline import balance_layers, schedule_bubble
 from supercluster.specs import ModelSpec, ResolvedPlan, SoftwareProfile, SystemSpec, WorkloadSpec
@@ -161,14 +162,7 @@ class BatchResult:
 
     @property
     def memory_bytes(self) -> np.ndarray:
-        return (
-            self.weights_bytes
-            + self.grads_bytes
-            + self.optimizer_bytes
-            + self.activations_bytes
-            + self.logits_bytes
-            + self.allowance_bytes
-        )
+        return memory_total(self)  # type: ignore[no-any-return]
 
     @property
     def fits(self) -> np.ndarray:

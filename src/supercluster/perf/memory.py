@@ -40,6 +40,22 @@ RUNTIME_RESERVE_BYTES = 2.0 * GIB
 FRAGMENTATION_FRACTION = 0.05
 
 
+# What one GPU holds, term by term; their sum is the memory a layout needs.
+MEMORY_PARTS = (
+    "weights_bytes",
+    "grads_bytes",
+    "optimizer_bytes",
+    "activations_bytes",
+    "logits_bytes",
+    "allowance_bytes",
+)
+
+
+def memory_total(holder: Any) -> Any:
+    """Sum of the MEMORY_PARTS of a breakdown (floats) or of a batch of candidates (arrays)."""
+    return sum(getattr(holder, part) for part in MEMORY_PARTS)
+
+
 @dataclass(frozen=True, slots=True)
 class MemoryBreakdown:
     weights_bytes: float
@@ -52,14 +68,7 @@ class MemoryBreakdown:
 
     @property
     def total_bytes(self) -> float:
-        return (
-            self.weights_bytes
-            + self.grads_bytes
-            + self.optimizer_bytes
-            + self.activations_bytes
-            + self.logits_bytes
-            + self.allowance_bytes
-        )
+        return float(memory_total(self))
 
     @property
     def headroom_bytes(self) -> float:

@@ -11,7 +11,7 @@ from typing import Any
 
 from supercluster.perf.batch import BatchResult, Candidates, evaluate
 from supercluster.perf.layout import check_layout
-from supercluster.perf.memory import MemoryBreakdown
+from supercluster.perf.memory import MEMORY_PARTS, MemoryBreakdown
 from supercluster.specs import ResolvedPlan, SoftwareProfile, SystemSpec, WorkloadSpec
 from supercluster.units import GIB
 
@@ -104,13 +104,7 @@ class StepEstimate:
 def from_batch(res: BatchResult, i: int, workload: WorkloadSpec, system: SystemSpec, gpus: int) -> StepEstimate:
     """The i-th candidate of a batch as a typed result."""
     memory = MemoryBreakdown(
-        float(res.weights_bytes[i]),
-        float(res.grads_bytes[i]),
-        float(res.optimizer_bytes[i]),
-        float(res.activations_bytes[i]),
-        float(res.logits_bytes[i]),
-        float(res.allowance_bytes[i]),
-        res.capacity_bytes,
+        **{part: float(getattr(res, part)[i]) for part in MEMORY_PARTS}, capacity_bytes=res.capacity_bytes
     )
     notes = []
     if workload.model.is_moe:
