@@ -134,10 +134,6 @@ def ranking(rmax_pf: float, list_name: str, name: str) -> dict[str, Any]:
     }
 
 
-def list_names() -> list[str]:
-    return list(_data()["lists"])
-
-
 def validation() -> list[dict[str, Any]]:
     """Each large system estimated from its specs, leave-one-out, against its published Rmax."""
     out = []

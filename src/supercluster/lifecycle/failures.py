@@ -47,9 +47,6 @@ class FailureRates:
         total = self.total_per_hour
         return 3600.0 / total if total > 0 else float("inf")
 
-    def expected_counts(self, hours: float) -> dict[str, float]:
-        return {n: float(r * hours) for n, r in zip(self.names, self.per_hour, strict=True)}
-
     def by_category(self, hours: float) -> dict[str, float]:
         out: dict[str, float] = {}
         for cat, r in zip(self.categories, self.per_hour, strict=True):

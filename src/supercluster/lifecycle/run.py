@@ -18,7 +18,7 @@ from supercluster.lifecycle.checkpoint import (
     write_s,
     young_interval_s,
 )
-from supercluster.lifecycle.failures import FailureRates, job_components, job_rates
+from supercluster.lifecycle.failures import job_components, job_rates
 from supercluster.lifecycle.montecarlo import RunInputs, RunResult, simulate
 from supercluster.perf.step import StepEstimate
 from supercluster.specs import ReliabilitySpec, Scenario, SystemSpec
@@ -228,10 +228,6 @@ def scaling(scn: Scenario, step: StepEstimate, spec: ReliabilitySpec, trials: in
             }
         )
     return rows
-
-
-def rates_for(scn: Scenario, spec: ReliabilitySpec, gpus: int | None = None) -> FailureRates:
-    return job_rates(spec, job_components(scn.system, gpus or scn.gpus))
 
 
 def simulate_scenario(
