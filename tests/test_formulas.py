@@ -172,3 +172,62 @@ def test_loss_traffic_follows_the_stack():
     # AutoModel's recipes keep the logits in bf16 (MaskedCrossEntropy, fp32_upcast false): less traffic
     auto = head_cost(model, plan, 4096, acc, comm, catalog.software("automodel-2025"))
     assert auto[0] + auto[1] < mega[0] + mega[1]
+
+
+# Korthikanti et al. 2022 (arXiv:2205.05198) Table 4: forward and backward milliseconds of one transformer
+# layer of their 22B model (h 6144, 64 heads, s 2048, micro-batch 4, tensor parallel 8 on A100 80GB)
+KORTHIKANTI_TABLE4_MS = {
+    # experiment: (sequence parallel, recompute, forward ms, backward ms)
+    "baseline no recompute": (False, "none", 7.7, 11.9),
+    "sequence parallelism": (True, "none", 7.2, 11.8),
+    "baseline with recompute": (False, "full", 7.7, 19.5),
+    "selective recompute": (False, "selective", 7.7, 13.2),
+    "selective + sequence": (True, "selective", 7.2, 13.1),
+}
+
+
+@pytest.mark.parametrize("experiment", list(KORTHIKANTI_TABLE4_MS))
+def test_one_layer_against_korthikanti_table4(experiment):
+    from supercluster.perf.comm import CollectiveModel
+    from supercluster.perf.layer import layer_cost, tp_comm
+
+    sp, recompute, fwd_ms, bwd_ms = KORTHIKANTI_TABLE4_MS[experiment]
+    model = catalog.model("gpt-22b")
+    system = catalog.system("dgx-a100-superpod", gpus=8)
+    comm = CollectiveModel(system)
+    p = ResolvedPlan.single(tp=8, micro_batch=4, sequence_parallel=sp, recompute=recompute)
+    cost = layer_cost(model, p, 2048, system.accelerator, MEGATRON_2022, comm, moe=False)
+    tp_fwd, _ = tp_comm(4 * 2048 * model.hidden * 2.0, p, MEGATRON_2022, comm, {})
+    model_fwd_ms = (cost.fwd_s + tp_fwd) * 1e3
+    model_total_ms = cost.total_s * 1e3
+    # forward and the combined time within 4%; the backward (the rest) within 5%
+    assert model_fwd_ms == pytest.approx(fwd_ms, rel=0.04)
+    assert model_total_ms == pytest.approx(fwd_ms + bwd_ms, rel=0.04)
+    assert model_total_ms - model_fwd_ms == pytest.approx(bwd_ms, rel=0.05)
+
+
+def test_korthikanti_table4_orderings():
+    # the paper's conclusions from Table 4: sequence parallelism alone is faster than the baseline; full
+    # recomputation costs ~39% (not 33%: the recomputed forward's all-reduces are exposed, the backward's
+    # hidden); selective recompute with sequence parallelism costs the least of the recomputing options
+    from supercluster.perf.comm import CollectiveModel
+    from supercluster.perf.layer import layer_cost
+
+    model = catalog.model("gpt-22b")
+    system = catalog.system("dgx-a100-superpod", gpus=8)
+    comm = CollectiveModel(system)
+
+    def total(**kw):
+        p = ResolvedPlan.single(tp=8, micro_batch=4, **kw)
+        return layer_cost(model, p, 2048, system.accelerator, MEGATRON_2022, comm, moe=False).total_s
+
+    base = total()
+    assert total(sequence_parallel=True) < base
+    assert total(recompute="full") / base == pytest.approx(1.39, abs=0.02)
+    sel_sp = total(sequence_parallel=True, recompute="selective")
+    assert sel_sp < total(recompute="selective") < total(recompute="full")
+    # Known gap: the model puts selective + sequence parallel at +0.3% over the baseline, the paper at +4%.
+    # Counting each elementwise backward op by op (norm 3 passes, gradient sum 3, dropout 2.5) instead of
+    # twice the forward closes it (every Table 4 cell within 1%), but moves the end-to-end tables the other
+    # way once refitted; kept as is until the end-to-end cost it was absorbing is found.
+    assert 1.0 < sel_sp / base < 1.04

@@ -47,9 +47,11 @@ from supercluster.specs.plan import Recompute, Schedule, TrainPrecision
 from supercluster.units import GIB
 
 # HBM traffic of one mixed-precision Adam step per parameter (Megatron's fp32 main grads and master
-# weights): read grad, master, m, v (4 x 4 B); write master, m, v (3 x 4 B) and the bf16 copy (2 B);
-# zero the fp32 main grad for the next step (4 B) = 34 B.
-ADAM_BYTES_PER_PARAM = 34.0
+# weights): the gradient norm for clipping reads the grads (4 B; clip_grad_norm_fp32's multi_tensor_l2norm);
+# Adam reads grad, master, m, v (4 x 4 B) and writes master, m, v (3 x 4 B); the bf16 model copy reads the
+# master again and writes 2 B (a separate multi_tensor_scale, 6 B); the fp32 main grad is zeroed for the
+# next step (4 B) = 42 B.
+ADAM_BYTES_PER_PARAM = 42.0
 
 
 def optimizer_state_bytes(sw: SoftwareProfile) -> float:
