@@ -42,8 +42,14 @@ def test_deepseek_v3_has_mla_mtp_and_dense_leading_layers():
 
 
 def test_sliding_window_cuts_attention_span():
+    # the span is stated before the caller's causal halving: half of it is the mean number of keys a query
+    # sees. Count them: query i of a full causal layer sees i + 1 keys, of a 128-token window min(i + 1, 128).
     m = catalog.model("gpt-oss-120b")
-    assert m.attention_span(4096) == pytest.approx(0.5 * 4096 + 0.5 * 128)
+    i = np.arange(4096)
+    keys_full, keys_window = (i + 1).mean(), np.minimum(i + 1, 128).mean()
+    half_span = 0.5 * m.attention_span(4096)
+    assert half_span == pytest.approx(0.5 * keys_full + 0.5 * keys_window, rel=1e-3)  # 1/2 of seq + 1 term
+    assert keys_window == pytest.approx(126.0, abs=0.05)  # a window costs its width, not half of it
     assert catalog.model("llama3-8b").attention_span(8192) == 8192
 
 
@@ -252,3 +258,48 @@ def test_expert_inputs_are_stored_per_routed_copy_and_bf16_moments_shrink_optimi
     assert grow == pytest.approx(4096 * 2 * top2.routing_load * per_copy)
     assert optimizer_state_bytes(sw) == 12.0
     assert optimizer_state_bytes(catalog.software("deepseek-hai-2024")) == 8.0
+
+
+def test_unfused_expert_biases_cost_their_hbm_passes():
+    # GPT-OSS experts carry biases; NeMo AutoModel's DeepEP experts add them after the grouped GEMM (split,
+    # add, cat, cast): 16 B per f + 28 B per h forward and 4 B per f + 20 B per h backward per routed copy.
+    # A stack that fuses them into the GEMM (Transformer Engine's GroupedLinear) pays nothing extra.
+    from supercluster.perf.comm import CollectiveModel
+    from supercluster.perf.gemm import memory_bound_s
+    from supercluster.perf.layer import layer_cost
+
+    model = catalog.model("gpt-oss-20b")
+    system = catalog.system("dgx-h100-superpod", gpus=8)
+    acc, comm = system.accelerator, CollectiveModel(system)
+    plan = ResolvedPlan.single(ep=8, dp=8, micro_batch=2)
+    unfused = catalog.software("automodel-2025")
+    fused = unfused.model_copy(update={"expert_bias_fused": True})
+    a = layer_cost(model, plan, 4096, acc, unfused, comm, moe=True)
+    b = layer_cost(model, plan, 4096, acc, fused, comm, moe=True)
+    routed = 2 * 4096 * model.moe_topk * model.routing_load
+    f, h = model.expert_ffn, model.hidden
+    assert a.fwd_elem_s - b.fwd_elem_s == pytest.approx(memory_bound_s(routed * (16 * f + 28 * h), acc))
+    assert a.bwd_elem_s - b.bwd_elem_s == pytest.approx(memory_bound_s(routed * (4 * f + 20 * h), acc))
+    # a model without expert biases is unaffected by the stack's choice
+    plain = model.model_copy(update={"expert_bias": False})
+    assert layer_cost(plain, plan, 4096, acc, unfused, comm, moe=True).total_s == pytest.approx(
+        layer_cost(plain, plan, 4096, acc, fused, comm, moe=True).total_s
+    )
+
+
+def test_flex_attention_runs_at_its_share_of_the_fused_kernels():
+    # FlexAttention's Triton kernels reach ~60% of FlashAttention-3 on Hopper (PyTorch blog, March 2026)
+    from supercluster.perf.comm import CollectiveModel
+    from supercluster.perf.layer import layer_cost
+
+    model = catalog.model("gpt-oss-120b")
+    system = catalog.system("dgx-h100-superpod", gpus=8)
+    acc, comm = system.accelerator, CollectiveModel(system)
+    plan = ResolvedPlan.single(micro_batch=1)
+    te, flex = catalog.software("automodel-2025"), catalog.software("automodel-2025-flex")
+    assert flex.attention_speed_factor == pytest.approx(0.6)
+    a = layer_cost(model, plan, 4096, acc, te, comm, moe=False)
+    b = layer_cost(model, plan, 4096, acc, flex, comm, moe=False)
+    assert b.fwd_attn_s == pytest.approx(a.fwd_attn_s / 0.6)
+    assert b.bwd_attn_s == pytest.approx(a.bwd_attn_s / 0.6)
+    assert b.fwd_gemm_s == pytest.approx(a.fwd_gemm_s)

@@ -26,6 +26,16 @@ H_PASSES = 10.0
 H_PASSES_DROPOUT = 3.0
 BWD_ELEMENTWISE_RATIO = 2.0  # backward of an elementwise op reads the saved input and the gradient
 
+# Expert biases applied outside the grouped GEMM, per routed copy of a token (NVIDIA-NeMo/Automodel
+# nemo_automodel/components/moe: GroupedExpertsDeepEP._apply_bias, because torch._grouped_mm and grouped_gemm
+# take no bias): the up-projection output (2 f wide, bf16) gets one add per expert (read + write) and a
+# torch.cat (read + write), 16 B per f; the down-projection bias is scaled by the fp32 routing weight first,
+# so b * p (write 4), t + b * p (read 2 + 4, write 4), the cat (read 4, write 4) and the cast back to bf16
+# (read 4, write 2) move 28 B per h. Backward: the up bias's gradient is a sum over tokens (read 2 B x 2 f);
+# the down path casts the gradient up and back (6 + 6) and reduces it against p and b (4 + 4): 20 B per h.
+UNFUSED_BIAS_FWD_BYTES = (16.0, 28.0)  # (per f, per h)
+UNFUSED_BIAS_BWD_BYTES = (4.0, 20.0)
+
 
 # Fused-attention throughput by head dim relative to head dim 128, where the efficiency tables are fitted.
 # FlashAttention-3 paper (Shah et al. 2024, arXiv:2407.08608, Fig. 5: H100 SXM5, BF16 forward, sequence
@@ -158,19 +168,20 @@ def layer_cost(
     peak16 = acc.peak_flops("bf16")
     elem_fwd_bytes = 0.0
     if sw.attention_kernel == "flash":
-        core_flops = 0.5 * core_flops_full  # causal blocks skipped
-        dim = attention_dim_factor(model.qk_dim)
-        f_attn = core_flops / (peak16 * acc.efficiency.attention_fwd_fraction * dim)
-        b_attn = 2.5 * core_flops / (peak16 * acc.efficiency.attention_bwd_fraction * dim)
+        core_flops = 0.5 * core_flops_full  # causal blocks skipped (and blocks outside a window)
+        speed = attention_dim_factor(model.qk_dim) * sw.attention_speed_factor
+        f_attn = core_flops / (peak16 * acc.efficiency.attention_fwd_fraction * speed)
+        b_attn = 2.5 * core_flops / (peak16 * acc.efficiency.attention_bwd_fraction * speed)
         core_hw = 3.5 * core_flops
         selective_extra = 0.0
     else:
-        core_flops = core_flops_full  # the full score matrix is computed, then masked
+        # the full score matrix is computed, then masked (causal mask and windows alike)
+        core_flops = 2.0 * tok * seq * heads_local * (model.qk_dim + model.vdim)
         batches = b * heads_local
         sq = seq / plan.cp
-        qk_f, qk_b = linear_fwd_bwd_s(sq, span, model.qk_dim, acc, "bf16")
-        av_f, av_b = linear_fwd_bwd_s(sq, model.vdim, span, acc, "bf16")
-        scores = batches * sq * span
+        qk_f, qk_b = linear_fwd_bwd_s(sq, seq, model.qk_dim, acc, "bf16")
+        av_f, av_b = linear_fwd_bwd_s(sq, model.vdim, seq, acc, "bf16")
+        scores = batches * sq * seq
         softmax_bytes = scores * (4.0 + (5.0 if model.dropout else 0.0))
         f_attn = batches * (qk_f + av_f) + memory_bound_s(softmax_bytes, acc)
         b_attn = batches * (qk_b + av_b) + memory_bound_s(BWD_ELEMENTWISE_RATIO * softmax_bytes, acc)
@@ -192,6 +203,12 @@ def layer_cost(
         elem_fwd_bytes += 2.0 * tok * h * 2.0 * (1.0 + copies) / sp_div
     f_elem = memory_bound_s(elem_fwd_bytes, acc)
     b_elem = BWD_ELEMENTWISE_RATIO * f_elem
+    if moe and model.expert_bias and not sw.expert_bias_fused:
+        routed = tok * model.moe_topk * load  # routed copies of this rank's tokens (the busiest rank's share)
+        per_f, per_h = UNFUSED_BIAS_FWD_BYTES
+        f_elem += memory_bound_s(routed * (per_f * model.expert_ffn / t + per_h * h), acc)
+        per_f, per_h = UNFUSED_BIAS_BWD_BYTES
+        b_elem += memory_bound_s(routed * (per_f * model.expert_ffn / t + per_h * h), acc)
 
     # --- tensor-parallel communication: 2 collectives forward, 2 backward (Shoeybi et al. sec. 3) ---
     tp_fwd, tp_bwd = tp_comm(tok * h * 2.0, plan, sw, comm, reads_input)

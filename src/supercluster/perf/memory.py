@@ -141,7 +141,7 @@ def layer_activation_bytes(model: ModelSpec, plan: ResolvedPlan, seq: int, sw: S
     elif plan.recompute == "none":
         # softmax output (2) + dropout mask (1) + dropout output (2) per score element: 5as^2b
         per_elem = 5.0 if model.dropout else 2.0
-        scores = per_elem * a * s * model.attention_span(seq) * b
+        scores = per_elem * a * s * seq * b  # the whole score matrix (local queries x all keys), masks applied to it
     return replicated / sp + (sharded + scores) / t
 
 

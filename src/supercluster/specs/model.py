@@ -52,6 +52,9 @@ class ModelSpec(Spec):
     v_head_dim: int | None = Field(default=None, ge=1, description="value head dim when it differs")
     sliding_window: int | None = Field(default=None, ge=1, description="attention window of the windowed layers")
     sliding_window_fraction: float = Field(default=0.0, ge=0.0, le=1.0, description="share of windowed layers")
+    expert_bias: bool = Field(
+        default=False, description="routed experts carry bias vectors on their up and down projections (GPT-OSS)"
+    )
     mtp_depth: int = Field(default=0, ge=0, description="multi-token-prediction modules (DeepSeek-V3: 1)")
     moe_node_limit: int | None = Field(
         default=None, ge=1, description="nodes a token's experts may span (DeepSeek-V3: 4); blank = no limit"
@@ -99,11 +102,17 @@ class ModelSpec(Spec):
         return self.v_head_dim or self.dhead
 
     def attention_span(self, seq: int) -> float:
-        """Mean keys a query attends to over the layers, causal mask aside (sliding windows cap it)."""
+        """Mean keys per query over the layers, stated as the span of an unmasked layer with the same work: the
+        caller halves it for the causal mask. A full causal layer: ``seq``. A causal window of ``w`` keys: query
+        i sees min(i + 1, w) keys, w (1 - (w - 1) / (2 seq)) on average for w <= seq, i.e. twice that before
+        the halving (Mistral 7B, arXiv:2310.06825, section 2: each token attends to at most W previous ones).
+        """
         if not self.sliding_window:
             return float(seq)
         f = self.sliding_window_fraction
-        return (1 - f) * seq + f * min(seq, self.sliding_window)
+        w = min(seq, self.sliding_window)
+        windowed = 2.0 * w * (1.0 - (w - 1.0) / (2.0 * seq))
+        return (1 - f) * seq + f * windowed
 
     @property
     def gated(self) -> bool:

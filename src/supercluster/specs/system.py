@@ -116,6 +116,22 @@ class SoftwareProfile(Spec):
         gt=0,
         description="HBM bytes per logit in the loss backward; 14 for Megatron's (scale the softmax 8, cast to bf16 6)",
     )
+    attention_speed_factor: float = Field(
+        default=1.0,
+        gt=0,
+        le=2,
+        description=(
+            "throughput of the stack's fused attention kernel relative to the cuDNN / FlashAttention-3 class "
+            "kernels the accelerators' efficiency tables are fitted with (FlexAttention's Triton backend: ~0.6)"
+        ),
+    )
+    expert_bias_fused: bool = Field(
+        default=True,
+        description=(
+            "expert biases added in the grouped GEMM's epilogue (Transformer Engine GroupedLinear); false: added "
+            "per expert by separate kernels after the GEMM, a cast and concatenation included"
+        ),
+    )
     schedules: list[str] = Field(default_factory=lambda: ["1f1b"], description="pipeline schedules the stack has")
     ep_dispatch: Literal["per-expert", "per-destination"] = Field(
         default="per-expert",
