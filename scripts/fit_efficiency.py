@@ -82,6 +82,84 @@ def fit_fp8(acc_id: str, bf16: tuple, rows: list, spec: dict) -> dict:
     }
 
 
+# NVIDIA-NeMo/Megatron-Bridge docs/performance-summary.md, 25.11 NeMo container: the same layout run with FP8
+# current scaling (FP8-CS) and with MXFP8 (FP8-MX), tokens/s/GPU. Their ratio is what MXFP8's quantization costs
+# over FP8's, the one published measurement of it.
+MXFP8_RATIOS = [
+    # (name, system, gpus, model, seq, global batch, layout, FP8-CS, FP8-MX)
+    (
+        "b200-llama3-8b",
+        "dgx-b200-superpod",
+        8,
+        "llama3-8b",
+        8192,
+        128,
+        dict(tp=1, pp=1, cp=1, micro_batch=2),
+        30624,
+        29521,
+    ),
+    (
+        "b200-llama3.1-405b",
+        "dgx-b200-superpod",
+        128,
+        "llama3-405b",
+        8192,
+        64,
+        dict(tp=4, pp=8, cp=2, vpp=8, micro_batch=1),
+        661,
+        624,
+    ),
+    (
+        "gb200-llama3-8b",
+        "gb200-nvl72-cluster",
+        8,
+        "llama3-8b",
+        8192,
+        128,
+        dict(tp=1, pp=1, cp=1, micro_batch=2),
+        31508,
+        29789,
+    ),
+]
+
+
+def mxfp8_ratio(case: tuple, overhead: float) -> float:
+    """Predicted FP8-MX / FP8-CS throughput of one published pair with ``overhead`` on MXFP8 GEMMs."""
+    from supercluster.plan.fill import resolve
+    from supercluster.specs import PlanSpec, WorkloadSpec
+
+    _, system_name, gpus, model, seq, batch, layout, _, _ = case
+    system = catalog.system(system_name, gpus=gpus)
+    acc = system.accelerator
+    eff = acc.efficiency.model_copy(update={"mxfp8_overhead_fraction": overhead})
+    system = system.model_copy(update={"accelerator": acc.model_copy(update={"efficiency": eff})})
+    sw = catalog.software(system.software)
+    wl = WorkloadSpec(model=catalog.model(model), seq_len=seq, global_batch=batch)
+    tput = [
+        resolve(PlanSpec(precision=p, zero=1, **layout), wl, system, sw, gpus).tokens_per_s_per_gpu
+        for p in ("fp8", "mxfp8")
+    ]
+    return tput[1] / tput[0]
+
+
+def fit_mxfp8() -> dict:
+    """MXFP8's GEMM overhead on Blackwell: fitted on the B200 pairs, checked on the GB200 pair."""
+    fit, held = MXFP8_RATIOS[:2], MXFP8_RATIOS[2:]
+
+    def err(cases: list, o: float) -> float:
+        return sum(abs(mxfp8_ratio(c, o) / (c[8] / c[7]) - 1) for c in cases) / len(cases) * 100
+
+    best = min((x / 100 for x in range(10, 41)), key=lambda o: err(fit, o))
+    return {
+        "source": "Megatron-Bridge performance summary, 25.11 (FP8-CS and FP8-MX columns)",
+        "mxfp8_overhead_fraction": best,
+        "fit_pairs": [c[0] for c in fit],
+        "fit_ratio_error_pct": err(fit, best),
+        "held_out_pairs": [c[0] for c in held],
+        "held_out_ratio_error_pct": err(held, best),
+    }
+
+
 def main() -> None:
     _, rows = read_rows()
     out = {"date": date.today().isoformat(), "machine": platform.platform(), "fits": {}}
@@ -113,6 +191,8 @@ def main() -> None:
             result["table"] = eff[acc_id].model_dump()
         out["fits"][acc_id] = result
         print(json.dumps({k: v for k, v in result.items() if k != "table"}, indent=1))
+    out["fits"]["blackwell_microscaling"] = fit_mxfp8()
+    print(json.dumps(out["fits"]["blackwell_microscaling"], indent=1))
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "efficiency_fit.json"
     path.write_text(json.dumps(out, indent=1) + "\n")
     print("wrote", path)

@@ -35,6 +35,8 @@ class Recompute(StrEnum):
 class Precision(StrEnum):
     bf16 = "bf16"
     fp8 = "fp8"
+    mxfp8 = "mxfp8"
+    nvfp4 = "nvfp4"
 
 
 def _console(no_color: bool) -> Console:

@@ -37,6 +37,7 @@ from supercluster.perf.layer import embedding_cost, head_cost, layer_cost
 from supercluster.perf.memory import (
     FRAGMENTATION_FRACTION,
     RUNTIME_RESERVE_BYTES,
+    WEIGHT_BYTES,
     inflight,
     layer_activation_bytes,
     memory_total,
@@ -68,7 +69,7 @@ def optimizer_traffic_bytes(sw: SoftwareProfile) -> float:
 
 RECOMPUTE: tuple[Recompute, ...] = ("none", "selective", "full")
 SCHEDULE_NAMES: tuple[Schedule, ...] = ("1f1b", "zb-h1", "zb-v", "dualpipe")
-PRECISION: tuple[TrainPrecision, ...] = ("bf16", "fp8")
+PRECISION: tuple[TrainPrecision, ...] = ("bf16", "fp8", "mxfp8", "nvfp4")
 
 
 @dataclass
@@ -363,6 +364,13 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     t_last = np.where(single, 0.0, n_last * mean_layer + t["head_fb"] + mtp_s + p2p_per_mb)
     t_mid = np.where(c.pp > 2, n_mid * mean_layer + p2p_per_mb, 0.0)
     t_max = np.maximum(t_first, np.maximum(t_mid, t_last))
+    # DualPipe runs two mirrored pipelines on the same ranks: rank i holds stage i of one and stage p-1-i of
+    # the other (hence two copies of the parameters, DeepSeek-V3, arXiv:2412.19437, section 3.2.1), so the
+    # rank with the embedding also carries the output head and a rank's load per micro-batch is the mean of
+    # a mirrored pair of stages.
+    pair = dual & ~single
+    t_pair = (t_first + t_last) / 2.0
+    t_max = np.where(pair, np.maximum(t_pair, t_mid), t_max)
     t_mean = (L * mean_layer + t["emb_s"] + t["head_fb"] + mtp_s) / pp + p2p_per_mb
     fwd_share = t["fwd"] / np.maximum(t["fwd"] + t["bwd_rc"], 1e-30)
     bubble = schedule_bubble(sched, t_mean, fwd_share, pp, vpp)
@@ -377,6 +385,13 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     n_slow = np.where(slow_first, n_first, np.where(slow_last, n_last, n_mid))
     compute_slow = n_slow * t["fb"] + np.where(slow_first, t["emb_s"], 0.0)
     compute_slow = compute_slow + np.where(slow_last | single, t["head_fb"] + mtp_s, 0.0)
+    slow_pair = pair & (t_pair >= t_mid)  # DualPipe: the embedding-and-head rank paces
+    n_slow = np.where(slow_pair, (n_first + n_last) / 2.0, np.where(pair, n_mid, n_slow))
+    compute_slow = np.where(
+        slow_pair,
+        n_slow * t["fb"] + (t["emb_s"] + t["head_fb"] + mtp_s) / 2.0,
+        np.where(pair, n_mid * t["fb"], compute_slow),
+    )
 
     # --- gradient synchronisation of the first stage (it finishes its backward last) ---
     params0, expert0 = _stage_params(model, c, n_first, True, single)
@@ -424,7 +439,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     # ZB-V keeps 1F1B's peak activations; DualPipe holds p + 1 micro-batches and two copies of the weights
     in_flight = np.where(sched == 2, np.minimum(pp, m), in_flight)
     in_flight = np.where(dual, np.minimum(pp + 1, m), in_flight)
-    w_bytes = np.where(c.prec == 1, 3.0, 2.0)  # FP8 keeps a transposed fp8 copy too
+    w_bytes = np.array([WEIGHT_BYTES[p] for p in PRECISION])[c.prec]  # plus the quantized copies the GEMMs read
     shard = dp_group
     eshard = np.maximum(1, shard // c.ep)
 

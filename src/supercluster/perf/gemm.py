@@ -18,21 +18,45 @@ bound is Williams, Waterman and Patterson, "Roofline", CACM 52(4), 2009, eq. 1.
 from __future__ import annotations
 
 from supercluster.specs import Accelerator
+from supercluster.specs.accelerator import TENSOR_RATE
+
+# HBM bytes per operand element, block scales included: MXFP8 one E8M0 byte per 32 elements, NVFP4 one E4M3
+# byte per 16 four-bit elements (OCP MX v1.0; arXiv:2509.25149 section 2)
+OPERAND_BYTES = {"bf16": 2.0, "fp8": 1.0, "mxfp8": 1.0 + 1.0 / 32, "nvfp4": 0.5 + 1.0 / 16}
+
+# NVFP4 pretraining quantizes the linear layers' GEMMs (forward, data and weight gradients) but keeps about a
+# sixth of them, the most sensitive, in BF16 (NVIDIA, arXiv:2509.25149: selective high-precision layers, ~16%
+# of its 12B model's linear layers); attention, norms, embeddings and the output head stay in BF16.
+NVFP4_BF16_LAYER_FRACTION = 0.16
 
 
 def gemm_time_s(m: float, n: float, k: float, acc: Accelerator, precision: str = "bf16") -> float:
-    """Seconds for C[m,n] = A[m,k] @ B[k,n] in ``precision`` (bf16 or fp8)."""
+    """Seconds for C[m,n] = A[m,k] @ B[k,n] in ``precision`` (bf16, fp8, mxfp8 or nvfp4).
+
+    A block-scaled format without its own fitted fraction takes FP8's (same tensor-core pipeline, operands
+    fed the same way; an assumption until a Blackwell calibration profile measures it). Each low-precision
+    GEMM pays its format's quantization overhead; a precision the card lacks runs in BF16.
+    """
     if m <= 0 or n <= 0 or k <= 0:
         return 0.0
     eff = acc.efficiency
-    prec = precision if (precision in eff.gemm_peak_fraction and acc.supports(precision)) else "bf16"
-    peak = acc.peak_flops(prec) * eff.gemm_peak_fraction[prec]
+    prec = precision if acc.supports(precision) else "bf16"
+    fraction = eff.gemm_peak_fraction.get(prec)
+    if fraction is None and prec in TENSOR_RATE:
+        fraction = eff.gemm_peak_fraction.get("fp8")
+    if fraction is None:
+        prec, fraction = "bf16", eff.gemm_peak_fraction["bf16"]
+    peak = acc.peak_flops(prec) * fraction
     d0 = eff.gemm_tile_dim
     t_compute = 2.0 * m * n * k / peak * (1.0 + d0 / m + d0 / n + d0 / k)
-    if prec == "fp8":
-        t_compute *= 1.0 + eff.fp8_overhead_fraction
-    elem_bytes = 1.0 if prec == "fp8" else 2.0
-    t_memory = elem_bytes * (m * k + k * n + m * n) / (acc.hbm_tb_per_s * 1e12 * eff.hbm_fraction)
+    overhead = {
+        "fp8": eff.fp8_overhead_fraction,
+        "mxfp8": eff.mxfp8_overhead_fraction,
+        "nvfp4": eff.nvfp4_overhead_fraction,
+    }.get(prec, 0.0)
+    t_compute *= 1.0 + overhead
+    t_memory = OPERAND_BYTES[prec] * (m * k + k * n) / (acc.hbm_tb_per_s * 1e12 * eff.hbm_fraction)
+    t_memory += 2.0 * m * n / (acc.hbm_tb_per_s * 1e12 * eff.hbm_fraction)  # the output is written in bf16
     return max(t_compute, t_memory)
 
 

@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 
 from supercluster.perf.comm import CollectiveModel, span_of
-from supercluster.perf.gemm import gemm_time_s, linear_fwd_bwd_s, memory_bound_s
+from supercluster.perf.gemm import NVFP4_BF16_LAYER_FRACTION, gemm_time_s, linear_fwd_bwd_s, memory_bound_s
 from supercluster.perf.routing import destinations
 from supercluster.specs import Accelerator, ModelSpec, ResolvedPlan, SoftwareProfile
 
@@ -106,15 +106,21 @@ def layer_cost(
     # gradient collective behind them (see tp_comm)
     reads_input = {"attn": [0.0, 0.0], "mlp": [0.0, 0.0]}  # [dgrad_s, wgrad_s]
 
+    # NVFP4 training keeps the most sensitive linear layers in BF16 (NVFP4_BF16_LAYER_FRACTION of them)
+    mix = [(prec, 1.0)]
+    if prec == "nvfp4":
+        mix = [("nvfp4", 1 - NVFP4_BF16_LAYER_FRACTION), ("bf16", NVFP4_BF16_LAYER_FRACTION)]
+
     def lin(m: float, n: float, k: float, times: float = 1.0, block: str | None = None) -> None:
         nonlocal f_gemm, b_gemm, flops_fwd
-        fw, bw = linear_fwd_bwd_s(m, n, k, acc, prec)
-        f_gemm += fw * times
-        b_gemm += bw * times
+        for p, share in mix:
+            fw, bw = linear_fwd_bwd_s(m, n, k, acc, p)
+            f_gemm += fw * times * share
+            b_gemm += bw * times * share
+            if block and t > 1 and sw.tp_async_dgrad:
+                reads_input[block][0] += gemm_time_s(m, k, n, acc, p) * times * share
+                reads_input[block][1] += gemm_time_s(k, n, m, acc, p) * times * share
         flops_fwd += 2.0 * m * n * k * times
-        if block and t > 1 and sw.tp_async_dgrad:
-            reads_input[block][0] += gemm_time_s(m, k, n, acc, prec) * times
-            reads_input[block][1] += gemm_time_s(k, n, m, acc, prec) * times
 
     if model.is_mla:
         # latent down-projections are replicated across TP ranks, per-head up-projections sharded
@@ -322,11 +328,13 @@ def head_cost(
     """Output head + (vocab-parallel) cross-entropy on the last stage: (fwd_s, bwd_s, model_flops).
 
     The loss streams the local logits through HBM as many times as the stack's implementation does
-    (``ce_fwd_bytes_per_logit`` and ``ce_bwd_bytes_per_logit`` in the software profile).
+    (``ce_fwd_bytes_per_logit`` and ``ce_bwd_bytes_per_logit`` in the software profile). The output head
+    multiplies in BF16 whatever the layers use (DeepSeek-V3, arXiv:2412.19437, section 3.3.1; NVFP4
+    pretraining, arXiv:2509.25149; Megatron-Core builds the output layer as a plain, non-FP8 linear).
     """
     t = plan.tp
     tok = plan.micro_batch * seq / plan.cp
-    fw, bw = linear_fwd_bwd_s(tok, model.vocab / t, model.hidden, acc, plan.precision)
+    fw, bw = linear_fwd_bwd_s(tok, model.vocab / t, model.hidden, acc, "bf16")
     logits = tok * model.vocab / t
     ce_fwd = memory_bound_s(logits * sw.ce_fwd_bytes_per_logit, acc)
     ce_bwd = memory_bound_s(logits * sw.ce_bwd_bytes_per_logit, acc)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from supercluster.errors import SuperclusterError
-from supercluster.specs import ModelSpec, PlanSpec, ResolvedPlan
+from supercluster.specs import Accelerator, ModelSpec, PlanSpec, ResolvedPlan
 
 
 def microbatches(global_batch: int, plan: ResolvedPlan) -> int:
@@ -72,8 +72,14 @@ def _valid_tp(model: ModelSpec, limit: int = 64) -> list[int]:
     return [x for x in range(1, limit + 1) if model.heads % x == 0 and model.kv % x == 0]
 
 
-def precheck(model: ModelSpec, plan: PlanSpec, gpus: int, global_batch: int) -> None:
+def precheck(model: ModelSpec, plan: PlanSpec, gpus: int, global_batch: int, acc: Accelerator | None = None) -> None:
     """Reject fixed axes that no filling can rescue, before any search, with the arithmetic."""
+    if acc is not None and plan.precision and not acc.supports(plan.precision):
+        valid = [p for p in ("bf16", "fp8", "mxfp8", "nvfp4") if acc.supports(p)]
+        why = " (block-scaled formats need Blackwell tensor cores)" if plan.precision in ("mxfp8", "nvfp4") else ""
+        raise SuperclusterError(
+            f"{acc.id} does not multiply in {plan.precision}{why}; valid precisions: {', '.join(valid)}"
+        )
     if plan.tp and (model.heads % plan.tp or model.kv % plan.tp):
         raise SuperclusterError(
             f"tp({plan.tp}) must divide heads({model.heads}) and kv_heads({model.kv}); valid tp: {_valid_tp(model)}"

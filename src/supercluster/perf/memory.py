@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from supercluster.perf.gemm import NVFP4_BF16_LAYER_FRACTION
 from supercluster.specs import ModelSpec, ResolvedPlan, SoftwareProfile
 from supercluster.units import GIB
 
@@ -38,6 +39,26 @@ from supercluster.units import GIB
 RUNTIME_RESERVE_BYTES = 2.0 * GIB
 # Caching-allocator fragmentation, as a share of activation memory (assumption).
 FRAGMENTATION_FRACTION = 0.05
+# Bytes per element of a linear layer's input kept for its weight gradient, by training precision: BF16; FP8
+# (Transformer Engine saves the quantized input); MXFP8 (the column-wise copy the weight gradient reads, one
+# scale byte per 32); NVFP4 (4-bit values and one scale byte per 16, the BF16 layers at 2 B).
+SAVED_INPUT_BYTES = {
+    "bf16": 2.0,
+    "fp8": 1.0,
+    "mxfp8": 1.0 + 1.0 / 32,
+    "nvfp4": (1 - NVFP4_BF16_LAYER_FRACTION) * (0.5 + 1.0 / 16) + NVFP4_BF16_LAYER_FRACTION * 2.0,
+}
+# Bytes per parameter of the weights a GPU holds for the step: the BF16 weights plus the quantized copies the
+# GEMMs read, cached across micro-batches. FP8: one transposed copy (1 B; the forward casts on the fly);
+# MXFP8: row-wise and column-wise copies, each with its 32-element scales (block scales run along the
+# reduction dimension, so a transpose must be re-quantized); NVFP4: one copy with 16 x 16 two-dimensional
+# block scales that serves both orientations (arXiv:2509.25149), on the quantized layers only.
+WEIGHT_BYTES = {
+    "bf16": 2.0,
+    "fp8": 3.0,
+    "mxfp8": 2.0 + 2.0 * (1.0 + 1.0 / 32),
+    "nvfp4": 2.0 + (1 - NVFP4_BF16_LAYER_FRACTION) * (0.5 + 1.0 / 256),
+}
 
 
 # What one GPU holds, term by term; their sum is the memory a layout needs.
@@ -99,7 +120,7 @@ def layer_activation_bytes(model: ModelSpec, plan: ResolvedPlan, seq: int, sw: S
     s = seq / plan.cp
     h, a, g, d = model.hidden, model.heads, model.kv, model.dhead
     sbh = s * b * h
-    lin_in = 1.0 if plan.precision == "fp8" else 2.0  # inputs of FP8 GEMMs are kept in FP8
+    lin_in = SAVED_INPUT_BYTES[plan.precision]  # inputs of low-precision GEMMs are kept quantized
     sp = t if plan.sequence_parallel else 1
     if plan.recompute == "full":
         return 2.0 * sbh / sp  # the layer input only

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from supercluster.errors import SuperclusterError
-from supercluster.perf.batch import inner_terms
+from supercluster.perf.batch import PRECISION, inner_terms
 from supercluster.perf.comm import CollectiveModel
 from supercluster.perf.step import StepEstimate
 from supercluster.specs import SoftwareProfile, SystemSpec, WorkloadSpec
@@ -99,7 +99,7 @@ def simulate_step(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfil
             plan.micro_batch,
             int(plan.sequence_parallel),
             ("none", "selective", "full").index(plan.recompute),
-            ("bf16", "fp8").index(plan.precision),
+            PRECISION.index(plan.precision),
             plan.ep,
         ),
     )

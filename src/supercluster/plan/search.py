@@ -123,7 +123,7 @@ def search(
     options = options or SpaceOptions()
     if headroom_gib < 0:
         raise SuperclusterError(f"memory headroom must be >= 0 GiB, got {headroom_gib}")
-    precheck(workload.model, fixed, gpus, workload.global_batch)
+    precheck(workload.model, fixed, gpus, workload.global_batch, system.accelerator)
     t0 = time.perf_counter()
     space = enumerate_space(workload, system, gpus, fixed, options, sw.attention_kernel == "flash", tuple(sw.schedules))
     if len(space.candidates) == 0:

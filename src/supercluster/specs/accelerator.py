@@ -32,6 +32,16 @@ class EfficiencyTable(Spec):
     fp8_overhead_fraction: float = Field(
         default=0.0, ge=0, description="casts/amax scaling per FP8 GEMM, as a fraction of its time"
     )
+    mxfp8_overhead_fraction: float = Field(
+        default=0.0,
+        ge=0,
+        description="quantizing both operand layouts with 32-element block scales per MXFP8 GEMM, fraction of its time",
+    )
+    nvfp4_overhead_fraction: float = Field(
+        default=0.0,
+        ge=0,
+        description="16-element block scaling, Hadamard transforms and stochastic rounding per NVFP4 GEMM, fraction",
+    )
     source: str = ""
 
 
@@ -52,6 +62,10 @@ class Accelerator(Spec):
     scale_up_domain: int = Field(ge=1, description="GPUs in one scale-up (NVLink/xGMI) domain")
     tdp_w: float = Field(gt=0)
     flash_attention: bool = True
+    microscaling: bool = Field(
+        default=False,
+        description="tensor cores take block-scaled MXFP8 / NVFP4 operands natively (Blackwell)",
+    )
     efficiency: EfficiencyTable
     sources: dict[str, str] = Field(default_factory=dict)
     assumed: list[str] = Field(default_factory=list, description="fields that are assumptions")
@@ -63,9 +77,21 @@ class Accelerator(Spec):
         return self
 
     def peak_flops(self, precision: str) -> float:
-        """Dense peak in FLOP/s; FP8 on a card without it falls back to BF16."""
-        key = precision if precision in self.peak_tflops else "bf16"
+        """Dense peak in FLOP/s; MXFP8 runs at the FP8 rate, NVFP4 at the FP4 rate; a precision the card
+        lacks falls back to BF16."""
+        key = TENSOR_RATE.get(precision, precision)
+        key = key if key in self.peak_tflops else "bf16"
         return self.peak_tflops[key] * 1e12  # type: ignore[index]
 
     def supports(self, precision: str) -> bool:
+        """Whether the card multiplies in ``precision`` natively (block-scaled formats need microscaling)."""
+        if precision in TENSOR_RATE:
+            return self.microscaling and TENSOR_RATE[precision] in self.peak_tflops
         return precision in self.peak_tflops
+
+
+# Block-scaled training formats and the tensor-core rate they run at. MXFP8: FP8 E4M3 elements sharing one
+# power-of-two (E8M0) scale per 32 (OCP Microscaling Formats MX v1.0); NVFP4: FP4 E2M1 elements with one
+# FP8 E4M3 scale per 16 and an FP32 scale per tensor (NVIDIA, "Pretraining Large Language Models with NVFP4",
+# arXiv:2509.25149, section 2).
+TENSOR_RATE = {"mxfp8": "fp8", "nvfp4": "fp4"}

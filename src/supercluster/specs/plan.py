@@ -7,7 +7,7 @@ from pydantic import Field
 from supercluster.specs.base import Spec
 
 Recompute = Literal["none", "selective", "full"]
-TrainPrecision = Literal["bf16", "fp8"]
+TrainPrecision = Literal["bf16", "fp8", "mxfp8", "nvfp4"]
 Schedule = Literal["1f1b", "zb-h1", "zb-v", "dualpipe"]
 
 # The knobs a plan may leave blank and the estimator fills as a tuning engineer would.
