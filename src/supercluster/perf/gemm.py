@@ -49,12 +49,13 @@ def gemm_time_s(m: float, n: float, k: float, acc: Accelerator, precision: str =
     peak = acc.peak_flops(prec) * fraction
     d0 = eff.gemm_tile_dim
     t_compute = 2.0 * m * n * k / peak * (1.0 + d0 / m + d0 / n + d0 / k)
-    overhead = {
-        "fp8": eff.fp8_overhead_fraction,
-        "mxfp8": eff.mxfp8_overhead_fraction,
-        "nvfp4": eff.nvfp4_overhead_fraction,
-    }.get(prec, 0.0)
-    t_compute *= 1.0 + overhead
+    if prec != "bf16":
+        if prec == "fp8":
+            t_compute *= 1.0 + eff.fp8_overhead_fraction
+        elif prec == "mxfp8":
+            t_compute *= 1.0 + eff.mxfp8_overhead_fraction
+        else:
+            t_compute *= 1.0 + eff.nvfp4_overhead_fraction
     t_memory = OPERAND_BYTES[prec] * (m * k + k * n) / (acc.hbm_tb_per_s * 1e12 * eff.hbm_fraction)
     t_memory += 2.0 * m * n / (acc.hbm_tb_per_s * 1e12 * eff.hbm_fraction)  # the output is written in bf16
     return max(t_compute, t_memory)
