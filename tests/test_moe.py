@@ -303,3 +303,28 @@ def test_flex_attention_runs_at_its_share_of_the_fused_kernels():
     assert b.fwd_attn_s == pytest.approx(a.fwd_attn_s / 0.6)
     assert b.bwd_attn_s == pytest.approx(a.bwd_attn_s / 0.6)
     assert b.fwd_gemm_s == pytest.approx(a.fwd_gemm_s)
+
+
+def test_dualpipe_ranks_carry_a_mirrored_pair_of_stages():
+    # DualPipe runs two mirrored pipelines on the same ranks (two copies of the parameters, DeepSeek-V3 section
+    # 3.2.1): the rank with the last stage (output head, MTP) also holds the first. A heavier head (10% more
+    # vocabulary, the same layer split) costs DualPipe half of what it costs 1F1B, whose last stage paces it.
+    from supercluster.perf.batch import Candidates, evaluate
+
+    system = catalog.system("dgx-h100-superpod", gpus=2048)
+    sw = catalog.software("deepseek-hai-2024")
+    base = catalog.model("deepseek-v3")
+
+    def step(vocab: int, schedule: str) -> tuple[float, tuple[int, ...]]:
+        wl = WorkloadSpec(model=base.model_copy(update={"vocab": vocab}), seq_len=4096, global_batch=15360)
+        plan = ResolvedPlan.single(
+            pp=16, ep=64, dp=128, zero=1, recompute="selective", precision="fp8", schedule=schedule
+        )
+        res = evaluate(wl, system, sw, Candidates.from_plans([plan]))
+        return float(res.step_time_s[0]), tuple(res.stage_layers[0])
+
+    v, heavier = base.vocab, int(base.vocab * 1.1)
+    (a, split_a), (b, split_b) = step(v, "1f1b"), step(heavier, "1f1b")
+    (c, split_c), (d, split_d) = step(v, "dualpipe"), step(heavier, "dualpipe")
+    assert split_a == split_b == split_c == split_d
+    assert (d - c) / (b - a) == pytest.approx(0.5, abs=0.05)
