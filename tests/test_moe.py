@@ -328,3 +328,24 @@ def test_dualpipe_ranks_carry_a_mirrored_pair_of_stages():
     (c, split_c), (d, split_d) = step(v, "dualpipe"), step(heavier, "dualpipe")
     assert split_a == split_b == split_c == split_d
     assert (d - c) / (b - a) == pytest.approx(0.5, abs=0.05)
+
+
+def test_megatron_core_folds_expert_parallelism_over_context_parallelism():
+    # MoE Parallel Folding (arXiv:2504.14960): expert layers order their ranks expert-TP, EP, expert-DP, so with
+    # tp 2 and cp 8 an EP group of 8 spans 16 GPUs (two 8-GPU nodes), not 8 x 16 = 128 as when EP sits in DP
+    from supercluster.fabric.placement import placement
+    from supercluster.perf.comm import CollectiveModel
+    from supercluster.perf.layer import ep_stride, expert_dispatch
+
+    system = catalog.system("dgx-b200-superpod", gpus=256)
+    plan = ResolvedPlan.single(tp=2, pp=4, cp=8, ep=8, dp=4, sequence_parallel=True)
+    folded = catalog.software("megatron-core-2024")
+    inside_dp = folded.model_copy(update={"ep_folded": False})
+    assert ep_stride(plan, folded) == 2 and ep_stride(plan, inside_dp) == 16
+    ep = {g["axis"]: g for g in placement(system, plan, folded)}["ep"]
+    assert ep["stride"] == 2 and ep["gpus_spanned"] == 16
+    model, comm = catalog.model("mixtral-8x22b"), CollectiveModel(system)
+    token_bytes = 8192 * model.hidden * 2.0
+    assert expert_dispatch(model, plan, folded, comm, token_bytes) < expert_dispatch(
+        model, plan, inside_dp, comm, token_bytes
+    )

@@ -428,7 +428,11 @@ def fabric(system: str = "colossus-100k", *, gpus: int | None = None, scenario: 
     if scenario:
         scn = build_scenario(scenario)
         est = estimate(scn).step
-        out["placement"] = {"scenario": scn.name, "layout": est.plan.label(), "groups": placement(scn.system, est.plan)}
+        out["placement"] = {
+            "scenario": scn.name,
+            "layout": est.plan.label(),
+            "groups": placement(scn.system, est.plan, scn.software),
+        }
     return out
 
 

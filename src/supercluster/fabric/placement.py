@@ -1,11 +1,13 @@
 """Where each parallel group of a layout sits on the hierarchy, and what it crosses.
 
 Ranks are ordered tp innermost, then cp, ep (inside dp), dp, pp outermost (Megatron-Core's default
-"tp-cp-ep-dp-pp"). A group of ranks ``stride`` apart spans ``size * stride`` consecutive GPUs; it stays in
-the scale-up domain when that span fits one domain, under one leaf when it fits the nodes a leaf serves
-(radix/2 nodes per rail), under one spine when it fits a two-tier pod, else it crosses the core. All groups
-of one axis run at once; on a rail-optimised fabric their rings use different rails and share nothing
-below the spine, and above an oversubscribed tier they share its uplinks (the taper).
+"tp-cp-ep-dp-pp"); a stack that folds expert parallelism over cp and dp (MoE Parallel Folding) places an
+EP group right after the expert TP ranks instead (see perf.layer.ep_stride). A group of ranks ``stride``
+apart spans ``size * stride`` consecutive GPUs; it stays in the scale-up domain when that span fits one
+domain, under one leaf when it fits the nodes a leaf serves (radix/2 nodes per rail), under one spine when
+it fits a two-tier pod, else it crosses the core. All groups of one axis run at once; on a rail-optimised
+fabric their rings use different rails and share nothing below the spine, and above an oversubscribed tier
+they share its uplinks (the taper).
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ from __future__ import annotations
 from typing import Any
 
 from supercluster.fabric.topology import build
-from supercluster.specs import ResolvedPlan, SystemSpec
+from supercluster.specs import ResolvedPlan, SoftwareProfile, SystemSpec
 
 
-def placement(system: SystemSpec, plan: ResolvedPlan) -> list[dict[str, Any]]:
+def placement(system: SystemSpec, plan: ResolvedPlan, sw: SoftwareProfile | None = None) -> list[dict[str, Any]]:
     topo = build(system, plan.gpus)
     domain = system.domain_gpus
     gpn = system.gpus_per_node
@@ -29,7 +31,7 @@ def placement(system: SystemSpec, plan: ResolvedPlan) -> list[dict[str, Any]]:
     axes = [
         ("tp", plan.tp, 1),
         ("cp", plan.cp, plan.tp),
-        ("ep", plan.ep, plan.tp * plan.cp),
+        ("ep", plan.ep, plan.tp if sw is not None and sw.ep_folded else plan.tp * plan.cp),
         ("dp", plan.dp, plan.tp * plan.cp),
         ("pp", plan.pp, plan.tp * plan.cp * plan.dp),
     ]

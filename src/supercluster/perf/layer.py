@@ -295,13 +295,20 @@ def tp_comm(
     return 2.0 * one * hidden, bwd * hidden
 
 
+def ep_stride(plan: ResolvedPlan, sw: SoftwareProfile) -> int:
+    """Rank distance between the members of an expert-parallel group: after TP and CP when EP sits inside the
+    data-parallel ranks (order tp-cp-ep-dp-pp); after the expert TP (= TP) alone when the stack folds EP over
+    CP and DP (Megatron-Core's MoE Parallel Folding: Liu et al. 2025, arXiv:2504.14960, section 3)."""
+    return plan.tp if sw.ep_folded else plan.tp * plan.cp
+
+
 def expert_dispatch(
     model: ModelSpec, plan: ResolvedPlan, sw: SoftwareProfile, comm: CollectiveModel, token_bytes: float
 ) -> float:
     """Seconds of one layer's forward expert-parallel traffic (dispatch, then combine) for the busiest rank,
     whose tokens are ``token_bytes`` wide in all: Megatron's all-to-all moves a copy per routed expert,
     DeepEP one per destination node and rank (perf.routing, fabric.collectives.dispatch)."""
-    span = span_of(plan.ep, plan.tp * plan.cp, comm.domain)
+    span = span_of(plan.ep, ep_stride(plan, sw), comm.domain)
     if sw.ep_dispatch == "per-destination":
         ranks, domains = destinations(
             model.moe_experts,

@@ -132,6 +132,14 @@ class SoftwareProfile(Spec):
             "per expert by separate kernels after the GEMM, a cast and concatenation included"
         ),
     )
+    ep_folded: bool = Field(
+        default=False,
+        description=(
+            "expert layers lay their ranks out on their own (expert TP, EP, expert DP), folding EP over the "
+            "attention's context- and data-parallel ranks, so an EP group is contiguous after expert TP "
+            "(Megatron-Core's MoE Parallel Folding); false: EP sits inside DP, after TP and CP"
+        ),
+    )
     schedules: list[str] = Field(default_factory=lambda: ["1f1b"], description="pipeline schedules the stack has")
     ep_dispatch: Literal["per-expert", "per-destination"] = Field(
         default="per-expert",
