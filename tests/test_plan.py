@@ -134,3 +134,28 @@ def test_plan_cli_json_and_exit_codes():
         timeout=120,
     )
     assert tight.returncode == 2 and "no layout of 8 GPUs fits in memory" in tight.stderr
+
+
+def test_local_batch_passes_each_fill_and_drain_the_pipeline():
+    # torch.distributed.pipelining stacks (NeMo AutoModel, torchtitan) accumulate gradients outside the
+    # schedule: a step of 32 sequences per rank run as 4 passes of 8 pays the pipeline's fill and drain 4 times
+    from supercluster.perf.batch import Candidates, evaluate
+    from supercluster.perf.timeline import TOLERANCE, simulate_step
+    from supercluster.plan.fill import resolve
+    from supercluster.specs import PlanSpec, ResolvedPlan, WorkloadSpec
+
+    system = catalog.system("dgx-h100-superpod", gpus=256)
+    sw = catalog.software("automodel-2025")
+    wl = WorkloadSpec(model=catalog.model("llama3-70b"), seq_len=4096, global_batch=32 * 32)
+    base = dict(tp=8, pp=4, vpp=2, dp=8, zero=1, sequence_parallel=True, recompute="full")
+    one = ResolvedPlan.single(**base)
+    four = ResolvedPlan.single(**base, local_batch=8 * 4)  # 128 sequences per rank in 4 passes of 32
+    r = evaluate(wl, system, sw, Candidates.from_plans([one, four]))
+    assert r.bubble_s[1] == pytest.approx(4 * r.bubble_s[0])
+    assert r.step_time_s[1] - r.step_time_s[0] == pytest.approx(3 * r.bubble_s[0])
+    est = resolve(PlanSpec(**base, micro_batch=1, local_batch=32), wl, system, sw, 256)
+    assert est.plan.local_batch == 32 and "lb32" in est.plan.label()
+    tl = simulate_step(wl, system, sw, est)
+    assert abs(tl.relative_error) <= TOLERANCE and any("4 passes" in n for n in tl.notes)
+    with pytest.raises(SuperclusterError, match=r"local_batch\(12\) must be a multiple of micro_batch\(8\)"):
+        resolve(PlanSpec(**base, micro_batch=8, local_batch=12), wl, system, sw, 256)

@@ -46,6 +46,7 @@ PLAN_KEYS = (
     "micro_batch",
     "recompute",
     "precision",
+    "local_batch",
 )
 
 

@@ -65,6 +65,10 @@ DpOpt = Annotated[int | None, typer.Option(help="Data parallel (default gpus / (
 ZeroOpt = Annotated[int | None, typer.Option(help="ZeRO stage 0-3.")]
 SpOpt = Annotated[bool | None, typer.Option("--sp/--no-sp", help="Sequence parallelism.")]
 MbOpt = Annotated[int | None, typer.Option(help="Sequences per micro-batch.")]
+LbOpt = Annotated[
+    int | None,
+    typer.Option(help="Sequences per DP rank in one pipeline pass (stacks that accumulate outside the schedule)."),
+]
 RcOpt = Annotated[Recompute | None, typer.Option(help="Activation recomputation.")]
 PrecOpt = Annotated[Precision | None, typer.Option(help="Matrix-multiply precision.")]
 CalOpt = Annotated[str | None, typer.Option(help="Calibration profile (from `supercluster calibrate`).")]
@@ -100,6 +104,7 @@ def estimate(
     zero: ZeroOpt = None,
     sequence_parallel: SpOpt = None,
     micro_batch: MbOpt = None,
+    local_batch: LbOpt = None,
     recompute: RcOpt = None,
     precision: PrecOpt = None,
     calibration: CalOpt = None,
@@ -146,6 +151,7 @@ def plan(
     zero: ZeroOpt = None,
     sequence_parallel: SpOpt = None,
     micro_batch: MbOpt = None,
+    local_batch: LbOpt = None,
     recompute: RcOpt = None,
     precision: PrecOpt = None,
     top: Annotated[int, typer.Option(min=1, max=100, help="How many of the best layouts to show.")] = 5,

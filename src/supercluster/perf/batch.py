@@ -88,10 +88,13 @@ class Candidates:
     rc: np.ndarray  # index into RECOMPUTE
     prec: np.ndarray  # index into PRECISION
     sched: np.ndarray | None = None  # index into SCHEDULE_NAMES (None: all 1f1b)
+    lb: np.ndarray | None = None  # sequences per DP rank per pipeline pass (0: the whole step in one pass)
 
     def __post_init__(self) -> None:
         if self.sched is None:
             self.sched = np.zeros(len(self.tp), dtype=np.int8)
+        if self.lb is None:
+            self.lb = np.zeros(len(self.tp), dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self.tp)
@@ -114,6 +117,7 @@ class Candidates:
             rc=col(lambda p: RECOMPUTE.index(p.recompute), np.int8),
             prec=col(lambda p: PRECISION.index(p.precision), np.int8),
             sched=col(lambda p: SCHEDULE_NAMES.index(p.schedule), np.int8),
+            lb=col(lambda p: p.local_batch or 0),
         )
 
     def take(self, idx: np.ndarray) -> Candidates:
@@ -133,6 +137,7 @@ class Candidates:
             recompute=RECOMPUTE[int(self.rc[i])],
             precision=PRECISION[int(self.prec[i])],
             schedule=SCHEDULE_NAMES[int(self.sched[i])] if self.sched is not None else "1f1b",
+            local_batch=int(self.lb[i]) or None if self.lb is not None else None,
         )
 
 
@@ -373,13 +378,17 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     t_max = np.where(pair, np.maximum(t_pair, t_mid), t_max)
     t_mean = (L * mean_layer + t["emb_s"] + t["head_fb"] + mtp_s) / pp + p2p_per_mb
     fwd_share = t["fwd"] / np.maximum(t["fwd"] + t["bwd_rc"], 1e-30)
+    # Stacks that accumulate gradients outside the pipeline schedule (torch.distributed.pipelining) run the
+    # step as several passes of local_batch sequences each, and every pass fills and drains the pipeline.
+    lb = c.lb if c.lb is not None else np.zeros(n, dtype=np.int64)
+    passes = np.where(lb > 0, workload.global_batch / (c.dp * np.maximum(lb, 1)), 1.0)
     bubble = schedule_bubble(sched, t_mean, fwd_share, pp, vpp)
-    t_pipe = m * t_max + bubble
     # the first micro-batch's activations and gradients cross every chunk boundary each way before the
     # pipeline is full: p - 1 under 1F1B, p*v - 1 when interleaved (Narayanan et al. 2021, section 2.2.2:
     # interleaving multiplies the pipeline's communication by v)
     fill_latency = 2.0 * (pp * vpp - 1) * p2p_one
-    t_pipe, bubble = t_pipe + fill_latency, bubble + fill_latency
+    bubble = passes * (bubble + fill_latency)
+    t_pipe = m * t_max + bubble
     slow_first = t_first >= np.maximum(t_mid, t_last)
     slow_last = ~slow_first & (t_last > t_mid)
     n_slow = np.where(slow_first, n_first, np.where(slow_last, n_last, n_mid))

@@ -48,6 +48,14 @@ def check_layout(model: ModelSpec, plan: ResolvedPlan, gpus: int, seq: int, glob
     if plan.sequence_parallel and t == 1:
         raise SuperclusterError("sequence_parallel needs tp > 1")
     m = microbatches(global_batch, plan)
+    if plan.local_batch is not None:
+        per_replica = global_batch // d
+        if plan.local_batch % plan.micro_batch or per_replica % plan.local_batch:
+            raise SuperclusterError(
+                f"local_batch({plan.local_batch}) must be a multiple of micro_batch({plan.micro_batch}) and divide "
+                f"the sequences per data-parallel rank: global_batch({global_batch}) / dp({d}) = {per_replica}"
+            )
+        m = plan.local_batch // plan.micro_batch  # the schedule runs one pass at a time
     if plan.schedule != "1f1b":
         if p == 1:
             raise SuperclusterError(f"schedule {plan.schedule} needs pp > 1")
@@ -63,9 +71,10 @@ def check_layout(model: ModelSpec, plan: ResolvedPlan, gpus: int, seq: int, glob
     if plan.vpp > 1 and m % p:
         raise SuperclusterError(
             f"the interleaved schedule needs micro-batches({m}) to be a multiple of pp({p}) "
-            f"(global_batch {global_batch} / (dp {d} * micro_batch {plan.micro_batch}))"
+            f"(global_batch {global_batch} / (dp {d} * micro_batch {plan.micro_batch})"
+            + (f", one pass of local_batch {plan.local_batch})" if plan.local_batch else ")")
         )
-    return m
+    return microbatches(global_batch, plan)
 
 
 def _valid_tp(model: ModelSpec, limit: int = 64) -> list[int]:
@@ -109,8 +118,18 @@ def precheck(model: ModelSpec, plan: PlanSpec, gpus: int, global_batch: int, acc
             f"tp({plan.tp or 1}) * pp({plan.pp or 1}) * cp({plan.cp or 1}) = {fixed} does not divide gpus({gpus}); "
             f"nearest GPU counts that work: {lower if lower else fixed} or {lower + fixed}"
         )
+    if plan.local_batch is not None and plan.micro_batch and plan.local_batch % plan.micro_batch:
+        raise SuperclusterError(
+            f"local_batch({plan.local_batch}) must be a multiple of micro_batch({plan.micro_batch}): a pipeline pass "
+            "runs whole micro-batches"
+        )
     if plan.tp and plan.pp:
         dp = plan.dp or gpus // fixed
+        if plan.local_batch is not None and not global_batch % dp and (global_batch // dp) % plan.local_batch:
+            raise SuperclusterError(
+                f"local_batch({plan.local_batch}) must divide the sequences per data-parallel rank: "
+                f"global_batch({global_batch}) / dp({dp}) = {global_batch // dp}"
+            )
         if global_batch % dp:
             raise SuperclusterError(
                 f"global_batch({global_batch}) is not a multiple of dp({dp}) = gpus({gpus}) / "

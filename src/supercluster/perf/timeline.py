@@ -85,6 +85,12 @@ def simulate_step(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfil
             "modelled analytically only"
         )
     p, v, m = plan.pp, plan.vpp, est.microbatches
+    # a stack that accumulates outside the schedule runs the step as passes of local_batch sequences: simulate
+    # one pass and repeat it
+    passes = 1
+    if plan.local_batch is not None:
+        passes = max(1, m * plan.micro_batch // plan.local_batch)
+        m = plan.local_batch // plan.micro_batch
     model = workload.model
     comm = CollectiveModel(system)
     t = inner_terms(
@@ -149,9 +155,11 @@ def simulate_step(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfil
                 progressed = True
         if not progressed:
             raise RuntimeError("pipeline schedule deadlocked")  # a bug, not bad input
-    pipeline = max(free)
+    pipeline = max(free) * passes
     notes = [
         f"one representative pipeline of {p} stages x {v} chunks x {m} micro-batches "
         f"(tp {plan.tp} x cp {plan.cp} GPUs per stage); all {plan.dp} data-parallel replicas run alike"
     ]
+    if passes > 1:
+        notes.append(f"{passes} passes of local_batch {plan.local_batch}, each filling and draining the pipeline")
     return StepTimeline(p, v, m, ops, p2p, pipeline, est.dp_comm_s, est.optimizer_s, est.step_time_s, notes)

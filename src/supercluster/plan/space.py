@@ -116,9 +116,14 @@ def enumerate_space(
             if (fixed.dp and fixed.dp != dp) or gb % dp:
                 continue
             per_replica = gb // dp
+            lb = fixed.local_batch or 0  # sequences per pipeline pass (0: the whole step in one pass)
+            if lb and per_replica % lb:
+                continue
             mbs = (
                 [fixed.micro_batch] if fixed.micro_batch else [b for b in options.micro_batches if per_replica % b == 0]
             )
+            if lb:
+                mbs = [b for b in mbs if lb % b == 0]
             if fixed.ep:
                 eps = [fixed.ep]
             elif model.is_moe:
@@ -142,7 +147,7 @@ def enumerate_space(
                 ],
                 dtype=np.int64,
             )
-            m = per_replica // arr[:, 0]
+            m = (lb or per_replica) // arr[:, 0]  # micro-batches per pipeline pass
             ok = (arr[:, 1] == 1) | (m % pp == 0)
             ok &= ~((arr[:, 6] == 1) & (tp == 1))
             sc = arr[:, 7]
@@ -168,6 +173,7 @@ def enumerate_space(
                     rc=arr[:, 3].astype(np.int8),
                     prec=arr[:, 4].astype(np.int8),
                     sched=arr[:, 7].astype(np.int8),
+                    lb=np.full(k, lb),
                 )
             )
     if not blocks:

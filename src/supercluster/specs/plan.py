@@ -27,6 +27,15 @@ class PlanSpec(Spec):
     recompute: Recompute | None = None
     precision: TrainPrecision | None = None
     schedule: Schedule | None = Field(default=None, description="pipeline schedule (1f1b covers interleaved)")
+    local_batch: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "sequences per data-parallel rank in one pipeline pass, for stacks that accumulate gradients outside "
+            "the pipeline schedule (torch.distributed.pipelining: NeMo AutoModel, torchtitan); blank = the whole "
+            "step in one pass"
+        ),
+    )
 
 
 class ResolvedPlan(Spec):
@@ -44,6 +53,7 @@ class ResolvedPlan(Spec):
     recompute: Recompute
     precision: TrainPrecision
     schedule: Schedule = "1f1b"
+    local_batch: int | None = Field(default=None, ge=1, description="sequences per DP rank per pipeline pass")
 
     @classmethod
     def single(cls, **knobs: Any) -> "ResolvedPlan":
@@ -73,4 +83,5 @@ class ResolvedPlan(Spec):
             f"tp{self.tp}{sp} pp{self.pp} vpp{self.vpp} cp{self.cp} ep{self.ep} dp{self.dp} "
             f"zero{self.zero} mb{self.micro_batch} rc-{self.recompute} {self.precision}"
             + ("" if self.schedule == "1f1b" else f" {self.schedule}")
+            + ("" if self.local_batch is None else f" lb{self.local_batch}")
         )
