@@ -444,10 +444,11 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
 
     # --- memory: the first stage holds the most in-flight activations, the last one the logits ---
     cap = acc.hbm_gib * GIB
-    in_flight = inflight(pp, vpp, m)
+    m_pass = np.where(lb > 0, lb / c.mb, m)  # micro-batches one pipeline pass holds
+    in_flight = inflight(pp, vpp, m_pass)
     # ZB-V keeps 1F1B's peak activations; DualPipe holds p + 1 micro-batches and two copies of the weights
-    in_flight = np.where(sched == 2, np.minimum(pp, m), in_flight)
-    in_flight = np.where(dual, np.minimum(pp + 1, m), in_flight)
+    in_flight = np.where(sched == 2, np.minimum(pp, m_pass), in_flight)
+    in_flight = np.where(dual, np.minimum(pp + 1, m_pass), in_flight)
     w_bytes = np.array([WEIGHT_BYTES[p] for p in PRECISION])[c.prec]  # plus the quantized copies the GEMMs read
     shard = dp_group
     eshard = np.maximum(1, shard // c.ep)
