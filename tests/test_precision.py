@@ -98,3 +98,22 @@ def test_mxfp8_costs_what_megatron_bridge_measured(system_name, gpus, model, bat
         for p in ("fp8", "mxfp8")
     }
     assert tput["mxfp8"] / tput["fp8"] == pytest.approx(fp8_mx / fp8_cs, abs=0.025)
+
+
+def test_fp8_param_gather_drops_the_bf16_weights():
+    # Megatron-Bridge's FP8 recipes set fp8_param_gather: the weights live in FP8 (1 B, plus the transposed copy),
+    # not as BF16 with an FP8 cache (2 + 1 B); MXFP8 keeps its row-wise and column-wise copies only
+    from supercluster.perf.batch import Candidates, evaluate
+
+    system = catalog.system("dgx-b200-superpod", gpus=128)
+    wl = WorkloadSpec(model=catalog.model("llama3-405b"), seq_len=8192, global_batch=64)
+    plans = [
+        ResolvedPlan.single(tp=4, pp=8, cp=2, vpp=8, dp=2, zero=1, sequence_parallel=True, precision=p)
+        for p in ("bf16", "fp8", "mxfp8")
+    ]
+    mcore, bridge = catalog.software("megatron-core-2024"), catalog.software("megatron-bridge-2025")
+    a = evaluate(wl, system, mcore, Candidates.from_plans(plans)).weights_bytes
+    b = evaluate(wl, system, bridge, Candidates.from_plans(plans)).weights_bytes
+    assert b[0] == pytest.approx(a[0])  # BF16 runs are unaffected
+    assert b[1] == pytest.approx(a[1] * 2.0 / 3.0)
+    assert b[2] == pytest.approx(a[2] * (2 * 33 / 32) / (2 + 2 * 33 / 32))

@@ -417,7 +417,12 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         comm.reduce_scatter(grad_bytes, dp_span) + comm.reduce_scatter(exp_bytes, edp_span),
         comm.all_reduce(grad_bytes, dp_span) + comm.all_reduce(exp_bytes, edp_span),
     )
-    gather = np.where(sharded, comm.all_gather(params0 * 2.0, dp_span) + comm.all_gather(expert0 * 2.0, edp_span), 0.0)
+    # parameters are gathered at their storage width: BF16, or 8 bits where the stack keeps FP8 weights
+    low = (c.prec == 1) | (c.prec == 2)
+    p_bytes = np.where(low & sw.fp8_param_gather, 1.0, 2.0)
+    gather = np.where(
+        sharded, comm.all_gather(params0 * p_bytes, dp_span) + comm.all_gather(expert0 * p_bytes, edp_span), 0.0
+    )
     sync = np.where(zero >= 2, sync * m, sync)  # sharded gradients are reduced after every micro-batch
     gather = np.where(zero >= 3, gather * 2 * m, gather)  # parameters gathered for every forward and backward
     bucket_share = np.minimum(1.0, sw.dp_bucket_params / np.maximum(params0 + expert0, 1.0))
@@ -450,6 +455,10 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     in_flight = np.where(sched == 2, np.minimum(pp, m_pass), in_flight)
     in_flight = np.where(dual, np.minimum(pp + 1, m_pass), in_flight)
     w_bytes = np.array([WEIGHT_BYTES[p] for p in PRECISION])[c.prec]  # plus the quantized copies the GEMMs read
+    if sw.fp8_param_gather:
+        # the weights are the 8-bit tensors: FP8 keeps them (1 B) and their transposed copy (1 B); MXFP8 its
+        # row-wise weights and the column-wise copy; no BF16 copy either way
+        w_bytes = np.where(c.prec == 1, 2.0, np.where(c.prec == 2, w_bytes - 2.0, w_bytes))
     shard = dp_group
     eshard = np.maximum(1, shard // c.ep)
 

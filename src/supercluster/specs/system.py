@@ -125,6 +125,13 @@ class SoftwareProfile(Spec):
             "kernels the accelerators' efficiency tables are fitted with (FlexAttention's Triton backend: ~0.6)"
         ),
     )
+    fp8_param_gather: bool = Field(
+        default=False,
+        description=(
+            "with FP8 or MXFP8 the model's weights live only in the low-precision format (Megatron's "
+            "fp8_param_gather: no BF16 copy; the distributed optimizer gathers them in 8 bits)"
+        ),
+    )
     expert_bias_fused: bool = Field(
         default=True,
         description=(
