@@ -83,12 +83,17 @@ class SearchResult:
         elif with_ep is not None:
             cheaper = "expert parallelism" if with_ep.step_time_s < no_ep.step_time_s else "no expert parallelism"
             gap = abs(with_ep.step_time_s / no_ep.step_time_s - 1) * 100
+            if no_ep.plan.tp > 1:
+                without = f"without EP they are split by tp {no_ep.plan.tp} instead"
+            elif no_ep.plan.zero >= 3:
+                without = "without EP every GPU runs every expert, their weights sharded by ZeRO-3"
+            else:
+                without = "without EP every GPU holds and runs every expert"
             out["why"] = (
                 f"{cheaper} wins by {gap:.1f}%: with EP {with_ep.plan.ep} the experts are sharded for "
                 f"{with_ep.ep_comm_s:.3g} s of exposed all-to-all per step (tp {with_ep.plan.tp}: "
                 f"{with_ep.tp_comm_s:.3g} s of TP traffic, {with_ep.memory.total_bytes / GIB:.1f} GiB per GPU); "
-                f"without EP they are split by tp {no_ep.plan.tp} instead ({no_ep.tp_comm_s:.3g} s of TP traffic, "
-                f"{no_ep.memory.total_bytes / GIB:.1f} GiB per GPU)"
+                f"{without} ({no_ep.tp_comm_s:.3g} s of TP traffic, {no_ep.memory.total_bytes / GIB:.1f} GiB per GPU)"
             )
         return out
 
