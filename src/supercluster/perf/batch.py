@@ -265,7 +265,7 @@ def inner_terms(
         "hw_flops_layers": (model.layers - n_moe) * dense.hw_flops + n_moe * moe.hw_flops,
         "head_fb": head_f + head_b,
         "head_flops": head_flops,
-        "emb_s": embedding_cost(model, plan, seq, acc),
+        "emb_s": embedding_cost(model, plan, seq, acc, sw),
         "act_dense": layer_activation_bytes(model, plan, seq, sw, moe=False),
         "act_moe": layer_activation_bytes(model, plan, seq, sw, moe=True) if model.is_moe else 0.0,
         "act_work": layer_activation_bytes(model, work_plan, seq, sw, moe=n_moe > 0),

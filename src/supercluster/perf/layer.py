@@ -111,8 +111,11 @@ def layer_cost(
     if prec == "nvfp4":
         mix = [("nvfp4", 1 - NVFP4_BF16_LAYER_FRACTION), ("bf16", NVFP4_BF16_LAYER_FRACTION)]
 
+    weight_elems = 0.0  # weights this GPU holds in the layer (whose gradients it accumulates)
+
     def lin(m: float, n: float, k: float, times: float = 1.0, block: str | None = None) -> None:
-        nonlocal f_gemm, b_gemm, flops_fwd
+        nonlocal f_gemm, b_gemm, flops_fwd, weight_elems
+        weight_elems += n * k * times
         for p, share in mix:
             fw, bw = linear_fwd_bwd_s(m, n, k, acc, p)
             f_gemm += fw * times * share
@@ -209,6 +212,10 @@ def layer_cost(
         elem_fwd_bytes += 2.0 * tok * h * 2.0 * (1.0 + copies) / sp_div
     f_elem = memory_bound_s(elem_fwd_bytes, acc)
     b_elem = BWD_ELEMENTWISE_RATIO * f_elem
+    # A stack whose weight-gradient GEMMs do not accumulate into the gradient buffer themselves adds every
+    # micro-batch's weight gradients to it in a separate memory-bound pass (Megatron-LM's 2021 DDP hook:
+    # param.main_grad.add_(param.grad)), wgrad_accum_bytes_per_param bytes per weight.
+    b_elem += memory_bound_s(weight_elems * sw.wgrad_accum_bytes_per_param, acc)
     if moe and model.expert_bias and not sw.expert_bias_fused:
         routed = tok * model.moe_topk * load  # routed copies of this rank's tokens (the busiest rank's share)
         per_f, per_h = UNFUSED_BIAS_FWD_BYTES
@@ -347,10 +354,13 @@ def head_cost(
     ce_bwd = memory_bound_s(logits * sw.ce_bwd_bytes_per_logit, acc)
     small = comm.all_reduce(tok * 4.0 * 3, span_of(t, 1, comm.domain)) if t > 1 else 0.0
     flops = 3.0 * 2.0 * tok * model.vocab * model.hidden / t
-    return fw + ce_fwd + small, bw + ce_bwd, flops
+    accumulate = memory_bound_s(model.vocab / t * model.hidden * sw.wgrad_accum_bytes_per_param, acc)
+    return fw + ce_fwd + small, bw + ce_bwd + accumulate, flops
 
 
-def embedding_cost(model: ModelSpec, plan: ResolvedPlan, seq: int, acc: Accelerator) -> float:
-    """Embedding lookup and its gradient scatter on the first stage (memory-bound)."""
+def embedding_cost(model: ModelSpec, plan: ResolvedPlan, seq: int, acc: Accelerator, sw: SoftwareProfile) -> float:
+    """Embedding lookup and its gradient scatter on the first stage (memory-bound), plus adding the table's
+    (vocab-parallel) gradient into the accumulation buffer where the stack does that in a separate pass."""
     tok = plan.micro_batch * seq / plan.cp
-    return memory_bound_s(3.0 * tok * model.hidden * 2.0, acc)
+    accumulate = model.vocab / plan.tp * model.hidden * sw.wgrad_accum_bytes_per_param
+    return memory_bound_s(3.0 * tok * model.hidden * 2.0 + accumulate, acc)

@@ -95,6 +95,15 @@ class SoftwareProfile(Spec):
         ),
     )
     grad_accum_bytes: int = Field(ge=2, le=4, description="bytes per gradient element kept for accumulation")
+    wgrad_accum_bytes_per_param: float = Field(
+        default=0.0,
+        ge=0,
+        description=(
+            "HBM bytes per weight, per micro-batch, spent adding the weight gradient into the accumulation "
+            "buffer outside the weight-gradient GEMM (0: the GEMM accumulates in its epilogue, Megatron's "
+            "gradient_accumulation_fusion)"
+        ),
+    )
     grad_reduce_bytes: int = Field(ge=2, le=4, description="bytes per gradient element on the wire")
     adam_moment_bytes: int = Field(
         default=4,

@@ -20,7 +20,7 @@ from supercluster.perf.conventions import flops_per_step
 from supercluster.plan import resolve
 from supercluster.specs import EfficiencyTable
 from supercluster.units import GIB
-from supercluster.validate.rows import row_model, row_plan, row_system, row_workload
+from supercluster.validate.rows import row_model, row_plan, row_software, row_system, row_workload
 
 METRICS = ("step_time_s", "tokens_per_s_per_gpu", "tflops_per_gpu", "mfu", "activation_gib_per_gpu")
 REQUIRED_COLUMNS = ("id", "gpu", "gpus", "metric", "value")
@@ -126,6 +126,9 @@ def predict_row(row: dict[str, str], efficiency: dict[str, EfficiencyTable] | No
         result.error_pct = (pred - measured) / measured * 100.0 if measured else None
         result.layout = est.plan.label()
         result.filled = est.filled
+        software, why = row_software(row)
+        if software and why != "given":
+            result.filled = {"software": why, **result.filled}
         result.fits = est.memory.fits
     except SuperclusterError as err:
         result.status = "failed"

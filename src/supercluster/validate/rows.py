@@ -47,6 +47,25 @@ GENERIC_SYSTEM = {
 }
 
 
+# The training stack of a published run whose source fixes it, where the row names none: the code a paper
+# measured is part of the run, as its GPU is. Narayanan et al. 2021 measured Megatron-LM before its 2021-22
+# additions (see megatron-lm-2021 in software.yaml); a row's own software column takes precedence.
+SOURCE_SOFTWARE = {"Narayanan et al. 2021": "megatron-lm-2021"}
+
+
+def row_software(row: dict[str, str]) -> tuple[str, str]:
+    """(software profile, why) for a row: its software column, else its source's known stack, else ("", "")
+    for the system's default stack."""
+    named = (row.get("software") or "").strip()
+    if named:
+        return named, "given"
+    source = (row.get("source") or "").strip()
+    for prefix, software in SOURCE_SOFTWARE.items():
+        if source.startswith(prefix):
+            return software, f"{software} (the stack {prefix} measured)"
+    return "", ""
+
+
 def blank(row: dict[str, str], key: str) -> bool:
     return (row.get(key) or "").strip() == ""
 
@@ -113,7 +132,7 @@ def row_system(row: dict[str, str], efficiency: dict[str, EfficiencyTable] | Non
     overrides: dict[str, Any] = {"generic": True}
     # optional column beyond the shared schema: the training stack the run used (FSDP, DualPipe, ...);
     # blank keeps the system's default stack
-    software = (row.get("software") or "").strip()
+    software = row_software(row)[0]
     if software:
         if software not in catalog.names("software"):
             raise SuperclusterError(f"unknown software '{software}'; valid: {', '.join(catalog.names('software'))}")
