@@ -438,7 +438,8 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         gather_exposed = gather
     dp_exposed = sync_exposed + gather_exposed
     opt_params = params0 / np.where(sharded, dp_group, 1) + expert0 / np.where(sharded, edp, 1)
-    optimizer_s = optimizer_traffic_bytes(sw) * opt_params / (acc.hbm_tb_per_s * 1e12 * acc.efficiency.hbm_fraction)
+    opt_bytes = optimizer_traffic_bytes(sw) * opt_params + sw.grad_scale_bytes_per_param * (params0 + expert0)
+    optimizer_s = opt_bytes / (acc.hbm_tb_per_s * 1e12 * acc.efficiency.hbm_fraction)
     step = t_pipe + dp_exposed + optimizer_s
 
     # --- FLOPs of the whole step, all GPUs ---

@@ -95,6 +95,14 @@ class SoftwareProfile(Spec):
         ),
     )
     grad_accum_bytes: int = Field(ge=2, le=4, description="bytes per gradient element kept for accumulation")
+    grad_scale_bytes_per_param: float = Field(
+        default=0.0,
+        ge=0,
+        description=(
+            "HBM bytes per parameter, per step, spent scaling the whole local gradient buffer by 1/dp before "
+            "it is reduced (Megatron-LM's local DDP: buffer /= dp, 8 B on the fp32 buffer, even at dp 1)"
+        ),
+    )
     wgrad_accum_bytes_per_param: float = Field(
         default=0.0,
         ge=0,
