@@ -95,7 +95,7 @@ def test_software_flag_prices_the_stack():
     args = ["estimate", "--scenario", "llama3-405b-16k", "--json"]
     base = json.loads(sh(*args).stdout)
     fsdp = json.loads(sh(*args, "--software", "fsdp-2024").stdout)
-    assert base["software"] == "megatron-core-2024" and fsdp["software"] == "fsdp-2024"
+    assert base["software"] == "llama3-meta-2024" and fsdp["software"] == "fsdp-2024"
     assert fsdp["step_time_s"] != base["step_time_s"]
 
 

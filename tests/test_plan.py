@@ -19,7 +19,7 @@ from supercluster.specs import PlanSpec, WorkloadSpec
 @pytest.fixture(scope="module")
 def llama16k():
     system = catalog.system("dgx-h100-superpod", gpus=16384)
-    sw = catalog.software(system.software)
+    sw = catalog.software("llama3-meta-2024")  # the run's own stack: FSDP sharding optimizer and gradients
     wl = WorkloadSpec(model=catalog.model("llama3-405b"), seq_len=8192, global_batch=2048)
     return wl, system, sw, search(wl, system, sw, 16384, PlanSpec(precision="bf16"), top_k=10)
 
@@ -55,12 +55,13 @@ def test_published_llama3_layout_ranks_high_and_is_explained(llama16k):
     ex = explain(res, "tp8 pp16 cp1 dp128 zero2 mb1 rc-none sp bf16")
     assert ex.fits and ex.percentile < 10
     assert ex.gap_pct >= 0
-    assert any("best:" in r for r in ex.reasons)
+    # under its own stack (ZeRO-2 only) the published layout is the planner's best, or names the best
+    assert any("best layout found" in r for r in ex.reasons) or any("best:" in r for r in ex.reasons)
 
 
 def test_explaining_a_layout_that_does_not_fit_shows_the_memory_arithmetic(llama16k):
     *_, res = llama16k
-    ex = explain(res, "tp8 pp2 dp1024 zero0 mb1 rc-none")
+    ex = explain(res, "tp8 pp2 dp1024 zero2 mb1 rc-none")
     assert not ex.fits
     assert "GiB > 80 GiB" in ex.reasons[0] and "weights" in ex.reasons[0]
 

@@ -1,6 +1,7 @@
 """The same GPUs under two versions of one stack: Megatron-LM as Narayanan et al. 2021 and Korthikanti et al.
 2022 measured it (software.yaml: megatron-lm-2021 and megatron-lm-2022)."""
 
+import numpy as np
 import pytest
 
 from supercluster import catalog
@@ -82,3 +83,35 @@ def test_megatron_lm_scales_the_whole_gradient_buffer_once_per_step():
     params_per_gpu = (48 * 12 * model.hidden**2 + model.vocab * model.hidden) / 8
     assert params_per_gpu == pytest.approx(2.75e9, rel=0.01)
     assert with_pass - without == pytest.approx(memory_bound_s(8.0 * params_per_gpu, system.accelerator), rel=0.02)
+
+
+def test_the_fill_and_the_planner_offer_only_the_stacks_zero_stages():
+    from supercluster.plan import search
+
+    model = catalog.model("llama3-8b")
+    system = catalog.system("dgx-h100-superpod", gpus=64)
+    wl = WorkloadSpec(model=model, seq_len=8192, global_batch=128)
+    for name, stages in (("nemo-2024", {1}), ("megatron-lm-2022", {0}), ("fsdp-2024", {0, 2, 3})):
+        sw = catalog.software(name)
+        assert set(sw.zero_stages) == stages
+        res = search(wl, system, sw, 64, PlanSpec(precision="bf16"), top_k=3)
+        assert set(np.unique(res.batch.cand.zero)) <= stages
+        assert resolve(PlanSpec(), wl, system, sw, 64).plan.zero in stages
+    # a stage the user gives is priced even where the stack's own list lacks it
+    given = resolve(PlanSpec(zero=2), wl, system, catalog.software("nemo-2024"), 64)
+    assert given.plan.zero == 2
+
+
+def test_nemo_gpt3_175b_recipe_runs_without_recompute_under_its_own_stack():
+    # NeMo's gpt3_175b performance recipe (tp 4, pp 8, vpp 6, micro-batch 2, 512 H100, FP8) sets no activation
+    # recompute and reduces gradients in BF16. With BF16 gradients the layout fits with room to spare; with
+    # FP32 gradients (megatron-core-2024) it is within 5% of the 80 GiB and the fill would recompute.
+    model = catalog.model("gpt3-175b")
+    system = catalog.system("dgx-h100-superpod", gpus=512)
+    wl = WorkloadSpec(model=model, seq_len=2048, global_batch=2048)
+    plan = PlanSpec(tp=4, pp=8, vpp=6, cp=1, ep=1, micro_batch=2, sequence_parallel=True, precision="fp8")
+    plan = plan.model_copy(update={"recompute": "none", "zero": 1})
+    nemo = resolve(plan, wl, system, catalog.software("nemo-2024"), 512).memory
+    mcore = resolve(plan, wl, system, catalog.software("megatron-core-2024"), 512).memory
+    assert nemo.grads_bytes == pytest.approx(mcore.grads_bytes / 2)
+    assert nemo.headroom_bytes >= 0.05 * nemo.capacity_bytes > mcore.headroom_bytes

@@ -55,6 +55,18 @@ class Span:
     extent: Any
 
 
+def _one(x: Any) -> float | None:
+    """``x`` as a float when it holds a single value (Python or NumPy scalar, one-element array), else None."""
+    kind = type(x)
+    if kind is float:
+        return x  # type: ignore[no-any-return]
+    if kind is np.ndarray:
+        return float(x.reshape(-1)[0]) if x.size == 1 else None
+    if kind is int or isinstance(x, np.generic):
+        return float(x)
+    return None
+
+
 def span_of(size: Any, stride: Any, domain: int) -> Span:
     """Placement of a group whose ranks are ``stride`` GPUs apart (TP innermost = stride 1)."""
     if isinstance(size, int | float) and isinstance(stride, int | float):  # scalar fast path
@@ -220,15 +232,12 @@ class CollectiveModel:
         return best
 
     def _best(self, op: str, nbytes: Any, s: Span) -> Any:
-        if np.size(nbytes) == 1 and np.size(s.n) == 1 and np.size(s.k) == 1 and np.size(s.extent) == 1:
-            t = self._cached(
-                op,
-                float(np.ravel(nbytes)[0]),
-                float(np.ravel(s.n)[0]),
-                float(np.ravel(s.k)[0]),
-                float(np.ravel(s.extent)[0]),
-            )
-            return t if np.ndim(nbytes) == 0 else np.full(np.shape(nbytes), t)
+        one = _one(nbytes)
+        if one is not None:
+            n, k, extent = _one(s.n), _one(s.k), _one(s.extent)
+            if n is not None and k is not None and extent is not None:
+                t = self._cached(op, one, n, k, extent)  # one message, one group: NCCL's choice, memoised
+                return t if np.ndim(nbytes) == 0 else np.full(np.shape(nbytes), t)
         times = list(self.algorithms(op, nbytes, s).values())
         best = times[0]
         for t in times[1:]:

@@ -30,6 +30,40 @@ OPERAND_BYTES = {"bf16": 2.0, "fp8": 1.0, "mxfp8": 1.0 + 1.0 / 32, "nvfp4": 0.5 
 NVFP4_BF16_LAYER_FRACTION = 0.16
 
 
+# (id(acc), precision) -> (acc, constants): the accelerator held so its id cannot be reused while cached
+_CONSTANTS: dict[tuple[int, str], tuple[Accelerator, tuple[str, float, float, float, float]]] = {}
+
+
+def _constants(acc: Accelerator, precision: str) -> tuple[str, float, float, float, float]:
+    """(precision run, sustained FLOP/s, tile edge, quantization overhead factor, HBM bytes/s) of one card."""
+    hit = _CONSTANTS.get((id(acc), precision))
+    if hit is not None and hit[0] is acc:
+        return hit[1]
+    eff = acc.efficiency
+    prec = precision if acc.supports(precision) else "bf16"
+    fraction = eff.gemm_peak_fraction.get(prec)
+    if fraction is None and prec in TENSOR_RATE:
+        fraction = eff.gemm_peak_fraction.get("fp8")
+    if fraction is None:
+        prec, fraction = "bf16", eff.gemm_peak_fraction["bf16"]
+    overhead = {
+        "bf16": 0.0,
+        "fp8": eff.fp8_overhead_fraction,
+        "mxfp8": eff.mxfp8_overhead_fraction,
+    }.get(prec, eff.nvfp4_overhead_fraction)
+    consts = (
+        prec,
+        acc.peak_flops(prec) * fraction,
+        eff.gemm_tile_dim,
+        1.0 + overhead,
+        acc.hbm_tb_per_s * 1e12 * eff.hbm_fraction,
+    )
+    if len(_CONSTANTS) > 1024:
+        _CONSTANTS.clear()
+    _CONSTANTS[id(acc), precision] = (acc, consts)
+    return consts
+
+
 def gemm_time_s(m: float, n: float, k: float, acc: Accelerator, precision: str = "bf16") -> float:
     """Seconds for C[m,n] = A[m,k] @ B[k,n] in ``precision`` (bf16, fp8, mxfp8 or nvfp4).
 
@@ -39,25 +73,10 @@ def gemm_time_s(m: float, n: float, k: float, acc: Accelerator, precision: str =
     """
     if m <= 0 or n <= 0 or k <= 0:
         return 0.0
-    eff = acc.efficiency
-    prec = precision if acc.supports(precision) else "bf16"
-    fraction = eff.gemm_peak_fraction.get(prec)
-    if fraction is None and prec in TENSOR_RATE:
-        fraction = eff.gemm_peak_fraction.get("fp8")
-    if fraction is None:
-        prec, fraction = "bf16", eff.gemm_peak_fraction["bf16"]
-    peak = acc.peak_flops(prec) * fraction
-    d0 = eff.gemm_tile_dim
-    t_compute = 2.0 * m * n * k / peak * (1.0 + d0 / m + d0 / n + d0 / k)
-    if prec != "bf16":
-        if prec == "fp8":
-            t_compute *= 1.0 + eff.fp8_overhead_fraction
-        elif prec == "mxfp8":
-            t_compute *= 1.0 + eff.mxfp8_overhead_fraction
-        else:
-            t_compute *= 1.0 + eff.nvfp4_overhead_fraction
-    t_memory = OPERAND_BYTES[prec] * (m * k + k * n) / (acc.hbm_tb_per_s * 1e12 * eff.hbm_fraction)
-    t_memory += 2.0 * m * n / (acc.hbm_tb_per_s * 1e12 * eff.hbm_fraction)  # the output is written in bf16
+    prec, peak, d0, overhead, hbm = _constants(acc, precision)
+    t_compute = 2.0 * m * n * k / peak * (1.0 + d0 / m + d0 / n + d0 / k) * overhead
+    t_memory = OPERAND_BYTES[prec] * (m * k + k * n) / hbm
+    t_memory += 2.0 * m * n / hbm  # the output is written in bf16
     return max(t_compute, t_memory)
 
 

@@ -72,7 +72,14 @@ def resolve(plan: PlanSpec, workload: WorkloadSpec, system: SystemSpec, sw: Soft
         }
     )
     space = enumerate_space(
-        workload, system, gpus, fixed, FILL_OPTIONS, sw.attention_kernel == "flash", tuple(sw.schedules)
+        workload,
+        system,
+        gpus,
+        fixed,
+        FILL_OPTIONS,
+        sw.attention_kernel == "flash",
+        tuple(sw.schedules),
+        tuple(sw.zero_stages),
     )
     if len(space.candidates) == 0:
         raise SuperclusterError(no_layout_message(workload, system, gpus, fixed, FILL_OPTIONS))

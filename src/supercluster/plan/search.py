@@ -130,7 +130,16 @@ def search(
         raise SuperclusterError(f"memory headroom must be >= 0 GiB, got {headroom_gib}")
     precheck(workload.model, fixed, gpus, workload.global_batch, system.accelerator)
     t0 = time.perf_counter()
-    space = enumerate_space(workload, system, gpus, fixed, options, sw.attention_kernel == "flash", tuple(sw.schedules))
+    space = enumerate_space(
+        workload,
+        system,
+        gpus,
+        fixed,
+        options,
+        sw.attention_kernel == "flash",
+        tuple(sw.schedules),
+        tuple(sw.zero_stages),
+    )
     if len(space.candidates) == 0:
         raise SuperclusterError(no_layout_message(workload, system, gpus, fixed, options))
     batch = evaluate(workload, system, sw, space.candidates)

@@ -80,6 +80,7 @@ def enumerate_space(
     options: SpaceOptions = SpaceOptions(),
     flash_attention: bool = True,
     schedules: tuple[str, ...] = ("1f1b",),
+    stack_zero: tuple[int, ...] = (0, 1, 2, 3),
 ) -> Space:
     """Every valid layout that agrees with the fixed knobs of ``fixed``.
 
@@ -101,7 +102,14 @@ def enumerate_space(
     # (multi-head latent attention is the exception: its selective recompute re-runs norms and up-projections)
     if not fixed.recompute and flash_attention and not model.is_mla and "selective" in rcs and "none" in rcs:
         rcs.remove("selective")
-    zeros = [fixed.zero] if fixed.zero is not None else list(options.zero_stages)
+    # only the sharding the stack has (SoftwareProfile.zero_stages); if the search's own list shares none of it,
+    # the stack's list
+    offered = [z for z in options.zero_stages if z in stack_zero] or list(stack_zero)
+    zeros = [fixed.zero] if fixed.zero is not None else offered
+    # the categorical knobs as the integer codes Candidates holds
+    rc_codes = [RECOMPUTE.index(r) for r in rcs]
+    prec_codes = [PRECISION.index(p) for p in precs]
+    sched_codes = [SCHEDULE_NAMES.index(sc) for sc in scheds]
     generated = 0
     blocks = []
     for tp, cp in itertools.product(tps, cps):
@@ -136,17 +144,11 @@ def enumerate_space(
                 vpps = [fixed.vpp]
             else:
                 vpps = [v for v in options.vpp_choices if v == 1 or (pp > 1 and pp * v <= model.layers)]
-            combos = list(itertools.product(mbs, vpps, zeros, rcs, precs, eps, sps, scheds))
+            combos = list(itertools.product(mbs, vpps, zeros, rc_codes, prec_codes, eps, sps, sched_codes))
             generated += len(combos) * sp_variants * rc_total // len(rcs)
             if not combos:
                 continue
-            arr = np.array(
-                [
-                    (mb, v, z, RECOMPUTE.index(r), PRECISION.index(pr), e, s, SCHEDULE_NAMES.index(sc))
-                    for mb, v, z, r, pr, e, s, sc in combos
-                ],
-                dtype=np.int64,
-            )
+            arr = np.array(combos, dtype=np.int64)
             m = (lb or per_replica) // arr[:, 0]  # micro-batches per pipeline pass
             ok = (arr[:, 1] == 1) | (m % pp == 0)
             ok &= ~((arr[:, 6] == 1) & (tp == 1))

@@ -1,6 +1,6 @@
 """System spec: accelerators, nodes, scale-out fabric, software stack, facility."""
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -165,6 +165,14 @@ class SoftwareProfile(Spec):
         ),
     )
     schedules: list[str] = Field(default_factory=lambda: ["1f1b"], description="pipeline schedules the stack has")
+    zero_stages: list[Annotated[int, Field(ge=0, le=3)]] = Field(
+        default_factory=lambda: [0, 1, 2, 3],
+        min_length=1,
+        description=(
+            "data-parallel sharding the stack offers (0 replicated, 1 optimizer states, 2 and gradients, 3 and "
+            "parameters); the fill and the planner search only these"
+        ),
+    )
     ep_dispatch: Literal["per-expert", "per-destination"] = Field(
         default="per-expert",
         description=(
