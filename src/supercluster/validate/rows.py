@@ -49,9 +49,9 @@ GENERIC_SYSTEM = {
 
 # The training stack of a published run whose source fixes it, where the row names none: the code a paper
 # measured is part of the run, as its GPU is. Narayanan et al. 2021 measured Megatron-LM before its 2021-22
-# additions; NeMo's performance summaries ran its performance recipes (BF16 gradients); Llama 3 its own
-# FSDP stack (ZeRO-2). See software.yaml;
-# a row's own software column takes precedence.
+# additions; NeMo's performance summaries ran its performance recipes (BF16 gradients); Llama 3 ran Meta's
+# own FSDP stack (ZeRO-2). Each profile cites its evidence in software.yaml; a row's own software column
+# takes precedence.
 SOURCE_SOFTWARE = {
     "Narayanan et al. 2021": "megatron-lm-2021",
     "NVIDIA/NeMo docs performance_summary.md": "nemo-2024",
@@ -68,7 +68,7 @@ def row_software(row: dict[str, str]) -> tuple[str, str]:
     source = (row.get("source") or "").strip()
     for prefix, software in SOURCE_SOFTWARE.items():
         if source.startswith(prefix):
-            return software, f"{software} (the stack {prefix} measured)"
+            return software, f"{software} (the stack behind {prefix})"
     return "", ""
 
 
