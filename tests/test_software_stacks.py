@@ -115,3 +115,17 @@ def test_nemo_gpt3_175b_recipe_runs_without_recompute_under_its_own_stack():
     mcore = resolve(plan, wl, system, catalog.software("megatron-core-2024"), 512).memory
     assert nemo.grads_bytes == pytest.approx(mcore.grads_bytes / 2)
     assert nemo.headroom_bytes >= 0.05 * nemo.capacity_bytes > mcore.headroom_bytes
+
+
+def test_explaining_a_zero_stage_the_stack_lacks_says_so():
+    from supercluster.errors import SuperclusterError
+    from supercluster.plan import search
+    from supercluster.plan.explain import explain
+
+    system = catalog.system("dgx-h100-superpod", gpus=64)
+    wl = WorkloadSpec(model=catalog.model("llama3-70b"), seq_len=8192, global_batch=128)
+    res = search(wl, system, catalog.software("megatron-core-2024"), 64, PlanSpec(precision="bf16"), top_k=1)
+    with pytest.raises(
+        SuperclusterError, match=r"ZeRO 2, which the software stack does not have \(its stages: \[0, 1\]\)"
+    ):
+        explain(res, "tp4 pp4 dp4 zero2 mb1")

@@ -135,6 +135,12 @@ def explain(result: SearchResult, layout: str) -> Explanation:
     want = parse_layout(layout)
     idx = _matching(result, want)
     if len(idx) == 0:
+        searched_zero = sorted(int(z) for z in np.unique(result.batch.cand.zero))
+        if want.zero is not None and want.zero not in searched_zero:
+            raise SuperclusterError(
+                f"layout '{layout}' asks for ZeRO {want.zero}, which the software stack does not have (its stages: "
+                f"{searched_zero}); choose one of those, or a stack that shards that way (--software)"
+            )
         raise SuperclusterError(
             f"layout '{layout}' is not a valid layout for {result.gpus} GPUs of this workload "
             f"(check that tp*pp*cp*dp = {result.gpus}, tp divides the heads, and the batch divides dp*micro_batch)"
