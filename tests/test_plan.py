@@ -55,7 +55,8 @@ def test_published_llama3_layout_ranks_high_and_is_explained(llama16k):
     ex = explain(res, "tp8 pp16 cp1 dp128 zero2 mb1 rc-none sp bf16")
     assert ex.fits and ex.percentile < 10
     assert ex.gap_pct >= 0
-    # under its own stack (ZeRO-2 only) the published layout is the planner's best, or names the best
+    # under its own stack (ZeRO-2 only) the published layout is within 2% of the planner's best, which is named
+    assert ex.gap_pct < 2.0
     assert any("best layout found" in r for r in ex.reasons) or any("best:" in r for r in ex.reasons)
 
 

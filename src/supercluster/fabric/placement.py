@@ -2,7 +2,7 @@
 
 Ranks are ordered tp innermost, then cp, ep (inside dp), dp, pp outermost (Megatron-Core's default
 "tp-cp-ep-dp-pp"); a stack that folds expert parallelism over cp and dp (MoE Parallel Folding) places an
-EP group right after the expert TP ranks instead (see perf.layer.ep_stride). A group of ranks ``stride``
+EP group right after the expert TP ranks instead (``ep_stride``). A group of ranks ``stride``
 apart spans ``size * stride`` consecutive GPUs; it stays in the scale-up domain when that span fits one
 domain, under one leaf when it fits the nodes a leaf serves (radix/2 nodes per rail), under one spine when
 it fits a two-tier pod, else it crosses the core. All groups of one axis run at once; on a rail-optimised
@@ -18,6 +18,14 @@ from supercluster.fabric.topology import build
 from supercluster.specs import ResolvedPlan, SoftwareProfile, SystemSpec
 
 
+def ep_stride(plan: ResolvedPlan, sw: SoftwareProfile | None) -> int:
+    """Rank distance between the members of an expert-parallel group: after TP and CP when EP sits inside the
+    data-parallel ranks (order tp-cp-ep-dp-pp; also when no stack is given); after the expert TP (= TP) alone
+    when the stack folds EP over CP and DP (Megatron-Core's MoE Parallel Folding: Liu et al. 2025,
+    arXiv:2504.14960, section 3)."""
+    return plan.tp if sw is not None and sw.ep_folded else plan.tp * plan.cp
+
+
 def placement(system: SystemSpec, plan: ResolvedPlan, sw: SoftwareProfile | None = None) -> list[dict[str, Any]]:
     topo = build(system, plan.gpus)
     domain = system.domain_gpus
@@ -31,7 +39,7 @@ def placement(system: SystemSpec, plan: ResolvedPlan, sw: SoftwareProfile | None
     axes = [
         ("tp", plan.tp, 1),
         ("cp", plan.cp, plan.tp),
-        ("ep", plan.ep, plan.tp if sw is not None and sw.ep_folded else plan.tp * plan.cp),
+        ("ep", plan.ep, ep_stride(plan, sw)),
         ("dp", plan.dp, plan.tp * plan.cp),
         ("pp", plan.pp, plan.tp * plan.cp * plan.dp),
     ]

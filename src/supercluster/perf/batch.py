@@ -70,6 +70,7 @@ def optimizer_traffic_bytes(sw: SoftwareProfile) -> float:
 RECOMPUTE: tuple[Recompute, ...] = ("none", "selective", "full")
 SCHEDULE_NAMES: tuple[Schedule, ...] = ("1f1b", "zb-h1", "zb-v", "dualpipe")
 PRECISION: tuple[TrainPrecision, ...] = ("bf16", "fp8", "mxfp8", "nvfp4")
+FP8, MXFP8 = PRECISION.index("fp8"), PRECISION.index("mxfp8")  # the 8-bit formats, as Candidates codes them
 
 
 @dataclass
@@ -418,7 +419,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         comm.all_reduce(grad_bytes, dp_span) + comm.all_reduce(exp_bytes, edp_span),
     )
     # parameters are gathered at their storage width: BF16, or 8 bits where the stack keeps FP8 weights
-    low = (c.prec == 1) | (c.prec == 2)
+    low = (c.prec == FP8) | (c.prec == MXFP8)
     p_bytes = np.where(low & sw.fp8_param_gather, 1.0, 2.0)
     gather = np.where(
         sharded, comm.all_gather(params0 * p_bytes, dp_span) + comm.all_gather(expert0 * p_bytes, edp_span), 0.0
@@ -459,7 +460,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     if sw.fp8_param_gather:
         # the weights are the 8-bit tensors: FP8 keeps them (1 B) and their transposed copy (1 B); MXFP8 its
         # row-wise weights and the column-wise copy; no BF16 copy either way
-        w_bytes = np.where(c.prec == 1, 2.0, np.where(c.prec == 2, w_bytes - 2.0, w_bytes))
+        w_bytes = np.where(c.prec == FP8, 2.0, np.where(c.prec == MXFP8, w_bytes - 2.0, w_bytes))
     shard = dp_group
     eshard = np.maximum(1, shard // c.ep)
 

@@ -80,11 +80,19 @@ def gemm_time_s(m: float, n: float, k: float, acc: Accelerator, precision: str =
     return max(t_compute, t_memory)
 
 
+def linear_gemms_s(m: float, n: float, k: float, acc: Accelerator, precision: str) -> tuple[float, float, float]:
+    """Forward y = x W (m x k @ k x n), data gradient (m x n @ n x k) and weight gradient (k x m @ m x n)."""
+    return (
+        gemm_time_s(m, n, k, acc, precision),
+        gemm_time_s(m, k, n, acc, precision),
+        gemm_time_s(k, n, m, acc, precision),
+    )
+
+
 def linear_fwd_bwd_s(m: float, n: float, k: float, acc: Accelerator, precision: str) -> tuple[float, float]:
-    """Forward y = x W (m x k @ k x n) and its backward: dgrad (m x n @ n x k) + wgrad (k x m @ m x n)."""
-    fwd = gemm_time_s(m, n, k, acc, precision)
-    bwd = gemm_time_s(m, k, n, acc, precision) + gemm_time_s(k, n, m, acc, precision)
-    return fwd, bwd
+    """Forward and backward (data + weight gradient) of one linear layer, as ``linear_gemms_s``."""
+    fwd, dgrad, wgrad = linear_gemms_s(m, n, k, acc, precision)
+    return fwd, dgrad + wgrad
 
 
 def memory_bound_s(nbytes: float, acc: Accelerator) -> float:

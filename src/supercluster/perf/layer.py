@@ -15,8 +15,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from supercluster.fabric.placement import ep_stride
 from supercluster.perf.comm import CollectiveModel, span_of
-from supercluster.perf.gemm import NVFP4_BF16_LAYER_FRACTION, gemm_time_s, linear_fwd_bwd_s, memory_bound_s
+from supercluster.perf.gemm import NVFP4_BF16_LAYER_FRACTION, linear_fwd_bwd_s, linear_gemms_s, memory_bound_s
 from supercluster.perf.routing import destinations
 from supercluster.specs import Accelerator, ModelSpec, ResolvedPlan, SoftwareProfile
 
@@ -117,12 +118,12 @@ def layer_cost(
         nonlocal f_gemm, b_gemm, flops_fwd, weight_elems
         weight_elems += n * k * times
         for p, share in mix:
-            fw, bw = linear_fwd_bwd_s(m, n, k, acc, p)
+            fw, dgrad, wgrad = linear_gemms_s(m, n, k, acc, p)
             f_gemm += fw * times * share
-            b_gemm += bw * times * share
+            b_gemm += (dgrad + wgrad) * times * share
             if block and t > 1 and sw.tp_async_dgrad:
-                reads_input[block][0] += gemm_time_s(m, k, n, acc, p) * times * share
-                reads_input[block][1] += gemm_time_s(k, n, m, acc, p) * times * share
+                reads_input[block][0] += dgrad * times * share
+                reads_input[block][1] += wgrad * times * share
         flops_fwd += 2.0 * m * n * k * times
 
     if model.is_mla:
@@ -300,13 +301,6 @@ def tp_comm(
                 bwd += max(0.0, ar - wgrad)
     hidden = 1.0 - sw.tp_overlap_fraction
     return 2.0 * one * hidden, bwd * hidden
-
-
-def ep_stride(plan: ResolvedPlan, sw: SoftwareProfile) -> int:
-    """Rank distance between the members of an expert-parallel group: after TP and CP when EP sits inside the
-    data-parallel ranks (order tp-cp-ep-dp-pp); after the expert TP (= TP) alone when the stack folds EP over
-    CP and DP (Megatron-Core's MoE Parallel Folding: Liu et al. 2025, arXiv:2504.14960, section 3)."""
-    return plan.tp if sw.ep_folded else plan.tp * plan.cp
 
 
 def expert_dispatch(

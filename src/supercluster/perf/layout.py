@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 from supercluster.errors import SuperclusterError
 from supercluster.specs import Accelerator, ModelSpec, PlanSpec, ResolvedPlan
+from supercluster.specs.plan import TrainPrecision
 
 
 def microbatches(global_batch: int, plan: ResolvedPlan) -> int:
@@ -84,7 +87,7 @@ def _valid_tp(model: ModelSpec, limit: int = 64) -> list[int]:
 def precheck(model: ModelSpec, plan: PlanSpec, gpus: int, global_batch: int, acc: Accelerator | None = None) -> None:
     """Reject fixed axes that no filling can rescue, before any search, with the arithmetic."""
     if acc is not None and plan.precision and not acc.supports(plan.precision):
-        valid = [p for p in ("bf16", "fp8", "mxfp8", "nvfp4") if acc.supports(p)]
+        valid = [p for p in get_args(TrainPrecision) if acc.supports(p)]
         why = " (block-scaled formats need Blackwell tensor cores)" if plan.precision in ("mxfp8", "nvfp4") else ""
         raise SuperclusterError(
             f"{acc.id} does not multiply in {plan.precision}{why}; valid precisions: {', '.join(valid)}"

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from supercluster.errors import SuperclusterError
-from supercluster.perf.batch import PRECISION, inner_terms
+from supercluster.perf.batch import PRECISION, RECOMPUTE, inner_terms
 from supercluster.perf.comm import CollectiveModel
 from supercluster.perf.step import StepEstimate
 from supercluster.specs import SoftwareProfile, SystemSpec, WorkloadSpec
@@ -104,7 +104,7 @@ def simulate_step(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfil
             plan.cp,
             plan.micro_batch,
             int(plan.sequence_parallel),
-            ("none", "selective", "full").index(plan.recompute),
+            RECOMPUTE.index(plan.recompute),
             PRECISION.index(plan.precision),
             plan.ep,
         ),
