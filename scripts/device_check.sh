@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
-# One prepared run for a lent H100/H200 (issue 9): calibration profile + ground-truth GPT step, < 5 minutes.
+# One prepared run for a lent H100/H200: calibration profile (BF16 and FP8 GEMMs, expert GEMMs as a loop and as
+# one grouped GEMM, attention, memory bandwidth) + ground-truth GPT step + validate with the profile, < 6 minutes.
+# The device machine reaches no package index: the project runs from src/, and the packages its image lacks
+# (pydantic and its three helpers, Python 3.12 wheels) travel in .whl/ (carry it; see the device README).
 # Usage on the device machine: bash scripts/device_check.sh   (writes into $OUT, or ./device-out)
 set -euo pipefail
 out="${OUT:-device-out}"
 mkdir -p "$out"
-python3 -m pip install -q --no-deps -e . 2>/dev/null || python3 -m pip install -q -e .
+if ! python3 -c "import pydantic" 2>/dev/null; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+  export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
+fi
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+sc() { python3 -c "from supercluster.cli import main; main()" "$@"; }
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,power.limit --format=csv > "$out/nvidia-smi.csv" || true
-PYTHONUNBUFFERED=1 supercluster calibrate --device cuda --budget-s 180 --ground-truth --json \
-  -o "$out/calibration.yaml" > "$out/calibrate.json"
-supercluster validate --calibration "$out/calibration.yaml" --json > "$out/validate-calibrated.json" || true
+python3 -c "import torch; print('torch', torch.__version__, torch.version.cuda, torch.cuda.get_device_name(0))" \
+  | tee "$out/torch.txt"
+sc calibrate --device cuda --budget-s 200 --ground-truth --json -o "$out/calibration.yaml" > "$out/calibrate.json"
+sc validate --calibration "$out/calibration.yaml" --json > "$out/validate-calibrated.json" || true
 cat "$out/calibrate.json"

@@ -22,6 +22,7 @@ from supercluster.calibrate.profile import (
     AttentionPoint,
     BandwidthPoint,
     CalibrationProfile,
+    ExpertGemmPoint,
     GemmPoint,
     fit_efficiency,
 )
@@ -96,6 +97,95 @@ def gemm_shapes(hiddens: list[int], tokens: list[int], tps: list[int]) -> list[t
     return sorted(shapes)
 
 
+# Expert shapes (hidden, expert ffn) of published MoE models: Qwen3-30B-A3B (2048, 768), DeepSeek-V3
+# (7168, 2048), gpt-oss (2880, 2880), Mixtral 8x7B (4096, 14336). Tokens per expert sweep from a few dozen
+# (fine-grained experts at small micro-batches) to the dense regime.
+EXPERT_SHAPES = ((2048, 768), (7168, 2048), (2880, 2880), (4096, 14336))
+EXPERT_TOKENS = (32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
+LOCAL_EXPERTS = 8
+
+
+def _fp8_gemms(torch: Any, timer: Timer, shapes: list[tuple[int, int, int]], notes: list[str]) -> list[GemmPoint]:
+    """FP8 e4m3 GEMMs with per-tensor scales (torch._scaled_mm, the kernel Transformer Engine's delayed scaling
+    reaches), BF16 output; skipped where the device or PyTorch has no FP8 matrix path."""
+    if not hasattr(torch, "_scaled_mm") or not hasattr(torch, "float8_e4m3fn"):
+        notes.append("no torch._scaled_mm: FP8 GEMMs not measured")
+        return []
+    points: list[GemmPoint] = []
+    one = torch.ones((), device="cuda", dtype=torch.float32)
+    for m, n, k in shapes:
+        if timer.left() < 0 or m % 16 or n % 16 or k % 16:
+            continue
+        a = torch.randn(m, k, device="cuda", dtype=torch.bfloat16).to(torch.float8_e4m3fn)
+        b = torch.randn(n, k, device="cuda", dtype=torch.bfloat16).to(torch.float8_e4m3fn).t()  # column-major
+
+        def mm(a: Any = a, b: Any = b) -> Any:
+            return torch._scaled_mm(a, b, scale_a=one, scale_b=one, out_dtype=torch.bfloat16)
+
+        try:
+            seconds = timer.median_s(mm)
+        except RuntimeError as err:  # e.g. a card without FP8 tensor cores
+            notes.append(f"FP8 GEMM not measured: {str(err).splitlines()[0][:120]}")
+            return points
+        points.append(GemmPoint(m=m, n=n, k=k, dtype="float8_e4m3fn", seconds=seconds))
+    return points
+
+
+def _expert_gemms(torch: Any, timer: Timer, device: str, dtype: Any, notes: list[str]) -> list[ExpertGemmPoint]:
+    """The MoE up-projection at each tokens-per-expert count, run as a loop of per-expert GEMMs and, where
+    PyTorch has it, as one grouped GEMM (torch._grouped_mm)."""
+    grouped = getattr(torch, "_grouped_mm", None) if device == "cuda" else None
+    if grouped is None:
+        notes.append("no torch._grouped_mm on this device: expert GEMMs measured as a per-expert loop only")
+    points: list[ExpertGemmPoint] = []
+    for hidden, ffn in EXPERT_SHAPES:
+        w = torch.randn(LOCAL_EXPERTS, hidden, ffn, device=device, dtype=dtype)
+        w_t = w.transpose(-2, -1).contiguous().transpose(-2, -1)  # grouped GEMMs take column-major weights
+        for tokens in EXPERT_TOKENS:
+            if timer.left() < 0:
+                notes.append("budget spent before every expert GEMM shape")
+                return points
+            x = torch.randn(LOCAL_EXPERTS * tokens, hidden, device=device, dtype=dtype)
+            chunks = x.split(tokens)
+
+            def loop(chunks: Any = chunks, w: Any = w) -> None:
+                for e, c in enumerate(chunks):
+                    c @ w[e]
+
+            points.append(
+                ExpertGemmPoint(
+                    experts=LOCAL_EXPERTS,
+                    tokens_per_expert=tokens,
+                    hidden=hidden,
+                    ffn=ffn,
+                    impl="loop",
+                    dtype=str(dtype).removeprefix("torch."),
+                    seconds=timer.median_s(loop),
+                )
+            )
+            if grouped is None:
+                continue
+            offs = torch.arange(1, LOCAL_EXPERTS + 1, device=device, dtype=torch.int32) * tokens
+            try:
+                seconds = timer.median_s(lambda x=x, w_t=w_t, offs=offs, g=grouped: g(x, w_t, offs=offs))
+            except (RuntimeError, TypeError) as err:
+                notes.append(f"grouped GEMM not measured: {str(err).splitlines()[0][:120]}")
+                grouped = None
+                continue
+            points.append(
+                ExpertGemmPoint(
+                    experts=LOCAL_EXPERTS,
+                    tokens_per_expert=tokens,
+                    hidden=hidden,
+                    ffn=ffn,
+                    impl="grouped",
+                    dtype=str(dtype).removeprefix("torch."),
+                    seconds=seconds,
+                )
+            )
+    return points
+
+
 def run(
     device: str = "auto",
     budget_s: float = 600.0,
@@ -151,6 +241,8 @@ def run(
                 seconds=timer.median_s(lambda a=a, b=b: a @ b),  # type: ignore[misc]
             )
         )
+    gemm_fp8 = _fp8_gemms(torch, timer, shapes, notes) if device == "cuda" and not small else []
+    expert_gemm = _expert_gemms(torch, timer, device, dtype, notes) if not small else []
     attention: list[AttentionPoint] = []
     sdpa = torch.nn.functional.scaled_dot_product_attention
     att_cfgs = [(2, 4, 128, 32), (2, 4, 256, 32)] if small else [(2, 16, 2048, 128), (1, 16, 8192, 128)]
@@ -198,9 +290,11 @@ def run(
         )
     elif device == "cuda":
         notes.append("one GPU visible: no NCCL collectives measured")
+    peak_fp8 = 0.0
     if acc_id:
         acc = catalog.accelerator(acc_id)
         peak, peak_src = acc.peak_tflops["bf16"], f"catalog {acc_id} dense BF16 peak"
+        peak_fp8 = acc.peak_tflops.get("fp8", 0.0)
         mem_gib, mem_tb = acc.hbm_gib, acc.hbm_tb_per_s
         base = acc.efficiency
     else:
@@ -210,7 +304,15 @@ def run(
         mem_tb = max((b.gb_per_s for b in bandwidth if b.kernel == "copy"), default=1.0) / 1e3
         base = catalog.accelerator("h100-sxm-80gb").efficiency
     eff = fit_efficiency(
-        gemm, attention, bandwidth, peak, mem_tb, base, f"supercluster calibrate on {name}, {date.today().isoformat()}"
+        gemm,
+        attention,
+        bandwidth,
+        peak,
+        mem_tb,
+        base,
+        f"supercluster calibrate on {name}, {date.today().isoformat()}",
+        gemm_fp8=gemm_fp8,
+        peak_fp8_tflops=peak_fp8,
     )
     progress("done", 1.0)
     return CalibrationProfile(
@@ -226,6 +328,8 @@ def run(
         memory_gib=mem_gib,
         memory_tb_per_s=mem_tb,
         gemm=gemm,
+        gemm_fp8=gemm_fp8,
+        expert_gemm=expert_gemm,
         attention=attention,
         bandwidth=bandwidth,
         collectives=collectives,

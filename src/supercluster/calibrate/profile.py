@@ -52,6 +52,25 @@ class BandwidthPoint(Spec):
         return self.bytes / self.seconds / 1e9
 
 
+class ExpertGemmPoint(Spec):
+    """One mixture-of-experts up-projection: ``experts`` GEMMs of [tokens_per_expert, hidden] x [hidden, ffn].
+
+    ``impl`` is how they ran: ``loop`` (one GEMM per expert, as Megatron's SequentialMLP) or ``grouped``
+    (one grouped-GEMM kernel, torch._grouped_mm, as Transformer Engine / CUTLASS grouped GEMMs)."""
+
+    experts: int = Field(ge=1)
+    tokens_per_expert: int = Field(ge=1)
+    hidden: int = Field(ge=1)
+    ffn: int = Field(ge=1)
+    impl: str
+    dtype: str
+    seconds: float = Field(gt=0, allow_inf_nan=False)
+
+    @property
+    def tflops(self) -> float:
+        return 2.0 * self.experts * self.tokens_per_expert * self.hidden * self.ffn / self.seconds / 1e12
+
+
 class CalibrationProfile(Spec):
     device: str
     accelerator: str | None = Field(default=None, description="catalog id this device is, if it is one")
@@ -65,6 +84,8 @@ class CalibrationProfile(Spec):
     memory_gib: float = Field(gt=0)
     memory_tb_per_s: float = Field(gt=0, description="datasheet bandwidth the hbm fraction refers to")
     gemm: list[GemmPoint] = Field(default_factory=list)
+    gemm_fp8: list[GemmPoint] = Field(default_factory=list, description="FP8 (e4m3, per-tensor scaled) GEMMs")
+    expert_gemm: list[ExpertGemmPoint] = Field(default_factory=list)
     attention: list[AttentionPoint] = Field(default_factory=list)
     bandwidth: list[BandwidthPoint] = Field(default_factory=list)
     collectives: list[dict[str, Any]] = Field(default_factory=list)
@@ -102,9 +123,13 @@ def fit_efficiency(
     memory_tb_per_s: float,
     base: EfficiencyTable,
     source: str,
+    gemm_fp8: list[GemmPoint] | None = None,
+    peak_fp8_tflops: float = 0.0,
 ) -> EfficiencyTable:
     """Least-squares fit of the GEMM model t = 2mnk/(P e)(1 + d0/m + d0/n + d0/k) in log time, over d0 on a grid;
-    attention and memory-bound fractions as measured means. Fields without measurements keep ``base``."""
+    attention and memory-bound fractions as measured means. FP8 GEMMs, when measured against a known FP8 peak,
+    fit their own fraction e with the BF16 d0 (the same tiles, twice the rate per tile). Fields without
+    measurements keep ``base``."""
     peak = peak_tflops * 1e12
     update: dict[str, Any] = {"source": source}
     if gemm:
@@ -119,6 +144,12 @@ def fit_efficiency(
         assert best is not None
         update["gemm_tile_dim"] = best[1]
         update["gemm_peak_fraction"] = {**base.gemm_peak_fraction, "bf16": min(1.0, best[2])}
+        if gemm_fp8 and peak_fp8_tflops > 0:
+            d0, p8 = best[1], peak_fp8_tflops * 1e12
+            logs = [
+                math.log((1 + d0 / g.m + d0 / g.n + d0 / g.k) * 2 * g.m * g.n * g.k / p8 / g.seconds) for g in gemm_fp8
+            ]
+            update["gemm_peak_fraction"]["fp8"] = min(1.0, math.exp(sum(logs) / len(logs)))
     if attention:
         fwd = sum(a.fwd_flops / a.fwd_seconds for a in attention) / len(attention) / peak
         bwd = sum(2.5 * a.fwd_flops / a.bwd_seconds for a in attention) / len(attention) / peak

@@ -1,0 +1,62 @@
+"""Profiles measured on real accelerators (calibration/*.yaml, committed with their card and date)."""
+
+from pathlib import Path
+
+import pytest
+
+from supercluster.calibrate.profile import accelerator_for, fit_efficiency, load
+from supercluster.perf.gemm import gemm_time_s
+
+PROFILES = sorted((Path(__file__).parent.parent / "calibration").glob("*-20??-??-??.yaml"))
+H200 = Path(__file__).parent.parent / "calibration" / "h200-sxm-141gb-2026-11-30.yaml"
+
+
+@pytest.mark.parametrize("path", PROFILES, ids=lambda p: p.stem)
+def test_measured_profile_loads_and_refits(path):
+    prof = load(path)
+    assert prof.backend == "cuda" and prof.accelerator, "a committed profile names its catalog card"
+    assert path.stem.startswith(prof.accelerator) and prof.date in path.stem
+    again = fit_efficiency(
+        prof.gemm,
+        prof.attention,
+        prof.bandwidth,
+        prof.peak_tflops,
+        prof.memory_tb_per_s,
+        prof.efficiency,
+        prof.efficiency.source,
+        gemm_fp8=prof.gemm_fp8,
+        peak_fp8_tflops=accelerator_for(prof).peak_tflops.get("fp8", 0.0),
+    )
+    # the stored table is the fit of the stored points
+    assert again.gemm_tile_dim == prof.efficiency.gemm_tile_dim
+    for prec, fraction in prof.efficiency.gemm_peak_fraction.items():
+        assert again.gemm_peak_fraction[prec] == pytest.approx(fraction, rel=1e-9)
+    assert again.attention_fwd_fraction == pytest.approx(prof.efficiency.attention_fwd_fraction, rel=1e-9)
+    assert 0.5 < prof.efficiency.gemm_peak_fraction["bf16"] <= 1.0
+
+
+def test_h200_expert_gemms_fall_below_the_dense_rate_and_the_model_follows():
+    """Measured on an H200 (2026-11-30): 8 local experts' up-projection, one grouped GEMM (torch._grouped_mm).
+    Below ~512 tokens per expert the rate falls roughly in proportion to the tokens (the weights are re-read for
+    few rows), for every expert shape; the tile-penalty GEMM model must fall with it, within a factor of 2.5."""
+    prof = load(H200)
+    acc = accelerator_for(prof)
+    grouped = [p for p in prof.expert_gemm if p.impl == "grouped"]
+    assert len(grouped) >= 30
+    for hidden, ffn in {(p.hidden, p.ffn) for p in grouped}:
+        curve = sorted((p for p in grouped if (p.hidden, p.ffn) == (hidden, ffn)), key=lambda p: p.tokens_per_expert)
+        dense = max(p.tflops for p in curve)
+        assert curve[0].tokens_per_expert == 32 and curve[0].tflops < 0.2 * dense
+        for p in curve:
+            model_s = p.experts * gemm_time_s(p.tokens_per_expert, p.ffn, p.hidden, acc)
+            assert 1 / 2.5 < model_s / p.seconds < 2.5, (hidden, ffn, p.tokens_per_expert, model_s / p.seconds)
+        model_rate = [
+            2
+            * p.experts
+            * p.tokens_per_expert
+            * p.hidden
+            * p.ffn
+            / (p.experts * gemm_time_s(p.tokens_per_expert, p.ffn, p.hidden, acc))
+            for p in curve
+        ]
+        assert model_rate[0] < 0.2 * max(model_rate)
