@@ -580,7 +580,10 @@ def plan_check(
 def validate(
     csv_path: Annotated[
         str | None,
-        typer.Argument(help="CSV in the published-runs schema; 'published' (default) or 'project' (MoE/FP8 runs)."),
+        typer.Argument(
+            help="CSV in the published-runs schema, or a bundled set: published (default), project, fsdp, "
+            "reports, moe, vendor, or all."
+        ),
     ] = None,
     calibration: CalOpt = None,
     json_out: JsonOpt = False,

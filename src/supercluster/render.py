@@ -109,21 +109,31 @@ def validation_tables(d: dict[str, Any]) -> list[Table]:
             style=style,
         )
     summ = Table(title="MAPE per source table and per group", title_justify="left")
-    for col in ("source / group", "rows", "failed", "MAPE", "worst |error|"):
+    for col in ("source / group", "rows", "failed", "MAPE", "speed bias", "worst |error|"):
         summ.add_column(col, justify="left" if col == "source / group" else "right")
     s = d["summary"]
 
-    def add(name: str, st: dict[str, Any], style: str = "") -> None:
+    def add(table: Table, name: str, st: dict[str, Any], style: str = "") -> None:
         mape = "-" if st["mape_pct"] is None else f"{st['mape_pct']:.2f}%"
+        bias = "-" if st.get("mean_speed_error_pct") is None else f"{st['mean_speed_error_pct']:+.1f}%"
         worst = "-" if st["max_abs_error_pct"] is None else f"{st['max_abs_error_pct']:.1f}%"
-        summ.add_row(name, str(st["n"]), str(st["n_failed"]), mape, worst, style=style)
+        table.add_row(name, str(st["n"]), str(st["n_failed"]), mape, bias, worst, style=style)
 
     for name, st in s["per_source"].items():
-        add(name, st)
+        add(summ, name, st)
     for name, st in s["per_group"].items():
-        add(f"group: {name}", st, "bold")
-    add("all rows", s, "bold")
-    return [rows, summ]
+        add(summ, f"group: {name}", st, "bold")
+    add(summ, "all rows", s, "bold")
+    regimes = Table(
+        title="Throughput rows by regime (speed bias: mean of predicted/measured speed - 1; + = model optimistic)",
+        title_justify="left",
+    )
+    for col in ("regime", "rows", "failed", "MAPE", "speed bias", "worst |error|"):
+        regimes.add_column(col, justify="left" if col == "regime" else "right")
+    for key, label in (("per_gpu_band", "GPUs"), ("per_stack", "stack"), ("per_precision", "precision")):
+        for name, st in s.get(key, {}).items():
+            add(regimes, f"{label}: {name}", st)
+    return [rows, summ, regimes]
 
 
 def plan_tables(d: dict[str, Any]) -> list[Table]:

@@ -111,7 +111,7 @@ def from_batch(res: BatchResult, i: int, workload: WorkloadSpec, system: SystemS
         m = workload.model
         routing = (
             "the benchmark's balanced gate (no imbalance)"
-            if m.moe_router == "fake-balanced"
+            if m.moe_router in ("fake-balanced", "force-balanced")
             else f"busiest expert rank at {m.routing_load:g}x the mean load"
         )
         notes.append(

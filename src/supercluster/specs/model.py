@@ -39,11 +39,13 @@ class ModelSpec(Spec):
             "assumption (no published per-rank measurement read yet): set it per run"
         ),
     )
-    moe_router: Literal["learned", "fake-balanced"] = Field(
+    moe_router: Literal["learned", "fake-balanced", "force-balanced"] = Field(
         default="learned",
         description=(
             "learned: top-k experts spread over all experts; fake-balanced: the benchmark gate of NeMo AutoModel "
-            "(token t takes experts t*k..t*k+k-1 mod E: no imbalance, each token's experts contiguous)"
+            "(token t takes experts t*k..t*k+k-1 mod E: no imbalance, each token's experts contiguous); "
+            "force-balanced: Megatron-Core's --moe-router-force-load-balancing (random router scores: experts "
+            "spread as learned, load balanced in expectation)"
         ),
     )
     q_lora_rank: int | None = Field(default=None, ge=1, description="MLA: query compression rank")
@@ -135,7 +137,7 @@ class ModelSpec(Spec):
     def routing_load(self) -> float:
         """Tokens on the busiest expert rank over the mean: padded to the capacity factor when tokens are
         dropped, the routing imbalance when dropless, exactly 1 under the benchmark's balanced gate."""
-        if self.moe_router == "fake-balanced":
+        if self.moe_router in ("fake-balanced", "force-balanced"):
             return 1.0
         return self.moe_capacity_factor or self.moe_imbalance
 

@@ -20,9 +20,43 @@ from supercluster.perf.conventions import flops_per_step
 from supercluster.plan import resolve
 from supercluster.specs import EfficiencyTable
 from supercluster.units import GIB
-from supercluster.validate.rows import row_model, row_plan, row_software, row_system, row_workload
+from supercluster.validate.rows import (
+    as_int,
+    row_model,
+    row_plan,
+    row_precision,
+    row_software,
+    row_system,
+    row_workload,
+)
 
 METRICS = ("step_time_s", "tokens_per_s_per_gpu", "tflops_per_gpu", "mfu", "activation_gib_per_gpu")
+
+# The bundled sets, each a CSV in the schema of the validation README with its rows' sources: 'published' is the
+# copy of ../shared/validation; the others were mined by the project from papers, vendor tables and benchmark
+# files (each row with the quoted table line or sentence, its URL and a confidence). 'all' is every set.
+DATASETS = {
+    "published": "published_runs.csv",
+    "project": "project_runs.csv",
+    "fsdp": "fsdp_runs.csv",
+    "reports": "reports_runs.csv",
+    "moe": "moe_runs.csv",
+    "vendor": "vendor_runs.csv",
+}
+
+# GPU-count bands in which the model's error is reported (issue: is it optimistic at scale?)
+GPU_BANDS = ((0, 256, "< 256"), (256, 2048, "256-2,047"), (2048, 16384, "2,048-16,383"), (16384, None, ">= 16,384"))
+
+
+def gpu_band(gpus: int | None) -> str:
+    if gpus is None:
+        return "(unknown)"
+    for low, high, name in GPU_BANDS:
+        if gpus >= low and (high is None or gpus < high):
+            return name
+    return "(unknown)"
+
+
 REQUIRED_COLUMNS = ("id", "gpu", "gpus", "metric", "value")
 
 
@@ -40,6 +74,13 @@ class RowResult:
     fits: bool | None = None
     status: str = "ok"
     reason: str = ""
+    gpus: int | None = None
+    # predicted speed over measured speed, minus 1, in percent: positive = the model is optimistic (too fast),
+    # whatever the metric (for step_time_s rows it is measured/predicted - 1, the opposite sign of error_pct)
+    speed_error_pct: float | None = None
+    software: str = ""
+    precision: str = ""
+    confidence: str = ""
 
 
 @dataclass
@@ -50,24 +91,35 @@ class ValidationReport:
     def _stats(self, rows: list[RowResult]) -> dict[str, Any]:
         ok = [r for r in rows if r.error_pct is not None]
         errs = [abs(r.error_pct) for r in ok if r.error_pct is not None]
+        signed = [r.speed_error_pct for r in ok if r.speed_error_pct is not None]
         return {
             "n": len(rows),
             "n_predicted": len(ok),
             "n_failed": len(rows) - len(ok),
             "mape_pct": sum(errs) / len(errs) if errs else None,
+            # positive: the model is optimistic (predicts a faster run than measured)
+            "mean_speed_error_pct": sum(signed) / len(signed) if signed else None,
             "max_abs_error_pct": max(errs) if errs else None,
         }
 
+    def _by(self, key: Any, rows: list[RowResult] | None = None) -> dict[str, dict[str, Any]]:
+        groups: dict[str, list[RowResult]] = {}
+        for r in self.rows if rows is None else rows:
+            groups.setdefault(key(r), []).append(r)
+        return {k: self._stats(v) for k, v in groups.items()}
+
     def summary(self) -> dict[str, Any]:
-        by_source: dict[str, list[RowResult]] = {}
-        by_group: dict[str, list[RowResult]] = {}
-        for r in self.rows:
-            by_source.setdefault(r.source, []).append(r)
-            by_group.setdefault(r.group, []).append(r)
+        throughput = [r for r in self.rows if r.metric != "activation_gib_per_gpu"]
+        bands = self._by(lambda r: gpu_band(r.gpus), throughput)
         return {
             **self._stats(self.rows),
-            "per_source": {k: self._stats(v) for k, v in by_source.items()},
-            "per_group": {k: self._stats(v) for k, v in by_group.items()},
+            "per_source": self._by(lambda r: r.source),
+            "per_document": self._by(lambda r: source_document(r.source)),
+            "per_group": self._by(lambda r: r.group),
+            # throughput rows only: the regimes in which the model must generalise
+            "per_gpu_band": {name: bands[name] for _, _, name in GPU_BANDS if name in bands},
+            "per_stack": self._by(lambda r: r.software or "(system default)", throughput),
+            "per_precision": self._by(lambda r: r.precision or "(filled)", throughput),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -77,6 +129,12 @@ class ValidationReport:
 def source_table(source: str) -> str:
     """'Narayanan et al. 2021 (arXiv:2104.04473) Table 1' and 'Narayanan et al. 2021 Table 1' are one table."""
     return re.sub(r"\s+", " ", re.sub(r"\([^)]*\)", "", source)).strip() or "(no source)"
+
+
+def source_document(source: str) -> str:
+    """The document a source table belongs to (the text before its first comma): the unit that
+    leave-one-source-out holds out, so that two tables of one vendor page or paper count as one source."""
+    return source_table(source).split(",")[0].strip() or "(no source)"
 
 
 def metric_group(metric: str, precision: str, moe: bool = False) -> str:
@@ -96,6 +154,13 @@ def predict_row(row: dict[str, str], efficiency: dict[str, EfficiencyTable] | No
     )
     group = metric_group(metric, (row.get("precision") or "").strip().lower(), is_moe)
     result = RowResult(rid, src, group, metric, None, None, None)
+    result.precision = (row.get("precision") or "").strip().lower()
+    result.confidence = (row.get("confidence") or "").strip().lower()
+    result.software = row_software(row)[0]
+    try:
+        result.gpus = as_int(row, "gpus")
+    except SuperclusterError:
+        result.gpus = None
     try:
         try:
             measured = float(row.get("value") or "")
@@ -124,11 +189,19 @@ def predict_row(row: dict[str, str], efficiency: dict[str, EfficiencyTable] | No
             pred = per_gpu / 1e12 if metric == "tflops_per_gpu" else per_gpu / system.accelerator.peak_flops("bf16")
         result.predicted = pred
         result.error_pct = (pred - measured) / measured * 100.0 if measured else None
+        if metric == "step_time_s" and pred > 0:
+            result.speed_error_pct = (measured / pred - 1.0) * 100.0
+        elif metric != "activation_gib_per_gpu":
+            result.speed_error_pct = result.error_pct
         result.layout = est.plan.label()
         result.filled = est.filled
+        result.software = system.software
         software, why = row_software(row)
         if software and why != "given":
             result.filled = {"software": why, **result.filled}
+        alias_why = row_precision(row)[1]
+        if alias_why:
+            result.filled = {"precision": alias_why, **result.filled}
         result.fits = est.memory.fits
     except SuperclusterError as err:
         result.status = "failed"
@@ -136,29 +209,44 @@ def predict_row(row: dict[str, str], efficiency: dict[str, EfficiencyTable] | No
     return result
 
 
+def dataset_csv(name: str) -> Path:
+    """The bundled CSV of a named set (see DATASETS)."""
+    return Path(str(resources.files("supercluster.validate.data").joinpath(DATASETS[name])))
+
+
 def bundled_csv() -> Path:
     """The bundled copy of ../shared/validation/published_runs.csv."""
-    return Path(str(resources.files("supercluster.validate.data").joinpath("published_runs.csv")))
+    return dataset_csv("published")
 
 
 def project_csv() -> Path:
     """The project's own published MoE and FP8 runs (same schema, each row cited)."""
-    return Path(str(resources.files("supercluster.validate.data").joinpath("project_runs.csv")))
+    return dataset_csv("project")
 
 
-def read_rows(csv_path: str | Path | None = None) -> tuple[Path, list[dict[str, str]]]:
-    """Rows of a CSV; ``None`` or "published" is the bundled shared set, "project" the project's MoE/FP8 set."""
-    named = {None: bundled_csv, "published": bundled_csv, "project": project_csv}
-    path = named[csv_path]() if csv_path in named else Path(str(csv_path))
+def _read_one(path: Path) -> list[dict[str, str]]:
     if not path.exists():
         raise SuperclusterError(f"validation CSV not found: {path}")
-    with path.open(newline="", encoding="utf-8") as fh:
+    # utf-8-sig: a byte-order mark (spreadsheets write one) is not part of the first column's name
+    with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         columns = reader.fieldnames or []
         missing = [c for c in REQUIRED_COLUMNS if c not in columns]
         if missing:
             raise SuperclusterError(f"{path}: missing column(s) {', '.join(missing)}; see the schema README")
-        return path, list(reader)
+        return list(reader)
+
+
+def read_rows(csv_path: str | Path | None = None) -> tuple[Path, list[dict[str, str]]]:
+    """Rows of a CSV; ``None`` or "published" is the bundled shared set, another name of DATASETS that set, "all"
+    every bundled set, anything else a path."""
+    if csv_path is None:
+        csv_path = "published"
+    if csv_path == "all":
+        rows = [row for name in DATASETS for row in _read_one(dataset_csv(name))]
+        return Path("all"), rows
+    path = dataset_csv(str(csv_path)) if csv_path in DATASETS else Path(str(csv_path))
+    return path, _read_one(path)
 
 
 def run(csv_path: str | Path | None = None, efficiency: dict[str, EfficiencyTable] | None = None) -> ValidationReport:

@@ -115,7 +115,19 @@ def row_model(row: dict[str, str]) -> ModelSpec:
     # optional column beyond the shared schema: the router the measured run used; NeMo AutoModel's benchmark
     # recipes replace the learned router with a balanced one (fake_balanced_gate: true)
     if not blank(row, "moe_router"):
-        base["moe_router"] = row["moe_router"].strip()
+        router = row["moe_router"].strip().lower()
+        # a published run's routing as its recipe names it -> the model's router and capacity: Megatron-Core's
+        # dropless and token-dropping routers are learned routers, the latter with experts padded to a
+        # capacity factor (token-drop-cf<N>, --moe-expert-capacity-factor N)
+        if router == "dropless":
+            router = "learned"
+        elif router.startswith("token-drop-cf"):
+            try:
+                base["moe_capacity_factor"] = float(router.removeprefix("token-drop-cf"))
+            except ValueError:
+                raise SuperclusterError(f"moe_router '{router}': token-drop-cf must end in a number") from None
+            router = "learned"
+        base["moe_router"] = router
     missing = [k for k in ("layers", "hidden", "heads", "vocab") if k not in base]
     if missing:
         raise SuperclusterError(f"model '{name}' is not a preset and the row lacks {', '.join(missing)}")
@@ -159,9 +171,26 @@ def row_workload(row: dict[str, str], model: ModelSpec) -> WorkloadSpec:
     return build(WorkloadSpec, {"model": model, "seq_len": as_int(row, "seq_len"), "global_batch": gb}, "workload")
 
 
+# FP16 (with loss scaling) runs the tensor cores at the BF16 rate on every card the schema names (A100 datasheet:
+# 312 TFLOP/s for both; H100 SXM: 989 for both), with the same operand and activation bytes: the step model
+# prices it as BF16 and says so.
+PRECISION_ALIASES = {"fp16": "bf16"}
+
+
+def row_precision(row: dict[str, str]) -> tuple[str | None, str]:
+    """(precision the step model runs, why it differs from the row's) for a row."""
+    if blank(row, "precision"):
+        return None, ""
+    given = row["precision"].strip().lower()
+    if given in PRECISION_ALIASES:
+        alias = PRECISION_ALIASES[given]
+        return alias, f"{given} priced as {alias} (same tensor-core rate and bytes per element)"
+    return given, ""
+
+
 def row_plan(row: dict[str, str]) -> PlanSpec:
     data: dict[str, Any] = {k: as_int(row, k) for k in PLAN_INT}
     data["sequence_parallel"] = as_bool(row, "sequence_parallel")
-    for key in ("recompute", "precision"):
-        data[key] = None if blank(row, key) else row[key].strip().lower()
+    data["recompute"] = None if blank(row, "recompute") else row["recompute"].strip().lower()
+    data["precision"] = row_precision(row)[0]
     return build(PlanSpec, data, "plan")
