@@ -231,3 +231,18 @@ def test_korthikanti_table4_orderings():
     # twice the forward closes it (every Table 4 cell within 1%), but moves the end-to-end tables the other
     # way once refitted; kept as is until the end-to-end cost it was absorbing is found.
     assert 1.0 < sel_sp / base < 1.04
+
+
+def test_megatron_causal_counter_matches_megatron_bridge_tflops_per_token():
+    """Megatron-Bridge performance summary (25.11 container) prints tokens/s/GPU and model TFLOP/s/GPU side by
+    side; their ratio is the counter's FLOPs per token: Llama 3 8B FP8 on 8 H100 744e12/14,451, Qwen3-30B-A3B
+    FP8 on 16 H100 121e12/5,275, Qwen3-235B-A22B FP8 on 256 H100 233e12/1,575 (MoE: routed experts x top-k)."""
+    from supercluster import catalog
+
+    for name, seq, tflops, tokens in (
+        ("llama3-8b", 8192, 744, 14451),
+        ("qwen3-30b-a3b", 4096, 121, 5275),
+        ("qwen3-235b-a22b", 4096, 233, 1575),
+    ):
+        per_token = megatron_flops(catalog.model(name), 1, seq, causal=True) / seq
+        assert per_token == pytest.approx(tflops * 1e12 / tokens, rel=0.01), name

@@ -7,8 +7,8 @@ from typing import Literal
 from supercluster.errors import SuperclusterError
 from supercluster.specs import ModelSpec
 
-Convention = Literal["megatron_recompute", "megatron", "palm", "model"]
-CONVENTIONS: tuple[str, ...] = ("megatron_recompute", "megatron", "palm", "model")
+Convention = Literal["megatron_recompute", "megatron", "megatron_causal", "palm", "model"]
+CONVENTIONS: tuple[str, ...] = ("megatron_recompute", "megatron", "megatron_causal", "palm", "model")
 
 
 def megatron_recompute_flops(model: ModelSpec, batch: int, seq: int) -> float:
@@ -20,15 +20,33 @@ def megatron_recompute_flops(model: ModelSpec, batch: int, seq: int) -> float:
     return 96.0 * b * s * ll * h * h * (1.0 + s / (6.0 * h) + v / (16.0 * ll * h))
 
 
-def megatron_flops(model: ModelSpec, batch: int, seq: int) -> float:
-    """Megatron-LM num_floating_point_operations (training.py, mid-2024):
+def megatron_flops(model: ModelSpec, batch: int, seq: int, causal: bool = False) -> float:
+    """Megatron-LM num_floating_point_operations (megatron/training/training.py, mid-2024 onwards):
 
-    12 B s l h^2 [ (1 + g/a + s/h) + (f/h) m + V/(2 l h) ], m = 1.5 for gated FFNs.
+    12 B s l h^2 [ (1 + g/a + s/h) r + F m / (l h) + V/(2 l h) ], m = 1.5 for gated FFNs,
+
+    r = a d / h the query projection over the hidden size (1 unless head_dim differs from h/a), and F the FFN
+    width summed over layers: f for each dense layer, (f_moe k + f_shared) for each MoE layer (routed experts
+    counted once per expert a token is sent to, shared experts once). For a dense model F m / (l h) is f m / h.
+
+    ``causal``: the counter of 2025 onwards halves the score and value products for the causal mask, s/h ->
+    s/(2h) (convention ``megatron_causal``). Checked on Megatron-Bridge's performance summary (25.11), which
+    prints tokens/s/GPU and TFLOP/s/GPU side by side: Llama 3 8B on 8 H100, 744e12 / 14,451 = 51.48 GFLOP per
+    token against 51.47 from this formula; Qwen3-30B-A3B 22.94 against 22.99.
     """
     b, s, ll, h, v = batch, seq, model.layers, model.hidden, model.vocab
-    g, a, f = model.kv, model.heads, model.ffn_hidden
+    g, a = model.kv, model.heads
     gate = 1.5 if model.gated else 1.0
-    return 12.0 * b * s * ll * h * h * ((1.0 + g / a + s / h) + (f / h) * gate + v / (2.0 * ll * h))
+    q_ratio = a * model.dhead / h
+    if model.is_moe:
+        moe_width = model.expert_ffn * (model.moe_topk + model.moe_shared_experts)
+        ffn_sum = model.ffn_hidden * model.moe_dense_layers + moe_width * model.moe_layers
+    else:
+        ffn_sum = model.ffn_hidden * ll
+    scores = s / (2.0 * h) if causal else s / h
+    return (
+        12.0 * b * s * ll * h * h * ((1.0 + g / a + scores) * q_ratio + ffn_sum * gate / (ll * h) + v / (2.0 * ll * h))
+    )
 
 
 def palm_flops(model: ModelSpec, batch: int, seq: int) -> float:
@@ -46,6 +64,8 @@ def flops_per_step(convention: str, model: ModelSpec, batch: int, seq: int, own_
         return megatron_recompute_flops(model, batch, seq)
     if convention == "megatron":
         return megatron_flops(model, batch, seq)
+    if convention == "megatron_causal":
+        return megatron_flops(model, batch, seq, causal=True)
     if convention == "palm":
         return palm_flops(model, batch, seq)
     if convention in ("model", ""):
