@@ -30,6 +30,7 @@ from supercluster.plan.explain import explain as explain_layout
 from supercluster.plan.search import SearchResult
 from supercluster.specs import Assumption, PlanSpec, Scenario
 from supercluster.units import DAY_S
+from supercluster.validate.interval import Kind, StepInterval, step_interval
 
 DEFAULT_SCENARIO = "colossus-grok"
 # Without a batch, assume ~4M tokens per step (Llama 2's batch, arXiv:2307.09288 section 2.2).
@@ -54,11 +55,23 @@ PLAN_KEYS = (
 class EstimateResult:
     scenario: Scenario
     step: StepEstimate
+    interval: StepInterval | None = None
 
     @property
     def time_to_train_s(self) -> float | None:
         tokens = self.scenario.workload.train_tokens
         return tokens / self.step.tokens_per_s if tokens else None
+
+    def interval_dict(self) -> dict[str, Any]:
+        """The 80% interval of the step time and the time to train, and how it was formed."""
+        if self.interval is None:
+            return {}
+        lo, hi = self.interval.bounds(self.step.step_time_s)
+        out: dict[str, Any] = {"step_time_interval_s": [lo, hi], "interval": self.interval.to_dict()}
+        ttt = self.time_to_train_s
+        if ttt:
+            out["time_to_train_interval_days"] = [x / DAY_S for x in self.interval.bounds(ttt)]
+        return out
 
     @property
     def gpu_hours(self) -> float | None:
@@ -81,6 +94,7 @@ class EstimateResult:
             "time_to_train_days": self.time_to_train_s / DAY_S if self.time_to_train_s else None,
             "gpu_hours": self.gpu_hours,
             **self.step.to_dict(),
+            **self.interval_dict(),
             "scenario_assumptions": [a.model_dump() for a in s.assumptions],
         }
 
@@ -224,7 +238,44 @@ def simulate(
 
 def estimate(scn: Scenario) -> EstimateResult:
     step = resolve(scn.plan, scn.workload, scn.system, scn.software, scn.gpus)
-    return EstimateResult(scn, step)
+    return EstimateResult(scn, step, interval_for(scn, step))
+
+
+def interval_for(scn: Scenario, step: StepEstimate) -> StepInterval:
+    """The error bars of a prediction (supercluster.validate.interval), with the model's own weak-scaling
+    slowdown from the largest validated GPU count as the widening when the job is larger than any validated run."""
+    kind = Kind(scn.software.id, scn.system.accelerator.id, scn.gpus, scn.workload.model.is_moe)
+    first = step_interval(kind)
+    if not first.extrapolated:
+        return first
+    return step_interval(kind, _weak_scaling_slowdown(scn, step, first.max_validated_gpus))
+
+
+def _weak_scaling_slowdown(scn: Scenario, step: StepEstimate, gpus_ref: int) -> float:
+    """Step time at this GPU count over the step time of the same layout and per-GPU work at ``gpus_ref`` (fewer
+    data-parallel replicas, the global batch shrunk with them), minus 1; 0 when no such smaller job exists."""
+    p = step.plan
+    per_replica = p.tp * p.pp * p.cp
+    dp_ref = max(1, gpus_ref // per_replica)
+    while dp_ref > 1 and (p.ep > 1 and (dp_ref * p.cp) % p.ep):
+        dp_ref -= 1
+    if dp_ref >= p.dp:
+        return 0.0
+    batch_ref = scn.workload.global_batch * dp_ref // p.dp
+    if batch_ref < dp_ref * p.micro_batch:
+        return 0.0
+    fixed = PlanSpec(**{**p.model_dump(), "dp": dp_ref})
+    try:
+        ref = resolve(
+            fixed,
+            scn.workload.model_copy(update={"global_batch": batch_ref}),
+            scn.system,
+            scn.software,
+            dp_ref * per_replica,
+        )
+    except SuperclusterError:
+        return 0.0
+    return max(0.0, step.step_time_s / ref.step_time_s - 1.0)
 
 
 @dataclass(frozen=True)
@@ -237,6 +288,13 @@ class PlanResult:
         s = self.scenario
         best = self.search.best
         ttt = s.workload.train_tokens / best.tokens_per_s if s.workload.train_tokens else None
+        iv = interval_for(s, best)
+        error_bars: dict[str, Any] = {
+            "best_step_time_interval_s": list(iv.bounds(best.step_time_s)),
+            "interval": iv.to_dict(),
+        }
+        if ttt:
+            error_bars["best_time_to_train_interval_days"] = [x / DAY_S for x in iv.bounds(ttt)]
         return {
             "scenario": s.name,
             "model": s.workload.model.name,
@@ -247,6 +305,7 @@ class PlanResult:
             "global_batch": s.workload.global_batch,
             "train_tokens": s.workload.train_tokens,
             "best_time_to_train_days": ttt / DAY_S if ttt else None,
+            **error_bars,
             **self.search.to_dict(),
             "explanations": [e.to_dict() for e in self.explanations],
         }

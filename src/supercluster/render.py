@@ -37,6 +37,13 @@ def estimate_tables(d: dict[str, Any]) -> list[Table]:
         f"{d['microbatches']} micro-batches",
     )
     head.add_row("step time", _fmt_s(d["step_time_s"]))
+    if d.get("step_time_interval_s"):
+        lo, hi = d["step_time_interval_s"]
+        iv = d["interval"]
+        head.add_row(
+            f"{iv['level'] * 100:.0f}% interval",
+            f"{_fmt_s(lo)} to {_fmt_s(hi)} (from {iv['basis']})" + (f"; {iv['note']}" if iv["note"] else ""),
+        )
     head.add_row("throughput", f"{d['tokens_per_s']:,.0f} tokens/s ({d['tokens_per_s_per_gpu']:,.0f} per GPU)")
     head.add_row("TFLOP/s per GPU", f"{d['model_tflops_per_gpu']:.1f} model, {d['hw_tflops_per_gpu']:.1f} hardware")
     head.add_row("MFU / HFU", f"{d['mfu'] * 100:.1f}% / {d['hfu'] * 100:.1f}% of dense BF16 peak")
@@ -44,7 +51,12 @@ def estimate_tables(d: dict[str, Any]) -> list[Table]:
         head.add_row(
             "time to train",
             f"{d['time_to_train_s'] / DAY_S:.1f} days for {d['train_tokens']:.3g} tokens "
-            f"({d['gpu_hours']:,.0f} GPU-hours, no failures)",
+            f"({d['gpu_hours']:,.0f} GPU-hours, no failures)"
+            + (
+                "; {:.1f}-{:.1f} days at 80%".format(*d["time_to_train_interval_days"])
+                if d.get("time_to_train_interval_days")
+                else ""
+            ),
         )
     mem = d["memory"]
     fit = "fits" if mem["fits"] else "DOES NOT FIT"
@@ -148,7 +160,19 @@ def plan_tables(d: dict[str, Any]) -> list[Table]:
     if d.get("best_time_to_train_days"):
         head.add_row(
             "best time to train",
-            f"{d['best_time_to_train_days']:.1f} days for {d['train_tokens']:.3g} tokens (no failures)",
+            f"{d['best_time_to_train_days']:.1f} days for {d['train_tokens']:.3g} tokens (no failures)"
+            + (
+                "; {:.1f}-{:.1f} days at 80%".format(*d["best_time_to_train_interval_days"])
+                if d.get("best_time_to_train_interval_days")
+                else ""
+            ),
+        )
+    if d.get("best_step_time_interval_s"):
+        lo, hi = d["best_step_time_interval_s"]
+        iv = d["interval"]
+        head.add_row(
+            "best step, 80% interval",
+            f"{_fmt_s(lo)} to {_fmt_s(hi)} (from {iv['basis']})" + (f"; {iv['note']}" if iv["note"] else ""),
         )
     top = Table(title=f"top {len(d['top'])} layouts (fastest first)", title_justify="left")
     for col in ("#", "layout", "step", "tokens/s/GPU", "MFU", "memory GiB", "largest terms"):
