@@ -128,15 +128,19 @@ def _quantile(sorted_values: list[float], q: float) -> float:
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
 
 
-def _score(r: Residual, kind: Kind, band: str) -> int:
+def _groups(rows: tuple[Residual, ...]) -> dict[tuple[bool, str, str, str], list[Residual]]:
+    """Residuals grouped by the features the score reads, so a pool scores groups, not rows."""
     from supercluster.validate.harness import gpu_band
 
-    return (
-        3 * (r.moe == kind.moe)
-        + 2 * (r.software == kind.software)
-        + (r.accelerator == kind.accelerator)
-        + (gpu_band(r.gpus) == band)
-    )
+    out: dict[tuple[bool, str, str, str], list[Residual]] = {}
+    for r in rows:
+        out.setdefault((r.moe, r.software, r.accelerator, gpu_band(r.gpus)), []).append(r)
+    return out
+
+
+@lru_cache(maxsize=4)
+def _grouped(rows: tuple[Residual, ...]) -> dict[tuple[bool, str, str, str], list[Residual]]:
+    return _groups(rows)
 
 
 def pool(
@@ -144,16 +148,25 @@ def pool(
 ) -> list[Residual]:
     """The residuals nearest in kind: whole score tiers from the top until MIN_POOL rows are in."""
     band = kind.band
-    rows = [r for r in (pool_from if pool_from is not None else residuals()) if r.document != exclude_document]
     tiers: dict[int, list[Residual]] = {}
-    for r in rows:
-        tiers.setdefault(_score(r, kind, band), []).append(r)
+    for (moe, software, accelerator, r_band), members in _grouped(
+        pool_from if pool_from is not None else residuals()
+    ).items():
+        score = 3 * (moe == kind.moe) + 2 * (software == kind.software) + (accelerator == kind.accelerator)
+        score += r_band == band
+        kept = members if exclude_document is None else [r for r in members if r.document != exclude_document]
+        tiers.setdefault(score, []).extend(kept)
     chosen: list[Residual] = []
     for score in sorted(tiers, reverse=True):
         chosen += tiers[score]
         if len(chosen) >= MIN_POOL:
             break
     return chosen
+
+
+@lru_cache(maxsize=2)
+def _max_validated_gpus(moe: bool) -> int:
+    return max((r.gpus for r in residuals() if r.moe == moe), default=0)
 
 
 def log_bounds(chosen: list[Residual], scale: float) -> tuple[float, float]:
@@ -167,8 +180,7 @@ def step_interval(kind: Kind, extrapolation_fraction: float = 0.0) -> StepInterv
     """The interval of the true step time over the predicted one, for a prediction of this kind."""
     chosen = pool(kind)
     lo, hi = log_bounds(chosen, float(calibration()["scale"]))
-    same_family = [r.gpus for r in residuals() if r.moe == kind.moe] or [0]
-    max_gpus = max(same_family)
+    max_gpus = _max_validated_gpus(kind.moe)
     extrapolated = kind.gpus > max_gpus
     widen = max(0.0, extrapolation_fraction) if extrapolated else 0.0
     low = math.exp(lo) / (1.0 + widen)
