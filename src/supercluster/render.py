@@ -409,6 +409,9 @@ def top500_tables(d: dict[str, Any]) -> list[Table]:
         f"{h['rmax_pf']:,.0f} PFLOP/s ({h['efficiency'] * 100:.1f}% of peak, calibrated on "
         f"{', '.join(h['calibrated_on'])})",
     )
+    if h.get("rmax_interval_pf"):
+        lo, hi = h["rmax_interval_pf"]
+        head.add_row("Rmax interval", f"{lo:,.0f} to {hi:,.0f} PFLOP/s ({h['interval_basis']})")
     head.add_row("power during HPL", f"{d['hpl_power_mw']:.1f} MW, {d['gflops_per_w']:.1f} GFLOPS/W")
     r = d["ranking"]
     where = f"#{r['rank']}" if r["rank"] else f"below #{r['below']} of the bundled entries"
@@ -424,12 +427,14 @@ def top500_tables(d: dict[str, Any]) -> list[Table]:
     for i, e in enumerate(r["table"], 1):
         lt.add_row(str(i), e["system"], f"{e['rmax_pf']:,.1f}", style="bold" if e["id"] == "estimate" else "")
     vt = Table(title="the model on published systems (each estimated without its own Rmax)", title_justify="left")
-    for col in ("system", "estimate PF", "published PF", "error", "calibrated on"):
+    for col in ("system", "estimate PF", "80% interval PF", "published PF", "error", "calibrated on"):
         vt.add_column(col, justify="right" if "PF" in col or col == "error" else "left")
     for v in d["validation"]:
+        lo, hi = v.get("interval_pf") or (v["estimate_pf"], v["estimate_pf"])
         vt.add_row(
             v["system"],
             f"{v['estimate_pf']:,.0f}",
+            f"{lo:,.0f}-{hi:,.0f}" + ("" if v.get("inside_interval", True) else " (outside)"),
             f"{v['published_pf']:,.0f}",
             f"{v['error_pct']:+.1f}%",
             ", ".join(v["calibrated_on"]),

@@ -13,6 +13,7 @@ the estimate says when it extrapolates past the largest calibration system.
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass, field
 from functools import cache
@@ -59,6 +60,8 @@ class HplEstimate:
     efficiency: float
     calibrated_on: list[str]
     notes: list[str] = field(default_factory=list)
+    rmax_interval_pf: tuple[float, float] | None = None
+    interval_basis: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -110,7 +113,57 @@ def estimate(accelerator: str, gpus: int, exclude: str | None = None) -> HplEsti
             "on this fabric has never been published"
         )
     rpeak = gpus * peak / 1e3
-    return HplEstimate(accelerator, gpus, rpeak, rpeak * eta, eta, used, notes)
+    est = HplEstimate(accelerator, gpus, rpeak, rpeak * eta, eta, used, notes)
+    peer = arch in {architecture(systems()[s]["accelerator"]) for s in used if s in systems()}
+    lo, hi, basis = rmax_interval(peer, exclude)
+    est.rmax_interval_pf = (est.rmax_pf * lo, est.rmax_pf * hi)
+    est.interval_basis = basis
+    return est
+
+
+@cache
+def loo_residuals() -> tuple[tuple[str, bool, float], ...]:
+    """(system, calibrated on a peer of its architecture?, log(published / estimate)) for every bundled system,
+    each estimated without its own Rmax."""
+    out = []
+    for sid, s in systems().items():
+        if not s.get("gpus") or not s.get("accelerator"):
+            continue
+        arch = architecture(s["accelerator"])
+        eta, used, _ = efficiency(arch, exclude=sid)
+        peer = any(u in systems() and architecture(systems()[u]["accelerator"]) == arch for u in used)
+        rpeak = s["gpus"] * fp64_matrix_tflops(s["accelerator"]) / 1e3
+        out.append((sid, peer, math.log(s["rmax"] / (rpeak * eta))))
+    return tuple(out)
+
+
+def rmax_interval(peer: bool, exclude: str | None = None, level: float = 0.8) -> tuple[float, float, str]:
+    """(low, high) factors on an Rmax estimate and how they were formed, from the leave-one-out residuals of the
+    systems estimated the same way (calibrated on a peer of their architecture, or on the median of the other
+    architectures when none exists), never using ``exclude``.
+
+    With n residuals of mean m and standard deviation s in log space, the interval is the classical prediction
+    interval for one new observation, m +- t_{(1+level)/2, n-1} s sqrt(1 + 1/n) (e.g. Hahn and Meeker,
+    Statistical Intervals, 1991, section 4.5): the list holds only a handful of systems per kind, too few for
+    empirical percentiles. With fewer than three residuals, the spread is the largest of them in size, on both
+    sides (a factor that wide was seen; nothing narrower can be claimed)."""
+    from scipy.stats import t as student_t
+
+    logs = [r for sid, p, r in loo_residuals() if p == peer and sid != exclude]
+    kind = "calibrated on a peer architecture" if peer else "with no peer architecture (median efficiency)"
+    if not logs:
+        return 1.0, 1.0, "no validated system of this kind: no interval"
+    if len(logs) < 3:
+        width = max(abs(r) for r in logs)
+        return math.exp(-width), math.exp(width), f"largest leave-one-out error of {len(logs)} systems {kind}"
+    n = len(logs)
+    mean = statistics.fmean(logs)
+    half = float(student_t.ppf((1 + level) / 2, n - 1)) * statistics.stdev(logs) * math.sqrt(1 + 1 / n)
+    return (
+        math.exp(mean - half),
+        math.exp(mean + half),
+        f"{level * 100:.0f}% prediction interval from {n} systems {kind}, leave-one-out",
+    )
 
 
 def ranking(rmax_pf: float, list_name: str, name: str) -> dict[str, Any]:
@@ -135,18 +188,22 @@ def ranking(rmax_pf: float, list_name: str, name: str) -> dict[str, Any]:
 
 
 def validation() -> list[dict[str, Any]]:
-    """Each large system estimated from its specs, leave-one-out, against its published Rmax."""
+    """Each large system estimated from its specs, leave-one-out, against its published Rmax, with its interval
+    (itself left out of the residuals too) and whether the published Rmax falls inside it."""
     out = []
     for sid in ("eagle", "frontier", "aurora", "el-capitan"):
         s = systems()[sid]
         est = estimate(s["accelerator"], s["gpus"], exclude=sid)
+        lo, hi = est.rmax_interval_pf or (est.rmax_pf, est.rmax_pf)
         out.append(
             {
                 "system": s["name"],
                 "id": sid,
                 "estimate_pf": est.rmax_pf,
+                "interval_pf": [lo, hi],
                 "published_pf": s["rmax"],
                 "error_pct": (est.rmax_pf / s["rmax"] - 1) * 100,
+                "inside_interval": lo <= s["rmax"] <= hi,
                 "calibrated_on": est.calibrated_on,
                 "notes": est.notes,
             }
