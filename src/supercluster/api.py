@@ -28,7 +28,7 @@ __all__ = [
 from supercluster.plan.explain import Explanation
 from supercluster.plan.explain import explain as explain_layout
 from supercluster.plan.search import SearchResult
-from supercluster.specs import Assumption, PlanSpec, Scenario
+from supercluster.specs import Assumption, PlanSpec, Scenario, SoftwareProfile, SystemSpec, WorkloadSpec
 from supercluster.units import DAY_S
 from supercluster.validate.interval import Kind, StepInterval, step_interval
 
@@ -244,14 +244,23 @@ def estimate(scn: Scenario) -> EstimateResult:
 def interval_for(scn: Scenario, step: StepEstimate) -> StepInterval:
     """The error bars of a prediction (supercluster.validate.interval), with the model's own weak-scaling
     slowdown from the largest validated GPU count as the widening when the job is larger than any validated run."""
-    kind = Kind(scn.software.id, scn.system.accelerator.id, scn.gpus, scn.workload.model.is_moe)
+    return interval_of(scn.workload, scn.system, scn.software, scn.gpus, step)
+
+
+def interval_of(
+    workload: WorkloadSpec, system: SystemSpec, software: SoftwareProfile, gpus: int, step: StepEstimate
+) -> StepInterval:
+    """``interval_for`` from the three inputs and a step estimate (the report's scaling sweep has no scenario)."""
+    kind = Kind(software.id, system.accelerator.id, gpus, workload.model.is_moe)
     first = step_interval(kind)
     if not first.extrapolated:
         return first
-    return step_interval(kind, _weak_scaling_slowdown(scn, step, first.max_validated_gpus))
+    return step_interval(kind, _weak_scaling_slowdown(workload, system, software, step, first.max_validated_gpus))
 
 
-def _weak_scaling_slowdown(scn: Scenario, step: StepEstimate, gpus_ref: int) -> float:
+def _weak_scaling_slowdown(
+    workload: WorkloadSpec, system: SystemSpec, software: SoftwareProfile, step: StepEstimate, gpus_ref: int
+) -> float:
     """Step time at this GPU count over the step time of the same layout and per-GPU work at ``gpus_ref`` (fewer
     data-parallel replicas, the global batch shrunk with them), minus 1; 0 when no such smaller job exists."""
     p = step.plan
@@ -261,16 +270,16 @@ def _weak_scaling_slowdown(scn: Scenario, step: StepEstimate, gpus_ref: int) -> 
         dp_ref -= 1
     if dp_ref >= p.dp:
         return 0.0
-    batch_ref = scn.workload.global_batch * dp_ref // p.dp
+    batch_ref = workload.global_batch * dp_ref // p.dp
     if batch_ref < dp_ref * p.micro_batch:
         return 0.0
     fixed = PlanSpec(**{**p.model_dump(), "dp": dp_ref})
     try:
         ref = resolve(
             fixed,
-            scn.workload.model_copy(update={"global_batch": batch_ref}),
-            scn.system,
-            scn.software,
+            workload.model_copy(update={"global_batch": batch_ref}),
+            system,
+            software,
             dp_ref * per_replica,
         )
     except SuperclusterError:

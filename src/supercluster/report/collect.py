@@ -29,12 +29,16 @@ def _scaling(scn: Scenario, step: Step) -> list[dict[str, Any]]:
             continue
         best = res.best
         ttt = scn.workload.train_tokens / best.tokens_per_s / 86400 if scn.workload.train_tokens else None
+        iv = api.interval_of(scn.workload, system, scn.software, n, best)
         rows.append(
             {
                 "gpus": n,
                 "layout": best.plan.label(),
                 "mfu": best.mfu,
                 "time_to_train_days": ttt,
+                "time_to_train_interval_days": list(iv.bounds(ttt)) if ttt else None,
+                "interval_extrapolated": iv.extrapolated,
+                "interval_widened_by": iv.widened_by,
                 "tokens_per_s": best.tokens_per_s,
             }
         )

@@ -75,6 +75,17 @@ def scaling(rows: list[dict[str, Any]]) -> go.Figure:
         yaxis2={"title": "MFU", "overlaying": "y", "side": "right", "tickformat": ".0%"},
     )
     if ok and ok[0].get("time_to_train_days") is not None:
+        if ok[0].get("time_to_train_interval_days"):
+            fig.add_scatter(
+                name="80% interval",
+                x=[r["gpus"] for r in ok] + [r["gpus"] for r in reversed(ok)],
+                y=[r["time_to_train_interval_days"][1] for r in ok]
+                + [r["time_to_train_interval_days"][0] for r in reversed(ok)],
+                fill="toself",
+                line={"width": 0},
+                opacity=0.25,
+                hoverinfo="skip",
+            )
         fig.add_scatter(
             name="days to train",
             x=[r["gpus"] for r in ok],
