@@ -65,3 +65,16 @@ def test_gpu_bands_and_aliases():
     assert row_model({**base, "moe_router": "token-drop-cf1"}).routing_load == 1.0
     assert row_model({**base, "moe_router": "force-balanced"}).routing_load == 1.0
     assert row_model({**base, "moe_router": "dropless"}).moe_router == "learned"
+
+
+def test_validate_prints_in_sample_and_leave_one_source_out_side_by_side():
+    s = run("published").summary()
+    per = s["per_source"]
+    fitted = [name for name, st in per.items() if st["fitted_here"]]
+    assert "NVIDIA/Megatron-LM README performance table" in fitted and "Korthikanti et al. 2022 Tables 3+5" in fitted
+    for name, st in per.items():
+        if not st["fitted_here"]:
+            assert st["loso_mape_pct"] == st["mape_pct"]  # held out by construction
+        else:
+            assert st["loso_mape_pct"] > st["mape_pct"]  # a source fits itself better than the others fit it
+    assert s["loso_mape_pct"] > s["mape_pct"]

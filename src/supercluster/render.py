@@ -120,21 +120,29 @@ def validation_tables(d: dict[str, Any]) -> list[Table]:
             r["layout"],
             style=style,
         )
-    summ = Table(title="MAPE per source table and per group", title_justify="left")
-    for col in ("source / group", "rows", "failed", "MAPE", "speed bias", "worst |error|"):
+    summ = Table(
+        title="MAPE per source table and per group (LOSO: the source left out of every fit; * = a constant was "
+        "fitted on it)",
+        title_justify="left",
+    )
+    for col in ("source / group", "rows", "failed", "MAPE", "LOSO", "speed bias", "worst |error|"):
         summ.add_column(col, justify="left" if col == "source / group" else "right")
     s = d["summary"]
 
-    def add(table: Table, name: str, st: dict[str, Any], style: str = "") -> None:
-        mape = "-" if st["mape_pct"] is None else f"{st['mape_pct']:.2f}%"
-        bias = "-" if st.get("mean_speed_error_pct") is None else f"{st['mean_speed_error_pct']:+.1f}%"
-        worst = "-" if st["max_abs_error_pct"] is None else f"{st['max_abs_error_pct']:.1f}%"
-        table.add_row(name, str(st["n"]), str(st["n_failed"]), mape, bias, worst, style=style)
+    def pct(v: Any, fmt: str) -> str:
+        return "-" if v is None else format(v, fmt) + "%"
+
+    def add(table: Table, name: str, st: dict[str, Any], style: str = "", loso: bool = True) -> None:
+        row = [name, str(st["n"]), str(st["n_failed"]), pct(st["mape_pct"], ".2f")]
+        if loso:
+            row.append(pct(st.get("loso_mape_pct"), ".2f") + ("*" if st.get("fitted_here") else ""))
+        row += [pct(st.get("mean_speed_error_pct"), "+.1f"), pct(st["max_abs_error_pct"], ".1f")]
+        table.add_row(*row, style=style)
 
     for name, st in s["per_source"].items():
         add(summ, name, st)
     for name, st in s["per_group"].items():
-        add(summ, f"group: {name}", st, "bold")
+        add(summ, f"group: {name}", {**st, "loso_mape_pct": None}, "bold")
     add(summ, "all rows", s, "bold")
     regimes = Table(
         title="Throughput rows by regime (speed bias: mean of predicted/measured speed - 1; + = model optimistic)",
@@ -144,7 +152,7 @@ def validation_tables(d: dict[str, Any]) -> list[Table]:
         regimes.add_column(col, justify="left" if col == "regime" else "right")
     for key, label in (("per_gpu_band", "GPUs"), ("per_stack", "stack"), ("per_precision", "precision")):
         for name, st in s.get(key, {}).items():
-            add(regimes, f"{label}: {name}", st)
+            add(regimes, f"{label}: {name}", st, loso=False)
     return [rows, summ, regimes]
 
 

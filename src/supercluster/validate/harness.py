@@ -8,8 +8,10 @@ the run.
 from __future__ import annotations
 
 import csv
+import json
 import re
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -111,9 +113,20 @@ class ValidationReport:
     def summary(self) -> dict[str, Any]:
         throughput = [r for r in self.rows if r.metric != "activation_gib_per_gpu"]
         bands = self._by(lambda r: gpu_band(r.gpus), throughput)
+        per_source = self._by(lambda r: r.source)
+        fitted = fit_documents()
+        loso_sum = loso_n = 0.0
+        for name, st in per_source.items():
+            # a document no constant was fitted on is held out by construction: its error is out-of-sample
+            st["fitted_here"] = name in fitted
+            st["loso_mape_pct"] = fitted.get(name, st["mape_pct"]) if name in fitted else st["mape_pct"]
+            if st["loso_mape_pct"] is not None and st["n_predicted"]:
+                loso_sum += st["loso_mape_pct"] * st["n_predicted"]
+                loso_n += st["n_predicted"]
         return {
             **self._stats(self.rows),
-            "per_source": self._by(lambda r: r.source),
+            "loso_mape_pct": loso_sum / loso_n if loso_n else None,
+            "per_source": per_source,
             "per_document": self._by(lambda r: source_document(r.source)),
             "per_group": self._by(lambda r: r.group),
             # throughput rows only: the regimes in which the model must generalise
@@ -129,6 +142,15 @@ class ValidationReport:
 def source_table(source: str) -> str:
     """'Narayanan et al. 2021 (arXiv:2104.04473) Table 1' and 'Narayanan et al. 2021 Table 1' are one table."""
     return re.sub(r"\s+", " ", re.sub(r"\([^)]*\)", "", source)).strip() or "(no source)"
+
+
+@lru_cache(maxsize=1)
+def fit_documents() -> dict[str, float | None]:
+    """Source tables a step-model constant was fitted on -> their recorded leave-one-source-out MAPE
+    (data/fit_sources.json, written from scripts/fit_efficiency.py's records)."""
+    path = Path(str(resources.files("supercluster.validate.data").joinpath("fit_sources.json")))
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {c["document"]: c["loso_mape_pct"] for c in data["constants"]}
 
 
 def source_document(source: str) -> str:
