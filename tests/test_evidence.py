@@ -72,7 +72,7 @@ def test_validate_prints_in_sample_and_leave_one_source_out_side_by_side():
     per = s["per_source"]
     fitted = [name for name, st in per.items() if st["fitted_here"]]
     assert "NVIDIA/Megatron-LM README performance table" in fitted and "Korthikanti et al. 2022 Tables 3+5" in fitted
-    for name, st in per.items():
+    for st in per.values():
         if not st["fitted_here"]:
             assert st["loso_mape_pct"] == st["mape_pct"]  # held out by construction
         else:

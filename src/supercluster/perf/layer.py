@@ -25,6 +25,18 @@ from supercluster.specs import Accelerator, ModelSpec, ResolvedPlan, SoftwarePro
 # two residual adds (2 reads + 1 write = 6). Dropout adds a mask write and a read per site.
 H_PASSES = 10.0
 H_PASSES_DROPOUT = 3.0
+# The same work as eager PyTorch composite ops run it, each op its own kernel and HBM pass. RMSNorm as torchtitan
+# (torchtitan/models/norms.py, 2024) and fms-fsdp write it, upcast to fp32: x.float() (read 2, write 4), pow
+# (4+4), mean (4), x * rsqrt (4+4), type_as (4+2), * weight (2+2) = 36 B per element, 18 two-byte passes
+# against 2 fused; two norms and the two residual adds (6): 42 passes per layer.
+H_PASSES_EAGER = 42.0
+# SwiGLU as silu(w1 x) * w3 x: silu (read 2, write 2) then the product (read 4, write 2) = 10 B per ffn
+# element against 6 fused; a plain GeLU MLP is one kernel either way (4 B).
+GATED_ACT_BYTES = {True: 6.0, False: 4.0}
+GATED_ACT_BYTES_EAGER = {True: 10.0, False: 4.0}
+# Rotary embedding on Q and K as torchtitan's apply_rotary_emb: x.float() viewed as complex (read 2, write 4),
+# times freqs_cis (read 8, write 8), back to real and type_as (read 4, write 2) = 28 B per element against 4.
+ROPE_BYTES, ROPE_BYTES_EAGER = 4.0, 28.0
 BWD_ELEMENTWISE_RATIO = 2.0  # backward of an elementwise op reads the saved input and the gradient
 
 # Expert biases applied outside the grouped GEMM, per routed copy of a token (NVIDIA-NeMo/Automodel
@@ -200,11 +212,12 @@ def layer_cost(
     model_core_flops = 3.0 * 0.5 * core_flops_full
 
     # --- memory-bound elementwise work ---
-    h_passes = H_PASSES + (H_PASSES_DROPOUT if model.dropout else 0.0)
+    fused = sw.elementwise_fused
+    h_passes = (H_PASSES if fused else H_PASSES_EAGER) + (H_PASSES_DROPOUT if model.dropout else 0.0)
     elem_fwd_bytes += tok * h * 2.0 * h_passes / sp_div
-    elem_fwd_bytes += f_act_elems * 2.0 * (3.0 if model.gated else 2.0)
+    elem_fwd_bytes += f_act_elems * (GATED_ACT_BYTES if fused else GATED_ACT_BYTES_EAGER)[model.gated]
     if not model.learned_positions:
-        elem_fwd_bytes += tok * (a + g) * d / t * 2.0 * 2.0  # rotary on Q and K
+        elem_fwd_bytes += tok * (a + g) * d / t * (ROPE_BYTES if fused else ROPE_BYTES_EAGER)  # on Q and K
     if moe and sw.ep_dispatch == "per-expert":
         # token shuffling around the all-to-all: permute (read each token, write its k routed copies) and
         # unpermute with the router-weighted sum (read the k copies, write the token), bf16 (Megatron-Core's

@@ -156,6 +156,13 @@ class SoftwareProfile(Spec):
             "per expert by separate kernels after the GEMM, a cast and concatenation included"
         ),
     )
+    elementwise_fused: bool = Field(
+        default=True,
+        description=(
+            "norms, gated activations and rotary embeddings run as fused kernels (Transformer Engine, Apex, "
+            "torch.compile, XLA); false: as eager PyTorch's composite ops, each its own HBM pass"
+        ),
+    )
     ep_folded: bool = Field(
         default=False,
         description=(

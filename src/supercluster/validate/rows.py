@@ -36,6 +36,7 @@ GENERIC_SYSTEM = {
     "a100-sxm-40gb": "dgx-a100-superpod",
     "h100-sxm-80gb": "dgx-h100-superpod",
     "h100-pcie-80gb": "dgx-h100-superpod",
+    "h100-hbm2e-96gb": "dgx-h100-superpod",
     "h800-sxm-80gb": "dgx-h100-superpod",
     "h200-sxm-141gb": "dgx-h100-superpod",
     "b200": "dgx-b200-superpod",
