@@ -84,7 +84,7 @@ def test_energy_is_a_few_percent_of_amortised_cost():
 
 
 def test_buildout_phases_fit_their_power():
-    phases = buildout(catalog.load("colossus-grok"), plan_workload=False)
+    phases = buildout(catalog.load("colossus-grok"))
     assert [p.gpus for p in phases] == [1024, 100_000, 200_000]
     assert all(p.margin_mw > 0 for p in phases)
     assert phases[2].facility_mw == pytest.approx(2 * phases[1].facility_mw, rel=0.02)
@@ -168,6 +168,21 @@ def test_buildout_plans_a_scenario_files_own_workload(tmp_path):
         "system: colossus-100k\n"
         "gpus: 16384\n"
     )
-    phases = buildout(api.build_scenario(str(f)))
+    phases = buildout(api.build_scenario(str(f)), planner=api.best_on_phase)
     assert all(p.layout for p in phases)
     assert all(p.job_gpus <= p.gpus for p in phases)
+
+
+def test_facility_floor_does_not_import_the_api_layer():
+    """Dependencies run bottom to top (DESIGN.md): the build-out gets its planner as an argument."""
+    import ast
+    from pathlib import Path
+
+    import supercluster.facility as pkg
+
+    for path in Path(pkg.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                assert node.module not in ("supercluster.api", "supercluster.cli"), path.name
+                assert not (node.module or "").startswith("supercluster.report"), path.name

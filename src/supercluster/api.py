@@ -438,8 +438,23 @@ def facility(scenario: str | None = None, *, buildout: bool | None = None, **ove
         out["run"] = {**cost.to_dict(), "note": "steady training with no failures (see `simulate` for ETTR)"}
     show = buildout if buildout is not None else scn.system.id.startswith("colossus")
     if show:
-        out["buildout"] = [p.to_dict() for p in build_phases(scn)]
+        out["buildout"] = [p.to_dict() for p in build_phases(scn, planner=best_on_phase)]
     return out
+
+
+def best_on_phase(scn: Scenario) -> tuple[int, StepEstimate] | None:
+    """The build-out's planner: the scenario's best BF16 layout on a phase's machine, on the largest GPU count
+    at or below the phase's that the batch can be laid out on (None when there is none)."""
+    from supercluster.plan.alternatives import nearest_gpu_counts
+
+    try:
+        return scn.gpus, plan_scenario(scn, top_k=1, allow_fp8=False).search.best
+    except SuperclusterError:
+        below = [g for g in nearest_gpu_counts(scn.workload, scn.system, scn.gpus, PlanSpec()) if g < scn.gpus]
+        if not below:
+            return None
+        smaller = scn.model_copy(update={"gpus": below[0]})
+        return below[0], plan_scenario(smaller, top_k=1, allow_fp8=False).search.best
 
 
 def top500(system: str = "colossus-100k", *, gpus: int | None = None, list_name: str = "nov-2025") -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -10,9 +11,9 @@ from typing import Any
 import yaml
 
 from supercluster import catalog
-from supercluster.errors import SuperclusterError
 from supercluster.facility.power import cluster_power
-from supercluster.specs import Scenario
+from supercluster.perf import StepEstimate
+from supercluster.specs import PlanSpec, Scenario
 
 
 @cache
@@ -47,12 +48,13 @@ class Phase:
         return {**self.__dict__, "margin_mw": self.margin_mw}
 
 
-def buildout(scn: Scenario, plan_workload: bool = True) -> list[Phase]:
-    """Every phase of the bundled build-out, with the scenario's workload planned on each (best layout)."""
-    from supercluster.api import plan_scenario
-    from supercluster.plan.alternatives import nearest_gpu_counts
-    from supercluster.specs import PlanSpec
+# A planner for the build-out: the scenario on a phase's machine -> (GPUs the job uses, its best layout), or None
+# when no layout of that size exists. The API layer passes one; the facility floor does not reach up to plan.
+Planner = Callable[[Scenario], tuple[int, StepEstimate] | None]
 
+
+def buildout(scn: Scenario, planner: Planner | None = None) -> list[Phase]:
+    """Every phase of the bundled build-out; with a ``planner``, the scenario's workload planned on each."""
     out = []
     for ph in phases_data()["phases"]:
         system = catalog.system(ph["system"])
@@ -72,23 +74,16 @@ def buildout(scn: Scenario, plan_workload: bool = True) -> list[Phase]:
             assumed=list(ph.get("assumed", [])),
         )
         tokens = scn.workload.train_tokens
-        if plan_workload and not tokens:
+        if planner is not None and not tokens:
             phase.note = "no train_tokens in the scenario"
-        elif plan_workload and tokens:
-            job = gpus
+        elif planner is not None and tokens:
             # the scenario's own workload and software on this phase's machine; its layout is not imposed
-            on_phase = scn.model_copy(update={"system": system, "gpus": job, "plan": PlanSpec()})
-            try:
-                res = plan_scenario(on_phase, top_k=1, allow_fp8=False)
-            except SuperclusterError:
-                below = [g for g in nearest_gpu_counts(scn.workload, system, gpus, PlanSpec()) if g < gpus]
-                if not below:
-                    phase.note = "no layout of this size for the scenario's batch"
-                    out.append(phase)
-                    continue
-                job = below[0]
-                res = plan_scenario(on_phase.model_copy(update={"gpus": job}), top_k=1, allow_fp8=False)
-            best = res.search.best
+            found = planner(scn.model_copy(update={"system": system, "gpus": gpus, "plan": PlanSpec()}))
+            if found is None:
+                phase.note = "no layout of this size for the scenario's batch"
+                out.append(phase)
+                continue
+            job, best = found
             phase.job_gpus = job
             phase.layout = best.plan.label()
             phase.mfu = best.mfu
