@@ -10,9 +10,10 @@ radix, rails, taper):
 - routing by ECMP: each flow is pinned to one path by a hash of its identifier (source and destination port,
   queue pair, seed), one hash per hop. Few, long-lived, line-rate flows per NIC (low entropy) collide on the
   same uplink; a link carrying n flows gives each 1/n of its rate while its neighbours sit idle (Al-Fares et
-  al., "Hedera", NSDI 2010, section 2.2; Gangidi et al., "RDMA over Ethernet for Distributed AI Training at
-  Meta Scale", SIGCOMM 2024, section 5.1: "ECMP rendered poor performance for the training workload due to
-  the low flow entropy"; their fix spreads each connection over several queue pairs, ``qps`` here);
+  al., "Hedera: Dynamic Flow Scheduling for Data Center Networks", NSDI 2010; Gangidi et al., "RDMA over
+  Ethernet for Distributed AI Training at Meta Scale", SIGCOMM 2024, and Meta's engineering blog of
+  2024-08-05: "ECMP rendered poor performance for the training workload due to the low flow entropy"; their
+  fix spreads each connection over several queue pairs, ``qps`` here);
 - adaptive routing: traffic spread evenly over the equal-cost paths (per-packet spraying with reordering at
   the NIC, as Spectrum-X does with BlueField-3 SuperNICs). On a symmetric tree an even split puts the same
   share of every flow on every link of a tier's bundle, so each bundle (a leaf's uplinks, a leaf's downlinks,
