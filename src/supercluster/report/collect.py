@@ -7,9 +7,11 @@ from typing import Any
 
 from supercluster import api, catalog
 from supercluster.errors import SuperclusterError
+from supercluster.fabric import flows
 from supercluster.perf.timeline import simulate_step
 from supercluster.specs import Scenario
 
+FLOW_GPUS = (2048, 4096, 8192, 16384)  # the flow check at a few sizes; benchmarks/bench_flows.py goes to 98,304
 SCALING_GPUS = (1024, 2048, 4096, 8192, 16384, 32768, 65536, 98304, 131072, 196608)
 Step = Callable[[str], None]
 
@@ -42,6 +44,23 @@ def _scaling(scn: Scenario, step: Step) -> list[dict[str, Any]]:
                 "tokens_per_s": best.tokens_per_s,
             }
         )
+    return rows
+
+
+def _flows(scn: Scenario) -> list[dict[str, Any]]:
+    """Flow-level check of the contention term at a few job sizes (fat trees only; empty otherwise)."""
+    if scn.system.fabric.kind == "dragonfly":
+        return []
+    rows: list[dict[str, Any]] = []
+    for gpus in FLOW_GPUS:
+        if gpus > max(scn.gpus, scn.system.gpus):
+            break
+        try:
+            rows += flows.compare(
+                scn.system, gpus, flows.layout_cases(gpus, scn.system.gpus_per_node), orders=("scattered",)
+            )
+        except SuperclusterError:
+            return []
     return rows
 
 
@@ -89,7 +108,7 @@ def collect(scenario: str | None = None, step: Step | None = None, trials: int =
         }
     )
     data["scaling"] = _scaling(scn, step)
-    step("fabric")
+    step("fabric (flow-level check)")
     fab = scn.system.fabric
     acc = scn.system.accelerator
     data["fabric"] = {
@@ -102,6 +121,7 @@ def collect(scenario: str | None = None, step: Step | None = None, trials: int =
         "oversubscription": fab.oversubscription,
         "source": fab.source,
     }
+    data["fabric"]["flows"] = _flows(scn)
     if scn.workload.train_tokens:
         step("failures and goodput")
         data["simulation"] = api.simulate(scenario, trials=trials).to_dict()

@@ -104,6 +104,44 @@ def scaling(rows: list[dict[str, Any]]) -> go.Figure:
     return fig
 
 
+def flows(rows: list[dict[str, Any]]) -> go.Figure:
+    """Analytic contention factor against the flow-level bus-bandwidth fraction (fabric/flows.py), per routing."""
+    fig = _fig(
+        "Fabric contention: analytic term vs flow-level simulation (nodes scattered)",
+        xaxis={"title": "GPUs", "type": "log"},
+        yaxis={"title": "fraction of line rate", "tickformat": ".0%", "range": [0, 1.08]},
+    )
+    names = {"dp_ring": "DP ring step", "ep_all_to_all": "EP all-to-all"}
+    first = [r for r in rows if r["routing"] == rows[0]["routing"] and r["collective"] == rows[0]["collective"]]
+    fig.add_scatter(
+        name="analytic (1 / taper)", x=[r["gpus"] for r in first], y=[r["analytic_fraction"] for r in first]
+    )
+    for routing, dash in (("adaptive", "solid"), ("ecmp", "dash")):
+        for coll, label in names.items():
+            sel = [r for r in rows if r["routing"] == routing and r["collective"] == coll]
+            if not sel:
+                continue
+            x = [r["gpus"] for r in sel]
+            fig.add_scatter(
+                name=f"{label}, {routing}: slowest flow",
+                x=x,
+                y=[r["flow_fraction"] for r in sel],
+                mode="lines+markers",
+                line={"dash": dash},
+            )
+            if routing == "ecmp":
+                fig.add_scatter(
+                    name=f"{label}, ecmp: mean flow",
+                    x=x,
+                    y=[r["mean_rate_fraction"] for r in sel],
+                    mode="lines+markers",
+                    line={"dash": "dot"},
+                )
+    fig.add_hline(y=0.95, line_dash="dot", line_color="green", annotation_text="NVIDIA: Spectrum-X on Colossus 95%")
+    fig.add_hline(y=0.60, line_dash="dot", line_color="red", annotation_text="NVIDIA: standard Ethernet 60%")
+    return fig
+
+
 def failures(sim: dict[str, Any]) -> go.Figure:
     events = [e for e in sim["timeline"] if e["kind"] in ("failure", "planned")]
     fig = _fig(

@@ -30,6 +30,8 @@ def plots(d: dict[str, Any]) -> dict[str, Markup]:
         "memory": _plot("plot-memory", figures.memory(d["estimate"])),
         "scaling": _plot("plot-scaling", figures.scaling(d["scaling"])),
     }
+    if d.get("fabric", {}).get("flows"):
+        out["flows"] = _plot("plot-flows", figures.flows(d["fabric"]["flows"]))
     if d.get("timeline"):
         out["pipeline"] = _plot("plot-pipeline", figures.pipeline(d["timeline"]))
     if d.get("simulation"):
