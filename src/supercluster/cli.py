@@ -480,9 +480,11 @@ def calibrate(
         from supercluster.calibrate import groundtruth
 
         if prof.backend == "cpu":
-            gt = groundtruth.run(prof, layers=2, hidden=128, heads=4, vocab=512, seq=128, batch=4, steps=3)
+            gt = groundtruth.run(prof, layers=2, hidden=256, heads=4, vocab=512, seq=256, batch=8)
         else:
             gt = groundtruth.run(prof)
+            # eager against torch.compile on a Llama-style block: what elementwise_fused prices
+            out["ground_truth_compile"] = groundtruth.run_llama_pair(prof)
         out["ground_truth"] = gt.to_dict()
     if json_out:
         _emit_json(out)
