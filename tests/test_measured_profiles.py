@@ -60,3 +60,18 @@ def test_h200_expert_gemms_fall_below_the_dense_rate_and_the_model_follows():
             for p in curve
         ]
         assert model_rate[0] < 0.2 * max(model_rate)
+
+
+def test_h200_eager_and_compiled_llama_steps_match_the_elementwise_model():
+    """Measured on the H200 (2026-11-30, scripts/device_compile_check.sh): a Llama-style decoder eager and under
+    torch.compile, at two sizes. The step model, from the card's profile and elementwise_fused false/true, must put
+    each step within 10% and the compile speedup within 10% (measured 1.30x and 1.15x)."""
+    import json
+
+    data = json.loads((H200.parent / "h200-sxm-141gb-2026-11-30.compile-pair.json").read_text())
+    assert len(data["llama_pairs"]) == 2
+    for pair in data["llama_pairs"]:
+        assert pair["predicted_eager_s"] == pytest.approx(pair["measured_eager_s"], rel=0.10)
+        assert pair["predicted_fused_s"] == pytest.approx(pair["measured_compiled_s"], rel=0.10)
+        assert pair["predicted_compile_speedup"] == pytest.approx(pair["measured_compile_speedup"], rel=0.10)
+        assert pair["predicted_compile_speedup"] > 1.05
