@@ -144,3 +144,20 @@ def test_eager_pytorch_elementwise_passes_match_torchtitans_compile_speedup():
         eager = predict_row(by_id[f"torchtitan24-{table}-llama3-8b-{gpus}-fsdp"])
         compiled = predict_row(by_id[f"torchtitan24-{table}-llama3-8b-{gpus}-fsdp-compile"])
         assert compiled.predicted / eager.predicted == pytest.approx(measured, rel=0.03)
+
+
+def test_partial_recompute_is_the_share_of_a_full_one_in_time_and_memory():
+    """recompute_fraction f prices f of the layers fully recomputed and the rest not (Megatron's block recompute
+    of k of a stage's L layers is exactly f = k/L): the recompute time is f times the full one, the step and
+    the held activations lie between no recompute and full recompute."""
+    wl = WorkloadSpec(model=catalog.model("llama3-8b"), seq_len=8192, global_batch=64)
+    system = catalog.system("dgx-h100-superpod", gpus=8)
+    sw = catalog.software(system.software)
+    knobs = dict(tp=1, pp=1, cp=1, dp=8, zero=1, micro_batch=1, precision="bf16", vpp=1, sequence_parallel=False)
+    none = resolve(PlanSpec(recompute="none", **knobs), wl, system, sw, 8)
+    full = resolve(PlanSpec(recompute="full", **knobs), wl, system, sw, 8)
+    half = resolve(PlanSpec(recompute="full", recompute_fraction=0.5, **knobs), wl, system, sw, 8)
+    assert half.plan.recompute_fraction == 0.5 and "rc-full0.5" in half.plan.label()
+    assert half.recompute_s == pytest.approx(0.5 * full.recompute_s, rel=1e-6)
+    assert none.step_time_s < half.step_time_s < full.step_time_s
+    assert full.memory.activations_bytes < half.memory.activations_bytes < none.memory.activations_bytes

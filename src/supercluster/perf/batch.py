@@ -90,12 +90,15 @@ class Candidates:
     prec: np.ndarray  # index into PRECISION
     sched: np.ndarray | None = None  # index into SCHEDULE_NAMES (None: all 1f1b)
     lb: np.ndarray | None = None  # sequences per DP rank per pipeline pass (0: the whole step in one pass)
+    rcf: np.ndarray | None = None  # share of a full recompute re-run (1: all of it)
 
     def __post_init__(self) -> None:
         if self.sched is None:
             self.sched = np.zeros(len(self.tp), dtype=np.int8)
         if self.lb is None:
             self.lb = np.zeros(len(self.tp), dtype=np.int64)
+        if self.rcf is None:
+            self.rcf = np.ones(len(self.tp), dtype=float)
 
     def __len__(self) -> int:
         return len(self.tp)
@@ -119,6 +122,7 @@ class Candidates:
             prec=col(lambda p: PRECISION.index(p.precision), np.int8),
             sched=col(lambda p: SCHEDULE_NAMES.index(p.schedule), np.int8),
             lb=col(lambda p: p.local_batch or 0),
+            rcf=col(lambda p: p.recompute_fraction, float),
         )
 
     def take(self, idx: np.ndarray) -> Candidates:
@@ -139,6 +143,7 @@ class Candidates:
             precision=PRECISION[int(self.prec[i])],
             schedule=SCHEDULE_NAMES[int(self.sched[i])] if self.sched is not None else "1f1b",
             local_batch=int(self.lb[i]) or None if self.lb is not None else None,
+            recompute_fraction=float(self.rcf[i]) if self.rcf is not None else 1.0,
         )
 
 
@@ -295,6 +300,37 @@ def _stage_params(model: ModelSpec, c: Candidates, layers: np.ndarray, first: An
     return params, expert
 
 
+def _blend_partial_recompute(
+    t: dict[str, np.ndarray],
+    c: Candidates,
+    model: ModelSpec,
+    seq: int,
+    system: SystemSpec,
+    sw: SoftwareProfile,
+    comm: CollectiveModel,
+) -> dict[str, np.ndarray]:
+    """Layer terms of candidates that re-run only a share f of a full recompute: f of the full-recompute layer and
+    1 - f of the same layer without recompute, in time, FLOPs and held activations (Megatron's block recompute of
+    k layers per stage is exactly this with f = k / L; a save-some-matmuls policy is priced as the share of the
+    forward it re-runs). Candidates with f = 1 are untouched."""
+    rcf = c.rcf if c.rcf is not None else np.ones(len(c))
+    partial = np.flatnonzero((c.rc == RECOMPUTE.index("full")) & (rcf < 1.0))
+    if len(partial) == 0:
+        return t
+    none_rows: dict[tuple[int, ...], dict[str, float]] = {}
+    out = {f: v.astype(float, copy=True) for f, v in t.items()}
+    for i in partial:
+        key = (int(c.tp[i]), int(c.cp[i]), int(c.mb[i]), int(c.sp[i]), 0, int(c.prec[i]), int(c.ep[i]))
+        if key not in none_rows:
+            none_rows[key] = inner_terms(model, seq, system, sw, comm, key)
+        f = float(rcf[i])
+        for name in _INNER_FIELDS:
+            if name == "act_work":  # one layer re-run still holds all its activations
+                continue
+            out[name][i] = f * t[name][i] + (1.0 - f) * none_rows[key][name]
+    return out
+
+
 def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c: Candidates) -> BatchResult:
     """Step time and memory of every candidate. Candidates must be valid (see layout.check_layout)."""
     model, seq = workload.model, workload.seq
@@ -326,6 +362,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     ]
     table = np.array([[r[f] for f in _INNER_FIELDS] for r in rows], dtype=float)
     t = {f: table[inner, j] for j, f in enumerate(_INNER_FIELDS)}
+    t = _blend_partial_recompute(t, c, model, seq, system, sw, comm)
     mean_layer = t["dense_total"] * (1 - share) + t["moe_total"] * share
 
     # --- stage balance, once per (inner key, pp) ---

@@ -197,4 +197,7 @@ def enumerate_space(
             generated,
         )
     merged = Candidates(**{f: np.concatenate([getattr(b, f) for b in blocks]) for f in blocks[0].__dict__})
+    if fixed.recompute_fraction is not None and merged.rcf is not None:
+        # a given share applies to full recompute; the fill may still choose none or selective instead
+        merged.rcf[merged.rc == 2] = fixed.recompute_fraction
     return Space(merged, generated)

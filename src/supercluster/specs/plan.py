@@ -25,6 +25,18 @@ class PlanSpec(Spec):
     sequence_parallel: bool | None = None
     micro_batch: int | None = Field(default=None, ge=1)
     recompute: Recompute | None = None
+    recompute_fraction: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=1.0,
+        allow_inf_nan=False,
+        description=(
+            "share of a full recompute that is re-run when recompute is full (1: every layer; Megatron "
+            "--recompute-num-layers k of a stage's L: k/L; torchtitan selective-layer AC every Nth block: 1/N; a "
+            "policy that saves some matmul outputs: the share of the layer's forward FLOPs it re-runs), priced "
+            "and held in memory as that share of layers fully recomputed and the rest not"
+        ),
+    )
     precision: TrainPrecision | None = None
     schedule: Schedule | None = Field(default=None, description="pipeline schedule (1f1b covers interleaved)")
     local_batch: int | None = Field(
@@ -53,6 +65,7 @@ class ResolvedPlan(Spec):
     recompute: Recompute
     precision: TrainPrecision
     schedule: Schedule = "1f1b"
+    recompute_fraction: float = Field(default=1.0, gt=0.0, le=1.0, description="share of a full recompute re-run")
     local_batch: int | None = Field(default=None, ge=1, description="sequences per DP rank per pipeline pass")
 
     @classmethod
@@ -81,7 +94,9 @@ class ResolvedPlan(Spec):
         sp = "+sp" if self.sequence_parallel else ""
         return (
             f"tp{self.tp}{sp} pp{self.pp} vpp{self.vpp} cp{self.cp} ep{self.ep} dp{self.dp} "
-            f"zero{self.zero} mb{self.micro_batch} rc-{self.recompute} {self.precision}"
+            f"zero{self.zero} mb{self.micro_batch} rc-{self.recompute}"
+            + (f"{self.recompute_fraction:.2g}" if self.recompute == "full" and self.recompute_fraction < 1 else "")
+            + f" {self.precision}"
             + ("" if self.schedule == "1f1b" else f" {self.schedule}")
             + ("" if self.local_batch is None else f" lb{self.local_batch}")
         )

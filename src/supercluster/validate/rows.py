@@ -193,5 +193,12 @@ def row_plan(row: dict[str, str]) -> PlanSpec:
     data: dict[str, Any] = {k: as_int(row, k) for k in PLAN_INT}
     data["sequence_parallel"] = as_bool(row, "sequence_parallel")
     data["recompute"] = None if blank(row, "recompute") else row["recompute"].strip().lower()
+    # optional column beyond the shared schema: the share of a full recompute the run re-ran
+    if not blank(row, "recompute_fraction"):
+        try:
+            data["recompute_fraction"] = float(row["recompute_fraction"])
+        except ValueError:
+            text = row["recompute_fraction"]
+            raise SuperclusterError(f"column recompute_fraction: '{text}' is not a number") from None
     data["precision"] = row_precision(row)[0]
     return build(PlanSpec, data, "plan")
