@@ -78,3 +78,14 @@ def test_validate_prints_in_sample_and_leave_one_source_out_side_by_side():
         else:
             assert st["loso_mape_pct"] > st["mape_pct"]  # a source fits itself better than the others fit it
     assert s["loso_mape_pct"] > s["mape_pct"]
+
+
+def test_readme_accuracy_tables_are_what_the_code_prints():
+    """README.md's accuracy tables are generated (scripts/readme_tables.py); a model change must regenerate them."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "readme_tables.py"
+    done = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, "README tables are stale: run python scripts/readme_tables.py"

@@ -1,0 +1,91 @@
+"""The README's accuracy tables, generated from the code so they cannot drift.
+
+    python scripts/readme_tables.py          # rewrite the tables between their markers in README.md
+    python scripts/readme_tables.py --check  # exit 1 when README.md differs from the code's output (a test runs it)
+
+Each table sits between `<!-- table:NAME -->` and `<!-- /table:NAME -->`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+from supercluster.validate.harness import run
+from supercluster.validate.interval import calibration
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+STACKS = (
+    ("megatron-deepspeed-2022", "Megatron-DeepSpeed 2022 (BLOOM, MT-NLG)"),
+    ("fsdp-2024", "PyTorch FSDP compiled / MaxText"),
+    ("fsdp-eager-2024", "PyTorch FSDP eager"),
+    ("nemo-2024", "NeMo 24.x-25.x recipes"),
+    ("megatron-bridge-2025", "Megatron-Bridge 2025-26"),
+    ("megatron-core-2024", "Megatron-Core (MoE Parallel Folding, ModelZoo)"),
+)
+GROUPS = (
+    ("bf16 dense throughput", "BF16 dense"),
+    ("fp8 dense throughput", "FP8 dense"),
+    ("fp16 dense throughput", "FP16 dense (BLOOM search)"),
+    ("bf16 moe throughput", "BF16 MoE"),
+    ("fp8 moe throughput", "FP8 MoE"),
+    ("mxfp8 moe throughput", "MXFP8 MoE"),
+)
+
+
+def _row(name: str, st: dict) -> str:
+    bias = st.get("mean_speed_error_pct")
+    return f"| {name} | {st['n_predicted']} | {st['mape_pct']:.1f}% | {'-' if bias is None else f'{bias:+.1f}%'} |"
+
+
+def evidence_table() -> str:
+    s = run("all").summary()
+    lines = [
+        f"All bundled sets: {s['n']} rows, {s['n_predicted']} predicted, MAPE {s['mape_pct']:.1f}%.",
+        "",
+        "| regime | rows predicted | MAPE | speed bias |",
+        "| --- | --- | --- | --- |",
+    ]
+    lines += [_row(f"GPUs {name}", st) for name, st in s["per_gpu_band"].items()]
+    lines += [_row(label, s["per_group"][key]) for key, label in GROUPS if key in s["per_group"]]
+    lines += [_row(label, s["per_stack"][key]) for key, label in STACKS if key in s["per_stack"]]
+    return "\n".join(lines)
+
+
+def interval_table() -> str:
+    c = calibration()
+    return (
+        f"Spread constant {c['scale']:.2f} over {c['rows']} residuals: leave-one-source-out coverage "
+        f"{c['loso_coverage'] * 100:.1f}%, nested (the constant chosen without each document) "
+        f"{c['nested_loso_coverage'] * 100:.1f}%, raw quantiles (spread 1.0) {c['coverage_at_scale_1'] * 100:.1f}%."
+    )
+
+
+TABLES = {"evidence": evidence_table, "interval": interval_table}
+
+
+def render(text: str) -> str:
+    for name, make in TABLES.items():
+        pattern = re.compile(rf"(<!-- table:{name} -->\n)(.*?)(<!-- /table:{name} -->)", re.S)
+        if not pattern.search(text):
+            raise SystemExit(f"README.md has no <!-- table:{name} --> block")
+        text = pattern.sub(lambda m, make=make: m.group(1) + make() + "\n" + m.group(3), text)
+    return text
+
+
+def main() -> None:
+    text = README.read_text(encoding="utf-8")
+    new = render(text)
+    if "--check" in sys.argv:
+        if new != text:
+            print(json.dumps({"stale": True, "fix": "python scripts/readme_tables.py"}))
+            raise SystemExit(1)
+        return
+    README.write_text(new, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
