@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +135,11 @@ def fit_efficiency(
     update: dict[str, Any] = {"source": source}
     if gemm:
         best: tuple[float, float, float] | None = None
-        for d0 in [2.0**x for x in range(2, 11)] + [96.0, 192.0, 384.0]:
+        # a tile edge beyond the typical smallest dimension measured cannot be told from a lower peak fraction:
+        # the grid stops at the median smallest dimension, so small-shape profiles (CPU, --quick) fit stably
+        cap = statistics.median(min(g.m, g.n, g.k) for g in gemm)
+        grid = [d for d in [2.0**x for x in range(2, 11)] + [96.0, 192.0, 384.0] if d <= cap] or [4.0]
+        for d0 in grid:
             shape = [(1 + d0 / g.m + d0 / g.n + d0 / g.k) * 2 * g.m * g.n * g.k / peak for g in gemm]
             logs = [math.log(s / g.seconds) for s, g in zip(shape, gemm, strict=True)]
             e = math.exp(sum(logs) / len(logs))
