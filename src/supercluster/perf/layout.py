@@ -6,7 +6,7 @@ from typing import get_args
 
 from supercluster.errors import SuperclusterError
 from supercluster.rules import check_plan
-from supercluster.specs import Accelerator, ModelSpec, PlanSpec, ResolvedPlan, SoftwareProfile
+from supercluster.specs import Accelerator, ModelSpec, PlanSpec, ResolvedPlan
 from supercluster.specs.plan import TrainPrecision
 
 
@@ -92,7 +92,6 @@ def precheck(
     global_batch: int,
     acc: Accelerator | None = None,
     seq: int | None = None,
-    sw: SoftwareProfile | None = None,
 ) -> None:
     """Reject fixed axes that no filling can rescue, before any search, with the arithmetic."""
     check_plan(model, plan, seq or model.seq_len, global_batch, gpus)
