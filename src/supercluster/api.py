@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from supercluster import catalog
+from supercluster import catalog, inputs
 from supercluster.catalog import scenario_loader
 from supercluster.errors import SuperclusterError, UnknownPresetError
 from supercluster.perf import StepEstimate
@@ -122,10 +121,8 @@ def apply_calibration(scn: Scenario, path: str | None) -> Scenario:
 def scenario_dict(scenario: str | None) -> dict[str, Any]:
     """The raw mapping of a preset or file, so CLI flags can override any part before validation."""
     ref = scenario or DEFAULT_SCENARIO
-    if Path(ref).suffix in (".yaml", ".yml") or Path(ref).exists():
-        if not Path(ref).exists():
-            raise SuperclusterError(f"scenario file not found: {ref}")
-        return scenario_loader.read_yaml(Path(ref).read_text(encoding="utf-8"), ref)
+    if inputs.is_file_ref(ref):
+        return scenario_loader.read_file(ref)
     if ref not in catalog.scenario_names():
         raise UnknownPresetError("scenario", ref, catalog.scenario_names())
     return scenario_loader.read_yaml(scenario_loader.preset_text(ref), ref)
@@ -164,7 +161,9 @@ def build_scenario(
             data["gpus"] = base.get("gpus")
     else:
         data = copy.deepcopy(scenario_dict(scenario))
-        data.setdefault("plan", {})
+        scenario_loader.check_shape(data, str(scenario or DEFAULT_SCENARIO))
+        if data.get("plan") is None:
+            data["plan"] = {}
         if model:
             data["workload"]["model"] = model
         if system:
@@ -178,7 +177,9 @@ def build_scenario(
     if train_tokens is not None:
         wl["train_tokens"] = train_tokens
     if "global_batch" not in wl:
-        seq = wl.get("seq_len") or scenario_loader.resolve_model(wl["model"]).seq_len
+        seq = wl.get("seq_len")
+        if not (type(seq) is int and seq > 0):  # a bad seq_len is reported when the workload is built
+            seq = scenario_loader.resolve_model(wl["model"]).seq_len
         wl["global_batch"] = max(1, DEFAULT_TOKENS_PER_STEP // seq)
     if gpus is not None:
         data["gpus"] = gpus
@@ -223,6 +224,13 @@ def simulate(
         }
         spec = catalog.loader.build(type(spec), data, "reliability")
     step = estimate(scn).step
+    mem = step.memory
+    if not mem.fits:
+        raise SuperclusterError(
+            f"the job cannot run: it needs {mem.total_bytes / 2**30:,.1f} GiB per GPU of "
+            f"{mem.capacity_bytes / 2**30:,.0f} GiB on {scn.gpus:,} GPUs ({step.plan.label()}); use more GPUs, a "
+            "shorter sequence or a smaller batch (`supercluster plan` finds layouts that fit)"
+        )
     return simulate_scenario(
         scn,
         step,
@@ -349,7 +357,7 @@ def plan(
         calibration=calibration,
         software=software,
     )
-    constraints = PlanSpec(**{k: v for k, v in fixed.items() if v is not None})
+    constraints = catalog.loader.build(PlanSpec, {k: v for k, v in fixed.items() if v is not None}, "plan options")
     return plan_scenario(scn, constraints, top_k=top_k, explain=explain, headroom_gib=headroom_gib, allow_fp8=allow_fp8)
 
 
@@ -462,8 +470,8 @@ def top500(system: str = "colossus-100k", *, gpus: int | None = None, list_name:
     from supercluster.facility.power import cluster_power
     from supercluster.hpl import estimate as hpl
 
-    sys_ = catalog.system(system, gpus=gpus) if gpus else catalog.system(system)
-    n = gpus or sys_.gpus
+    sys_ = catalog.system(system, gpus=gpus) if gpus is not None else catalog.system(system)
+    n = sys_.gpus
     exclude = system if system in hpl.systems() else None
     est = hpl.estimate(sys_.accelerator.id, n, exclude=exclude)
     power = cluster_power(sys_, n, catalog.loader.facility(), "hpl")
@@ -502,7 +510,7 @@ def fabric(system: str = "colossus-100k", *, gpus: int | None = None, scenario: 
     from supercluster.fabric.placement import placement
     from supercluster.fabric.topology import bill_of_materials
 
-    sys_ = catalog.system(system, gpus=gpus) if gpus else catalog.system(system)
+    sys_ = catalog.system(system, gpus=gpus) if gpus is not None else catalog.system(system)
     out: dict[str, Any] = {
         "system": system,
         "name": sys_.name,

@@ -5,6 +5,7 @@ Bad input exits with status 2 and one line on stderr; never a traceback.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from enum import StrEnum
@@ -13,10 +14,16 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
-from supercluster import __version__, api, catalog, render
+from supercluster import __version__, api, catalog, inputs, io, render, text
 from supercluster.errors import SuperclusterError
 from supercluster.validate import run as run_validation
+
+try:  # typer >= 0.20 carries its own copy of click
+    from typer._click import exceptions as clickx
+except ImportError:  # pragma: no cover
+    from click import exceptions as clickx  # type: ignore[no-redef]
 
 app = typer.Typer(
     add_completion=False,
@@ -40,11 +47,20 @@ class Precision(StrEnum):
 
 
 def _console(no_color: bool) -> Console:
-    return Console(no_color=no_color, soft_wrap=False, width=max(Console().width, 120))
+    """Text is printed as text: no markup, emoji codes or highlighting read from names a user wrote."""
+    return Console(
+        no_color=no_color, soft_wrap=False, width=max(Console().width, 120), markup=False, emoji=False, highlight=False
+    )
+
+
+def _print(tables: Any, data: dict[str, Any], no_color: bool) -> None:
+    """Render a result's tables with every string stripped of terminal escapes."""
+    render.print_tables(tables(text.clean_data(data)), _console(no_color))
 
 
 def _emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    """JSON on stdout; a quantity with no finite value (the MTBF of a job that never fails) is null."""
+    sys.stdout.write(json.dumps(text.finite_data(data), indent=2, default=str, allow_nan=False) + "\n")
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
@@ -52,7 +68,7 @@ NoColorOpt = Annotated[bool, typer.Option("--no-color", help="Plain output for s
 ScenarioOpt = Annotated[str | None, typer.Option("--scenario", "-s", help="Scenario file or preset name.")]
 SystemOpt = Annotated[str | None, typer.Option(help="System preset (see `supercluster presets systems`).")]
 ModelOpt = Annotated[str | None, typer.Option(help="Model preset (see `supercluster presets models`).")]
-GpusOpt = Annotated[int | None, typer.Option(help="GPUs the job uses.")]
+GpusOpt = Annotated[int | None, typer.Option(min=1, help="GPUs the job uses.")]
 BatchOpt = Annotated[int | None, typer.Option(help="Sequences per optimizer step.")]
 SeqOpt = Annotated[int | None, typer.Option(help="Tokens per sequence.")]
 TokensOpt = Annotated[float | None, typer.Option(help="Tokens of the whole run.")]
@@ -130,7 +146,7 @@ def estimate(
     if json_out:
         _emit_json(data)
     else:
-        render.print_tables(render.estimate_tables(data), _console(no_color))
+        _print(render.estimate_tables, data, no_color)
 
 
 @app.command()
@@ -186,17 +202,25 @@ def plan(
     if json_out:
         _emit_json(data)
     else:
-        render.print_tables(render.plan_tables(data), _console(no_color))
+        _print(render.plan_tables, data, no_color)
 
 
 def _split(text: str | None, kind: type, flag: str) -> list[Any] | None:
     if text is None:
         return None
-    try:
-        values = [kind(float(x)) if kind is int else kind(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise SuperclusterError(f"{flag}: '{text}' must be a comma-separated list of {kind.__name__}") from None
-    if kind is int and any(v < 1 for v in values):
+    items = [x.strip() for x in text.split(",") if x.strip()]
+    if kind is not int:
+        return [kind(x) for x in items]
+    values = []
+    for x in items:
+        try:
+            number = float(x)
+            values.append(catalog.loader.whole_number(number, flag))
+        except (ValueError, SuperclusterError):
+            raise SuperclusterError(
+                f"{flag}: '{x}' is not a whole number; give a comma-separated list such as 64,128"
+            ) from None
+    if any(v < 1 for v in values):
         raise SuperclusterError(f"{flag}: every value must be >= 1, got {text}")
     return values
 
@@ -211,7 +235,7 @@ def sweep(
     seq_len: Annotated[str | None, typer.Option(help="Comma-separated sequence lengths.")] = None,
     out: Annotated[str, typer.Option(help="Output folder of Parquet parts (resumes if it exists).")] = "sweep-out",
     engine: Annotated[str, typer.Option(help="local (process pool) or ray.")] = "local",
-    workers: Annotated[int, typer.Option(min=1, help="Parallel workers.")] = 2,
+    workers: Annotated[int, typer.Option(min=1, help="Parallel workers (at most the CPUs present).")] = 2,
     no_fp8: Annotated[bool, typer.Option("--no-fp8", help="Search BF16 only.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     json_out: JsonOpt = False,
@@ -233,6 +257,7 @@ def sweep(
         global_batch=_split(global_batch, int, "--global-batch"),
         seq_len=_split(seq_len, int, "--seq-len"),
     )
+    io.ensure_folder(out, "sweep folder")
     console = _console(no_color)
     todo = len(tasks) - len(sw.finished_keys(Path(out)) & {t.key for t in tasks})
     show = not (quiet or json_out)
@@ -247,7 +272,7 @@ def sweep(
     else:
         console.print(
             f"{summary.tasks} scenarios: {summary.computed} computed ({summary.failed} failed), "
-            f"{summary.skipped} already done; {summary.wall_s:.1f} s. Rows: {out}/part-*.parquet"
+            f"{summary.skipped} already done; {summary.wall_s:.1f} s. Rows: {text.clean(out)}/part-*.parquet"
         )
 
 
@@ -260,7 +285,9 @@ def simulate(
     global_batch: BatchOpt = None,
     seq_len: SeqOpt = None,
     trials: Annotated[int, typer.Option(min=1, max=100_000, help="Monte Carlo trials.")] = 200,
-    seed: Annotated[int, typer.Option(help="Random seed (results are deterministic for a seed).")] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, max=2**63 - 1, help="Random seed (results are deterministic for a seed).")
+    ] = 0,
     days: Annotated[float | None, typer.Option(help="Simulate a fixed window of this many days.")] = None,
     tokens: Annotated[float | None, typer.Option(help="Run until this many tokens (default: the scenario's).")] = None,
     checkpoint_interval_min: Annotated[
@@ -278,13 +305,17 @@ def simulate(
     """When will the run really finish? Failures, checkpoints, restarts and goodput, by Monte Carlo."""
     if days is not None and tokens is not None:
         raise SuperclusterError("give --days or --tokens, not both")
+    if checkpoint_interval_min is not None and not 0 < checkpoint_interval_min <= 30 * 24 * 60:
+        raise SuperclusterError(
+            f"--checkpoint-interval-min must be in (0, 43200] minutes (30 days), got {checkpoint_interval_min:g}"
+        )
     rep = api.simulate(
         scenario,
         trials=trials,
         seed=seed,
         days=days,
         tokens=tokens,
-        checkpoint_interval_s=checkpoint_interval_min * 60 if checkpoint_interval_min else None,
+        checkpoint_interval_s=checkpoint_interval_min * 60 if checkpoint_interval_min is not None else None,
         synchronous_checkpoint=sync_checkpoint,
         spare_nodes=spares,
         rate_scale=rate_scale,
@@ -299,7 +330,7 @@ def simulate(
     if json_out:
         _emit_json(data)
     else:
-        render.print_tables(render.simulate_tables(data), _console(no_color))
+        _print(render.simulate_tables, data, no_color)
 
 
 @app.command()
@@ -332,7 +363,7 @@ def facility(
     if json_out:
         _emit_json(data)
     else:
-        render.print_tables(render.facility_tables(data), _console(no_color))
+        _print(render.facility_tables, data, no_color)
 
 
 @app.command()
@@ -348,7 +379,7 @@ def top500(
     if json_out:
         _emit_json(data)
     else:
-        render.print_tables(render.top500_tables(data), _console(no_color))
+        _print(render.top500_tables, data, no_color)
 
 
 @app.command()
@@ -367,7 +398,7 @@ def compare(
     if json_out:
         _emit_json(data)
     else:
-        render.print_tables(render.compare_tables(data), _console(no_color))
+        _print(render.compare_tables, data, no_color)
 
 
 @app.command()
@@ -385,6 +416,7 @@ def report(
 
     from supercluster.report import collect, html
 
+    io.check_output(output, "report")
     console = _console(no_color)
     show = not (quiet or json_out)
     with Progress(
@@ -403,7 +435,7 @@ def report(
     if json_out:
         _emit_json({"report": str(path), "summary": render.report_summary(data)})
     elif not quiet:
-        render.print_tables(render.report_tables(data, str(path)), console)
+        render.print_tables(render.report_tables(text.clean_data(data), text.clean(str(path))), console)
 
 
 @app.command()
@@ -416,20 +448,22 @@ def trace(
 ) -> None:
     """One training step simulated event by event, written as Chrome/Perfetto trace JSON."""
     from supercluster.perf.timeline import simulate_step
-    from supercluster.report.trace import chrome_trace
+    from supercluster.report.trace import check_trace_size, chrome_trace
 
+    io.check_output(output, "trace")
     scn = api.build_scenario(scenario)
     est = api.estimate(scn).step
+    check_trace_size(est)
     tl = simulate_step(scn.workload, scn.system, scn.software, est)
     data = chrome_trace(tl, scn.name, est.plan.label())
-    Path(output).write_text(json.dumps(data) + "\n", encoding="utf-8")
+    io.write_text(output, json.dumps(data) + "\n", "trace")
     summary = {"trace": output, "events": len(data["traceEvents"]), **data["otherData"]}
     if json_out:
         _emit_json(summary)
     else:
         typer.echo(
-            f"wrote {output}: {summary['events']:,} events; simulated step {tl.total_s:.3f} s vs analytical "
-            f"{tl.analytical_s:.3f} s ({tl.relative_error * 100:+.1f}%). Open it at ui.perfetto.dev."
+            f"wrote {text.clean(output)}: {summary['events']:,} events; simulated step {tl.total_s:.3f} s vs "
+            f"analytical {tl.analytical_s:.3f} s ({tl.relative_error * 100:+.1f}%). Open it at ui.perfetto.dev."
         )
 
 
@@ -451,6 +485,7 @@ def calibrate(
 
     from supercluster.calibrate import measure
 
+    io.check_output(output, "profile")
     console = _console(no_color)
     with Progress(
         TextColumn("{task.description}"),
@@ -489,10 +524,11 @@ def calibrate(
     if json_out:
         _emit_json(out)
         return
-    t = render._kv(f"supercluster calibrate: {prof.device}")
+    t = render._kv(text.clean(f"supercluster calibrate: {prof.device}"))
     t.add_row(
         "profile",
-        f"{path} ({len(prof.gemm)} GEMM shapes, {len(prof.attention)} attention, {len(prof.bandwidth)} bandwidth)",
+        f"{text.clean(str(path))} ({len(prof.gemm)} GEMM shapes, {len(prof.attention)} attention, "
+        f"{len(prof.bandwidth)} bandwidth)",
     )
     e = prof.efficiency
     t.add_row(
@@ -502,7 +538,7 @@ def calibrate(
         f"{e.attention_bwd_fraction * 100:.1f}%; memory {e.hbm_fraction * 100:.0f}%",
     )
     for n in prof.notes:
-        t.add_row("note", n)
+        t.add_row("note", text.clean(n))
     if ground_truth:
         g = out["ground_truth"]
         t.add_row(
@@ -530,7 +566,7 @@ def fabric(
     if json_out:
         _emit_json(data)
     else:
-        render.print_tables(render.fabric_tables(data), _console(no_color))
+        _print(render.fabric_tables, data, no_color)
 
 
 @app.command()
@@ -562,6 +598,12 @@ def collective(
     _console(no_color).print(t)
 
 
+def _check_csv(csv_path: str | None) -> None:
+    """A CSV the user names must be a UTF-8 text file of sensible size before its rows are read."""
+    if csv_path not in (None, "published", "project"):
+        inputs.read_text(csv_path, "validation CSV")
+
+
 @app.command("plan-check")
 def plan_check(
     csv_path: Annotated[str | None, typer.Argument(help="CSV in the published-runs schema (default: bundled).")] = None,
@@ -571,11 +613,12 @@ def plan_check(
     """Rank each published layout among all feasible ones, and the planner's predicted gain over it."""
     from supercluster.plan.check import check
 
+    _check_csv(csv_path)
     data = check(csv_path).to_dict()
     if json_out:
         _emit_json(data)
     else:
-        render.print_tables(render.check_tables(data), _console(no_color))
+        _print(render.check_tables, data, no_color)
 
 
 @app.command()
@@ -592,6 +635,7 @@ def validate(
     no_color: NoColorOpt = False,
 ) -> None:
     """Predict every published run in the CSV and report each row's error and the MAPE per source."""
+    _check_csv(csv_path)
     efficiency = None
     if calibration:
         from supercluster.calibrate.profile import load
@@ -607,7 +651,7 @@ def validate(
     if json_out:
         _emit_json(data)
     else:
-        render.print_tables(render.validation_tables(data), _console(no_color))
+        _print(render.validation_tables, data, no_color)
 
 
 @app.command()
@@ -627,7 +671,7 @@ def presets(
         return
     console = _console(no_color)
     for k, names in data.items():
-        console.print(f"[bold]{k}[/bold]: " + ", ".join(names))
+        console.print(Text(f"{k}: ", style="bold") + Text(text.clean(", ".join(names))))
 
 
 @app.command()
@@ -636,12 +680,42 @@ def version() -> None:
     typer.echo(__version__)
 
 
-def main() -> None:
+def run(argv: list[str] | None = None) -> int:
+    """Run the command line; return its exit status. Every problem the user can fix is one line and status 2."""
     try:
-        app(standalone_mode=True)
+        rv = _command()(args=argv, prog_name="supercluster", standalone_mode=False)
     except SuperclusterError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise SystemExit(2) from None
+        return _fail(str(err))
+    except clickx.NoArgsIsHelpError as err:
+        typer.echo(err.format_message())
+        return 2
+    except clickx.UsageError as err:
+        name = f"{err.ctx.info_name} " if err.ctx and err.ctx.parent else ""
+        where = f" (see: supercluster {name}--help)"
+        return _fail(err.format_message() + where)
+    except clickx.ClickException as err:
+        return _fail(err.format_message())
+    except (typer.Abort, KeyboardInterrupt):
+        return _fail("interrupted", 130)
+    except BrokenPipeError:
+        return 1
+    return rv if isinstance(rv, int) else 0
+
+
+@functools.cache
+def _command() -> Any:
+    """The click command behind the typer app, built once (building it inspects every command's signature)."""
+    return typer.main.get_command(app)
+
+
+def _fail(message: str, code: int = 2) -> int:
+    sys.stderr.write(f"error: {text.one_line(message)}\n")
+    sys.stderr.flush()
+    return code
+
+
+def main(argv: list[str] | None = None) -> None:
+    raise SystemExit(run(argv))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError
 
-from supercluster import catalog
+from supercluster import catalog, inputs
+from supercluster import io as inputs_io
 from supercluster.catalog.loader import pydantic_message
 from supercluster.errors import SuperclusterError
 from supercluster.specs import Accelerator, EfficiencyTable
@@ -95,19 +96,12 @@ class CalibrationProfile(Spec):
     notes: list[str] = Field(default_factory=list)
 
     def save(self, path: str | Path) -> Path:
-        out = Path(path)
-        out.write_text(yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
-        return out
+        return inputs_io.write_text(path, yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False), "profile")
 
 
 def load(path: str | Path) -> CalibrationProfile:
     p = Path(path)
-    if not p.exists():
-        raise SuperclusterError(f"calibration profile not found: {p}")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError:
-        raise SuperclusterError(f"calibration profile {p} is not valid YAML") from None
+    data = inputs.load_yaml(inputs.read_text(p, "calibration profile"), f"calibration profile {p}")
     if not isinstance(data, dict):
         raise SuperclusterError(f"calibration profile {p} must be a YAML mapping")
     try:

@@ -91,6 +91,7 @@ def system(name: str, gpus: int | None = None, **overrides: Any) -> SystemSpec:
     else:
         entry["accelerator"] = build(Accelerator, acc, "accelerator")
     if gpus is not None:
+        gpus = whole_number(gpus, "gpus")
         if gpus < 1:
             raise SuperclusterError(f"gpus must be >= 1, got {gpus}")
         if not entry.get("generic") and gpus > entry["gpus"]:
@@ -99,7 +100,23 @@ def system(name: str, gpus: int | None = None, **overrides: Any) -> SystemSpec:
                 f"(use a generic system such as dgx-h100-superpod for any size)"
             )
         entry["gpus"] = gpus
-    return build(SystemSpec, {"id": name, **entry}, f"system {name}")
+    spec = build(SystemSpec, {"id": name, **entry}, f"system {name}")
+    if gpus is not None and entry.get("generic"):
+        from supercluster.fabric.topology import max_gpus
+
+        limit, why = max_gpus(spec)
+        if gpus > limit:
+            raise SuperclusterError(f"gpus({gpus:,}) exceed what system {name}'s fabric can build: {limit:,} ({why})")
+    return spec
+
+
+def whole_number(value: Any, name: str) -> int:
+    """A count as an int: 64 and 64.0 are; 64.9, true, 'many', NaN and infinity are not."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise SuperclusterError(f"{name} must be a whole number, got {value!r}")
 
 
 def reliability(overrides: dict[str, Any] | None = None) -> ReliabilitySpec:

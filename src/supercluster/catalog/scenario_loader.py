@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from functools import cache
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
-import yaml
-
+from supercluster import inputs
 from supercluster.catalog import loader
 from supercluster.errors import SuperclusterError, UnknownPresetError
+from supercluster.rules import check_plan
 from supercluster.specs import Assumption, ModelSpec, PlanSpec, Scenario, WorkloadSpec
 
 _SCENARIOS = "supercluster.catalog.data.scenarios"
@@ -29,16 +28,15 @@ def scenario_names() -> list[str]:
 
 
 def read_yaml(text: str, where: str) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or "not valid YAML"
-        raise SuperclusterError(f"malformed YAML in {where}{at}: {problem}") from None
+    data = inputs.load_yaml(text, where)
     if not isinstance(data, dict):
         raise SuperclusterError(f"{where} must be a YAML mapping with workload, system and plan")
     return data
+
+
+def read_file(ref: str) -> dict[str, Any]:
+    """The raw mapping of a scenario file."""
+    return read_yaml(inputs.read_text(ref, "scenario file"), ref)
 
 
 def resolve_model(value: Any) -> ModelSpec:
@@ -71,37 +69,57 @@ def resolve_system(value: Any, gpus: int | None = None) -> Any:
     return loader.system(preset, gpus=size, **value)
 
 
-def from_dict(data: dict[str, Any], where: str = "scenario") -> Scenario:
-    known = {
-        "name",
-        "description",
-        "workload",
-        "system",
-        "plan",
-        "software",
-        "gpus",
-        "assumptions",
-        "reliability",
-        "facility",
-    }
-    extra = set(data) - known
+KNOWN_KEYS = (
+    "name",
+    "description",
+    "workload",
+    "system",
+    "plan",
+    "software",
+    "gpus",
+    "assumptions",
+    "reliability",
+    "facility",
+)
+_MAPPINGS = ("workload", "plan", "reliability", "facility")
+
+
+def check_shape(data: dict[str, Any], where: str = "scenario") -> None:
+    """The top level of a scenario mapping: known keys, each of the right kind, before anything reads them."""
+    extra = [str(k) for k in data if k not in KNOWN_KEYS]
     if extra:
-        raise SuperclusterError(f"{where}: unknown key(s) {sorted(extra)}; valid: {sorted(known)}")
+        raise SuperclusterError(f"{where}: unknown key(s) {sorted(extra)}; valid: {sorted(KNOWN_KEYS)}")
     for key in ("workload", "system"):
-        if key not in data:
+        if key not in data or data[key] is None:
             raise SuperclusterError(f"{where}: missing '{key}'")
-    wl = dict(data["workload"]) if isinstance(data["workload"], dict) else None
-    if wl is None or "model" not in wl:
+    for key in _MAPPINGS:
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            raise SuperclusterError(
+                f"{where}: {key} must be a mapping (key: value lines), got {type(data[key]).__name__} {data[key]!r:.40}"
+            )
+    if "model" not in data["workload"]:
         raise SuperclusterError(f"{where}: workload must be a mapping with a 'model'")
+    for key in ("name", "description", "software"):
+        if data.get(key) is not None and not isinstance(data[key], str | int | float):
+            raise SuperclusterError(f"{where}: {key} must be text, got {type(data[key]).__name__}")
+    assumptions = data.get("assumptions")
+    if assumptions is not None and not (
+        isinstance(assumptions, list) and all(isinstance(a, dict) for a in assumptions)
+    ):
+        raise SuperclusterError(f"{where}: assumptions must be a list of mappings with what, value and why")
+
+
+def from_dict(data: dict[str, Any], where: str = "scenario") -> Scenario:
+    check_shape(data, where)
+    wl = dict(data["workload"])
     wl["model"] = resolve_model(wl["model"])
     workload = loader.build(WorkloadSpec, wl, "workload")
     system = resolve_system(data["system"], gpus=data.get("gpus"))
-    job_gpus = data.get("gpus") or system.gpus
-    software = loader.software(data.get("software") or system.software)
+    job_gpus = data["gpus"] if data.get("gpus") is not None else system.gpus
+    software = loader.software(str(data.get("software") or system.software))
     plan = loader.build(PlanSpec, dict(data.get("plan") or {}), "plan")
+    check_plan(workload.model, plan, workload.seq, workload.global_batch)
     assumptions = [loader.build(Assumption, a, "assumption") for a in data.get("assumptions") or []]
-    if data.get("reliability") is not None and not isinstance(data["reliability"], dict):
-        raise SuperclusterError(f"{where}: reliability must be a mapping of overrides")
     return loader.build(
         Scenario,
         {
@@ -127,11 +145,8 @@ def preset_text(name: str) -> str:
 
 def load(ref: str) -> Scenario:
     """A scenario from a file path or a bundled preset name."""
-    path = Path(ref)
-    if path.suffix in (".yaml", ".yml") or path.exists():
-        if not path.exists():
-            raise SuperclusterError(f"scenario file not found: {ref}")
-        return from_dict(read_yaml(path.read_text(encoding="utf-8"), str(path)), str(path))
+    if inputs.is_file_ref(ref):
+        return from_dict(read_file(ref), ref)
     if ref not in scenario_names():
         raise UnknownPresetError("scenario", ref, scenario_names())
     return from_dict(read_yaml(preset_text(ref), ref), ref)

@@ -187,6 +187,27 @@ def _dragonfly(system: SystemSpec, gpus: int) -> Topology:
     return topo
 
 
+def max_gpus(system: SystemSpec) -> tuple[int, str]:
+    """The most GPUs this system's fabric can connect, and why: a 3-tier fat tree of its switch's radix per rail
+    group (one group per rail, or one tree per plane), or a dragonfly whose groups each reach every other."""
+    fab = system.fabric
+    if fab.kind == "dragonfly":
+        groups = DRAGONFLY_SWITCHES_PER_GROUP * DRAGONFLY_GLOBAL_PORTS + 1
+        ports = groups * DRAGONFLY_SWITCHES_PER_GROUP * DRAGONFLY_ENDPOINT_PORTS
+        nics = int(catalog.node(system.node)["nics"]) if system.node else system.gpus_per_node
+        nodes = ports // nics
+        per_group = DRAGONFLY_SWITCHES_PER_GROUP * DRAGONFLY_ENDPOINT_PORTS
+        why = f"a dragonfly of at most {groups} groups x {per_group} ports"
+        return nodes * system.gpus_per_node, why
+    sw = switch(fab.switch or "quantum-2-qm9700")
+    fast = sw["port_gbps"] >= fab.nic_gbps_per_gpu
+    radix = int(sw["ports"] * sw["port_gbps"] / fab.nic_gbps_per_gpu) if fast else int(sw["ports"])
+    reach = radix**3 // 4
+    rails = fab.rails or system.gpus_per_node
+    nodes = reach // rails if fab.planes > 1 else reach
+    return nodes * system.gpus_per_node, f"a 3-tier fat tree of radix {radix} reaches {reach:,} ports per tree"
+
+
 def build(system: SystemSpec, gpus: int | None = None) -> Topology:
     gpus = gpus or system.gpus
     if system.fabric.kind == "dragonfly":

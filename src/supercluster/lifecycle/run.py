@@ -74,7 +74,10 @@ def setup(
     work = tokens / step.tokens_per_s if tokens is not None else math.inf
     horizon = days * DAY_S if days is not None else math.inf
     # An asynchronous checkpoint cannot start before the previous one is written.
-    interval = max(interval_s or ck.interval_s or daly_interval_s(stall, mtbf), write_s(nbytes, gpus, ck))
+    daly = daly_interval_s(stall, mtbf)
+    if not math.isfinite(daly):  # no failures at all (rate scale 0): checkpoint monthly, the longest interval
+        daly = 30 * DAY_S
+    interval = max(interval_s or ck.interval_s or daly, write_s(nbytes, gpus, ck))
     r = spec.recovery
     swaps_per_repair = float((rates.per_hour * rates.swap).sum()) * r.repair_hours
     # Spare pool sized so waiting is rare: Poisson mean + 3 sigma of the swaps during one repair time.

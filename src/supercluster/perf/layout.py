@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import get_args
 
 from supercluster.errors import SuperclusterError
+from supercluster.rules import check_plan
 from supercluster.specs import Accelerator, ModelSpec, PlanSpec, ResolvedPlan
 from supercluster.specs.plan import TrainPrecision
 
@@ -84,8 +85,16 @@ def _valid_tp(model: ModelSpec, limit: int = 64) -> list[int]:
     return [x for x in range(1, limit + 1) if model.heads % x == 0 and model.kv % x == 0]
 
 
-def precheck(model: ModelSpec, plan: PlanSpec, gpus: int, global_batch: int, acc: Accelerator | None = None) -> None:
+def precheck(
+    model: ModelSpec,
+    plan: PlanSpec,
+    gpus: int,
+    global_batch: int,
+    acc: Accelerator | None = None,
+    seq: int | None = None,
+) -> None:
     """Reject fixed axes that no filling can rescue, before any search, with the arithmetic."""
+    check_plan(model, plan, seq or model.seq_len, global_batch, gpus)
     if acc is not None and plan.precision and not acc.supports(plan.precision):
         valid = [p for p in get_args(TrainPrecision) if acc.supports(p)]
         why = " (block-scaled formats need Blackwell tensor cores)" if plan.precision in ("mxfp8", "nvfp4") else ""

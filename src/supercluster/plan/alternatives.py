@@ -1,56 +1,60 @@
-"""When no layout exists: say why and what nearby choices would work."""
+"""When no layout exists: say why and what nearby choices would work.
+
+A layout of g GPUs exists when g = tp * cp * pp * dp for allowed tp, cp and pp, with dp dividing the global
+batch. So the GPU counts that work are the products u * d of a model-parallel size u = tp * cp * pp and a
+divisor d of the batch, and the batches that work on g GPUs are the multiples of some g / u: both are found by
+arithmetic over those few sets, never by walking over counts.
+"""
 
 from __future__ import annotations
 
 from supercluster.specs import PlanSpec, SystemSpec, WorkloadSpec
 
-SEARCH_RADIUS = 0.25
+
+def _divisors(n: int) -> list[int]:
+    small = [d for d in range(1, int(n**0.5) + 1) if n % d == 0]
+    return sorted(set(small + [n // d for d in small]))
 
 
-def _has_layout(workload: WorkloadSpec, system: SystemSpec, gpus: int, fixed: PlanSpec, global_batch: int) -> bool:
+def _model_parallel_sizes(workload: WorkloadSpec, system: SystemSpec, fixed: PlanSpec) -> set[int]:
+    """Every tp * cp * pp the fixed knobs allow."""
     from supercluster.plan.space import cp_choices, tp_choices
 
-    model = workload.model
-    for tp in [fixed.tp] if fixed.tp else tp_choices(model, system):
-        for cp in [fixed.cp] if fixed.cp else cp_choices(workload.seq):
-            if gpus % (tp * cp):
-                continue
-            rest = gpus // (tp * cp)
-            for pp in [fixed.pp] if fixed.pp else range(1, min(rest, model.layers) + 1):
-                if rest % pp:
-                    continue
-                dp = rest // pp
-                if global_batch % dp == 0 and (not fixed.dp or fixed.dp == dp):
-                    return True
-    return False
+    tps = [fixed.tp] if fixed.tp else tp_choices(workload.model, system)
+    cps = [fixed.cp] if fixed.cp else cp_choices(workload.seq)
+    pps = [fixed.pp] if fixed.pp else range(1, workload.model.layers + 1)
+    return {t * c * p for t in tps for c in cps for p in pps}
 
 
 def nearest_gpu_counts(workload: WorkloadSpec, system: SystemSpec, gpus: int, fixed: PlanSpec) -> list[int]:
+    gb = workload.global_batch
+    dps = [fixed.dp] if fixed.dp else _divisors(gb)
+    dps = [d for d in dps if gb % d == 0]
     below = above = None
-    for delta in range(1, max(2, int(gpus * SEARCH_RADIUS))):
-        if (
-            below is None
-            and gpus - delta >= 1
-            and _has_layout(workload, system, gpus - delta, fixed, workload.global_batch)
-        ):
-            below = gpus - delta
-        if above is None and _has_layout(workload, system, gpus + delta, fixed, workload.global_batch):
-            above = gpus + delta
-        if below and above:
-            break
+    for u in _model_parallel_sizes(workload, system, fixed):
+        for d in dps:
+            g = u * d
+            if g < gpus and (below is None or g > below):
+                below = g
+            elif g > gpus and (above is None or g < above):
+                above = g
     return [g for g in (below, above) if g]
 
 
 def nearest_batches(workload: WorkloadSpec, system: SystemSpec, gpus: int, fixed: PlanSpec) -> list[int]:
     gb = workload.global_batch
     below = above = None
-    for delta in range(1, max(2, gb)):
-        if below is None and gb - delta >= 1 and _has_layout(workload, system, gpus, fixed, gb - delta):
-            below = gb - delta
-        if above is None and _has_layout(workload, system, gpus, fixed, gb + delta):
-            above = gb + delta
-        if below and above:
-            break
+    for u in _model_parallel_sizes(workload, system, fixed):
+        if gpus % u:
+            continue
+        dp = gpus // u
+        if fixed.dp and fixed.dp != dp:
+            continue
+        lower, upper = (gb - 1) // dp * dp, (gb // dp + 1) * dp
+        if lower >= 1 and (below is None or lower > below):
+            below = lower
+        if above is None or upper < above:
+            above = upper
     return [b for b in (below, above) if b]
 
 

@@ -63,7 +63,7 @@ def _reasons(plan: PlanSpec, chosen: StepEstimate, why: str) -> dict[str, str]:
 
 def resolve(plan: PlanSpec, workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, gpus: int) -> StepEstimate:
     """Estimate a plan, searching its blank knobs."""
-    precheck(workload.model, plan, gpus, workload.global_batch, system.accelerator)
+    precheck(workload.model, plan, gpus, workload.global_batch, system.accelerator, workload.seq)
     fixed = plan.model_copy(
         update={
             "cp": plan.cp or 1,

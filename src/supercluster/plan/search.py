@@ -128,7 +128,7 @@ def search(
     options = options or SpaceOptions()
     if headroom_gib < 0:
         raise SuperclusterError(f"memory headroom must be >= 0 GiB, got {headroom_gib}")
-    precheck(workload.model, fixed, gpus, workload.global_batch, system.accelerator)
+    precheck(workload.model, fixed, gpus, workload.global_batch, system.accelerator, workload.seq)
     t0 = time.perf_counter()
     space = enumerate_space(
         workload,

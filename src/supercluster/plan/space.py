@@ -133,6 +133,8 @@ def enumerate_space(
             if lb:
                 mbs = [b for b in mbs if lb % b == 0]
             if fixed.ep:
+                if (dp * cp) % fixed.ep:  # the expert group must tile the data- and context-parallel ranks
+                    continue
                 eps = [fixed.ep]
             elif model.is_moe:
                 eps = [e for e in _divisors(model.moe_experts) if (dp * cp) % e == 0]

@@ -11,10 +11,14 @@ Query the output with DuckDB::
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
 import os
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -23,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from supercluster.errors import SuperclusterError
+from supercluster.io import ensure_folder
 
 AXES = ("model", "system", "gpus", "global_batch", "seq_len")
 
@@ -51,6 +56,7 @@ class SweepSummary:
     computed: int
     failed: int
     wall_s: float
+    workers: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -158,8 +164,13 @@ def _write_row(out: Path, row: dict[str, Any]) -> None:
     schema = pa.schema([(name, getattr(pa, kind)()) for name, kind in COLUMNS.items()])
     table = pa.Table.from_pylist([{name: row.get(name) for name in COLUMNS}], schema=schema)
     tmp = out / f".part-{row['key']}.parquet.tmp"
-    pq.write_table(table, tmp)
-    os.replace(tmp, out / f"part-{row['key']}.parquet")
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, out / f"part-{row['key']}.parquet")
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise SuperclusterError(f"cannot write sweep rows in {out}: {err.strerror or err}") from None
 
 
 def finished_keys(out: Path) -> set[str]:
@@ -179,12 +190,12 @@ def run(
         raise SuperclusterError(f"unknown engine '{engine}'; valid: local, ray")
     if workers < 1:
         raise SuperclusterError(f"workers must be >= 1, got {workers}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = ensure_folder(out_dir, "sweep folder")
     done = finished_keys(out)
     todo = [t for t in tasks if t.key not in done]
     if limit is not None:
         todo = todo[:limit]
+    workers = max(1, min(workers, os.cpu_count() or 1, len(todo)))  # no more processes than CPUs or tasks
     t0 = time.perf_counter()
     failed = 0
 
@@ -201,12 +212,7 @@ def run(
         for task in todo:
             record(run_task(task))
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            pending: set[Future[dict[str, Any]]] = {pool.submit(run_task, t) for t in todo}
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    record(fut.result())
+        _run_pool(todo, workers, record)
     return SweepSummary(
         str(out),
         len(tasks),
@@ -214,7 +220,45 @@ def run(
         len(todo),
         failed,
         time.perf_counter() - t0,
+        workers,
     )
+
+
+def _worker_init(parent: int) -> None:
+    """In each pool worker: Ctrl-C is the parent's to handle, and the worker exits when the parent is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):  # the kernel sends SIGTERM when the parent dies
+        with contextlib.suppress(Exception):
+            import ctypes
+
+            ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
+
+    def watch() -> None:  # elsewhere: poll for the parent
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _run_pool(todo: list[SweepTask], workers: int, record: Callable[[dict[str, Any]], None]) -> None:
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init, initargs=(os.getpid(),))
+    try:
+        pending: set[Future[dict[str, Any]]] = {pool.submit(run_task, t) for t in todo}
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                record(fut.result())
+    except BaseException:
+        # Ctrl-C or a failed write: stop at once; finished rows are on disk and a rerun resumes from them
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            with contextlib.suppress(Exception):
+                proc.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _run_ray(todo: list[SweepTask], workers: int, record: Callable[[dict[str, Any]], None]) -> None:

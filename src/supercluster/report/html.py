@@ -10,6 +10,7 @@ import plotly.offline
 from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
+from supercluster.io import write_text
 from supercluster.report import figures
 
 
@@ -52,7 +53,4 @@ def render(d: dict[str, Any]) -> str:
 
 
 def write(d: dict[str, Any], path: str | Path) -> Path:
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(d), encoding="utf-8")
-    return out
+    return write_text(path, render(d), "report")

@@ -9,9 +9,34 @@ from __future__ import annotations
 
 from typing import Any
 
+from supercluster.errors import SuperclusterError
+from supercluster.perf.step import StepEstimate
 from supercluster.perf.timeline import StepTimeline
 
 US = 1e6
+# About 150 bytes of JSON per event: 200,000 events are a 30 MB file that Perfetto still opens quickly.
+MAX_TRACE_EVENTS = 200_000
+
+
+def trace_events(est: StepEstimate) -> int:
+    """Events the trace of this step would hold: a forward and a backward, each with its send, per micro-batch
+    per model chunk per stage (one pass of a stack that accumulates outside the schedule)."""
+    plan = est.plan
+    m = est.microbatches
+    if plan.local_batch is not None:
+        m = plan.local_batch // plan.micro_batch
+    return 4 * plan.pp * plan.vpp * m + 3 * plan.pp + 3
+
+
+def check_trace_size(est: StepEstimate) -> None:
+    n = trace_events(est)
+    if n > MAX_TRACE_EVENTS:
+        plan = est.plan
+        raise SuperclusterError(
+            f"the trace would hold about {n:,} events (4 x pp({plan.pp}) x vpp({plan.vpp}) x "
+            f"{est.microbatches:,} micro-batches), over the limit of {MAX_TRACE_EVENTS:,}; narrow it: a smaller "
+            "global batch, a larger micro_batch or more data-parallel GPUs in the scenario"
+        )
 
 
 def chrome_trace(tl: StepTimeline, title: str, layout: str) -> dict[str, Any]:

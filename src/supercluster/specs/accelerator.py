@@ -44,6 +44,18 @@ class EfficiencyTable(Spec):
     )
     source: str = ""
 
+    @model_validator(mode="after")
+    def _fractions(self) -> "EfficiencyTable":
+        for precision, value in self.gemm_peak_fraction.items():
+            if not 0 < value <= 1:
+                raise ValueError(f"gemm_peak_fraction.{precision} = {value:g}: a fraction of peak must be in (0, 1]")
+        for name in ("fp8_overhead_fraction", "mxfp8_overhead_fraction", "nvfp4_overhead_fraction"):
+            if getattr(self, name) > 10:
+                raise ValueError(f"{name} = {getattr(self, name):g}: at most 10 (ten times the GEMM's own time)")
+        if self.gemm_tile_dim > 65536:
+            raise ValueError(f"gemm_tile_dim = {self.gemm_tile_dim:g}: at most 65536 elements")
+        return self
+
 
 class Accelerator(Spec):
     id: str
