@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -188,6 +189,8 @@ def predict_row(row: dict[str, str], efficiency: dict[str, EfficiencyTable] | No
             measured = float(row.get("value") or "")
         except ValueError:
             raise SuperclusterError(f"value '{row.get('value')}' is not a number") from None
+        if not math.isfinite(measured) or measured <= 0:
+            raise SuperclusterError(f"value '{row.get('value')}' must be a finite positive measurement")
         result.measured = measured
         if metric not in METRICS:
             raise SuperclusterError(f"unknown metric '{metric}'; valid: {', '.join(METRICS)}")
