@@ -117,18 +117,22 @@ def test_nemo_gpt3_175b_recipe_runs_without_recompute_under_its_own_stack():
     assert nemo.headroom_bytes >= 0.05 * nemo.capacity_bytes > mcore.headroom_bytes
 
 
-def test_explaining_a_zero_stage_the_stack_lacks_says_so():
-    from supercluster.errors import SuperclusterError
+def test_explaining_a_zero_stage_the_stack_lacks_prices_it_as_estimate_does():
+    """One rule for every command: a ZeRO stage the stack does not offer is not searched, but a layout that asks
+    for it is priced as given (as `estimate` prices it), ranked, and told why it was not searched."""
     from supercluster.plan import search
     from supercluster.plan.explain import explain
 
     system = catalog.system("dgx-h100-superpod", gpus=64)
+    sw = catalog.software("megatron-core-2024")
     wl = WorkloadSpec(model=catalog.model("llama3-70b"), seq_len=8192, global_batch=128)
-    res = search(wl, system, catalog.software("megatron-core-2024"), 64, PlanSpec(precision="bf16"), top_k=1)
-    with pytest.raises(
-        SuperclusterError, match=r"ZeRO 2, which the software stack does not have \(its stages: \[0, 1\]\)"
-    ):
-        explain(res, "tp4 pp4 dp4 zero2 mb1")
+    res = search(wl, system, sw, 64, PlanSpec(precision="bf16"), top_k=1)
+    e = explain(res, "tp4 pp4 dp4 zero2 mb1")
+    assert "zero2" in e.layout and any(
+        "ZeRO 2 is not among the stages megatron-core-2024 offers" in r for r in e.reasons
+    )
+    direct = resolve(PlanSpec(tp=4, pp=4, dp=4, zero=2, micro_batch=1), wl, system, sw, 64)
+    assert e.estimate.step_time_s == pytest.approx(direct.step_time_s)
 
 
 def test_eager_pytorch_elementwise_passes_match_torchtitans_compile_speedup():

@@ -131,16 +131,38 @@ def _memory_arithmetic(e: StepEstimate) -> str:
     return f"{terms} = {m.total_bytes / GIB:.1f} GiB > {m.capacity_bytes / GIB:.0f} GiB of HBM"
 
 
+def _explain_unsearched_zero(result: SearchResult, layout: str, want: PlanSpec, stages: list[int]) -> Explanation:
+    """A layout whose ZeRO stage the stack does not offer: priced as given, as `estimate` prices it (one rule for
+    every command), ranked among the searched layouts, with the stack's own stages named."""
+    from supercluster.plan.fill import resolve
+
+    if result.software is None:
+        raise SuperclusterError(f"layout '{layout}' asks for ZeRO {want.zero}; the stack offers {stages}")
+    est = resolve(want, result.workload, result.system, result.software, result.gpus)
+    best = result.top[0] if result.top else None
+    note = (
+        f"ZeRO {want.zero} is not among the stages {result.software.id} offers ({stages}), so the search did not "
+        "try it; priced as given, as estimate prices it"
+    )
+    if not est.memory.fits:
+        reasons = [note, "does not fit: " + _memory_arithmetic(est)]
+        return Explanation(est.plan.label(), False, None, len(result.feasible_order), None, None, reasons, est, best)
+    rank = result.rank_of(est.step_time_s)
+    feasible = len(result.feasible_order)
+    gap = (est.step_time_s / best.step_time_s - 1) * 100 if best else 0.0
+    reasons = [note]
+    if best:
+        reasons.append(f"best: {best.plan.label()}")
+    return Explanation(est.plan.label(), True, rank, feasible, rank / feasible * 100, gap, reasons, est, best)
+
+
 def explain(result: SearchResult, layout: str) -> Explanation:
     want = parse_layout(layout)
     idx = _matching(result, want)
     if len(idx) == 0:
         searched_zero = sorted(int(z) for z in np.unique(result.batch.cand.zero))
         if want.zero is not None and want.zero not in searched_zero:
-            raise SuperclusterError(
-                f"layout '{layout}' asks for ZeRO {want.zero}, which the software stack does not have (its stages: "
-                f"{searched_zero}); choose one of those, or a stack that shards that way (--software)"
-            )
+            return _explain_unsearched_zero(result, layout, want, searched_zero)
         raise SuperclusterError(
             f"layout '{layout}' is not a valid layout for {result.gpus} GPUs of this workload "
             f"(check that tp*pp*cp*dp = {result.gpus}, tp divides the heads, and the batch divides dp*micro_batch)"

@@ -43,6 +43,7 @@ class SearchResult:
     stats: SearchStats
     headroom_bytes: float
     top: list[StepEstimate] = field(default_factory=list)
+    software: SoftwareProfile | None = None  # the stack the layouts were priced with
 
     @property
     def best(self) -> StepEstimate:
@@ -148,6 +149,6 @@ def search(
     order = ok[np.argsort(batch.step_time_s[ok], kind="stable")]
     wall = time.perf_counter() - t0
     stats = SearchStats(space.generated, len(space.candidates), len(order), wall)
-    result = SearchResult(workload, system, gpus, batch, order, stats, headroom)
+    result = SearchResult(workload, system, gpus, batch, order, stats, headroom, software=sw)
     result.top = [from_batch(batch, int(i), workload, system, gpus) for i in order[:top_k]]
     return result
