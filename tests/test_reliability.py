@@ -410,3 +410,20 @@ def test_sweep_workers_stop_with_their_parent(tmp_path, how):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_bug_is_one_line_naming_itself_not_a_traceback(monkeypatch):
+    """An exception the boundary did not foresee is still one line and status 2, saying it is a bug and how to
+    get the traceback (SUPERCLUSTER_TRACEBACK=1 re-raises it)."""
+    from supercluster import api
+
+    def broken(*_args, **_kwargs):
+        raise KeyError("planted")
+
+    monkeypatch.setattr(api, "estimate", broken)
+    r = invoke("estimate")
+    assert r.code == 2 and "Traceback" not in r.err and r.err.count("\n") == 1
+    assert "internal error (KeyError" in r.err and "SUPERCLUSTER_TRACEBACK=1" in r.err
+    monkeypatch.setenv("SUPERCLUSTER_TRACEBACK", "1")
+    with pytest.raises(KeyError):
+        invoke("estimate")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -699,6 +700,16 @@ def run(argv: list[str] | None = None) -> int:
         return _fail("interrupted", 130)
     except BrokenPipeError:
         return 1
+    except (RecursionError, MemoryError) as err:
+        # input the boundary should have bounded: still one line, never a traceback
+        return _fail(f"the input is too large or too deeply nested to process ({type(err).__name__})")
+    except Exception as err:  # a bug: one line that says so and how to see it, never a traceback for the user
+        if os.environ.get("SUPERCLUSTER_TRACEBACK"):
+            raise
+        return _fail(
+            f"internal error ({type(err).__name__}: {err}); this is a bug in supercluster, please report it with "
+            "the command line (SUPERCLUSTER_TRACEBACK=1 prints the traceback)"
+        )
     return rv if isinstance(rv, int) else 0
 
 

@@ -1,7 +1,8 @@
 """One error type for every problem the user can fix.
 
 The CLI turns a :class:`SuperclusterError` into one line on stderr and exit
-status 2; anything else is a bug and keeps its traceback.
+status 2. Anything else is a bug: the CLI still prints one line (naming it as a
+bug and how to get the traceback: SUPERCLUSTER_TRACEBACK=1) and exits 2.
 """
 
 
