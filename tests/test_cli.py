@@ -114,3 +114,27 @@ def test_unknown_key_in_plan(tmp_path):
     )
     out = sh("estimate", "--scenario", str(f))
     assert out.returncode == 2 and "foo" in out.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["estimate"],
+        ["plan", "-s", "llama3-405b-16k"],
+        ["validate"],
+        ["top500"],
+        ["facility"],
+        ["fabric"],
+        ["presets"],
+        ["compare"],
+    ],
+    ids=lambda a: a[0],
+)
+def test_tables_fit_an_80_column_terminal(args, monkeypatch):
+    """Tables take the terminal's width (COLUMNS), not a fixed 120: at 80 columns no line is longer."""
+    from clirun import invoke
+
+    monkeypatch.setenv("COLUMNS", "80")
+    r = invoke(*args)
+    assert r.code == 0, r.err
+    assert max(len(line) for line in r.out.splitlines()) <= 80

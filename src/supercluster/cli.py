@@ -49,9 +49,7 @@ class Precision(StrEnum):
 
 def _console(no_color: bool) -> Console:
     """Text is printed as text: no markup, emoji codes or highlighting read from names a user wrote."""
-    return Console(
-        no_color=no_color, soft_wrap=False, width=max(Console().width, 120), markup=False, emoji=False, highlight=False
-    )
+    return Console(no_color=no_color, soft_wrap=False, markup=False, emoji=False, highlight=False)
 
 
 def _print(tables: Any, data: dict[str, Any], no_color: bool) -> None:
