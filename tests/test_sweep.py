@@ -42,6 +42,10 @@ def test_failed_scenarios_are_rows_with_reasons(tmp_path: Path):
     assert rows[("llama3-70b", 1000)]["status"] == "failed"
     assert "GPU counts that work" in rows[("llama3-70b", 1000)]["error"]
     assert rows[("llama3-8b", 64)]["status"] == "ok" and rows[("llama3-8b", 64)]["mfu"] > 0.2
+    ok = rows[("llama3-8b", 64)]
+    # every row carries the 80% interval of its step time and time to train (supercluster.validate.interval)
+    assert ok["step_time_p10_s"] < ok["step_time_s"] < ok["step_time_p90_s"]
+    assert ok["beyond_validated"] is False or ok["beyond_validated"] == 0
 
 
 def test_duckdb_query_from_the_docs(tmp_path: Path):

@@ -6,7 +6,7 @@ restarted sweep reads the finished keys and runs only the rest. The local
 engine is a process pool; ``engine="ray"`` runs the same tasks on Ray.
 Query the output with DuckDB::
 
-    duckdb -c "SELECT model, gpus, best_layout, mfu FROM 'sweep-out/*.parquet' ORDER BY model, gpus"
+    python -c "import duckdb; duckdb.sql(\"SELECT model, gpus, best_layout, mfu FROM 'sweep-out/*.parquet'\").show()"
 """
 
 from __future__ import annotations
@@ -93,6 +93,8 @@ def run_task(task: SweepTask) -> dict[str, Any]:
         )
         d = res.to_dict()
         best = d["top"][0]
+        step_lo, step_hi = d["best_step_time_interval_s"]
+        days_lo, days_hi = d.get("best_time_to_train_interval_days") or (None, None)
         row.update(
             model=d["model"],
             system=d["system"],
@@ -112,6 +114,12 @@ def run_task(task: SweepTask) -> dict[str, Any]:
             mfu=best["mfu"],
             memory_gib=best["memory"]["total_gib"],
             time_to_train_days=d["best_time_to_train_days"],
+            # the 80% interval from the validated runs nearest in kind (supercluster.validate.interval)
+            step_time_p10_s=step_lo,
+            step_time_p90_s=step_hi,
+            time_to_train_p10_days=days_lo,
+            time_to_train_p90_days=days_hi,
+            beyond_validated=d["interval"]["extrapolated"],
             evaluated=d["stats"]["evaluated"],
             feasible=d["stats"]["feasible"],
         )
@@ -151,6 +159,11 @@ COLUMNS = {
     "mfu": "float64",
     "memory_gib": "float64",
     "time_to_train_days": "float64",
+    "step_time_p10_s": "float64",
+    "step_time_p90_s": "float64",
+    "time_to_train_p10_days": "float64",
+    "time_to_train_p90_days": "float64",
+    "beyond_validated": "bool_",
     "evaluated": "int64",
     "feasible": "int64",
     "wall_s": "float64",
