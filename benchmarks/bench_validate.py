@@ -2,9 +2,9 @@
 
     python benchmarks/bench_validate.py          # prints and writes benchmarks/results/validate.json
 
-Both sets: the bundled copy of ../shared/validation/published_runs.csv and the project's own cited MoE,
-FP8 and Blackwell runs (src/supercluster/validate/data/project_runs.csv). Per source table and per group:
-rows, MAPE and the worst error; per row: predicted, measured and the layout the fill chose.
+Every bundled set (published, project, fsdp, reports, moe, vendor) and all of them together. Per source table
+and per group: rows, MAPE and the worst error; for `all` also per GPU-count band, stack and precision with the
+mean signed speed error, and leave-one-source-out MAPE beside in-sample; per row: error and the filled layout.
 """
 
 from __future__ import annotations
@@ -29,8 +29,12 @@ def record(csv: str | None) -> dict:
         "wall_s": wall,
         "rows": summary["n"],
         "mape_pct": summary["mape_pct"],
+        "loso_mape_pct": summary.get("loso_mape_pct"),
         "per_source": summary["per_source"],
         "per_group": summary["per_group"],
+        "per_gpu_band": summary.get("per_gpu_band"),
+        "per_stack": summary.get("per_stack"),
+        "per_precision": summary.get("per_precision"),
         "per_row": {r.id: {"error_pct": r.error_pct, "layout": r.layout} for r in rep.rows},
     }
 
@@ -39,12 +43,11 @@ def main() -> None:
     out = {
         "date": date.today().isoformat(),
         "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
-        "published": record(None),
-        "project": record("project"),
+        **{name: record(name) for name in (*harness.DATASETS, "all")},
     }
     path = Path(__file__).parent / "results" / "validate.json"
     path.write_text(json.dumps(out, indent=1) + "\n")
-    for name in ("published", "project"):
+    for name in ("published", "project", "all"):
         print(f"{name}: {out[name]['rows']} rows in {out[name]['wall_s']:.2f} s")
         for source, s in out[name]["per_source"].items():
             mape = s["mape_pct"]
