@@ -5,11 +5,8 @@
 set -euo pipefail
 out="${OUT:-device-out}"
 mkdir -p "$out"
-if ! python3 -c "import pydantic" 2>/dev/null; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
-  export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
-fi
-export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+# shellcheck source=scripts/device_env.sh
+. scripts/device_env.sh
 python3 - "$1" "$out/compile_pair.json" <<'PY'
 import json, sys
 from supercluster.calibrate import groundtruth

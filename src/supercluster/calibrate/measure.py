@@ -152,17 +152,14 @@ def _expert_gemms(torch: Any, timer: Timer, device: str, dtype: Any, notes: list
                 for e, c in enumerate(chunks):
                     c @ w[e]
 
-            points.append(
-                ExpertGemmPoint(
-                    experts=LOCAL_EXPERTS,
-                    tokens_per_expert=tokens,
-                    hidden=hidden,
-                    ffn=ffn,
-                    impl="loop",
-                    dtype=str(dtype).removeprefix("torch."),
-                    seconds=timer.median_s(loop),
-                )
+            shape = dict(
+                experts=LOCAL_EXPERTS,
+                tokens_per_expert=tokens,
+                hidden=hidden,
+                ffn=ffn,
+                dtype=str(dtype).removeprefix("torch."),
             )
+            points.append(ExpertGemmPoint(impl="loop", seconds=timer.median_s(loop), **shape))
             if grouped is None:
                 continue
             offs = torch.arange(1, LOCAL_EXPERTS + 1, device=device, dtype=torch.int32) * tokens
@@ -172,17 +169,7 @@ def _expert_gemms(torch: Any, timer: Timer, device: str, dtype: Any, notes: list
                 notes.append(f"grouped GEMM not measured: {str(err).splitlines()[0][:120]}")
                 grouped = None
                 continue
-            points.append(
-                ExpertGemmPoint(
-                    experts=LOCAL_EXPERTS,
-                    tokens_per_expert=tokens,
-                    hidden=hidden,
-                    ffn=ffn,
-                    impl="grouped",
-                    dtype=str(dtype).removeprefix("torch."),
-                    seconds=seconds,
-                )
-            )
+            points.append(ExpertGemmPoint(impl="grouped", seconds=seconds, **shape))
     return points
 
 
