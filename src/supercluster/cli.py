@@ -49,7 +49,10 @@ class Precision(StrEnum):
 
 def _console(no_color: bool) -> Console:
     """Text is printed as text: no markup, emoji codes or highlighting read from names a user wrote."""
-    return Console(no_color=no_color, soft_wrap=False, markup=False, emoji=False, highlight=False)
+    # --no-color is plain text: with no colour system rich writes no escape at all (no_color alone keeps bold
+    # and italic)
+    plain: dict[str, Any] = {"color_system": None} if no_color else {}
+    return Console(no_color=no_color, soft_wrap=False, markup=False, emoji=False, highlight=False, **plain)
 
 
 def _print(tables: Any, data: dict[str, Any], no_color: bool) -> None:
@@ -444,6 +447,7 @@ def trace(
         str, typer.Option("--output", "-o", help="Trace JSON to write (open in Perfetto).")
     ] = "trace.json",
     json_out: JsonOpt = False,
+    no_color: NoColorOpt = False,  # accepted as by every command; trace prints one plain line either way
 ) -> None:
     """One training step simulated event by event, written as Chrome/Perfetto trace JSON."""
     from supercluster.perf.timeline import simulate_step
@@ -674,9 +678,15 @@ def presets(
 
 
 @app.command()
-def version() -> None:
+def version(
+    json_out: JsonOpt = False,
+    no_color: NoColorOpt = False,  # accepted as by every command; the version is one plain line
+) -> None:
     """Print the version."""
-    typer.echo(__version__)
+    if json_out:
+        _emit_json({"version": __version__})
+    else:
+        typer.echo(__version__)
 
 
 def run(argv: list[str] | None = None) -> int:
