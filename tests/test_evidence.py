@@ -89,3 +89,11 @@ def test_readme_accuracy_tables_are_what_the_code_prints():
     script = Path(__file__).resolve().parent.parent / "scripts" / "readme_tables.py"
     done = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, "README tables are stale: run python scripts/readme_tables.py"
+
+
+@pytest.mark.parametrize("name", [*DATASETS, "all"])
+def test_every_bundled_set_is_a_name_the_command_line_takes(name):
+    from clirun import invoke
+
+    r = invoke("validate", name, "--json")
+    assert r.code == 0, r.err

@@ -349,3 +349,29 @@ def test_megatron_core_folds_expert_parallelism_over_context_parallelism():
     assert expert_dispatch(model, plan, folded, comm, token_bytes) < expert_dispatch(
         model, plan, inside_dp, comm, token_bytes
     )
+
+
+def test_expert_tensor_parallel_below_tp_folds_expert_parallelism_over_tp():
+    """Megatron-Core's expert TP (MoE Parallel Folding, arXiv:2504.14960, section 3): with etp 1 each expert is
+    whole on one GPU, an EP group folds over tp * cp * dp / etp ranks (ep 32 on tp 2 x dp 16, as the
+    Megatron-MoE-ModelZoo's Qwen3-235B H100 recipe runs it), the expert weights per GPU are E / ep experts, and
+    the MoE block needs no TP collective. A given ep that only fits that way fills etp; a stack that does not
+    fold refuses it."""
+    from supercluster.plan import resolve
+    from supercluster.specs import PlanSpec, WorkloadSpec
+
+    model = catalog.model("qwen3-235b-a22b")
+    wl = WorkloadSpec(model=model, seq_len=4096, global_batch=2048)
+    system = catalog.system("dgx-h100-superpod", gpus=256)
+    sw = catalog.software("megatron-core-2024")
+    knobs = dict(tp=2, pp=8, vpp=4, cp=1, micro_batch=1, precision="bf16", recompute="none", zero=1)
+    folded = resolve(PlanSpec(ep=32, etp=1, **knobs), wl, system, sw, 256)
+    assert folded.plan.expert_ranks == 32 and "etp1" in folded.plan.label()
+    filled = resolve(PlanSpec(ep=32, **knobs), wl, system, sw, 256)
+    assert filled.plan.etp == 1 and "etp" in filled.filled
+    assert filled.step_time_s == pytest.approx(folded.step_time_s)
+    split = resolve(PlanSpec(ep=8, **knobs), wl, system, sw, 256)  # etp = tp: each expert split in two
+    assert folded.tp_comm_s < split.tp_comm_s  # the expert block's TP collectives are gone
+    eager = catalog.software("fsdp-2024")  # EP inside DP only: no folding
+    with pytest.raises(SuperclusterError):
+        resolve(PlanSpec(ep=32, etp=1, **{**knobs, "zero": 3}), wl, system, eager, 256)

@@ -132,7 +132,8 @@ CLI_BAD = {
         "ep(8) > 1 needs a mixture-of-experts model",
     ),
     "ep above the experts": (("estimate", *MOE, "--ep", "16"), "ep(16) must divide moe_experts(8)"),
-    "ep above dp x cp": (("plan", *MOE, "--tp", "8", "--pp", "4", "--ep", "8"), "ep(8) must divide dp * cp"),
+    # (tp 8 with ep 8 on dp 2 is valid since expert TP folds EP over tp: tp 1 leaves nothing to fold over)
+    "ep above dp x cp": (("plan", *MOE, "--tp", "1", "--pp", "32", "--ep", "8"), "ep(8) must divide dp * cp"),
     "micro-batch above the batch": (("estimate", *DENSE, "--micro-batch", "128"), "micro_batch(128) must be <="),
     "micro-batch above batch / dp": (
         ("estimate", *DENSE, "--tp", "8", "--pp", "1", "--micro-batch", "16"),

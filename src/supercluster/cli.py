@@ -603,7 +603,9 @@ def collective(
 
 def _check_csv(csv_path: str | None) -> None:
     """A CSV the user names must be a UTF-8 text file of sensible size before its rows are read."""
-    if csv_path not in (None, "published", "project"):
+    from supercluster.validate.harness import DATASETS
+
+    if csv_path is not None and csv_path != "all" and csv_path not in DATASETS:
         inputs.read_text(csv_path, "validation CSV")
 
 

@@ -30,11 +30,22 @@ def check_plan(
             raise SuperclusterError(
                 f"ep({ep}) must divide moe_experts({model.moe_experts}) of {model.name}; valid ep: {valid}"
             )
-        if plan.dp and (plan.dp * cp) % ep:
-            raise SuperclusterError(f"ep({ep}) must divide dp({plan.dp}) * cp({cp}) = {plan.dp * cp}")
-        if gpus and tp and pp and gpus % (tp * pp) == 0 and (gpus // (tp * pp)) % ep:
-            rest = gpus // (tp * pp)
-            raise SuperclusterError(f"ep({ep}) must divide dp * cp = gpus({gpus}) / (tp({tp}) * pp({pp})) = {rest}")
+        etp = plan.etp
+        if etp is not None and tp and tp % etp:
+            raise SuperclusterError(f"etp({etp}) must divide tp({tp}): experts split over a subset of the TP ranks")
+        # an EP group folds over the ranks the experts are not split over: tp * cp * dp / etp (cp * dp when
+        # etp = tp). A blank etp may be filled down to 1 by a stack that folds (MoE Parallel Folding), so the
+        # loosest rule applies here and the search keeps what the stack allows.
+        fold = tp // etp if etp is not None and tp else (tp or 1)
+        if plan.dp and (plan.dp * cp * fold) % ep:
+            ranks = f"dp({plan.dp}) * cp({cp})" + (f" * tp({tp}) / etp({etp})" if fold > 1 else "")
+            raise SuperclusterError(f"ep({ep}) must divide {ranks} = {plan.dp * cp * fold}")
+        if gpus and tp and pp and gpus % (tp * pp) == 0 and (gpus // (tp * pp) * fold) % ep:
+            rest = gpus // (tp * pp) * fold
+            raise SuperclusterError(
+                f"ep({ep}) must divide dp * cp{' * tp / etp' if fold > 1 else ''} = {rest} "
+                f"(gpus({gpus}) / (tp({tp}) * pp({pp})){f' * {fold}' if fold > 1 else ''})"
+            )
         if gpus and gpus % ep:
             raise SuperclusterError(f"ep({ep}) must divide dp * cp, a divisor of gpus({gpus}); {gpus} % {ep} != 0")
     if seq % cp:

@@ -20,10 +20,10 @@ from supercluster.specs import ResolvedPlan, SoftwareProfile, SystemSpec
 
 def ep_stride(plan: ResolvedPlan, sw: SoftwareProfile | None) -> int:
     """Rank distance between the members of an expert-parallel group: after TP and CP when EP sits inside the
-    data-parallel ranks (order tp-cp-ep-dp-pp; also when no stack is given); after the expert TP (= TP) alone
-    when the stack folds EP over CP and DP (Megatron-Core's MoE Parallel Folding: Liu et al. 2025,
+    data-parallel ranks (order tp-cp-ep-dp-pp; also when no stack is given); after the expert TP (etp, by default
+    TP) alone when the stack folds EP over CP and DP (Megatron-Core's MoE Parallel Folding: Liu et al. 2025,
     arXiv:2504.14960, section 3)."""
-    return plan.tp if sw is not None and sw.ep_folded else plan.tp * plan.cp
+    return plan.expert_tp if sw is not None and sw.ep_folded else plan.tp * plan.cp
 
 
 def placement(system: SystemSpec, plan: ResolvedPlan, sw: SoftwareProfile | None = None) -> list[dict[str, Any]]:

@@ -91,6 +91,7 @@ class Candidates:
     sched: np.ndarray | None = None  # index into SCHEDULE_NAMES (None: all 1f1b)
     lb: np.ndarray | None = None  # sequences per DP rank per pipeline pass (0: the whole step in one pass)
     rcf: np.ndarray | None = None  # share of a full recompute re-run (1: all of it)
+    etp: np.ndarray | None = None  # expert tensor parallel (default: tp)
 
     def __post_init__(self) -> None:
         if self.sched is None:
@@ -99,6 +100,8 @@ class Candidates:
             self.lb = np.zeros(len(self.tp), dtype=np.int64)
         if self.rcf is None:
             self.rcf = np.ones(len(self.tp), dtype=float)
+        if self.etp is None:
+            self.etp = np.asarray(self.tp).copy()
 
     def __len__(self) -> int:
         return len(self.tp)
@@ -123,6 +126,7 @@ class Candidates:
             sched=col(lambda p: SCHEDULE_NAMES.index(p.schedule), np.int8),
             lb=col(lambda p: p.local_batch or 0),
             rcf=col(lambda p: p.recompute_fraction, float),
+            etp=col(lambda p: p.expert_tp),
         )
 
     def take(self, idx: np.ndarray) -> Candidates:
@@ -144,6 +148,7 @@ class Candidates:
             schedule=SCHEDULE_NAMES[int(self.sched[i])] if self.sched is not None else "1f1b",
             local_batch=int(self.lb[i]) or None if self.lb is not None else None,
             recompute_fraction=float(self.rcf[i]) if self.rcf is not None else 1.0,
+            etp=int(self.etp[i]) if self.etp is not None and int(self.etp[i]) != int(self.tp[i]) else None,
         )
 
 
@@ -228,13 +233,14 @@ def _group(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def inner_terms(
     model: ModelSpec, seq: int, system: SystemSpec, sw: SoftwareProfile, comm: CollectiveModel, key: tuple[int, ...]
 ) -> dict[str, float]:
-    tp, cp, mb, sp, rc, prec, ep = key
+    tp, cp, mb, sp, rc, prec, ep, etp = key
     plan = ResolvedPlan(
         tp=tp,
         pp=1,
         vpp=1,
         cp=cp,
         ep=ep,
+        etp=etp if etp != tp else None,
         dp=max(ep, 1),
         zero=0,
         sequence_parallel=bool(sp),
@@ -289,14 +295,15 @@ def _stage_params(model: ModelSpec, c: Candidates, layers: np.ndarray, first: An
     params = (
         layers * model.attention_params + layers * (1 - share) * model.dense_ffn_params + layers * share * shared
     ) / c.tp
-    expert = layers * share * per_moe_expert / (c.tp * c.ep)
+    etp = c.etp if c.etp is not None else c.tp
+    expert = layers * share * per_moe_expert / (etp * c.ep)
     params = params + np.where(first | (c.pp == 1), model.embedding_params / c.tp, 0.0)
     head = (c.pp > 1) | (not model.tied_embeddings)
     params = params + np.where(last & head, model.vocab * model.hidden / c.tp, 0.0)
     if model.mtp_depth:
         mtp_experts = model.mtp_depth * (model.moe_experts * model.expert_params if model.is_moe else 0)
         params = params + np.where(last, (model.mtp_params - mtp_experts) / c.tp, 0.0)
-        expert = expert + np.where(last, mtp_experts / (c.tp * c.ep), 0.0)
+        expert = expert + np.where(last, mtp_experts / (etp * c.ep), 0.0)
     return params, expert
 
 
@@ -320,7 +327,8 @@ def _blend_partial_recompute(
     none_rows: dict[tuple[int, ...], dict[str, float]] = {}
     out = {f: v.astype(float, copy=True) for f, v in t.items()}
     for i in partial:
-        key = (int(c.tp[i]), int(c.cp[i]), int(c.mb[i]), int(c.sp[i]), 0, int(c.prec[i]), int(c.ep[i]))
+        etp_i = int(c.etp[i]) if c.etp is not None else int(c.tp[i])
+        key = (int(c.tp[i]), int(c.cp[i]), int(c.mb[i]), int(c.sp[i]), 0, int(c.prec[i]), int(c.ep[i]), etp_i)
         if key not in none_rows:
             none_rows[key] = inner_terms(model, seq, system, sw, comm, key)
         f = float(rcf[i])
@@ -344,8 +352,9 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
 
     # --- inner keys: per-layer costs, computed once each ---
     # Pack each inner key into one int64 (mixed radix) so 1-D np.unique can group them quickly.
+    etp = c.etp if c.etp is not None else c.tp
     code = ((((c.tp * 4096 + c.cp) * 1024 + c.mb) * 2 + c.sp) * 4 + c.rc) * 2 + c.prec
-    code = code * 4096 + c.ep
+    code = (code * 4096 + c.ep) * 64 + etp
     uniq_codes, inner = _group(code)
     first_of = np.zeros(len(uniq_codes), dtype=np.int64)
     first_of[inner[::-1]] = np.arange(n)[::-1]
@@ -356,7 +365,16 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
             system,
             sw,
             comm,
-            (int(c.tp[i]), int(c.cp[i]), int(c.mb[i]), int(c.sp[i]), int(c.rc[i]), int(c.prec[i]), int(c.ep[i])),
+            (
+                int(c.tp[i]),
+                int(c.cp[i]),
+                int(c.mb[i]),
+                int(c.sp[i]),
+                int(c.rc[i]),
+                int(c.prec[i]),
+                int(c.ep[i]),
+                int(etp[i]),
+            ),
         )
         for i in first_of
     ]
@@ -444,8 +462,11 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     params0, expert0 = _stage_params(model, c, n_first, True, single)
     dp_group = c.dp * c.cp
     dp_span = span_of(dp_group, c.tp, system.domain_gpus)
-    edp = dp_group // c.ep
-    edp_span = span_of(edp, c.tp * c.ep, system.domain_gpus)
+    # expert data parallelism: the copies of each expert shard, tp * cp * dp / (etp * ep) (cp * dp / ep when
+    # etp = tp), spaced etp * ep ranks apart (MoE Parallel Folding's expert-DP group)
+    c_etp = c.etp if c.etp is not None else c.tp
+    edp = c.tp * dp_group // (c_etp * c.ep)
+    edp_span = span_of(edp, c_etp * c.ep, system.domain_gpus)
     grad_bytes = params0 * sw.grad_reduce_bytes
     exp_bytes = expert0 * sw.grad_reduce_bytes
     zero = c.zero
@@ -499,7 +520,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         # row-wise weights and the column-wise copy; no BF16 copy either way
         w_bytes = np.where(c.prec == FP8, 2.0, np.where(c.prec == MXFP8, w_bytes - 2.0, w_bytes))
     shard = dp_group
-    eshard = np.maximum(1, shard // c.ep)
+    eshard = np.maximum(1, edp)
 
     def stage_memory(layers: np.ndarray, scaled: np.ndarray, first: Any, last: Any) -> tuple[np.ndarray, ...]:
         pr, ex = _stage_params(model, c, layers, first, last)

@@ -165,13 +165,17 @@ def layer_cost(
     # load; with a capacity factor experts are padded to that capacity (Fedus et al. 2021, Switch
     # Transformers, section 2.2; Megatron-Core MoE --moe-expert-capacity-factor).
     load = model.routing_load if moe else 1.0
+    # Experts split over et = plan.expert_tp ranks (Megatron-Core's expert tensor parallelism; et = t unless a
+    # folding stack sets it lower): each GPU feeds the experts et / t of the TP group's tokens, and each expert
+    # GEMM is fe / et wide (MoE Parallel Folding, Liu et al. 2025, arXiv:2504.14960, section 3).
+    et = plan.expert_tp
     if moe:
         local_experts = model.moe_experts / plan.ep
-        per_expert_tok = tok * model.moe_topk * plan.ep / model.moe_experts * load
+        per_expert_tok = tok * (et / t) * model.moe_topk * plan.ep / model.moe_experts * load
         fe = model.expert_ffn
         flops_before = flops_fwd
-        lin(per_expert_tok, up * fe / t, h, local_experts, block="mlp")
-        lin(per_expert_tok, h, fe / t, local_experts)
+        lin(per_expert_tok, up * fe / et, h, local_experts, block="mlp")
+        lin(per_expert_tok, h, fe / et, local_experts)
         flops_fwd = flops_before + (flops_fwd - flops_before) / load  # model FLOPs count the useful tokens
         if model.moe_shared_experts:
             lin(tok, up * fe * model.moe_shared_experts / t, h, block="mlp")
@@ -231,14 +235,23 @@ def layer_cost(
     # param.main_grad.add_(param.grad)), wgrad_accum_bytes_per_param bytes per weight.
     b_elem += memory_bound_s(weight_elems * sw.wgrad_accum_bytes_per_param, acc)
     if moe and model.expert_bias and not sw.expert_bias_fused:
-        routed = tok * model.moe_topk * load  # routed copies of this rank's tokens (the busiest rank's share)
+        # routed copies of this rank's tokens (the busiest rank's share)
+        routed = tok * (et / t) * model.moe_topk * load
         per_f, per_h = UNFUSED_BIAS_FWD_BYTES
-        f_elem += memory_bound_s(routed * (per_f * model.expert_ffn / t + per_h * h), acc)
+        f_elem += memory_bound_s(routed * (per_f * model.expert_ffn / et + per_h * h), acc)
         per_f, per_h = UNFUSED_BIAS_BWD_BYTES
-        b_elem += memory_bound_s(routed * (per_f * model.expert_ffn / t + per_h * h), acc)
+        b_elem += memory_bound_s(routed * (per_f * model.expert_ffn / et + per_h * h), acc)
 
     # --- tensor-parallel communication: 2 collectives forward, 2 backward (Shoeybi et al. sec. 3) ---
-    tp_fwd, tp_bwd = tp_comm(tok * h * 2.0, plan, sw, comm, reads_input)
+    if moe and et != t and not model.moe_shared_experts:
+        # the attention block's TP collectives over t ranks; the expert block's over its et ranks, on the et / t
+        # of the tokens they share (none at et = 1: each rank routes its own sequence shard)
+        tp_fwd, tp_bwd = tp_comm(tok * h * 2.0, plan, sw, comm, {"attn": reads_input["attn"]}, blocks=1.0)
+        expert_plan = plan.model_copy(update={"tp": et, "etp": None})
+        mlp_f, mlp_b = tp_comm(tok * (et / t) * h * 2.0, expert_plan, sw, comm, {"mlp": reads_input["mlp"]}, 1.0)
+        tp_fwd, tp_bwd = tp_fwd + mlp_f, tp_bwd + mlp_b
+    else:
+        tp_fwd, tp_bwd = tp_comm(tok * h * 2.0, plan, sw, comm, reads_input)
     # Context parallelism: ring attention passes each rank's K and V chunk around the CP ring
     # (Liu et al. 2023, "Ring Attention", arXiv:2310.01889, section 3), overlapped with the attention
     # of the chunk in hand; the backward also passes dK and dV (twice the forward volume).
@@ -284,7 +297,12 @@ def layer_cost(
 
 
 def tp_comm(
-    msg: float, plan: ResolvedPlan, sw: SoftwareProfile, comm: CollectiveModel, reads_input: dict[str, list[float]]
+    msg: float,
+    plan: ResolvedPlan,
+    sw: SoftwareProfile,
+    comm: CollectiveModel,
+    reads_input: dict[str, list[float]],
+    blocks: float = 2.0,
 ) -> tuple[float, float]:
     """Exposed TP communication of one layer: (forward, backward) seconds for an h-wide ``msg`` per block.
 
@@ -304,7 +322,7 @@ def tp_comm(
         one = ag + rs
     else:
         one = ar = float(comm.all_reduce(msg, span))
-    bwd = 2.0 * one
+    bwd = blocks * one
     if sw.tp_async_dgrad:
         bwd = 0.0
         for dgrad, wgrad in reads_input.values():
@@ -313,7 +331,7 @@ def tp_comm(
             else:
                 bwd += max(0.0, ar - wgrad)
     hidden = 1.0 - sw.tp_overlap_fraction
-    return 2.0 * one * hidden, bwd * hidden
+    return blocks * one * hidden, bwd * hidden
 
 
 def expert_dispatch(

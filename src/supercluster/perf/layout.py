@@ -47,8 +47,12 @@ def check_layout(model: ModelSpec, plan: ResolvedPlan, gpus: int, seq: int, glob
             raise SuperclusterError(f"ep({plan.ep}) > 1 needs a mixture-of-experts model; {model.name} is dense")
         if model.moe_experts % plan.ep:
             raise SuperclusterError(f"ep({plan.ep}) must divide moe_experts({model.moe_experts})")
-        if (d * c) % plan.ep:
-            raise SuperclusterError(f"ep({plan.ep}) must divide dp({d}) * cp({c}) = {d * c}")
+        if plan.expert_ranks % plan.ep:
+            raise SuperclusterError(
+                f"ep({plan.ep}) must divide tp({t}) * cp({c}) * dp({d}) / etp({plan.expert_tp}) = {plan.expert_ranks}"
+            )
+    if t % plan.expert_tp:
+        raise SuperclusterError(f"etp({plan.expert_tp}) must divide tp({t})")
     if plan.sequence_parallel and t == 1:
         raise SuperclusterError("sequence_parallel needs tp > 1")
     m = microbatches(global_batch, plan)

@@ -107,6 +107,7 @@ def simulate_step(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfil
             RECOMPUTE.index(plan.recompute),
             PRECISION.index(plan.precision),
             plan.ep,
+            plan.expert_tp,
         ),
     )
     share = model.moe_layers / model.layers

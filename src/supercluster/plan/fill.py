@@ -58,6 +58,11 @@ def _reasons(plan: PlanSpec, chosen: StepEstimate, why: str) -> dict[str, str]:
             filled[knob] = f"{value} (with tp > 1 it never costs time and saves memory)"
         else:
             filled[knob] = f"{value} ({why})"
+    if plan.etp is None and chosen.plan.etp is not None:
+        filled["etp"] = (
+            f"{chosen.plan.etp} (ep({chosen.plan.ep}) does not divide dp * cp: the stack folds expert parallelism "
+            f"over tp / etp too, with the widest expert TP that fits)"
+        )
     return filled
 
 
@@ -80,6 +85,7 @@ def resolve(plan: PlanSpec, workload: WorkloadSpec, system: SystemSpec, sw: Soft
         sw.attention_kernel == "flash",
         tuple(sw.schedules),
         tuple(sw.zero_stages),
+        sw.ep_folded,
     )
     if len(space.candidates) == 0:
         raise SuperclusterError(no_layout_message(workload, system, gpus, fixed, FILL_OPTIONS))

@@ -140,6 +140,7 @@ def search(
         sw.attention_kernel == "flash",
         tuple(sw.schedules),
         tuple(sw.zero_stages),
+        sw.ep_folded,
     )
     if len(space.candidates) == 0:
         raise SuperclusterError(no_layout_message(workload, system, gpus, fixed, options))

@@ -81,6 +81,7 @@ def enumerate_space(
     flash_attention: bool = True,
     schedules: tuple[str, ...] = ("1f1b",),
     stack_zero: tuple[int, ...] = (0, 1, 2, 3),
+    ep_folded: bool = False,
 ) -> Space:
     """Every valid layout that agrees with the fixed knobs of ``fixed``.
 
@@ -132,12 +133,23 @@ def enumerate_space(
             )
             if lb:
                 mbs = [b for b in mbs if lb % b == 0]
+            # an expert group tiles the ranks its experts are not split over: dp * cp, and tp / etp more when a
+            # folding stack splits experts over fewer ranks than the attention (etp < tp)
+            etp = fixed.etp or tp
+            if fixed.etp is None and ep_folded and fixed.ep and (dp * cp) % fixed.ep:
+                # the given ep tiles the ranks only if experts are split over fewer ranks than the attention:
+                # the widest expert TP that makes it fit, as a Megatron-Core recipe would set it
+                fits = [e for e in sorted(_divisors(tp), reverse=True) if (dp * cp * (tp // e)) % fixed.ep == 0]
+                etp = fits[0] if fits else tp
+            if tp % etp or (etp != tp and not ep_folded):
+                continue
+            expert_ranks = dp * cp * (tp // etp)
             if fixed.ep:
-                if (dp * cp) % fixed.ep:  # the expert group must tile the data- and context-parallel ranks
+                if expert_ranks % fixed.ep:
                     continue
                 eps = [fixed.ep]
             elif model.is_moe:
-                eps = [e for e in _divisors(model.moe_experts) if (dp * cp) % e == 0]
+                eps = [e for e in _divisors(model.moe_experts) if expert_ranks % e == 0]
             else:
                 eps = [1]
             sps = [fixed.sequence_parallel] if fixed.sequence_parallel is not None else [tp > 1]
@@ -178,6 +190,7 @@ def enumerate_space(
                     prec=arr[:, 4].astype(np.int8),
                     sched=arr[:, 7].astype(np.int8),
                     lb=np.full(k, lb),
+                    etp=np.full(k, etp),
                 )
             )
     if not blocks:

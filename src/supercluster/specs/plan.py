@@ -20,6 +20,15 @@ class PlanSpec(Spec):
     vpp: int | None = Field(default=None, ge=1, description="virtual stages per pipeline rank")
     cp: int | None = Field(default=None, ge=1, description="context parallel")
     ep: int | None = Field(default=None, ge=1, description="expert parallel (divides the DP group)")
+    etp: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "expert tensor parallel: the ranks each expert is split over (Megatron-Core "
+            "--expert-tensor-parallel-size); blank = tp. Below tp, a stack that folds expert parallelism "
+            "(MoE Parallel Folding) lays its EP groups over tp * cp * dp / etp ranks"
+        ),
+    )
     dp: int | None = Field(default=None, ge=1, description="data parallel; blank = gpus/(tp*pp*cp)")
     zero: int | None = Field(default=None, ge=0, le=3, description="0 none, 1 optimizer, 2 +grads, 3 +params")
     sequence_parallel: bool | None = None
@@ -66,6 +75,19 @@ class ResolvedPlan(Spec):
     precision: TrainPrecision
     schedule: Schedule = "1f1b"
     recompute_fraction: float = Field(default=1.0, gt=0.0, le=1.0, description="share of a full recompute re-run")
+    etp: int | None = Field(default=None, ge=1, description="expert tensor parallel (None: tp)")
+
+    @property
+    def expert_tp(self) -> int:
+        """Ranks each expert is split over: etp when given, else tp."""
+        return self.etp or self.tp
+
+    @property
+    def expert_ranks(self) -> int:
+        """Ranks of one pipeline stage an expert-parallel group folds over: tp * cp * dp / expert_tp (cp * dp when
+        experts are split like the attention, expert_tp = tp)."""
+        return self.tp * self.cp * self.dp // self.expert_tp
+
     local_batch: int | None = Field(default=None, ge=1, description="sequences per DP rank per pipeline pass")
 
     @classmethod
@@ -93,7 +115,9 @@ class ResolvedPlan(Spec):
     def label(self) -> str:
         sp = "+sp" if self.sequence_parallel else ""
         return (
-            f"tp{self.tp}{sp} pp{self.pp} vpp{self.vpp} cp{self.cp} ep{self.ep} dp{self.dp} "
+            f"tp{self.tp}{sp} pp{self.pp} vpp{self.vpp} cp{self.cp} ep{self.ep}"
+            + (f" etp{self.etp}" if self.etp is not None and self.etp != self.tp else "")
+            + f" dp{self.dp} "
             f"zero{self.zero} mb{self.micro_batch} rc-{self.recompute}"
             + (f"{self.recompute_fraction:.2g}" if self.recompute == "full" and self.recompute_fraction < 1 else "")
             + f" {self.precision}"

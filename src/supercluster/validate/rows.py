@@ -28,7 +28,7 @@ ARCH_INT = (
     "moe_shared_experts",
     "moe_dense_layers",
 )
-PLAN_INT = ("tp", "pp", "vpp", "cp", "ep", "dp", "zero", "micro_batch", "local_batch")
+PLAN_INT = ("tp", "pp", "vpp", "cp", "ep", "etp", "dp", "zero", "micro_batch", "local_batch")
 
 # The generic cluster of each accelerator when a row names no system (schema README).
 GENERIC_SYSTEM = {
