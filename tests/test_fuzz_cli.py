@@ -18,6 +18,8 @@ from clirun import check_contract, invoke
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from supercluster.specs import PlanSpec
+
 SCALE = float(os.environ.get("FUZZ_SCALE", "1"))
 LIMIT_S = 20.0
 
@@ -219,19 +221,7 @@ def scenario_mapping(draw: st.DrawFn) -> dict:
         )
     )
     data["gpus"] = draw(st.one_of(st.sampled_from([8, 16, 64, 128]), ANY_SCALAR))
-    plan_keys = [
-        "tp",
-        "pp",
-        "vpp",
-        "cp",
-        "ep",
-        "dp",
-        "zero",
-        "micro_batch",
-        "sequence_parallel",
-        "recompute",
-        "precision",
-    ]
+    plan_keys = sorted(PlanSpec.model_fields)  # every knob a scenario's plan may hold
     data["plan"] = draw(st.one_of(st.dictionaries(st.sampled_from(plan_keys), SMALL_INT, max_size=5), VALUE))
     for key in ("name", "description", "software", "reliability", "facility", "assumptions", "extra"):
         if draw(st.integers(0, 5)) == 0:

@@ -428,3 +428,8 @@ def test_a_bug_is_one_line_naming_itself_not_a_traceback(monkeypatch):
     monkeypatch.setenv("SUPERCLUSTER_TRACEBACK", "1")
     with pytest.raises(KeyError):
         invoke("estimate")
+
+
+def test_recompute_fraction_needs_full_recompute():
+    r = invoke("estimate", "--recompute", "selective", "--recompute-fraction", "0.5")
+    assert r.code == 2 and "needs recompute full" in r.err and r.err.count("\n") == 1

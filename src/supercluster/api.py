@@ -40,11 +40,13 @@ PLAN_KEYS = (
     "vpp",
     "cp",
     "ep",
+    "etp",
     "dp",
     "zero",
     "sequence_parallel",
     "micro_batch",
     "recompute",
+    "recompute_fraction",
     "precision",
     "local_batch",
 )

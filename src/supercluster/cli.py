@@ -79,6 +79,7 @@ PpOpt = Annotated[int | None, typer.Option(help="Pipeline parallel.")]
 VppOpt = Annotated[int | None, typer.Option(help="Virtual stages per pipeline rank.")]
 CpOpt = Annotated[int | None, typer.Option(help="Context parallel.")]
 EpOpt = Annotated[int | None, typer.Option(help="Expert parallel.")]
+EtpOpt = Annotated[int | None, typer.Option(help="Expert tensor parallel (default: tp).")]
 DpOpt = Annotated[int | None, typer.Option(help="Data parallel (default gpus / (tp*pp*cp)).")]
 ZeroOpt = Annotated[int | None, typer.Option(help="ZeRO stage 0-3.")]
 SpOpt = Annotated[bool | None, typer.Option("--sp/--no-sp", help="Sequence parallelism.")]
@@ -88,6 +89,10 @@ LbOpt = Annotated[
     typer.Option(help="Sequences per DP rank in one pipeline pass (stacks that accumulate outside the schedule)."),
 ]
 RcOpt = Annotated[Recompute | None, typer.Option(help="Activation recomputation.")]
+RcfOpt = Annotated[
+    float | None,
+    typer.Option("--recompute-fraction", help="Share of a full recompute re-run (0-1], with --recompute full."),
+]
 PrecOpt = Annotated[Precision | None, typer.Option(help="Matrix-multiply precision.")]
 CalOpt = Annotated[str | None, typer.Option(help="Calibration profile (from `supercluster calibrate`).")]
 SoftwareOpt = Annotated[
@@ -118,12 +123,14 @@ def estimate(
     vpp: VppOpt = None,
     cp: CpOpt = None,
     ep: EpOpt = None,
+    etp: EtpOpt = None,
     dp: DpOpt = None,
     zero: ZeroOpt = None,
     sequence_parallel: SpOpt = None,
     micro_batch: MbOpt = None,
     local_batch: LbOpt = None,
     recompute: RcOpt = None,
+    recompute_fraction: RcfOpt = None,
     precision: PrecOpt = None,
     calibration: CalOpt = None,
     software: SoftwareOpt = None,
@@ -165,12 +172,14 @@ def plan(
     vpp: VppOpt = None,
     cp: CpOpt = None,
     ep: EpOpt = None,
+    etp: EtpOpt = None,
     dp: DpOpt = None,
     zero: ZeroOpt = None,
     sequence_parallel: SpOpt = None,
     micro_batch: MbOpt = None,
     local_batch: LbOpt = None,
     recompute: RcOpt = None,
+    recompute_fraction: RcfOpt = None,
     precision: PrecOpt = None,
     top: Annotated[int, typer.Option(min=1, max=100, help="How many of the best layouts to show.")] = 5,
     explain: Annotated[str | None, typer.Option(help="A layout to explain, e.g. 'tp8 pp16 vpp4 mb1'.")] = None,

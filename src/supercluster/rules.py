@@ -48,6 +48,11 @@ def check_plan(
             )
         if gpus and gpus % ep:
             raise SuperclusterError(f"ep({ep}) must divide dp * cp, a divisor of gpus({gpus}); {gpus} % {ep} != 0")
+    if plan.recompute_fraction is not None and plan.recompute not in (None, "full"):
+        raise SuperclusterError(
+            f"recompute_fraction({plan.recompute_fraction:g}) is a share of a full recompute: it needs recompute "
+            f"full, got recompute {plan.recompute}"
+        )
     if seq % cp:
         raise SuperclusterError(f"cp({cp}) must divide seq_len({seq}): {seq} / {cp} = {seq / cp:g}")
     if plan.vpp and plan.vpp > 1 and pp == 1:

@@ -7,7 +7,9 @@ e = predicted speed / measured speed - 1, stored with its kind in ``data/residua
 
 1. the pool is the residuals nearest in kind: scored 3 for the same dense/MoE family, 2 for the same software
    stack, 1 for the same accelerator and 1 for the same GPU-count band, whole score tiers taken from the top
-   until at least ``MIN_POOL`` rows are in;
+   until at least ``MIN_POOL`` rows are in. The weights and the pool size are choices (family first, because
+   dense and MoE errors differ most in the evidence; 30 rows, so a 10th percentile rests on three), not fitted:
+   what checks them is the leave-one-source-out coverage below;
 2. on log(1 + e) the pool's 10th and 90th percentiles, spread about its median by ``scale`` (one constant,
    fitted so that the 80% interval covers 80% of the bundled runs when each run's own source document is left
    out of its pool: leave-one-source-out coverage, recorded in ``data/interval_calibration.json`` with the
