@@ -276,7 +276,8 @@ def _weak_scaling_slowdown(
     p = step.plan
     per_replica = p.tp * p.pp * p.cp
     dp_ref = max(1, gpus_ref // per_replica)
-    while dp_ref > 1 and (p.ep > 1 and (dp_ref * p.cp) % p.ep):
+    fold = p.tp // p.expert_tp  # an EP group tiles dp * cp * tp / etp ranks
+    while dp_ref > 1 and p.ep > 1 and (dp_ref * p.cp * fold) % p.ep:
         dp_ref -= 1
     if dp_ref >= p.dp:
         return 0.0

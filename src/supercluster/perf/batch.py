@@ -464,9 +464,8 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     dp_span = span_of(dp_group, c.tp, system.domain_gpus)
     # expert data parallelism: the copies of each expert shard, tp * cp * dp / (etp * ep) (cp * dp / ep when
     # etp = tp), spaced etp * ep ranks apart (MoE Parallel Folding's expert-DP group)
-    c_etp = c.etp if c.etp is not None else c.tp
-    edp = c.tp * dp_group // (c_etp * c.ep)
-    edp_span = span_of(edp, c_etp * c.ep, system.domain_gpus)
+    edp = c.tp * dp_group // (etp * c.ep)
+    edp_span = span_of(edp, etp * c.ep, system.domain_gpus)
     grad_bytes = params0 * sw.grad_reduce_bytes
     exp_bytes = expert0 * sw.grad_reduce_bytes
     zero = c.zero

@@ -120,7 +120,7 @@ class ValidationReport:
         for name, st in per_source.items():
             # a document no constant was fitted on is held out by construction: its error is out-of-sample
             st["fitted_here"] = name in fitted
-            st["loso_mape_pct"] = fitted.get(name, st["mape_pct"]) if name in fitted else st["mape_pct"]
+            st["loso_mape_pct"] = fitted[name] if name in fitted else st["mape_pct"]
             if st["loso_mape_pct"] is not None and st["n_predicted"]:
                 loso_sum += st["loso_mape_pct"] * st["n_predicted"]
                 loso_n += st["n_predicted"]
