@@ -157,3 +157,34 @@ def test_no_color_is_plain_text_even_on_a_terminal(monkeypatch):
 
     for command in typer.main.get_command(app).commands.values():
         assert any("--no-color" in p.opts for p in command.params), command.name
+
+
+def test_mfu_names_its_denominator_and_fp8_is_measured_against_the_fp8_peak(monkeypatch):
+    """An FP8 layout's MFU divides by the dense FP8 peak (1,979 TFLOP/s on H100 SXM, NVIDIA H100 datasheet,
+    without sparsity), and the BF16-peak figure (989 TFLOP/s) is carried beside it, in JSON and in the table."""
+    from clirun import invoke
+
+    args = ("estimate", "--model", "llama3-70b", "--system", "dgx-h100-superpod", "--gpus", "64", "--tp", "8")
+    d = json.loads(invoke(*args, "--precision", "fp8", "--json").out)
+    assert d["mfu_peak_precision"] == "fp8" and d["mfu_peak_tflops_per_gpu"] == pytest.approx(1979, rel=0.01)
+    # same model FLOP/s over two peaks: the ratio is the ratio of the peaks
+    assert d["mfu_bf16_peak"] / d["mfu"] == pytest.approx(1979 / 989, rel=0.01)
+    assert d["mfu"] == pytest.approx(d["model_tflops_per_gpu"] / 1979, rel=0.01)
+    monkeypatch.setenv("COLUMNS", "200")  # one line per row, so the phrase is not wrapped
+    table = invoke(*args, "--precision", "fp8", "--no-color").out
+    assert "of dense FP8 peak" in table and "of BF16 peak" in table
+    bf16 = json.loads(invoke(*args, "--precision", "bf16", "--json").out)
+    assert bf16["mfu_peak_precision"] == "bf16" and bf16["mfu"] == bf16["mfu_bf16_peak"]
+
+
+def test_defaults_the_user_did_not_choose_are_listed_and_parameters_printed():
+    from clirun import invoke
+
+    d = json.loads(invoke("estimate", "--model", "llama3-70b", "--json").out)
+    listed = {a["what"]: a["value"] for a in d["scenario_assumptions"]}
+    assert listed["system"].startswith("colossus-100k") and "global batch" in listed
+    assert d["params_total"] == d["params_active"] and 69e9 < d["params_total"] < 72e9  # Llama 3 70B
+    moe = json.loads(invoke("estimate", "--json").out)
+    assert moe["scenario_assumptions"][0]["what"] == "scenario"
+    assert moe["params_active"] < moe["params_total"]  # Grok-1: 314B total (xAI), a quarter active
+    assert "parameters" in invoke("estimate", "--no-color").out

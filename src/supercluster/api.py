@@ -84,6 +84,8 @@ class EstimateResult:
         return {
             "scenario": s.name,
             "model": s.workload.model.name,
+            "params_total": s.workload.model.total_params,
+            "params_active": s.workload.model.active_params,
             "system": s.system.id,
             "accelerator": s.system.accelerator.id,
             "software": s.software.id,
@@ -151,6 +153,11 @@ def build_scenario(
     unknown = set(plan) - set(PLAN_KEYS)
     if unknown:
         raise SuperclusterError(f"unknown plan option(s) {sorted(unknown)}; valid: {', '.join(PLAN_KEYS)}")
+    defaults: list[dict[str, str]] = []  # what the user did not choose, listed with the scenario's assumptions
+    if scenario is None and not (model or system):
+        defaults.append(
+            {"what": "scenario", "value": DEFAULT_SCENARIO, "why": "the bundled default (no --scenario given)"}
+        )
     if scenario is None and (model or system):
         base = copy.deepcopy(scenario_dict(DEFAULT_SCENARIO))
         data: dict[str, Any] = {
@@ -161,6 +168,15 @@ def build_scenario(
         }
         if system is None:
             data["gpus"] = base.get("gpus")
+            defaults.append(
+                {
+                    "what": "system",
+                    "value": f"{base['system']} ({base.get('gpus'):,} GPUs)",
+                    "why": f"the default scenario's ({DEFAULT_SCENARIO}); no --system given",
+                }
+            )
+        if model is None:
+            defaults.append({"what": "model", "value": str(base["workload"]["model"]), "why": "the default scenario's"})
     else:
         data = copy.deepcopy(scenario_dict(scenario))
         scenario_loader.check_shape(data, str(scenario or DEFAULT_SCENARIO))
@@ -183,13 +199,25 @@ def build_scenario(
         if not (type(seq) is int and seq > 0):  # a bad seq_len is reported when the workload is built
             seq = scenario_loader.resolve_model(wl["model"]).seq_len
         wl["global_batch"] = max(1, DEFAULT_TOKENS_PER_STEP // seq)
+        defaults.append(
+            {
+                "what": "global batch",
+                "value": f"{wl['global_batch']:,} x {seq:,} tokens",
+                "why": f"about {DEFAULT_TOKENS_PER_STEP / 2**20:.0f}M tokens per step (no --global-batch given), "
+                "the order of recent dense pre-training runs (Llama 3 405B: 4M-16M)",
+            }
+        )
     if gpus is not None:
         data["gpus"] = gpus
+    elif data.get("gpus") is None:
+        defaults.append({"what": "gpus", "value": "all of the system's", "why": "no --gpus given"})
     if software is not None:
         data["software"] = software
     for key, value in plan.items():
         if value is not None:
             data["plan"][key] = value
+    if defaults:
+        data["assumptions"] = [*defaults, *(data.get("assumptions") or [])]
     return apply_calibration(scenario_loader.from_dict(data, data.get("name", "scenario")), calibration)
 
 

@@ -29,6 +29,7 @@ def _fmt_s(x: float) -> str:
 def estimate_tables(d: dict[str, Any]) -> list[Table]:
     head = _pairs(f"supercluster estimate: {d['scenario']}")
     head.add_row("model / system", f"{d['model']} on {d['system']} ({d['accelerator']}, {d['software']})")
+    head.add_row("parameters", params_text(d["params_total"], d["params_active"]))
     head.add_row("GPUs", f"{d['gpus']:,}")
     head.add_row("layout", d["layout"])
     head.add_row(
@@ -46,7 +47,7 @@ def estimate_tables(d: dict[str, Any]) -> list[Table]:
         )
     head.add_row("throughput", f"{d['tokens_per_s']:,.0f} tokens/s ({d['tokens_per_s_per_gpu']:,.0f} per GPU)")
     head.add_row("TFLOP/s per GPU", f"{d['model_tflops_per_gpu']:.1f} model, {d['hw_tflops_per_gpu']:.1f} hardware")
-    head.add_row("MFU / HFU", f"{d['mfu'] * 100:.1f}% / {d['hfu'] * 100:.1f}% of dense BF16 peak")
+    head.add_row("MFU / HFU", mfu_text(d) + f"; HFU {d['hfu'] * 100:.1f}%")
     if d.get("time_to_train_s"):
         head.add_row(
             "time to train",
@@ -175,6 +176,14 @@ def plan_tables(d: dict[str, Any]) -> list[Table]:
                 else ""
             ),
         )
+    by_prec = d.get("best_by_precision") or {}
+    if len(by_prec) > 1:
+        for prec, e in by_prec.items():
+            head.add_row(
+                f"best {prec.upper()}",
+                f"{e['layout']}: {_fmt_s(e['step_time_s'])}, MFU {mfu_text(e)}"
+                + (f"; {e['slower_than_best_pct']:+.1f}% vs the best" if e["slower_than_best_pct"] > 1e-9 else ""),
+            )
     if d.get("best_step_time_interval_s"):
         lo, hi = d["best_step_time_interval_s"]
         iv = d["interval"]
@@ -182,7 +191,12 @@ def plan_tables(d: dict[str, Any]) -> list[Table]:
             "best step, 80% interval",
             f"{_fmt_s(lo)} to {_fmt_s(hi)} (from {iv['basis']})" + (f"; {iv['note']}" if iv["note"] else ""),
         )
-    top = Table(title=f"top {len(d['top'])} layouts (fastest first)", title_justify="left")
+    top = Table(
+        title=f"top {len(d['top'])} layouts (fastest first)",
+        title_justify="left",
+        caption="MFU: model FLOP/s over the dense peak of the layout's own precision",
+        caption_justify="left",
+    )
     for col in ("#", "layout", "step", "tokens/s/GPU", "MFU", "memory GiB", "largest terms"):
         top.add_column(col, justify="left" if col in ("layout", "largest terms") else "right")
     for i, e in enumerate(d["top"], 1):
@@ -195,7 +209,7 @@ def plan_tables(d: dict[str, Any]) -> list[Table]:
             e["layout"],
             _fmt_s(e["step_time_s"]),
             f"{e['tokens_per_s_per_gpu']:,.0f}",
-            f"{e['mfu'] * 100:.1f}%",
+            mfu_cell(e),
             f"{e['memory']['total_gib']:.1f}",
             largest,
         )
@@ -218,6 +232,10 @@ def plan_tables(d: dict[str, Any]) -> list[Table]:
         if ex["fits"]:
             t.add_row("rank", f"{ex['rank']:,} of {ex['feasible']:,} feasible (top {ex['top_percent']:.2f}%)")
             t.add_row("vs best", f"{ex['slower_than_best_pct']:+.1f}% step time")
+            same = ex.get("slower_than_best_same_precision_pct")
+            prec = ex["estimate"]["plan"]["precision"].upper()
+            if same is not None and abs(same - ex["slower_than_best_pct"]) > 1e-9:
+                t.add_row(f"vs best {prec}", f"{same:+.1f}% step time (same numeric format)")
         else:
             t.add_row("rank", "does not fit in memory")
         for r in ex["reasons"]:
@@ -482,6 +500,27 @@ def compare_tables(d: dict[str, Any]) -> list[Table]:
     return [t]
 
 
+def params_text(total: int, active: int) -> str:
+    """Total parameters, and the active ones per token when they differ (mixtures of experts)."""
+    text = f"{total / 1e9:,.1f}B total"
+    return text + (f", {active / 1e9:,.1f}B active per token" if active != total else "")
+
+
+def mfu_text(e: dict[str, Any]) -> str:
+    """MFU with its denominator named, and the BF16-peak figure beside it when the layout is not BF16."""
+    prec = e["mfu_peak_precision"]
+    text = f"{e['mfu'] * 100:.1f}% of dense {prec.upper()} peak ({e['mfu_peak_tflops_per_gpu']:,.0f} TFLOP/s)"
+    if prec != "bf16":
+        text += f", {e['mfu_bf16_peak'] * 100:.1f}% of BF16 peak"
+    return text
+
+
+def mfu_cell(e: dict[str, Any]) -> str:
+    """MFU for a table cell: against the layout's own precision, with the precision named when not BF16."""
+    prec = e.get("mfu_peak_precision", "bf16")
+    return f"{e['mfu'] * 100:.1f}%" + ("" if prec == "bf16" else f" {prec.upper()}")
+
+
 def report_summary(d: dict[str, Any]) -> dict[str, Any]:
     e = d["estimate"]
     out: dict[str, Any] = {
@@ -490,9 +529,12 @@ def report_summary(d: dict[str, Any]) -> dict[str, Any]:
         "layout": e["layout"],
         "step_time_s": e["step_time_s"],
         "mfu": e["mfu"],
+        "mfu_text": mfu_text(e),
         "memory_gib": e["memory"]["total_gib"],
         "time_to_train_days": e.get("time_to_train_days"),
         "best_layout": d["plan"]["top"][0]["layout"],
+        "best_by_precision": d["plan"].get("best_by_precision", {}),
+        "precision": e["plan"]["precision"],
     }
     if d.get("simulation"):
         out["time_to_train_days_with_failures_p50"] = d["simulation"]["wall_days"]["p50"]
@@ -510,8 +552,20 @@ def report_summary(d: dict[str, Any]) -> dict[str, Any]:
 def report_tables(d: dict[str, Any], path: str) -> list[Table]:
     s = report_summary(d)
     t = _kv(f"supercluster report: {s['scenario']} ({s['gpus']:,} GPUs)")
-    t.add_row("layout", f"{s['layout']} (planner's best: {s['best_layout']})")
-    t.add_row("step, MFU", f"{s['step_time_s']:.3f} s, {s['mfu'] * 100:.1f}%; memory {s['memory_gib']:.1f} GiB per GPU")
+    t.add_row(
+        "model",
+        f"{d['estimate']['model']}: " + params_text(d["estimate"]["params_total"], d["estimate"]["params_active"]),
+    )
+    t.add_row("layout", s["layout"])
+    mine = s["precision"]
+    for prec, b in s["best_by_precision"].items():
+        gap = (s["step_time_s"] / b["step_time_s"] - 1) * 100
+        t.add_row(
+            f"best {prec.upper()}",
+            f"{b['layout']}, {_fmt_s(b['step_time_s'])}"
+            + (f" (the scenario's layout: {gap:+.1f}% step time)" if prec == mine else " (another numeric format)"),
+        )
+    t.add_row("step, MFU", f"{s['step_time_s']:.3f} s, MFU {s['mfu_text']}; memory {s['memory_gib']:.1f} GiB per GPU")
     if s.get("time_to_train_days"):
         line = f"{s['time_to_train_days']:.1f} days without failures"
         if s.get("ettr"):

@@ -37,6 +37,7 @@ class StepEstimate:
     model_flops_per_step: float
     hw_flops_per_step: float
     peak_flops_per_gpu: float
+    precision_peak_flops_per_gpu: float
     memory: MemoryBreakdown
     activation_first_stage_bytes: float
     filled: dict[str, str] = field(default_factory=dict)
@@ -60,11 +61,26 @@ class StepEstimate:
 
     @property
     def mfu(self) -> float:
+        """Model FLOP/s over the dense peak of the precision the layout multiplies in (PaLM, Chowdhery et al.
+        2022, appendix B, defines MFU against the peak of the hardware as used: an FP8 layout is measured
+        against the FP8 peak, so FP8 cannot look twice as well utilised as BF16 by changing the yardstick)."""
+        return self.model_tflops_per_gpu * 1e12 / self.precision_peak_flops_per_gpu
+
+    @property
+    def mfu_bf16_peak(self) -> float:
+        """Model FLOP/s over the dense BF16 peak: the figure NVIDIA's and Megatron's FP8 tables print, kept
+        beside :attr:`mfu` so FP8 runs compare with published numbers."""
         return self.model_tflops_per_gpu * 1e12 / self.peak_flops_per_gpu
 
     @property
+    def mfu_peak_precision(self) -> str:
+        """The precision whose dense peak divides :attr:`mfu` (MXFP8 runs at the FP8 rate, NVFP4 at FP4)."""
+        return "bf16" if self.precision_peak_flops_per_gpu == self.peak_flops_per_gpu else self.plan.precision
+
+    @property
     def hfu(self) -> float:
-        return self.hw_tflops_per_gpu * 1e12 / self.peak_flops_per_gpu
+        """Hardware FLOP/s (recompute included) over the same denominator as :attr:`mfu`."""
+        return self.hw_tflops_per_gpu * 1e12 / self.precision_peak_flops_per_gpu
 
     def breakdown(self) -> dict[str, float]:
         return {
@@ -93,6 +109,9 @@ class StepEstimate:
             "model_tflops_per_gpu": self.model_tflops_per_gpu,
             "hw_tflops_per_gpu": self.hw_tflops_per_gpu,
             "mfu": self.mfu,
+            "mfu_peak_precision": self.mfu_peak_precision,
+            "mfu_peak_tflops_per_gpu": self.precision_peak_flops_per_gpu / 1e12,
+            "mfu_bf16_peak": self.mfu_bf16_peak,
             "hfu": self.hfu,
             "memory": self.memory.to_dict(),
             "activation_first_stage_gib": self.activation_first_stage_bytes / GIB,
@@ -119,8 +138,9 @@ def from_batch(res: BatchResult, i: int, workload: WorkloadSpec, system: SystemS
             "shape (no separate grouped-GEMM penalty)"
         )
     b = res.breakdown(i)
+    plan = res.cand.plan(i)
     return StepEstimate(
-        plan=res.cand.plan(i),
+        plan=plan,
         gpus=gpus,
         step_time_s=float(res.step_time_s[i]),
         compute_s=b["compute_s"],
@@ -137,6 +157,7 @@ def from_batch(res: BatchResult, i: int, workload: WorkloadSpec, system: SystemS
         model_flops_per_step=float(res.model_flops[i]),
         hw_flops_per_step=float(res.hw_flops[i]),
         peak_flops_per_gpu=system.accelerator.peak_flops("bf16"),
+        precision_peak_flops_per_gpu=system.accelerator.peak_flops(plan.precision),
         memory=memory,
         activation_first_stage_bytes=float(res.activation_first_stage_bytes[i]),
         assumptions=notes,

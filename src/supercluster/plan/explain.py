@@ -75,6 +75,7 @@ class Explanation:
     reasons: list[str]
     estimate: StepEstimate
     best: StepEstimate | None
+    gap_same_precision_pct: float | None = None  # against the best layout of the layout's own numeric format
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -84,6 +85,7 @@ class Explanation:
             "feasible": self.feasible,
             "top_percent": self.percentile,
             "slower_than_best_pct": self.gap_pct,
+            "slower_than_best_same_precision_pct": self.gap_same_precision_pct,
             "reasons": self.reasons,
             "estimate": self.estimate.to_dict(),
             "best": self.best.to_dict() if self.best else None,
@@ -200,4 +202,25 @@ def explain(result: SearchResult, layout: str) -> Explanation:
         f"memory {est.memory.total_bytes / GIB:.1f} of {est.memory.capacity_bytes / GIB:.0f} GiB "
         f"(headroom {est.memory.headroom_bytes / GIB:.1f} GiB)"
     )
-    return Explanation(est.plan.label(), True, rank, feasible, rank / feasible * 100, gap, reasons, est, best)
+    gap_same, note = _same_precision(result, est, best)
+    if note:
+        reasons.append(note)
+    ex = Explanation(est.plan.label(), True, rank, feasible, rank / feasible * 100, gap, reasons, est, best)
+    ex.gap_same_precision_pct = gap_same
+    return ex
+
+
+def _same_precision(result: SearchResult, est: StepEstimate, best: StepEstimate | None) -> tuple[float | None, str]:
+    """The gap to the best layout of the same numeric format, and a note when the overall best uses another."""
+    if best is None:
+        return None, ""
+    if best.plan.precision == est.plan.precision:
+        return (est.step_time_s / best.step_time_s - 1) * 100, ""
+    same = result.best_where(result.batch.cand.prec == PRECISION.index(est.plan.precision))
+    if same is None:
+        return None, ""
+    gap = (est.step_time_s / same.step_time_s - 1) * 100
+    return gap, (
+        f"against the best {est.plan.precision.upper()} layout ({same.plan.label()}): {gap:+.1f}%; the overall "
+        f"best multiplies in {best.plan.precision.upper()}, a different numeric format"
+    )

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from supercluster.errors import SuperclusterError
-from supercluster.perf.batch import BatchResult, evaluate
+from supercluster.perf.batch import PRECISION, BatchResult, evaluate
 from supercluster.perf.layout import precheck
 from supercluster.perf.step import StepEstimate, from_batch
 from supercluster.plan.alternatives import no_layout_message
@@ -61,6 +61,17 @@ class SearchResult:
             return None
         return from_batch(self.batch, int(pool[0]), self.workload, self.system, self.gpus)
 
+    def best_by_precision(self) -> dict[str, StepEstimate]:
+        """The fastest feasible layout of each numeric format searched: BF16 and FP8 change numerics, so a
+        layout is compared with the best of its own format before the best of any."""
+        c = self.batch.cand
+        out: dict[str, StepEstimate] = {}
+        for code in np.unique(c.prec):
+            est = self.best_where(c.prec == code)
+            if est is not None:
+                out[PRECISION[int(code)]] = est
+        return out
+
     def expert_tradeoff(self) -> dict[str, Any] | None:
         """For a mixture of experts: the best layout without expert parallelism against the best with it."""
         if not self.workload.model.is_moe or not self.top:
@@ -107,6 +118,19 @@ class SearchResult:
             "stats": self.stats.to_dict(),
             "memory_headroom_gib": self.headroom_bytes / GIB,
             "top": [e.to_dict() for e in self.top],
+            "best_by_precision": {
+                prec: {
+                    "layout": e.plan.label(),
+                    "step_time_s": e.step_time_s,
+                    "tokens_per_s": e.tokens_per_s,
+                    "mfu": e.mfu,
+                    "mfu_peak_precision": e.mfu_peak_precision,
+                    "mfu_peak_tflops_per_gpu": e.precision_peak_flops_per_gpu / 1e12,
+                    "mfu_bf16_peak": e.mfu_bf16_peak,
+                    "slower_than_best_pct": (e.step_time_s / self.best.step_time_s - 1) * 100,
+                }
+                for prec, e in (self.best_by_precision().items() if self.top else ())
+            },
         }
 
 

@@ -112,6 +112,8 @@ def run_task(task: SweepTask) -> dict[str, Any]:
             step_time_s=best["step_time_s"],
             tokens_per_s=best["tokens_per_s"],
             mfu=best["mfu"],
+            mfu_peak_precision=best["mfu_peak_precision"],
+            mfu_bf16_peak=best["mfu_bf16_peak"],
             memory_gib=best["memory"]["total_gib"],
             time_to_train_days=d["best_time_to_train_days"],
             # the 80% interval from the validated runs nearest in kind (supercluster.validate.interval)
@@ -157,6 +159,8 @@ COLUMNS = {
     "step_time_s": "float64",
     "tokens_per_s": "float64",
     "mfu": "float64",
+    "mfu_peak_precision": "string",
+    "mfu_bf16_peak": "float64",
     "memory_gib": "float64",
     "time_to_train_days": "float64",
     "step_time_p10_s": "float64",

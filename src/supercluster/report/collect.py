@@ -31,17 +31,25 @@ def _scaling(scn: Scenario, step: Step) -> list[dict[str, Any]]:
             continue
         best = res.best
         ttt = scn.workload.train_tokens / best.tokens_per_s / 86400 if scn.workload.train_tokens else None
+        overheads = {k: v for k, v in best.breakdown().items() if k not in ("compute_s", "recompute_s")}
+        largest = max(overheads, key=overheads.__getitem__)
         iv = api.interval_of(scn.workload, system, scn.software, n, best)
         rows.append(
             {
                 "gpus": n,
                 "layout": best.plan.label(),
                 "mfu": best.mfu,
+                "mfu_peak_precision": best.mfu_peak_precision,
+                "mfu_bf16_peak": best.mfu_bf16_peak,
                 "time_to_train_days": ttt,
                 "time_to_train_interval_days": list(iv.bounds(ttt)) if ttt else None,
                 "interval_extrapolated": iv.extrapolated,
                 "interval_widened_by": iv.widened_by,
                 "tokens_per_s": best.tokens_per_s,
+                # the global batch is the scenario's at every size: per-GPU work shrinks as GPUs grow
+                "sequences_per_gpu": scn.workload.global_batch / n,
+                "largest_overhead": largest.removesuffix("_s").replace("_", " "),
+                "largest_overhead_share": overheads[largest] / best.step_time_s,
             }
         )
     return rows
