@@ -2,6 +2,7 @@
 
     python scripts/readme_tables.py          # rewrite the tables between their markers in README.md
     python scripts/readme_tables.py --check  # exit 1 when README.md differs from the code's output (a test runs it)
+    python scripts/readme_tables.py --report # also paste the first command's summary (tests/test_readme.py checks it)
 
 Each table sits between `<!-- table:NAME -->` and `<!-- /table:NAME -->`.
 """
@@ -76,9 +77,29 @@ def render(text: str) -> str:
     return text
 
 
+def report_block(text: str) -> str:
+    """The README's quoted output of `supercluster report`, as it prints in an 80-column terminal."""
+    import os
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "COLUMNS": "80"}
+        env.pop("FORCE_COLOR", None)
+        cmd = [sys.executable, "-m", "supercluster.cli", "report"]
+        out = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, check=True).stdout
+    lines = "\n".join(line.rstrip() for line in out.splitlines() if line.strip())
+    pattern = re.compile(r"(```\n)supercluster report:.*?\n(```)", re.S)
+    if not pattern.search(text):
+        raise SystemExit("README.md has no quoted `supercluster report` output")
+    return pattern.sub(lambda m: m.group(1) + lines + "\n" + m.group(2), text, count=1)
+
+
 def main() -> None:
     text = README.read_text(encoding="utf-8")
     new = render(text)
+    if "--report" in sys.argv:
+        new = report_block(new)
     if "--check" in sys.argv:
         if new != text:
             print(json.dumps({"stale": True, "fix": "python scripts/readme_tables.py"}))
