@@ -527,7 +527,7 @@ def calibrate(
         from supercluster.calibrate import groundtruth
 
         if prof.backend == "cpu":
-            gt = groundtruth.run(prof, layers=2, hidden=256, heads=4, vocab=512, seq=256, batch=8)
+            gt = groundtruth.run(prof, layers=2, hidden=256, heads=4, vocab=512, seq=256, batch=8, steps=15, warmup=5)
         else:
             gt = groundtruth.run(prof)
             # eager against torch.compile on a Llama-style block: what elementwise_fused prices
