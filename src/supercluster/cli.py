@@ -670,14 +670,19 @@ def validate(
 
 @app.command()
 def presets(
-    kind: Annotated[str, typer.Argument(help="accelerators, models, systems, software, nodes or scenarios")] = "all",
+    kind: Annotated[
+        str, typer.Argument(help="accelerators, models, systems, software, nodes, scenarios or sites")
+    ] = "all",
     json_out: JsonOpt = False,
     no_color: NoColorOpt = False,
 ) -> None:
-    """List the bundled catalog."""
-    kinds = ("accelerators", "models", "systems", "software", "nodes", "scenarios")
+    """List the bundled catalog; `presets sites` tabulates the tracked data-center sites with their dates."""
+    kinds = ("accelerators", "models", "systems", "software", "nodes", "scenarios", "sites")
     if kind != "all" and kind not in kinds:
         raise SuperclusterError(f"unknown catalog kind '{kind}'; valid: all, {', '.join(kinds)}")
+    if kind == "sites":
+        _site_listing(json_out, no_color)
+        return
     chosen = kinds if kind == "all" else (kind,)
     data = {k: (catalog.scenario_names() if k == "scenarios" else catalog.names(k)) for k in chosen}
     if json_out:
@@ -686,6 +691,16 @@ def presets(
     console = _console(no_color)
     for k, names in data.items():
         console.print(Text(f"{k}: ", style="bold") + Text(text.clean(", ".join(names))))
+
+
+def _site_listing(json_out: bool, no_color: bool) -> None:
+    from supercluster.catalog import sites
+
+    data = sites.listing()
+    if json_out:
+        _emit_json(data)
+    else:
+        _print(render.sites_tables, data, no_color)
 
 
 @app.command()

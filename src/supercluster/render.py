@@ -618,6 +618,41 @@ def fabric_tables(d: dict[str, Any]) -> list[Table]:
     return tables
 
 
+def _count(x: float) -> str:
+    """1,379 / 278k / 1.39M: a count short enough for a narrow column."""
+    if x >= 1e6:
+        return f"{x / 1e6:.2f}M"
+    if x >= 1e4:
+        return f"{x / 1e3:.0f}k"
+    return f"{x:,.0f}"
+
+
+def sites_tables(d: dict[str, Any]) -> list[Table]:
+    """`presets sites`: each site's power and compute at the tracker's snapshot and at its largest milestone."""
+    ds = d["dataset"]
+    snap = ds["snapshot_date"]
+    t = Table(title=f"frontier data-center sites (Epoch AI hub, snapshot {snap})", title_justify="left")
+    t.add_column("site\nowner", no_wrap=True, min_width=20)
+    t.add_column(f"MW / H100e\n{snap}", justify="right")
+    t.add_column("largest, recorded\nor projected", justify="right")
+    t.add_column("GPUs stated", justify="right")
+    for r in d["sites"]:
+        owner = r["owner"].split(" (")[0]
+        gpus = f"{_count(r['gpus'])}\n{r['gpu_type']}\n{r['gpus_date']}" if r["gpus"] else "-"
+        t.add_row(
+            f"{r['id']}\n{owner}" + (f"\nsystem {r['system']}" if r["system"] else ""),
+            f"{r['power_mw']:,.0f} / {_count(r['h100e'])}",
+            f"{r['peak_power_mw']:,.0f} MW / {_count(r['peak_h100e'])}\n{r['peak_date']}",
+            gpus,
+        )
+    src = _kv("source")
+    src.add_row("dataset", f"{ds['title']}, {ds['url']} ({ds['license']})")
+    src.add_row("dates", f"snapshot {snap}, read {ds['read_date']}; later dates are the hub's projections")
+    src.add_row("read from", ds["read_from"])
+    src.add_row("uncertainty", ds["uncertainty"])
+    return [t, src]
+
+
 def print_tables(tables: list[Table], console: Console) -> None:
     for t in tables:
         console.print(t)
