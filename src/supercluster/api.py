@@ -520,20 +520,52 @@ def top500(system: str = "colossus-100k", *, gpus: int | None = None, list_name:
 
 
 def compare(
-    scenario: str | None = None, *, systems: list[str] | None = None, equal: str = "gpus", gpus: int | None = None
+    scenario: str | None = None,
+    *,
+    systems: list[str] | None = None,
+    equal: str = "gpus",
+    gpus: int | None = None,
+    system: str | None = None,
+    model: str | None = None,
+    global_batch: int | None = None,
+    seq_len: int | None = None,
+    train_tokens: float | None = None,
+    available: str | dict[str, Any] | None = None,
+    start: str | None = None,
+    bring_up_days: str | float | dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """The same job on other systems (supercluster.facility.compare); with ``available``, when each one would
+    have finished counting its delivery date and bring-up (supercluster.facility.delivery)."""
+    from supercluster.facility import delivery
     from supercluster.facility.compare import DEFAULT_SYSTEMS
     from supercluster.facility.compare import compare as run_compare
 
-    scn = build_scenario(scenario, gpus=gpus)
-    variants = run_compare(scn, tuple(systems or DEFAULT_SYSTEMS), equal=equal)  # type: ignore[arg-type]
-    return {
-        "scenario": scn.name,
-        "model": scn.workload.model.name,
-        "train_tokens": scn.workload.train_tokens,
-        "equal": equal,
-        "variants": [v.to_dict() for v in variants],
-    }
+    if (start is not None or bring_up_days is not None) and available is None:
+        raise SuperclusterError("--start and --bring-up-days need --available (dates per system, or 'catalog')")
+    # parse the dates before any search runs, so a typo costs nothing
+    dates = delivery.parse_available(available) if available is not None else None
+    start_date = delivery.parse_date(start, "--start") if start is not None else None
+    bring_up = delivery.parse_bring_up(bring_up_days) if bring_up_days is not None else None
+    scn = build_scenario(
+        scenario,
+        system=system,
+        model=model,
+        gpus=gpus,
+        global_batch=global_batch,
+        seq_len=seq_len,
+        train_tokens=train_tokens,
+    )
+    result = run_compare(scn, tuple(systems or DEFAULT_SYSTEMS), equal=equal)  # type: ignore[arg-type]
+    out = {"scenario": scn.name, **result.to_dict()}
+    if dates is not None:
+        if not result.variants:
+            raise SuperclusterError("no compared system has a layout for this job, so none has a finish date")
+        rows = [(v.system, v.accelerator, v.time_to_train_days) for v in result.variants]
+        entries, filled = delivery.entries_for(rows, dates, bring_up)
+        ttr = delivery.time_to_result(entries, start_date)
+        ttr.assumptions.extend(filled)
+        out["time_to_result"] = ttr.to_dict()
+    return out
 
 
 def fabric(system: str = "colossus-100k", *, gpus: int | None = None, scenario: str | None = None) -> dict[str, Any]:

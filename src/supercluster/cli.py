@@ -396,16 +396,50 @@ def top500(
 @app.command()
 def compare(
     scenario: ScenarioOpt = None,
-    systems: Annotated[str | None, typer.Option(help="Comma-separated system presets.")] = None,
+    systems: Annotated[str | None, typer.Option(help="Comma-separated system presets to compare.")] = None,
     equal: Annotated[str, typer.Option(help="Compare at equal 'gpus' or equal facility 'power'.")] = "gpus",
+    system: SystemOpt = None,
+    model: ModelOpt = None,
     gpus: GpusOpt = None,
+    global_batch: BatchOpt = None,
+    seq_len: SeqOpt = None,
+    train_tokens: TokensOpt = None,
+    available: Annotated[
+        str | None,
+        typer.Option(
+            help="When each system could be had: h100=2024-07,b200=2025-03 (system or accelerator keys, YYYY-MM or "
+            "YYYY-MM-DD); systems not named, or 'catalog', take the cited first volume shipments."
+        ),
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option(help="Date the clock starts, YYYY-MM[-DD] (default: the earliest availability).")
+    ] = None,
+    bring_up_days: Annotated[
+        str | None,
+        typer.Option(help="Days from delivery to training: one number or h100=19,gb200=60 (default 19, cited)."),
+    ] = None,
     json_out: JsonOpt = False,
     no_color: NoColorOpt = False,
 ) -> None:
-    """The same training job on H100, H200, B200 and GB200 systems: time, energy, cost."""
+    """The same training job on H100, H200, B200 and GB200 systems: layout, time, power, energy, cost; with
+    --available, which would have finished first counting delivery and bring-up. --system/--gpus set the
+    reference job (whose power is the budget at --equal power)."""
     if equal not in ("gpus", "power"):
         raise SuperclusterError(f"--equal must be 'gpus' or 'power', got '{equal}'")
-    data = api.compare(scenario, systems=_split(systems, str, "--systems"), equal=equal, gpus=gpus)
+    data = api.compare(
+        scenario,
+        systems=_split(systems, str, "--systems"),
+        equal=equal,
+        gpus=gpus,
+        system=system,
+        model=model,
+        global_batch=global_batch,
+        seq_len=seq_len,
+        train_tokens=train_tokens,
+        available=available,
+        start=start,
+        bring_up_days=bring_up_days,
+    )
     if json_out:
         _emit_json(data)
     else:

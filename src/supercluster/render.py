@@ -469,35 +469,104 @@ def top500_tables(d: dict[str, Any]) -> list[Table]:
 
 
 def compare_tables(d: dict[str, Any]) -> list[Table]:
-    t = Table(
-        title=f"supercluster compare: {d['model']} for {d['train_tokens']:.3g} tokens at equal {d['equal']}",
-        title_justify="left",
+    """compare: the job, each system's speed and cost, its power against its spec sheet, its layout, and (with
+    --available) when each would have finished."""
+    ref = d["reference"]
+    head = _pairs(f"supercluster compare: {d['model']} at equal {d['equal']}")
+    head.add_row(
+        "job",
+        f"{d['train_tokens']:.3g} tokens, batch {d['global_batch']:,} x {d['seq_len']:,}; best BF16 layout per "
+        "system, MFU of the dense BF16 peak",
     )
-    for col in (
-        "system",
-        "GPUs",
-        "best layout",
-        "MFU",
-        "days",
-        "facility MW",
-        "energy MWh",
-        "run cost $M",
-        "capital $B",
-    ):
-        t.add_column(col, justify="left" if col in ("system", "best layout") else "right")
+    head.add_row(
+        "reference",
+        f"{ref['system']}, {ref['gpus']:,} GPUs, {ref['facility_mw']:.1f} MW at the meter"
+        + (" (the power budget)" if d["equal"] == "power" else ""),
+    )
+    head.add_row("layouts", f"pipeline stages within {d['max_stage_imbalance'] * 100:.0f}% of an even split")
+    speed = Table(title="time and cost (steady training, no failures)", title_justify="left")
+    for col in ("system", "GPUs", "days", "MFU", "MWh", "run $M", "capital $B"):
+        speed.add_column(col, justify="left" if col == "system" else "right")
+    power = Table(title="power per GPU against the node's published maximum", title_justify="left")
+    for col in ("system", "MW", "W/GPU meter", "W/GPU IT", "node max", "PUE"):
+        power.add_column(col, justify="left" if col == "system" else "right")
+    lay = Table(title="layouts", title_justify="left")
+    lay.add_column("system")
+    lay.add_column("layout and pipeline split")
+    notes = []
     for v in d["variants"]:
-        t.add_row(
-            f"{v['system']} ({v['accelerator']})",
+        speed.add_row(
+            v["system"],
             f"{v['gpus']:,}",
-            v["layout"],
+            f"{v['time_to_train_days']:.1f}",
             f"{v['mfu'] * 100:.1f}%",
-            f"{v['time_to_train_days']:.2f}",
-            f"{v['facility_mw']:.1f}",
             f"{v['energy_mwh']:,.0f}",
-            f"{v['cost_usd'] / 1e6:,.2f}",
+            f"{v['cost_usd'] / 1e6:,.1f}",
             f"{v['capex_usd'] / 1e9:.2f}",
         )
-    return [t]
+        power.add_row(
+            v["system"],
+            f"{v['facility_mw']:.1f}",
+            f"{v['facility_w_per_gpu']:,.0f}",
+            f"{v['it_w_per_gpu']:,.0f}",
+            f"{v['node_max_w_per_gpu']:,.0f}",
+            f"{v['pue']:.2f}",
+        )
+        per_stage = (
+            f"{v['stage_layers_min']}"
+            if v["stage_layers_min"] == v["stage_layers_max"]
+            else f"{v['stage_layers_min']}-{v['stage_layers_max']}"
+        )
+        split = (
+            "no pipeline"
+            if v["pp"] == 1
+            else f"{per_stage} per stage" + (f" ({v['vpp']} chunks each)" if v["vpp"] > 1 else "")
+        )
+        lay.add_row(v["system"], f"{v['layout']}; {v['layers']} layers, {split}")
+        if v["note"]:
+            notes.append((v["system"], v["note"]))
+    for name, why in d.get("skipped", {}).items():
+        notes.append((name, f"left out: {why}"))
+    tables = [head, speed, power, lay]
+    if notes:
+        nt = Table(title="notes", show_header=False, title_justify="left")
+        nt.add_column("")
+        nt.add_column("")
+        for row in notes:
+            nt.add_row(*row)
+        tables.append(nt)
+    if d.get("time_to_result"):
+        tables.extend(_time_to_result_tables(d["time_to_result"]))
+    return tables
+
+
+def _time_to_result_tables(t: dict[str, Any]) -> list[Table]:
+    """When each system finishes from the common start: availability, bring-up, training."""
+    tt = Table(title=f"time to result from {t['start']} ({t['start_from']})", title_justify="left")
+    for col in ("system", "available", "up d", "train d", "finish", "wins if by"):
+        tt.add_column(col, justify="left" if col == "system" else "right")
+    for r in t["rows"]:
+        mark = "" if r["available_from"] == "catalog" else "*"
+        tt.add_row(
+            r["system"],
+            r["available"] + mark,
+            f"{r['bring_up_days']:g}",
+            f"{r['train_days']:.1f}",
+            r["finish"],
+            r["win_if_available_by"] or "cannot",
+        )
+    verdict = _pairs("verdict")
+    verdict.add_row("first", t["verdict"])
+    verdict.add_row("dates", "* given with --available; others the catalog's first volume shipments")
+    out = [tt, verdict]
+    if t["assumptions"]:
+        a = Table(title="filled in or assumed (sources in --json)", show_header=False, title_justify="left")
+        a.add_column("", style="bold")
+        a.add_column("")
+        for item in t["assumptions"]:
+            a.add_row(item["what"], item["value"])
+        out.append(a)
+    return out
 
 
 def params_text(total: int, active: int) -> str:
