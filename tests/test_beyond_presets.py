@@ -257,6 +257,6 @@ def test_top500_and_facility_run_at_a_million_gpus():
     assert top["gpus"] == 1_048_576 and top["hpl_power_mw"] > 1000
     fac = json.loads(ok("facility", "--scenario", "million-gpu", "--json", limit_s=10.0).out)
     training = fac["power"]["training"]
-    # a gigawatt campus: 262,144 trays x 5.4 kW x 0.76 = 1,075.8 MW of compute before network, storage and PUE
-    assert training["compute_w"] == pytest.approx(262_144 * 5400 * 0.76)
+    # a gigawatt campus: 262,144 trays x 6,667 W x 0.76 = 1,328.3 MW of compute before network, storage and PUE
+    assert training["compute_w"] == pytest.approx(262_144 * 6667 * 0.76)
     assert 1000 < training["facility_mw"] <= fac["grid_mw"]
