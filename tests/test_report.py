@@ -32,6 +32,14 @@ def test_report_is_self_contained(report_file):
     assert text.count('data-plot="1"') >= 9
 
 
+def test_report_has_the_power_swing_section(report_file):
+    """Issue 18: the power over a few steps and around a restart, grid-side line and battery charge, and the sizing."""
+    data, path = report_file
+    text = path.read_text()
+    assert 'id="plot-swing-steps"' in text and 'id="plot-swing-event"' in text
+    assert data["power_swings"]["smoothing"]["battery_mwh"] > 0 and "Megapacks" in text
+
+
 @pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"), reason="no chromium on this machine")
 def test_report_renders_every_plot_without_script_errors(report_file):
     from playwright.sync_api import sync_playwright

@@ -20,6 +20,7 @@ __all__ = [
     "fabric",
     "facility",
     "plan",
+    "power_swings",
     "search",
     "simulate",
     "top500",
@@ -631,4 +632,66 @@ def collective(system: str, *, op: str, nbytes: float, gpus: int, stride: int = 
         "gpus_per_domain": int(float(span.k)),
         "gpus_spanned": int(float(span.extent)),
         "candidates": {k: (v if v != float("inf") else 1e300) for k, v in cands.items()},
+    }
+
+
+def power_swings(
+    scenario: str | None = None,
+    *,
+    ramp_limit_mw_per_s: float | None = None,
+    max_swing_mw: float | None = None,
+    gpu_slew_ms: float | None = None,
+    plot: bool = False,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """Facility power over a step and around restarts; swing, ramp, spectrum; the battery or GPU power floor that
+    keeps the grid side within a ramp limit (supercluster.facility.swings)."""
+    import math
+
+    from supercluster.facility import swings
+    from supercluster.lifecycle.run import mean_recovery_s, setup
+
+    for name, value, hi in (
+        ("ramp_limit_mw_per_s", ramp_limit_mw_per_s, 1e7),
+        ("max_swing_mw", max_swing_mw, 1e6),
+        ("gpu_slew_ms", gpu_slew_ms, 10_000.0),
+    ):
+        if value is not None and not (math.isfinite(value) and 0 < value <= hi):
+            raise SuperclusterError(f"{name} must be a number in (0, {hi:g}], got {value}")
+    scn = build_scenario(scenario, **{k: v for k, v in overrides.items() if v is not None})
+    step = estimate(scn).step
+    if not step.memory.fits:
+        raise SuperclusterError(
+            f"the job cannot run: it needs {step.memory.total_bytes / 2**30:,.1f} GiB per GPU of "
+            f"{step.memory.capacity_bytes / 2**30:,.0f} GiB on {scn.gpus:,} GPUs ({step.plan.label()}); "
+            "`supercluster plan` finds layouts that fit"
+        )
+    rs = setup(scn, step, scn.reliability, days=30)
+    events = swings.EventInputs(mean_recovery_s(rs.inputs), rs.inputs.stall_s, rs.mtbf_s, rs.inputs.interval_s)
+    assumptions = catalog.loader.power_swings()
+    rep = swings.analyse(
+        scn,
+        step,
+        events,
+        assumptions,
+        ramp_limit_w_per_s=None if ramp_limit_mw_per_s is None else ramp_limit_mw_per_s * 1e6,
+        max_swing_w=None if max_swing_mw is None else max_swing_mw * 1e6,
+        gpu_slew_s=None if gpu_slew_ms is None else gpu_slew_ms / 1e3,
+        plot=plot,
+    )
+    fa = scn.facility.sources
+    sources = {
+        "compute-phase node draw": fa.get("power.training_node_fraction", ""),
+        "communication and idle node draw": fa.get("power.idle_node_fraction", ""),
+        "PUE": scn.system.facility.source or fa.get("pue", ""),
+        "recovery and checkpoint stall": "supercluster.lifecycle (Llama 3 failure table, MegaScale restart)",
+        **assumptions.sources,
+    }
+    return {
+        "scenario": scn.name,
+        "system": scn.system.id,
+        "gpus": scn.gpus,
+        "layout": step.plan.label(),
+        **rep.to_dict(),
+        "sources": sources,
     }

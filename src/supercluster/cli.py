@@ -378,6 +378,46 @@ def facility(
 
 
 @app.command()
+def power(
+    scenario: ScenarioOpt = None,
+    system: SystemOpt = None,
+    model: ModelOpt = None,
+    gpus: GpusOpt = None,
+    global_batch: BatchOpt = None,
+    seq_len: SeqOpt = None,
+    ramp_limit_mw_per_s: Annotated[
+        float | None,
+        typer.Option(help="Grid-side ramp limit in MW/s (default: the training-to-idle drop over 60 s)."),
+    ] = None,
+    max_swing_mw: Annotated[
+        float | None, typer.Option(help="Largest grid-side swing allowed around the mean, MW.")
+    ] = None,
+    gpu_slew_ms: Annotated[
+        float | None, typer.Option(help="Time a GPU takes between compute and idle power (default 10 ms).")
+    ] = None,
+    json_out: JsonOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Power swings of the synchronous job: per step and per restart, MW, MW/s, frequency; the battery or
+    GPU power floor that keeps the grid side within a ramp limit."""
+    data = api.power_swings(
+        scenario,
+        ramp_limit_mw_per_s=ramp_limit_mw_per_s,
+        max_swing_mw=max_swing_mw,
+        gpu_slew_ms=gpu_slew_ms,
+        system=system,
+        model=model,
+        gpus=gpus,
+        global_batch=global_batch,
+        seq_len=seq_len,
+    )
+    if json_out:
+        _emit_json(data)
+    else:
+        _print(render.power_tables, data, no_color)
+
+
+@app.command()
 def top500(
     system: Annotated[str, typer.Option(help="System preset to estimate.")] = "colossus-100k",
     gpus: GpusOpt = None,

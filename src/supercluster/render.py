@@ -725,3 +725,79 @@ def sites_tables(d: dict[str, Any]) -> list[Table]:
 def print_tables(tables: list[Table], console: Console) -> None:
     for t in tables:
         console.print(t)
+
+
+def _mwh(x: float) -> str:
+    """Energy in MWh with three significant figures (a step's swing is kWh, a restart's MWh)."""
+    return f"{x:,.1f}" if x >= 100 else f"{x:.3g}"
+
+
+def power_tables(d: dict[str, Any]) -> list[Table]:
+    """supercluster power: the swing of one step and of a restart, and what smooths it."""
+    st, ev, sm = d["step"], d["events"], d["smoothing"]
+    head = _pairs(f"supercluster power: {d['scenario']}, {d['gpus']:,} GPUs ({d['layout']})")
+    head.add_row("step", f"{st['step_time_s']:.3f} s, {st['source']}")
+    head.add_row(
+        "facility power",
+        f"peak {st['peak_mw']:,.1f} MW, trough {st['trough_mw']:,.1f} MW, mean {st['mean_mw']:,.1f} MW",
+    )
+    head.add_row("swing", f"{st['swing_mw']:,.1f} MW ({st['swing_pct_of_peak']:.1f}% of peak) every step")
+    head.add_row("ramp", f"{st['ramp_mw_per_s']:,.0f} MW/s at the GPU slew")
+    if st.get("dominant_hz"):
+        bands = ", ".join(f"{k} {v * 100:.0f}%" for k, v in st["band_share"].items())
+        head.add_row(
+            "frequency",
+            f"dominant {st['dominant_hz']:.3g} Hz (harmonic {st['dominant_harmonic']} of {st['step_hz']:.3g} Hz); "
+            f"swing energy in {bands}",
+        )
+    head.add_row(
+        "restart",
+        f"-{ev['drop_mw']:,.1f} MW to {ev['idle_mw']:,.1f} MW for {ev['recovery_s']:,.0f} s, "
+        f"{ev['restarts_per_day']:.1f} a day",
+    )
+    head.add_row("checkpoint", f"stall {ev['checkpoint_stall_s']:.3g} s, {ev['checkpoints_per_day']:,.0f} a day")
+    limit = sm["ramp_limit_mw_per_s"]
+    title = f"grid side held to {limit:.3g} MW/s" if limit is not None else "grid side"
+    if sm.get("max_swing_mw") is not None:
+        title += f" and a {sm['max_swing_mw']:.3g} MW swing"
+    t = _pairs(title)
+    t.add_row("ramp limit", sm["ramp_limit_note"])
+    t.add_row(
+        "battery",
+        f"{sm['battery_mw']:,.1f} MW, {_mwh(sm['battery_mwh'])} MWh (steps {_mwh(sm['step']['battery_mwh'])}, "
+        f"restart {_mwh(sm['event']['battery_mwh'])} MWh)",
+    )
+    ref = d["reference_storage"]
+    t.add_row(
+        "vs Memphis",
+        f"{ref['name']}, {ref['power_mw']:,.0f} MW, {ref['energy_mwh']:,.0f} MWh: "
+        + ("covers it" if ref["covers"] else "does not cover it")
+        + f" ({ref['power_share'] * 100:.0f}% of its power, {ref['energy_share'] * 100:.2g}% of its energy)",
+    )
+    fl = d["floor"]
+    t.add_row(
+        "or a GPU floor",
+        f"at {fl['floor_of_compute'] * 100:.1f}% of the compute draw: +{fl['wasted_mwh_per_day']:,.0f} MWh a day "
+        f"(${fl['wasted_usd_per_day']:,.0f}, +{fl['wasted_pct_of_energy']:.1f}% energy); no help in a restart",
+    )
+    sweep = Table(title="battery against the grid's ramp limit", title_justify="left")
+    for col in ("MW/s", "battery MW", "MWh", "restart MWh", "steps MWh"):
+        sweep.add_column(col, justify="right")
+    for r in d["sweep"]:
+        sweep.add_row(
+            f"{r['ramp_limit_mw_per_s']:.4g}" + (" *" if r["chosen"] else ""),
+            f"{r['battery_mw']:,.1f}",
+            _mwh(r["battery_mwh"]),
+            _mwh(r["event_mwh"]),
+            _mwh(r["step_mwh"]),
+        )
+    notes = Table(title="how it is computed", show_header=False, title_justify="left")
+    notes.add_column("")
+    for line in d["notes"]:
+        notes.add_row(line)
+    src = Table(title="sources", show_header=False, title_justify="left")
+    src.add_column("what", style="bold")
+    src.add_column("source")
+    for k, v in d["sources"].items():
+        src.add_row(k, v)
+    return [head, t, sweep, notes, src]

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from supercluster.errors import SuperclusterError, UnknownPresetError
 from supercluster.specs import Accelerator, ModelSpec, ReliabilitySpec, SoftwareProfile, SystemSpec
 from supercluster.specs.facility import FacilityAssumptions
+from supercluster.specs.swings import SwingAssumptions
 
 _DATA = "supercluster.catalog.data"
 
@@ -182,3 +183,25 @@ def facility(overrides: dict[str, Any] | None = None) -> FacilityAssumptions:
         data[key] = {**data[key], **(over.pop(key, None) or {})}
     data.update(over)
     return build(FacilityAssumptions, data, "facility")
+
+
+def power_swings() -> SwingAssumptions:
+    """Power-swing assumptions (power_swings.yaml) as a typed spec; MW and MWh there, W and J in the spec."""
+    raw = _table("power_swings")
+    store = raw["reference_storage"]
+    sources = {k.removesuffix("_source"): v for k, v in raw.items() if k.endswith("_source")}
+    sources |= {f"reference_storage.{k.removesuffix('_source')}": v for k, v in store.items() if k.endswith("_source")}
+    data = {
+        "gpu_slew_s": raw["gpu_slew_s"],
+        "grid_response_s": raw["grid_response_s"],
+        "bands": raw["bands"],
+        "ramp_limits_w_per_s": [float(r) * 1e6 for r in raw["ramp_limits_mw_per_s"]],
+        "reference_storage": {
+            "name": store["name"],
+            "power_w": float(store["power_mw"]) * 1e6,
+            "energy_j": float(store["energy_mwh"]) * 3.6e9,
+        },
+        "sources": sources,
+    }
+    result: SwingAssumptions = build(SwingAssumptions, data, "power_swings.yaml")
+    return result

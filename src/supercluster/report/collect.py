@@ -137,12 +137,22 @@ def collect(scenario: str | None = None, step: Step | None = None, trials: int =
     data["facility"] = api.facility(scenario)
     data["fabric"]["switches"] = data["facility"]["power"]["training"]["switches"]
     data["fabric"]["switch_tiers"] = data["facility"]["power"]["training"]["switch_tiers"]
+    step("power swings")
+    try:
+        data["power_swings"] = api.power_swings(scenario, plot=True)
+    except SuperclusterError as err:
+        data["power_swings_note"] = str(err)
     step("TOP500")
     try:
         data["top500"] = api.top500(scn.system.id, gpus=max(scn.gpus, scn.system.gpus))
     except SuperclusterError as err:
         data["top500_error"] = str(err)
     data["sources"] = _sources(scn)
+    if data.get("power_swings"):
+        data["sources"] += [
+            {"what": f"power swings: {k.replace('_', ' ')}", "source": v}
+            for k, v in catalog.loader.power_swings().sources.items()
+        ]
     return data
 
 

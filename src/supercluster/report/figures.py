@@ -213,3 +213,49 @@ def top500(d: dict[str, Any]) -> go.Figure:
     )
     fig.update_yaxes(autorange="reversed")
     return fig
+
+
+def _swing(title: str, series: dict[str, Any], xaxis: str) -> go.Figure:
+    """Load at the meter, the ramp-limited grid draw and the battery's state of charge (right axis)."""
+    fig = _fig(
+        title,
+        xaxis_title=xaxis,
+        yaxis={"title": "MW"},
+        yaxis2={"title": "battery charge", "overlaying": "y", "side": "right", "tickformat": ".0%", "range": [0, 1]},
+    )
+    fig.add_scatter(name="facility load", x=series["t_s"], y=series["load_mw"], mode="lines", line={"width": 1})
+    fig.add_scatter(name="grid draw (ramp-limited)", x=series["t_s"], y=series["grid_mw"], mode="lines")
+    fig.add_scatter(
+        name="battery charge", x=series["t_s"], y=series["soc"], mode="lines", yaxis="y2", line={"dash": "dot"}
+    )
+    return fig
+
+
+def _limit_text(ps: dict[str, Any]) -> str:
+    sm = ps["smoothing"]
+    parts = []
+    if sm["ramp_limit_mw_per_s"] is not None:
+        parts.append(f"{sm['ramp_limit_mw_per_s']:.3g} MW/s")
+    if sm["max_swing_mw"] is not None:
+        parts.append(f"{sm['max_swing_mw']:.3g} MW swing")
+    return " and ".join(parts)
+
+
+def swing_steps(ps: dict[str, Any]) -> go.Figure:
+    st = ps["step"]
+    return _swing(
+        f"Facility power over a few steps: {st['swing_mw']:.1f} MW swing every {st['step_time_s']:.2f} s; "
+        f"grid held to {_limit_text(ps)}",
+        ps["series"]["steps"],
+        "seconds",
+    )
+
+
+def swing_event(ps: dict[str, Any]) -> go.Figure:
+    ev, sm = ps["events"], ps["smoothing"]
+    return _swing(
+        f"Checkpoint, then a failure and restart ({ev['recovery_s']:.0f} s down): battery "
+        f"{sm['event']['battery_mwh']:.3g} MWh for the restart at {_limit_text(ps)}",
+        ps["series"]["event"],
+        "seconds",
+    )

@@ -41,6 +41,9 @@ def plots(d: dict[str, Any]) -> dict[str, Markup]:
         out["power"] = _plot("plot-power", figures.power_timeline(d["simulation"], d["facility"]))
     if d.get("facility", {}).get("buildout"):
         out["buildout"] = _plot("plot-buildout", figures.buildout(d["facility"]["buildout"]))
+    if d.get("power_swings", {}).get("series"):
+        out["swing_steps"] = _plot("plot-swing-steps", figures.swing_steps(d["power_swings"]))
+        out["swing_event"] = _plot("plot-swing-event", figures.swing_event(d["power_swings"]))
     if d.get("top500"):
         out["top500"] = _plot("plot-top500", figures.top500(d["top500"]))
     return out
