@@ -127,7 +127,9 @@ def test_empty_spare_pool_waits_for_repairs(llama):
         {"rate_scale": -1},
         {"rate_scale": float("nan")},
         {"recovery": {"scheduler_s": -5}},
-        {"checkpoint": {"write_gb_per_s_per_gpu": 0}},
+        {"checkpoint": {"coordination_s": -1}},
+        {"checkpoint": {"tier": "disk"}},
+        {"checkpoint": {"write_gb_per_s_per_gpu": 0.1}},  # storage is the system's now, not a checkpoint knob
         {"components": {"faulty_gpu": {"rate_per_hour": float("inf")}}},
         {"bogus": 1},
     ],

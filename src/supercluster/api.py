@@ -231,6 +231,7 @@ def simulate(
     tokens: float | None = None,
     checkpoint_interval_s: float | None = None,
     synchronous_checkpoint: bool = False,
+    checkpoint_tier: str | None = None,
     spare_nodes: int | None = None,
     rate_scale: float | None = None,
     analyses: bool = True,
@@ -241,8 +242,15 @@ def simulate(
 
     scn = build_scenario(scenario, **overrides)
     changes: dict[str, Any] = {}
+    ck_update: dict[str, Any] = {}
     if synchronous_checkpoint:
-        changes["checkpoint"] = scn.reliability.checkpoint.model_copy(update={"asynchronous": False})
+        ck_update["asynchronous"] = False
+    if checkpoint_tier is not None:
+        if checkpoint_tier not in ("storage", "memory"):
+            raise SuperclusterError(f"checkpoint tier must be storage or memory, got {checkpoint_tier!r}")
+        ck_update["tier"] = checkpoint_tier
+    if ck_update:
+        changes["checkpoint"] = scn.reliability.checkpoint.model_copy(update=ck_update)
     if spare_nodes is not None:
         changes["spare_nodes"] = spare_nodes
     if rate_scale is not None:

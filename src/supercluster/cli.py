@@ -305,6 +305,12 @@ def simulate(
         float | None, typer.Option(help="Minutes of compute between checkpoints (default: Daly's optimum).")
     ] = None,
     sync_checkpoint: Annotated[bool, typer.Option("--sync-checkpoint", help="Blocking checkpoint writes.")] = False,
+    checkpoint_tier: Annotated[
+        str | None,
+        typer.Option(
+            help="storage: every checkpoint to the system's storage; memory: to peers' host memory, hourly to storage."
+        ),
+    ] = None,
     spares: Annotated[
         int | None, typer.Option(min=0, help="Hot-spare nodes (default: sized from the swap rate).")
     ] = None,
@@ -328,6 +334,7 @@ def simulate(
         tokens=tokens,
         checkpoint_interval_s=checkpoint_interval_min * 60 if checkpoint_interval_min is not None else None,
         synchronous_checkpoint=sync_checkpoint,
+        checkpoint_tier=checkpoint_tier,
         spare_nodes=spares,
         rate_scale=rate_scale,
         analyses=not no_analysis,

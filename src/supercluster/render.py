@@ -296,7 +296,30 @@ def simulate_tables(d: dict[str, Any]) -> list[Table]:
         f"{d['lost_work_h']:,.1f} h recomputed, {d['downtime_h']:,.1f} h down, "
         f"{d['checkpoint_stall_h']:,.1f} h checkpoint stalls, {d['spare_wait_h']:,.1f} h waiting for spares",
     )
-    head.add_row("checkpoint", f"{d['checkpoint_tb']:.2f} TB every {d['checkpoint_interval_min']:.1f} min")
+    ck = d.get("checkpoint")
+    if ck:
+        head.add_row(
+            "checkpoint",
+            f"{d['checkpoint_tb']:.2f} TB every {d['checkpoint_interval_min']:.1f} min ({ck['tier']} tier"
+            + (", clamped to the drain time" if ck["interval_clamped"] else "")
+            + (
+                f"); copies to peers drain in {ck['drain_s']:,.2f} s; to storage every "
+                f"{ck['memory']['persist_interval_s'] / 60:,.0f} min"
+                if ck.get("memory")
+                else ")"
+            )
+            + f"; write {ck['write_s']:,.1f} s at {ck['storage_write_tb_per_s']:,.2f} TB/s"
+            + (" (assumed)" if ck["storage_assumed"] else "")
+            + f"; stall {ck['stall_s']:,.1f} s each",
+        )
+        r = ck["restart_s"]
+        head.add_row(
+            "restart",
+            f"{r['total']:,.0f} s = scheduler {r['scheduler']:g} + process start {r['process_start']:g} + "
+            f"collective init {r['collective_init']:,.0f}; load {ck['load_s']:,.1f} s",
+        )
+    else:
+        head.add_row("checkpoint", f"{d['checkpoint_tb']:.2f} TB every {d['checkpoint_interval_min']:.1f} min")
     cause = Table(title="interruptions by cause (mean per run)", title_justify="left")
     cause.add_column("category")
     cause.add_column("count", justify="right")
@@ -316,29 +339,52 @@ def simulate_tables(d: dict[str, Any]) -> list[Table]:
             )
         t.caption = (
             f"Young {ia['young_min']:.2f} min, Daly {ia['daly_min']:.2f} min, simulated optimum "
-            f"{ia['simulated_optimum_min']:.2f} min"
+            f"{ia['simulated_optimum_min']:.2f} min; none shorter than the drain, {ia.get('drain_min', 0.0) * 60:.1f} s"
         )
         tables.append(t)
     if d.get("ettr_vs_cluster_size"):
         t = Table(title="ETTR against cluster size (same job shape, 30-day window)", title_justify="left")
-        for col in ("GPUs", "job MTBF h", "interruptions/day", "Daly min", "ETTR simulated", "ETTR first order"):
+        for col in ("GPUs", "job MTBF h", "interruptions/day", "interval min", "ETTR simulated", "ETTR first order"):
             t.add_column(col, justify="right")
         for r in d["ettr_vs_cluster_size"]:
             t.add_row(
                 f"{r['gpus']:,}",
                 f"{r['job_mtbf_h']:.2f}",
                 f"{r['interruptions_per_day']:.1f}",
-                f"{r['daly_interval_min']:.2f}",
+                f"{r['interval_min']:.2f}" + ("*" if r.get("interval_clamped") else ""),
                 f"{r['ettr_simulated'] * 100:.1f}%",
                 f"{r['ettr_first_order'] * 100:.1f}%",
             )
         tables.append(t)
-    a = Table(title="assumptions", show_header=False, title_justify="left")
-    a.add_column("")
-    for line in d["assumptions"]:
-        a.add_row(line)
-    tables.append(a)
+    tables.append(ettr_basis_table(d))
     return tables
+
+
+def _short(source: str, limit: int = 70) -> str:
+    """The head of a source note for a table (the JSON carries it whole)."""
+    text = " ".join(source.split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + " ..."
+
+
+def ettr_basis_table(d: dict[str, Any]) -> Table:
+    """What the simulated ETTR rests on: each input, its value and (the head of) its source."""
+    basis = d.get("ettr_basis")
+    if not basis:
+        a = Table(title="assumptions", show_header=False, title_justify="left")
+        a.add_column("")
+        for line in d["assumptions"]:
+            a.add_row(line)
+        return a
+    e = d["ettr"]["mean"] * 100
+    t = Table(title=f"assumptions: what the ETTR of {e:.1f}% rests on (--json: sources whole)", title_justify="left")
+    t.add_column("input", style="bold")
+    t.add_column("value")
+    t.add_column("source")
+    for b in basis:
+        t.add_row(b["what"], b["value"], _short(b["source"]))
+    return t
 
 
 def _kv(title: str) -> Table:

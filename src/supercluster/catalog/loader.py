@@ -83,6 +83,14 @@ def node(name: str) -> dict[str, Any]:
 def system(name: str, gpus: int | None = None, **overrides: Any) -> SystemSpec:
     """A system preset; generic presets take any GPU count, named machines at most their own."""
     entry = _entry("systems", name, "system")
+    storage = overrides.get("storage")
+    if isinstance(storage, dict) and isinstance(entry.get("storage"), dict):
+        # a scenario may change one storage figure (say the write bandwidth) and keep the rest of the preset's
+        base = entry["storage"]
+        note = storage.get("source") or (
+            f"set by the scenario: {', '.join(sorted(str(k) for k in storage))}; the rest: {base.get('source', '')}"
+        )
+        overrides = {**overrides, "storage": {**base, **storage, "source": note}}
     entry.update(overrides)
     acc = entry.pop("accelerator")
     if isinstance(acc, Accelerator):
@@ -140,7 +148,13 @@ def reliability(overrides: dict[str, Any] | None = None) -> ReliabilitySpec:
         }
     recovery = {k: v for k, v in raw["recovery"].items() if k != "source"}
     ckpt = {k: v for k, v in raw["checkpoint"].items() if k != "source"}
-    data: dict[str, Any] = {"components": comps, "recovery": recovery, "checkpoint": ckpt, "source": basis["source"]}
+    data: dict[str, Any] = {
+        "components": comps,
+        "recovery": recovery,
+        "checkpoint": ckpt,
+        "source": basis["source"],
+        "sources": dict(raw.get("sources") or {}),
+    }
     over = dict(overrides or {})
     allowed = {"rate_scale", "spare_nodes", "infant_mortality", "recovery", "checkpoint", "components"}
     unknown = set(over) - allowed

@@ -4,11 +4,17 @@ Each loop iteration advances every unfinished trial by one interruption (a
 renewal process, as in Daly 2006, FGCS 22(3)): the job runs from a restart
 until the next unplanned failure (exponential, rate = sum of component rates,
 optionally raised early in life) or planned maintenance, writing a checkpoint
-every ``interval_s`` of compute at a stall of ``stall_s``. A failure loses the
-work since the last checkpoint and costs detection + restart (scheduler,
-process start, collective initialisation) + checkpoint load, plus a node swap
-from the spare pool for hardware faults (waiting for a repaired node when the
-pool is empty). Planned maintenance checkpoints first and loses nothing.
+every ``interval_s`` of compute at a stall of ``stall_s``; an asynchronous
+checkpoint then drains for ``drain_s`` and only counts once written, so the
+interval is never shorter than the drain (refused otherwise) and two writes
+never overlap. A failure loses the work since the last written checkpoint and
+costs detection + restart (scheduler, process start, collective
+initialisation) + checkpoint load, plus a node swap from the spare pool for
+hardware faults (waiting for a repaired node when the pool is empty). With
+in-memory checkpoints a failure finds every copy of its group lost with
+probability ``fallback_p``; it then rolls back to the last persistent
+checkpoint (its phase drawn uniformly over ``fallback_window_s`` of compute)
+and loads from storage. Planned maintenance checkpoints first and loses nothing.
 Stragglers slow each uninterrupted stretch by a random factor. Deterministic
 for a seed; bounded by ``max_events`` iterations, so it never hangs.
 """
@@ -48,6 +54,10 @@ class RunInputs:
     straggler_sigma: float
     infant_factor: float = 1.0
     infant_tau_s: float = 7 * 86400.0
+    drain_s: float = 0.0  # a checkpoint is written (and counts) this long after its stall ends
+    fallback_p: float = 0.0  # chance a failure loses every in-memory copy and falls back to persistent storage
+    fallback_load_s: float = 0.0  # load time from persistent storage in that case
+    fallback_window_s: float = 0.0  # compute seconds between persistent checkpoints
 
 
 @dataclass
@@ -64,6 +74,9 @@ class RunResult:
     names: tuple[str, ...]
     categories: tuple[str, ...]
     timeline: list[dict[str, Any]] = field(default_factory=list)
+    checkpoints: np.ndarray = field(default_factory=lambda: np.zeros(0))  # checkpoints started, per trial
+    fallbacks: np.ndarray = field(default_factory=lambda: np.zeros(0))  # failures that lost the in-memory copies
+    min_checkpoint_gap_s: float = float("inf")  # shortest wall time between two checkpoint starts, all trials
 
     @property
     def ettr(self) -> np.ndarray:
@@ -97,12 +110,22 @@ def check_inputs(inp: RunInputs, trials: int) -> None:
         "repair_s",
         "straggler_mean",
         "straggler_sigma",
+        "drain_s",
+        "fallback_load_s",
+        "fallback_window_s",
     ):
         v = getattr(inp, name)
         if not math.isfinite(v) or v < 0:
             raise SuperclusterError(f"simulation input {name} = {v}: must be finite and >= 0")
     if inp.interval_s <= 0:
         raise SuperclusterError("checkpoint interval must be > 0 s")
+    if inp.interval_s < inp.drain_s:
+        raise SuperclusterError(
+            f"checkpoint interval {inp.interval_s:,.1f} s is shorter than the {inp.drain_s:,.1f} s a checkpoint takes "
+            "to drain; a checkpoint cannot start before the previous one is written: use an interval >= the drain"
+        )
+    if not 0.0 <= inp.fallback_p <= 1.0:
+        raise SuperclusterError(f"fallback probability {inp.fallback_p} must be in [0, 1]")
     if not (math.isfinite(inp.work_s) or math.isfinite(inp.horizon_s)):
         raise SuperclusterError("give the run's tokens or a number of days to simulate")
     if inp.work_s <= 0 or inp.horizon_s <= 0:
@@ -148,6 +171,9 @@ def simulate(inp: RunInputs, trials: int = 200, seed: int = 0, timeline_trial: i
     down = np.zeros(trials)
     stall_tot = np.zeros(trials)
     wait_tot = np.zeros(trials)
+    ckpts = np.zeros(trials)
+    falls = np.zeros(trials)
+    min_gap = np.inf
     spare_free = np.zeros((trials, max(inp.spares, 1)))
     active = np.ones(trials, dtype=bool)
     timeline: list[dict[str, Any]] = []
@@ -167,7 +193,9 @@ def simulate(inp: RunInputs, trials: int = 200, seed: int = 0, timeline_trial: i
         jit = np.maximum(1.0, 1.0 + inp.straggler_mean + inp.straggler_sigma * rng.standard_normal(n))
         cycle = tau * jit + stall
         rem = inp.work_s - prog[idx]
-        finish = np.where(np.isfinite(rem), rem * jit + np.floor(rem / tau) * stall, np.inf)
+        finite = np.isfinite(rem)
+        rem0 = np.where(finite, rem, 0.0)
+        finish = np.where(finite, rem0 * jit + np.floor(rem0 / tau) * stall, np.inf)
         to_h = inp.horizon_s - t
         fin = (finish <= dt) & (finish <= to_h)
         hz = ~fin & (to_h <= dt)
@@ -175,7 +203,11 @@ def simulate(inp: RunInputs, trials: int = 200, seed: int = 0, timeline_trial: i
         # A: the run completes before anything interrupts it
         a = idx[fin]
         if len(a):
-            stall_tot[a] += np.floor(rem[fin] / tau) * stall
+            n_ck = np.floor(rem[fin] / tau)
+            stall_tot[a] += n_ck * stall
+            ckpts[a] += n_ck
+            if np.any(n_ck >= 1):
+                min_gap = min(min_gap, float(cycle[fin][n_ck >= 1].min()))
             wall[a] = t[fin] + finish[fin]
             prog[a] = inp.work_s
             active[a] = False
@@ -186,6 +218,9 @@ def simulate(inp: RunInputs, trials: int = 200, seed: int = 0, timeline_trial: i
             k = np.floor(seg / cycle[hz])
             prog[b] += k * tau + np.minimum((seg - k * cycle[hz]) / jit[hz], tau)
             stall_tot[b] += k * stall
+            ckpts[b] += k
+            if np.any(k >= 1):
+                min_gap = min(min_gap, float(cycle[hz][k >= 1].min()))
             wall[b] = inp.horizon_s
             active[b] = False
         # C: an interruption
@@ -193,17 +228,40 @@ def simulate(inp: RunInputs, trials: int = 200, seed: int = 0, timeline_trial: i
         if len(c):
             seg = dt[ev]
             k = np.floor(seg / cycle[ev])
-            prog[c] += np.minimum(k * tau, rem[ev])
             stall_tot[c] += k * stall
+            ckpts[c] += k
+            if np.any(k >= 1):
+                min_gap = min(min_gap, float(cycle[ev][k >= 1].min()))
             fail = is_fail[ev]
             cf, cp = c[fail], c[~fail]
+            # planned maintenance writes a checkpoint first: every interval done so far is kept
+            prog[cp] += np.minimum(k[~fail] * tau, rem[ev][~fail])
             downtime = np.empty(len(c))
             if len(cf):
+                kf = k[fail]
+                since = seg[fail] - kf * cycle[ev][fail]
+                # the last checkpoint is still draining: it is not written, so roll back to the one before
+                kf = kf - ((since < inp.drain_s) & (kf >= 1))
+                kept = np.minimum(kf * tau, rem[ev][fail])
+                lost_now = seg[fail] - kf * cycle[ev][fail]
                 comp = rng.choice(n_comp, size=len(cf), p=p)
                 np.add.at(counts, (cf, comp), 1)
-                lost[cf] += seg[fail] - k[fail] * cycle[ev][fail]
                 swap = rates.swap[comp]
-                dn = rates.detect_s[comp] + inp.restart_s + inp.load_s + swap * inp.swap_s
+                load = np.full(len(cf), inp.load_s)
+                if inp.fallback_p > 0:
+                    gone = rng.random(len(cf)) < inp.fallback_p
+                    if np.any(gone):
+                        # every in-memory copy lost: back to the last persistent checkpoint, from storage
+                        back = rng.random(int(gone.sum())) * inp.fallback_window_s
+                        have = prog[cf[gone]] + kept[gone]
+                        back = np.minimum(back, have)
+                        kept[gone] -= back
+                        lost_now[gone] += back
+                        load[gone] = inp.fallback_load_s
+                        falls[cf[gone]] += 1
+                prog[cf] += kept
+                lost[cf] += lost_now
+                dn = rates.detect_s[comp] + inp.restart_s + load + swap * inp.swap_s
                 need_at = t[ev][fail] + seg[fail] + rates.detect_s[comp]
                 if np.any(swap):
                     rows = cf[swap]
@@ -226,7 +284,7 @@ def simulate(inp: RunInputs, trials: int = 200, seed: int = 0, timeline_trial: i
                             "cause": rates.names[comp[j]],
                             "category": rates.categories[comp[j]],
                             "downtime_s": float(dn[j]),
-                            "lost_work_s": float(seg[fail][j] - k[fail][j] * cycle[ev][fail][j]),
+                            "lost_work_s": float(lost_now[j]),
                         }
                     )
             if len(cp):
@@ -267,5 +325,19 @@ def simulate(inp: RunInputs, trials: int = 200, seed: int = 0, timeline_trial: i
     else:
         raise SuperclusterError(f"simulation stopped after {MAX_EVENTS_PER_TRIAL:,} interruptions in one trial")
     return RunResult(
-        trials, wall, prog, counts, planned, lost, down, stall_tot, wait_tot, rates.names, rates.categories, timeline
+        trials,
+        wall,
+        prog,
+        counts,
+        planned,
+        lost,
+        down,
+        stall_tot,
+        wait_tot,
+        rates.names,
+        rates.categories,
+        timeline,
+        checkpoints=ckpts,
+        fallbacks=falls,
+        min_checkpoint_gap_s=min_gap,
     )

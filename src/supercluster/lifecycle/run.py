@@ -9,17 +9,18 @@ from typing import Any
 import numpy as np
 
 from supercluster.errors import SuperclusterError
-from supercluster.lifecycle.checkpoint import (
-    checkpoint_bytes,
-    daly_interval_s,
-    expected_ettr,
-    load_s,
-    stall_s,
-    write_s,
-    young_interval_s,
-)
+from supercluster.lifecycle.checkpoint import LONGEST_INTERVAL_S, daly_interval_s, expected_ettr, young_interval_s
 from supercluster.lifecycle.failures import job_components, job_rates
 from supercluster.lifecycle.montecarlo import RunInputs, RunResult, simulate
+from supercluster.lifecycle.plan import (
+    CheckpointPlan,
+    Restart,
+    as_dict,
+    checkpoint_plan,
+    failure_basis,
+    restart,
+    restart_basis,
+)
 from supercluster.perf.step import StepEstimate
 from supercluster.specs import ReliabilitySpec, Scenario, SystemSpec
 from supercluster.units import DAY_S, HOUR_S
@@ -30,8 +31,7 @@ INTERVAL_FACTORS = (0.25, 0.4, 0.6, 0.8, 1.0, 1.25, 1.6, 2.2, 3.0, 4.0)
 
 def restart_s(spec: ReliabilitySpec, gpus: int) -> float:
     """Scheduler requeue + process start + collective initialisation, which grows with the job (MegaScale)."""
-    r = spec.recovery
-    return r.scheduler_s + r.process_start_s + r.init_s_per_10k_gpus * gpus / 10_000
+    return restart(spec, gpus).total_s
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,9 @@ class RunSetup:
     write_s: float
     mtbf_s: float
     assumptions: list[str]
+    checkpoint: CheckpointPlan
+    restart: Restart
+    basis: list[dict[str, str]]
 
 
 def setup(
@@ -57,12 +60,8 @@ def setup(
     system = system or scn.system
     comps = job_components(system, gpus)
     rates = job_rates(spec, comps)
-    ck = spec.checkpoint
-    nbytes = checkpoint_bytes(scn.workload.model, ck)
-    per_gpu_state = step.memory.weights_bytes + step.memory.optimizer_bytes
-    stall = stall_s(nbytes, gpus, per_gpu_state, ck)
-    rs = restart_s(spec, gpus)
-    ld = load_s(nbytes, gpus, ck)
+    rs = restart(spec, gpus)
+    plan = checkpoint_plan(scn, step, spec, gpus, system, rates, comps, rs, interval_s)
     mtbf = rates.mtbf_s
     tokens = tokens if tokens is not None else (None if days else scn.workload.train_tokens)
     if tokens is None and days is None:
@@ -73,25 +72,21 @@ def setup(
         raise SuperclusterError(f"days must be in (0, 3650], got {days}")
     work = tokens / step.tokens_per_s if tokens is not None else math.inf
     horizon = days * DAY_S if days is not None else math.inf
-    # An asynchronous checkpoint cannot start before the previous one is written.
-    daly = daly_interval_s(stall, mtbf)
-    if not math.isfinite(daly):  # no failures at all (rate scale 0): checkpoint monthly, the longest interval
-        daly = 30 * DAY_S
-    interval = max(interval_s or ck.interval_s or daly, write_s(nbytes, gpus, ck))
     r = spec.recovery
     swaps_per_repair = float((rates.per_hour * rates.swap).sum()) * r.repair_hours
     # Spare pool sized so waiting is rare: Poisson mean + 3 sigma of the swaps during one repair time.
     auto_spares = math.ceil(swaps_per_repair + 3.0 * math.sqrt(swaps_per_repair)) + 1
     spares = spec.spare_nodes if spec.spare_nodes is not None else auto_spares
+    mem = plan.memory
     inputs = RunInputs(
         work_s=work,
         horizon_s=horizon,
         rates=rates,
-        restart_s=rs,
-        load_s=ld,
+        restart_s=rs.total_s,
+        load_s=plan.load_s,
         swap_s=r.swap_s,
-        stall_s=stall,
-        interval_s=interval,
+        stall_s=plan.stall_s,
+        interval_s=plan.interval.interval_s,
         planned_per_s=r.planned_per_day / DAY_S,
         planned_downtime_s=r.planned_downtime_s,
         spares=spares,
@@ -100,28 +95,34 @@ def setup(
         straggler_sigma=r.straggler_sigma,
         infant_factor=spec.infant_mortality.factor,
         infant_tau_s=spec.infant_mortality.tau_days * DAY_S,
+        drain_s=plan.drain_s,
+        fallback_p=mem.group_loss_p if mem else 0.0,
+        fallback_load_s=plan.storage_load_s if mem else 0.0,
+        fallback_window_s=plan.persist.interval_s if plan.persist else 0.0,
     )
+    ck = spec.checkpoint
     notes = [
         f"failure rates per component-hour from Llama 3's 54-day table, applied to {comps.gpus:,} GPUs, "
         f"{comps.nodes:,} nodes and {comps.nics:,} NICs (x{spec.rate_scale:g})",
-        f"checkpoint {nbytes / 1e12:.2f} TB ({ck.bytes_per_param:g} bytes/parameter), "
-        f"{'asynchronous' if ck.asynchronous else 'synchronous'}: {stall:.1f} s stall each, "
-        f"write {write_s(nbytes, gpus, ck):.0f} s, load {ld:.0f} s at Llama 3's per-GPU storage bandwidth",
-        f"restart {rs:.0f} s (scheduler {r.scheduler_s:g} + start {r.process_start_s:g} + init "
-        f"{rs - r.scheduler_s - r.process_start_s:.0f} s); node swap {r.swap_s:g} s from {spares} spare nodes"
+        f"checkpoint {plan.nbytes / 1e12:.2f} TB ({ck.bytes_per_param:g} bytes/parameter), "
+        f"{'asynchronous' if ck.asynchronous else 'synchronous'}, {plan.tier} tier: {plan.stall_s:.1f} s stall each, "
+        f"write {plan.write_s:.1f} s and load {plan.storage_load_s:.1f} s at {system.id}'s checkpoint storage"
+        + (" (assumed)" if plan.path.assumed else ""),
+        f"restart {rs.total_s:.0f} s (scheduler {rs.scheduler_s:g} + start {rs.process_start_s:g} + init "
+        f"{rs.init_s:.0f} s); node swap {r.swap_s:g} s from {spares} spare nodes"
         + (" (Poisson mean + 3 sigma of swaps per repair)" if spec.spare_nodes is None else "")
         + f", {r.repair_hours:g} h repair",
         f"planned maintenance {r.planned_per_day:g}/day at {r.planned_downtime_s / 60:g} min; stragglers "
         f"{r.straggler_slowdown * 100:g}% mean slowdown",
-        f"checkpoint every {interval / 60:.1f} min of compute"
-        + (" (Daly's optimum)" if not (interval_s or ck.interval_s) else ""),
+        f"checkpoint every {plan.interval.interval_s / 60:.1f} min of compute: {plan.interval.why()}",
     ]
     if spec.infant_mortality.factor > 1:
         notes.append(
             f"infant mortality: rates x{spec.infant_mortality.factor:g} at start, decaying over "
             f"{spec.infant_mortality.tau_days:g} days"
         )
-    return RunSetup(inputs, nbytes, write_s(nbytes, gpus, ck), mtbf, notes)
+    basis = failure_basis(spec, comps, rates) + plan.basis + restart_basis(rs, spec, gpus)
+    return RunSetup(inputs, plan.nbytes, plan.write_s, mtbf, notes, plan, rs, basis)
 
 
 def _percentiles(x: np.ndarray) -> dict[str, float]:
@@ -166,6 +167,11 @@ class SimulationReport:
             "spare_wait_h": float(res.spare_wait_s.mean() / HOUR_S),
             "checkpoint_interval_min": inp.interval_s / 60,
             "checkpoint_tb": self.setup.checkpoint_bytes / 1e12,
+            "checkpoint": as_dict(self.setup.checkpoint, self.setup.restart),
+            "checkpoints_written": float(res.checkpoints.mean()),
+            "min_checkpoint_gap_s": res.min_checkpoint_gap_s if math.isfinite(res.min_checkpoint_gap_s) else None,
+            "memory_fallbacks": float(res.fallbacks.mean()),
+            "ettr_basis": self.setup.basis,
             "interval_analysis": self.interval_analysis,
             "ettr_vs_cluster_size": self.scaling,
             "timeline": res.timeline,
@@ -176,25 +182,27 @@ class SimulationReport:
 def interval_analysis(rs: RunSetup, trials: int, seed: int) -> dict[str, Any]:
     """Young, Daly and the simulated optimum side by side, on a 30-day window."""
     inp = rs.inputs
-    delta, mtbf, restart = inp.stall_s, rs.mtbf_s, mean_recovery_s(inp)
-    daly = daly_interval_s(delta, mtbf)
-    young = young_interval_s(delta, mtbf)
+    delta, mtbf, recovery = inp.stall_s, rs.mtbf_s, mean_recovery_s(inp)
+    daly = daly_interval_s(delta, mtbf) if math.isfinite(mtbf) else LONGEST_INTERVAL_S
+    young = young_interval_s(delta, mtbf) if math.isfinite(mtbf) else LONGEST_INTERVAL_S
     window = replace_inputs(inp, horizon_s=30 * DAY_S, work_s=math.inf)
     curve = []
-    for f in INTERVAL_FACTORS:
-        tau = daly * f
+    # intervals shorter than the drain are impossible (a checkpoint cannot start before the last one is written)
+    taus = sorted({max(daly * f, inp.drain_s) for f in INTERVAL_FACTORS})
+    for tau in taus:
         sim = simulate(replace_inputs(window, interval_s=tau), trials=trials, seed=seed)
         curve.append(
             {
                 "interval_min": tau / 60,
                 "ettr_simulated": float(sim.ettr.mean()),
-                "ettr_first_order": expected_ettr(tau, delta, restart, mtbf),
+                "ettr_first_order": expected_ettr(tau, delta, recovery, mtbf, inp.drain_s),
             }
         )
     best = max(curve, key=lambda c: c["ettr_simulated"])
     return {
         "young_min": young / 60,
         "daly_min": daly / 60,
+        "drain_min": inp.drain_s / 60,
         "simulated_optimum_min": best["interval_min"],
         "curve": curve,
     }
@@ -213,7 +221,8 @@ def replace_inputs(inp: RunInputs, **kw: Any) -> RunInputs:
 
 
 def scaling(scn: Scenario, step: StepEstimate, spec: ReliabilitySpec, trials: int, seed: int) -> list[dict[str, Any]]:
-    """ETTR of the same job shape on 1k to 200k GPUs of this system (30-day window, Daly's interval)."""
+    """ETTR of the same job shape on 1k to 200k GPUs of this system (30-day window, Daly's interval clamped to the
+    drain). Storage given per block of GPUs grows with the GPUs; a fixed aggregate stays the system's."""
     rows = []
     for n in CLUSTER_SIZES:
         rs = setup(scn, step, spec, gpus=n, days=30, system=scn.system)
@@ -222,9 +231,11 @@ def scaling(scn: Scenario, step: StepEstimate, spec: ReliabilitySpec, trials: in
             {
                 "gpus": n,
                 "job_mtbf_h": rs.mtbf_s / HOUR_S,
-                "daly_interval_min": rs.inputs.interval_s / 60,
+                "interval_min": rs.inputs.interval_s / 60,
+                "write_s": rs.write_s,
+                "interval_clamped": rs.checkpoint.interval.clamped,
                 "ettr_first_order": expected_ettr(
-                    rs.inputs.interval_s, rs.inputs.stall_s, mean_recovery_s(rs.inputs), rs.mtbf_s
+                    rs.inputs.interval_s, rs.inputs.stall_s, mean_recovery_s(rs.inputs), rs.mtbf_s, rs.inputs.drain_s
                 ),
                 "ettr_simulated": float(sim.ettr.mean()),
                 "interruptions_per_day": float(sim.interruptions.mean() / 30),

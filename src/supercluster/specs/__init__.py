@@ -5,6 +5,7 @@ from supercluster.specs.model import ModelSpec
 from supercluster.specs.plan import PlanSpec, ResolvedPlan
 from supercluster.specs.reliability import CheckpointSpec, ComponentFailure, InfantMortality, Recovery, ReliabilitySpec
 from supercluster.specs.scenario import Assumption, Scenario
+from supercluster.specs.storage import StorageSpec
 from supercluster.specs.system import FabricSpec, FacilitySpec, Partition, SoftwareProfile, SystemSpec
 from supercluster.specs.workload import WorkloadSpec
 
@@ -25,6 +26,7 @@ __all__ = [
     "ResolvedPlan",
     "Scenario",
     "SoftwareProfile",
+    "StorageSpec",
     "SystemSpec",
     "WorkloadSpec",
 ]

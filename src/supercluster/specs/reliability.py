@@ -30,13 +30,38 @@ class Recovery(Spec):
 
 
 class CheckpointSpec(Spec):
+    """How the job checkpoints. Storage bandwidth is not here: it is a property of the system (SystemSpec.storage).
+
+    ``tier`` storage: every checkpoint goes to the system's checkpoint storage. ``tier`` memory: checkpoints go
+    to the host memory of ``memory_replicas`` nodes (the node's own and its peers', as Gemini, SOSP'23, and
+    ByteRobust do) and to storage every ``persist_interval_s``; a failure recovers from a peer unless a whole
+    replica group is lost.
+    """
+
     bytes_per_param: float = Field(gt=0, le=64, allow_inf_nan=False)
-    write_gb_per_s_per_gpu: float = Field(gt=0, le=1000, allow_inf_nan=False)
-    read_gb_per_s_per_gpu: float = Field(gt=0, le=1000, allow_inf_nan=False)
-    snapshot_gb_per_s_per_gpu: float = Field(gt=0, le=10000, allow_inf_nan=False)
+    snapshot_gb_per_s_per_gpu: float = Field(
+        gt=0, le=10000, allow_inf_nan=False, description="copy of a GPU's state to host memory, GB/s"
+    )
+    coordination_s: float = Field(
+        ge=0,
+        le=3600,
+        allow_inf_nan=False,
+        description="blocking cost of each persistent checkpoint beyond the snapshot: planning, metadata, barriers",
+    )
     asynchronous: bool = True
     interval_s: float | None = Field(
         default=None, gt=0, le=30 * 86400, allow_inf_nan=False, description="blank = Daly's optimum"
+    )
+    tier: Literal["storage", "memory"] = "storage"
+    memory_replicas: int = Field(ge=2, le=8, description="copies of each node's state in host memory (memory tier)")
+    persist_interval_s: float = Field(
+        gt=0,
+        le=30 * 86400,
+        allow_inf_nan=False,
+        description="compute s between persistent checkpoints (memory tier)",
+    )
+    host_memory_budget_gb_per_node: float = Field(
+        gt=0, le=100_000, allow_inf_nan=False, description="host memory a node can give to in-memory checkpoints, GB"
     )
 
 
@@ -55,6 +80,9 @@ class ReliabilitySpec(Spec):
     rate_scale: float = Field(default=1.0, ge=0, le=1000, allow_inf_nan=False, description="multiplies every rate")
     spare_nodes: int | None = Field(default=None, ge=0, le=100000, description="blank = 1% of the job's nodes")
     source: str = ""
+    sources: dict[str, str] = Field(
+        default_factory=dict, description="where each recovery and checkpoint figure comes from"
+    )
 
     @model_validator(mode="after")
     def _some_component(self) -> "ReliabilitySpec":

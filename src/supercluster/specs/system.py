@@ -6,6 +6,7 @@ from pydantic import Field
 
 from supercluster.specs.accelerator import Accelerator
 from supercluster.specs.base import Spec
+from supercluster.specs.storage import StorageSpec
 
 
 class FabricSpec(Spec):
@@ -58,6 +59,7 @@ class SystemSpec(Spec):
     generic: bool = Field(default=False, description="takes any GPU count (--gpus)")
     other_partitions: list[Partition] = Field(default_factory=list)
     facility: FacilitySpec = FacilitySpec()
+    storage: StorageSpec | None = Field(default=None, description="checkpoint storage (blank: none given)")
     sources: dict[str, str] = Field(default_factory=dict)
     assumed: list[str] = Field(default_factory=list)
     notes: str = ""
