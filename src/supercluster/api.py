@@ -484,7 +484,9 @@ def facility(scenario: str | None = None, *, buildout: bool | None = None, **ove
     if est is not None and est.time_to_train_s:
         cost = run_cost(powers["training"], cap, est.time_to_train_s, scn.workload.train_tokens or 0.0, scn.facility)
         out["run"] = {**cost.to_dict(), "note": "steady training with no failures (see `simulate` for ETTR)"}
-    show = buildout if buildout is not None else scn.system.id.startswith("colossus")
+    from supercluster.facility.buildout import recorded
+
+    show = buildout if buildout is not None else recorded(scn.system.id)
     if show:
         out["buildout"] = [p.to_dict() for p in build_phases(scn, planner=best_on_phase)]
     return out

@@ -686,6 +686,22 @@ def report_tables(d: dict[str, Any], path: str) -> list[Table]:
         if s.get("ettr"):
             line += f"; {s['time_to_train_days_with_failures_p50']:.1f} days with them (ETTR {s['ettr'] * 100:.0f}%)"
         t.add_row("time to train", line)
+    st = d.get("story") or {}
+    rr = st.get("reference_run")
+    if rr and rr["rows"]:
+        first = rr["estimates"][0]
+        runs = [r for r in rr["rows"] if r["estimate"] == first["name"]]
+        t.add_row(
+            rr["name"],
+            f"{first['flop']:.2g} FLOP: "
+            + "; ".join(
+                f"{r['days_with_failures_p50']:.0f} days with failures on {r['gpus']:,} GPUs "
+                f"(ETTR {r['ettr'] * 100:.0f}%)"
+                for r in runs
+            ),
+        )
+    if st.get("decision"):
+        t.add_row("H100 or B200", st["decision"]["time_to_result"]["verdict"])
     if s.get("facility_mw"):
         cost = f", run ${s['run_cost_usd'] / 1e6:,.1f} M" if s.get("run_cost_usd") else ""
         t.add_row("power, cost", f"{s['facility_mw']:.0f} MW{cost}")

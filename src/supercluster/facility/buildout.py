@@ -22,6 +22,11 @@ def phases_data() -> dict[str, Any]:
     return yaml.safe_load(text)
 
 
+def recorded(system_id: str) -> bool:
+    """Whether the bundled build-out has a phase on this system (Colossus's three; not its successors)."""
+    return system_id in {p["system"] for p in phases_data()["phases"]}
+
+
 @dataclass
 class Phase:
     name: str

@@ -9,6 +9,7 @@ from supercluster import api, catalog
 from supercluster.errors import SuperclusterError
 from supercluster.fabric import flows
 from supercluster.perf.timeline import simulate_step
+from supercluster.report import story
 from supercluster.specs import Scenario
 
 FLOW_GPUS = (2048, 4096, 8192, 16384)  # the flow check at a few sizes; benchmarks/bench_flows.py goes to 98,304
@@ -147,6 +148,7 @@ def collect(scenario: str | None = None, step: Step | None = None, trials: int =
         data["top500"] = api.top500(scn.system.id, gpus=max(scn.gpus, scn.system.gpus))
     except SuperclusterError as err:
         data["top500_error"] = str(err)
+    data["story"] = story.story(scn, data, step)  # the questions the press asked of this system, if it has a build-out
     data["sources"] = _sources(scn)
     if data.get("power_swings"):
         data["sources"] += [

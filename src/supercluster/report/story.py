@@ -17,7 +17,7 @@ import yaml
 
 from supercluster import api, catalog
 from supercluster.errors import SuperclusterError
-from supercluster.facility.buildout import phases_data
+from supercluster.facility.buildout import phases_data, recorded
 from supercluster.lifecycle.run import simulate_scenario
 from supercluster.specs import PlanSpec, Scenario
 from supercluster.units import DAY_S
@@ -28,7 +28,7 @@ PEERS = ("el-capitan", "frontier", "aurora", "eagle")  # the systems the press c
 
 def has_story(scn: Scenario) -> bool:
     """Whether the scenario's system is one whose build-out the catalog records."""
-    return scn.system.id in {p["system"] for p in phases_data()["phases"]}
+    return recorded(scn.system.id)
 
 
 def _best_bf16(scn: Scenario) -> Any:
@@ -51,7 +51,14 @@ def reference_run(ref: dict[str, Any], step: Callable[[str], None]) -> dict[str,
     estimates = []
     for e in ref["estimates"]:
         flop = float(e["flop"]) if "flop" in e else float(e["gpu_hours"]) * 3600.0 * model_flop_per_gpu_s
-        estimates.append({"name": e["name"], "flop": flop, "source": e["source"], "gpu_hours": e.get("gpu_hours")})
+        estimates.append(
+            {
+                "name": e["name"],
+                "flop": flop,
+                "source": e["source"],
+                "gpu_hours": float(e["gpu_hours"]) if "gpu_hours" in e else None,
+            }
+        )
     rows = []
     for job, scn, best in jobs:
         iv = api.interval_of(scn.workload, scn.system, scn.software, scn.gpus, best)
@@ -77,7 +84,13 @@ def reference_run(ref: dict[str, Any], step: Callable[[str], None]) -> dict[str,
                     "gpu_hours": clean_days * 24 * job["gpus"],
                 }
             )
-    return {"name": ref["name"], "scenario": ref["scenario"], "estimates": estimates, "rows": rows}
+    return {
+        "name": ref["name"],
+        "scenario": ref["scenario"],
+        "estimates": estimates,
+        "rows": rows,
+        "trials": FAILURE_TRIALS,
+    }
 
 
 def power(data: dict[str, Any]) -> dict[str, Any]:
@@ -155,9 +168,15 @@ def decision(dec: dict[str, Any], ref: dict[str, Any], run: dict[str, Any], step
         available=dict(dec["available"]),
         bring_up_days={"*": dec["build_days"]},
     )
+    by_system = {v["system"]: v for v in out["variants"]}
+    rows = [
+        {**r, "gpus": by_system[r["system"]]["gpus"], "layout": by_system[r["system"]]["layout"]}
+        for r in out["time_to_result"]["rows"]
+    ]
     return {
         "estimate": first["name"],
         "flop": first["flop"],
+        "rows": rows,
         "variants": out["variants"],
         "time_to_result": out["time_to_result"],
         "source": dec["source"],
