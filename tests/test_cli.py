@@ -188,3 +188,21 @@ def test_defaults_the_user_did_not_choose_are_listed_and_parameters_printed():
     assert moe["scenario_assumptions"][0]["what"] == "scenario"
     assert moe["params_active"] < moe["params_total"]  # Grok-1: 314B total (xAI), a quarter active
     assert "parameters" in invoke("estimate", "--no-color").out
+
+
+def test_help_names_every_option_whole_and_flags_take_no_metavar(monkeypatch):
+    """At 80 columns the help of every command prints each option's full name (rich's panels cut
+    --checkpoint-interval-min to '--checkpoint-interval…') and a flag shows no '<bool>' value."""
+    import typer.main
+
+    from clirun import invoke
+    from supercluster.cli import app
+
+    monkeypatch.setenv("COLUMNS", "80")
+    for name, command in typer.main.get_command(app).commands.items():
+        out = invoke(name, "--help").out
+        assert "…" not in out and "<bool>" not in out, name
+        for p in command.params:
+            for opt in p.opts:
+                if opt.startswith("--"):
+                    assert opt in out, (name, opt)

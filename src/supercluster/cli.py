@@ -31,6 +31,8 @@ app = typer.Typer(
     no_args_is_help=False,
     help="A digital twin of AI training superclusters (Colossus-class): step time, memory, layouts.",
     pretty_exceptions_enable=False,
+    # click's plain help: rich's panels truncate long option names at 80 columns and print a <bool> metavar on flags
+    rich_markup_mode=None,
 )
 
 
