@@ -19,6 +19,7 @@ __all__ = [
     "estimate",
     "fabric",
     "facility",
+    "limits",
     "plan",
     "power_swings",
     "search",
@@ -705,3 +706,45 @@ def power_swings(
         **rep.to_dict(),
         "sources": sources,
     }
+
+
+# ---- where scaling stops (issue 18, item 3) ----
+def limits(
+    *,
+    accelerator: str = "h100-sxm-80gb",
+    months: float = 3.0,
+    min_flop: float = 1e24,
+    max_flop: float = 1e32,
+    points_per_decade: int = 4,
+    system: str | None = None,
+    software: str | None = None,
+    aspect_ratio: float | None = None,
+    seq_len: int | None = None,
+    allow_fp8: bool = False,
+) -> Any:
+    """Best utilisation and time to train from ``min_flop`` to ``max_flop`` under a duration limit, planned with
+    supercluster's own step model and planner: the utilisation knee, the latency wall, the fabric wall, and the
+    figures of Erdil and Schneider-Joseph 2024 beside them (supercluster.limits)."""
+    from supercluster.limits import run_limits
+    from supercluster.specs.limits import LimitsQuestion
+
+    catalog.accelerator(accelerator)  # an unknown name lists the valid ones
+    if software is not None:
+        catalog.software(software)
+    question = catalog.loader.build(
+        LimitsQuestion,
+        {
+            "accelerator": accelerator,
+            "months": months,
+            "min_flop": min_flop,
+            "max_flop": max_flop,
+            "points_per_decade": points_per_decade,
+            "system": system,
+            "software": software,
+            "aspect_ratio": aspect_ratio,
+            "seq_len": seq_len,
+            "allow_fp8": allow_fp8,
+        },
+        "limits options",
+    )
+    return run_limits(question)

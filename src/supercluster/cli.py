@@ -701,6 +701,50 @@ def _check_csv(csv_path: str | None) -> None:
         inputs.read_text(csv_path, "validation CSV")
 
 
+@app.command()
+def limits(
+    accelerator: Annotated[
+        str, typer.Option(help="Accelerator generation (see `supercluster presets accelerators`).")
+    ] = "h100-sxm-80gb",
+    months: Annotated[float, typer.Option(help="Duration limit in months of 30 days.")] = 3.0,
+    min_flop: Annotated[float, typer.Option(help="Smallest training compute, FLOP.")] = 1e24,
+    max_flop: Annotated[float, typer.Option(help="Largest training compute, FLOP.")] = 1e32,
+    points_per_decade: Annotated[int, typer.Option(help="Compute points per factor of ten (1-8).")] = 4,
+    system: Annotated[
+        str | None, typer.Option(help="Generic system preset (default: the accelerator's best-connected one).")
+    ] = None,
+    software: Annotated[
+        str | None, typer.Option(help="Training-stack profile (default: the catalog's limits rule).")
+    ] = None,
+    aspect_ratio: Annotated[
+        float | None, typer.Option(help="d_model / n_layers of the models (default: the catalog rule, 128).")
+    ] = None,
+    seq_len: Annotated[int | None, typer.Option(help="Tokens per sequence (default 8,192).")] = None,
+    fp8: Annotated[bool, typer.Option("--fp8", help="Let the planner choose FP8 GEMMs (MFU stays vs BF16).")] = False,
+    json_out: JsonOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Where scaling stops: the best MFU and days to train from 1e24 to 1e32 FLOP under a duration limit, the
+    utilisation knee and the latency wall, beside Erdil and Schneider-Joseph 2024 (arXiv:2411.01137)."""
+    result = api.limits(
+        accelerator=accelerator,
+        months=months,
+        min_flop=min_flop,
+        max_flop=max_flop,
+        points_per_decade=points_per_decade,
+        system=system,
+        software=software,
+        aspect_ratio=aspect_ratio,
+        seq_len=seq_len,
+        allow_fp8=fp8,
+    )
+    data = result.to_dict()
+    if json_out:
+        _emit_json(data)
+    else:
+        _print(render.limits_tables, data, no_color)
+
+
 @app.command("plan-check")
 def plan_check(
     csv_path: Annotated[str | None, typer.Argument(help="CSV in the published-runs schema (default: bundled).")] = None,

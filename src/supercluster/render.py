@@ -863,3 +863,93 @@ def power_tables(d: dict[str, Any]) -> list[Table]:
     for k, v in d["sources"].items():
         src.add_row(k, v)
     return [head, t, sweep, notes, src]
+
+
+# ---- supercluster limits ----
+def _si(x: float | None, unit: str = "") -> str:
+    """1.2e12 -> '1.2T': counts and FLOP in three significant characters."""
+    if x is None:
+        return "-"
+    for scale, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= scale:
+            v = x / scale
+            return (f"{v:.0f}" if v >= 100 else f"{v:.3g}") + prefix + unit if v < 1000 else f"{x:.2g}{unit}"
+    return f"{x:.3g}{unit}"
+
+
+def _flop(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2g}"
+
+
+def limits_tables(d: dict[str, Any]) -> list[Table]:
+    head = _pairs(f"supercluster limits: {d['accelerator']} under {d['limit_days']:g} days")
+    head.add_row("system, stack", f"{d['system']} ({d['fabric_gpus']:,} GPUs wired at most), {d['software']}")
+    head.add_row(
+        "grid",
+        f"{_flop(d['min_flop'])} to {_flop(d['max_flop'])} FLOP, {d['points_per_decade']} per decade; "
+        f"{d['trials']} GPU counts planned in {d['wall_s']:.1f} s",
+    )
+    head.add_row(
+        "utilisation knee",
+        f"{_flop(d['utilisation_knee_flop'])} FLOP (MFU below "
+        f"{d['knee']['fraction_of_plateau'] * 100:.0f}% of its {(d['plateau_mfu'] or 0) * 100:.1f}% plateau)",
+    )
+    head.add_row("latency wall", f"{_flop(d['latency_wall_flop'])} FLOP (no GPU count finishes in time)")
+    head.add_row("fabric wall", f"{_flop(d['fabric_wall_flop'])} FLOP (GPUs needed exceed the fabric)")
+
+    paper = d["paper"]
+    cmp_t = Table(title=f"beside {paper['authors'].split(' (')[0]} ({paper['url']})", title_justify="left")
+    for col in ("figure, FLOP", "paper", "its summary", "supercluster", "apart"):
+        cmp_t.add_column(col, justify="left" if col == "figure, FLOP" else "right")
+    why = _pairs("why they differ")
+    for c in d["comparison"]:
+        apart = "-" if c["factor_apart"] is None else f"{c['factor_apart']:.1f}x"
+        cmp_t.add_row(
+            c["figure"],
+            _flop(c["paper_flop"]),
+            _flop(c["paper_summary_flop"]),
+            _flop(c["supercluster_flop"]),
+            apart,
+        )
+        why.add_row(c["figure"], c["why"])
+    cmp_t.caption = "paper: the abstract's 'about'; its summary: Epoch AI's post on the paper"
+
+    rows = Table(title="best layout per compute (fewest GPUs within the limit)", title_justify="left")
+    for col in ("FLOP", "params", "tokens", "batch", "GPUs", "MFU", "days", "binding"):
+        rows.add_column(col, justify="left" if col == "binding" else "right")
+    for r in d["rows"]:
+        days = "-" if r["days"] is None else f"{r['days']:,.0f}"
+        gpus = "-" if r["gpus"] is None else _si(float(r["gpus"]))
+        if r["gpus"] is not None and r.get("beyond_fabric"):
+            gpus += "*"
+        binding = r["binding"] + (" (batch)" if r.get("batch_limited") else "")
+        rows.add_row(
+            _flop(r["compute_flop"]),
+            _si(r["params"]),
+            _si(r["train_tokens"]),
+            _si(float(r["tokens_per_step"])),
+            gpus,
+            "-" if r["mfu"] is None else f"{r['mfu'] * 100:.1f}%",
+            days if r["feasible"] else f">{d['limit_days']:g}: {days}",
+            binding,
+            style="" if r["feasible"] else "red",
+        )
+    rows.caption = "batch in tokens; * more GPUs than the fabric wires; (batch) under one sequence per GPU"
+
+    lay = Table(title="layouts (fastest one where none finishes in time)", title_justify="left")
+    for col in ("FLOP", "layout", "step", "step budget"):
+        lay.add_column(col, justify="left" if col == "layout" else "right")
+    for r in d["rows"]:
+        lay.add_row(
+            _flop(r["compute_flop"]),
+            r["layout"] or "no layout fits in memory",
+            "-" if r["step_time_s"] is None else _fmt_s(r["step_time_s"]),
+            _fmt_s(r["step_time_budget_s"]),
+        )
+
+    terms = Table(title="supercluster's side, term by term (at the wall)", title_justify="left")
+    terms.add_column("term", style="bold")
+    terms.add_column("supercluster")
+    for t in d["terms"]:
+        terms.add_row(t["term"], t["supercluster"])
+    return [head, cmp_t, why, rows, lay, terms]
