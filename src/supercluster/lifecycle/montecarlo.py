@@ -135,6 +135,13 @@ def check_inputs(inp: RunInputs, trials: int) -> None:
     rate_s = inp.rates.total_per_hour / 3600.0 * inp.infant_factor + inp.planned_per_s
     span = min(inp.horizon_s, inp.work_s * 3.0)
     expected = rate_s * span
+    # a job that can never finish is said so first, before any limit on the work of simulating it
+    cost = inp.restart_s + inp.load_s + inp.stall_s
+    if rate_s > 0 and cost * rate_s > 0.95:
+        raise SuperclusterError(
+            f"the job would spend more than 95% of its time recovering: one interruption every "
+            f"{1 / rate_s:.0f} s against {cost:.0f} s of restart, load and checkpoint; it would never finish"
+        )
     if expected > MAX_EVENTS_PER_TRIAL:
         raise SuperclusterError(
             f"about {expected:,.0f} interruptions per trial (one every {1 / rate_s:.0f} s over "
@@ -146,12 +153,6 @@ def check_inputs(inp: RunInputs, trials: int) -> None:
             f"trials({trials:,}) x about {expected:,.0f} interruptions per trial = {expected * trials:,.0f}, over the "
             f"limit of {MAX_TRIAL_EVENTS:,}: use at most {max(1, int(MAX_TRIAL_EVENTS // max(expected, 1))):,} trials "
             "or simulate fewer days"
-        )
-    cost = inp.restart_s + inp.load_s + inp.stall_s
-    if rate_s > 0 and cost * rate_s > 0.95:
-        raise SuperclusterError(
-            f"the job would spend more than 95% of its time recovering: one interruption every "
-            f"{1 / rate_s:.0f} s against {cost:.0f} s of restart, load and checkpoint; it would never finish"
         )
 
 

@@ -133,7 +133,10 @@ def collect(scenario: str | None = None, step: Step | None = None, trials: int =
     data["fabric"]["flows"] = _flows(scn)
     if scn.workload.train_tokens:
         step("failures and goodput")
-        data["simulation"] = api.simulate(scenario, trials=trials).to_dict()
+        try:
+            data["simulation"] = api.simulate(scenario, trials=trials).to_dict()
+        except SuperclusterError as err:  # e.g. a million-GPU job interrupted faster than it can restart
+            data["simulation_note"] = str(err)
     step("facility and build-out")
     data["facility"] = api.facility(scenario)
     data["fabric"]["switches"] = data["facility"]["power"]["training"]["switches"]
