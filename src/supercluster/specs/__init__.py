@@ -5,6 +5,7 @@ from supercluster.specs.model import ModelSpec
 from supercluster.specs.plan import PlanSpec, ResolvedPlan
 from supercluster.specs.reliability import CheckpointSpec, ComponentFailure, InfantMortality, Recovery, ReliabilitySpec
 from supercluster.specs.scenario import Assumption, Scenario
+from supercluster.specs.sites import SiteSpec, WanSpec
 from supercluster.specs.system import FabricSpec, FacilitySpec, Partition, SoftwareProfile, SystemSpec
 from supercluster.specs.workload import WorkloadSpec
 
@@ -24,7 +25,9 @@ __all__ = [
     "ReliabilitySpec",
     "ResolvedPlan",
     "Scenario",
+    "SiteSpec",
     "SoftwareProfile",
     "SystemSpec",
+    "WanSpec",
     "WorkloadSpec",
 ]
