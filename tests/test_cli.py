@@ -194,8 +194,8 @@ def test_help_names_every_option_whole_and_flags_take_no_metavar(monkeypatch):
     """At 80 columns the help of every command prints each option's full name (rich's panels cut
     --checkpoint-interval-min to '--checkpoint-interval…') and a flag shows no '<bool>' value."""
     import typer.main
-
     from clirun import invoke
+
     from supercluster.cli import app
 
     monkeypatch.setenv("COLUMNS", "80")

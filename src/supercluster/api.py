@@ -51,6 +51,9 @@ PLAN_KEYS = (
     "recompute_fraction",
     "precision",
     "local_batch",
+    "sites",
+    "sync",
+    "diloco_inner_steps",
 )
 
 
@@ -446,8 +449,10 @@ def _layout_tokens(knobs: dict[str, Any]) -> list[str]:
             out.append("sp" if v else "nosp")
         elif k == "recompute":
             out.append(f"rc-{v}")
-        elif k == "precision":
+        elif k in ("precision", "sync"):
             out.append(str(v))
+        elif k == "diloco_inner_steps":
+            out.append(f"h{v}")
         else:
             out.append(f"{names.get(k, k)}{v}")
     return out
@@ -748,3 +753,37 @@ def limits(
         "limits options",
     )
     return run_limits(question)
+
+
+# ---- training across sites (issue 18) ----
+
+
+def wan(
+    scenario: str | None = None,
+    *,
+    loss: float = 0.05,
+    system: str | None = None,
+    model: str | None = None,
+    gpus: int | None = None,
+    global_batch: int | None = None,
+    seq_len: int | None = None,
+    train_tokens: float | None = None,
+    software: str | None = None,
+    **plan: Any,
+) -> Any:
+    """The WAN capacity per site pair at which a run across sites loses less than ``loss`` of its one-site
+    throughput, for each synchronisation scheme (supercluster.plan.wan_need)."""
+    from supercluster.plan.wan_need import wan_report
+
+    scn = build_scenario(
+        scenario,
+        system=system,
+        model=model,
+        gpus=gpus,
+        global_batch=global_batch,
+        seq_len=seq_len,
+        train_tokens=train_tokens,
+        software=software,
+        **plan,
+    )
+    return wan_report(scn.name, scn.workload, scn.system, scn.software, scn.gpus, scn.plan, loss)

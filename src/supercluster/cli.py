@@ -49,6 +49,12 @@ class Precision(StrEnum):
     nvfp4 = "nvfp4"
 
 
+class Sync(StrEnum):
+    allreduce = "allreduce"
+    diloco = "diloco"
+    streaming_diloco = "streaming-diloco"
+
+
 def _console(no_color: bool) -> Console:
     """Text is printed as text: no markup, emoji codes or highlighting read from names a user wrote."""
     # --no-color is plain text: with no colour system rich writes no escape at all (no_color alone keeps bold
@@ -97,6 +103,9 @@ RcfOpt = Annotated[
 ]
 PrecOpt = Annotated[Precision | None, typer.Option(help="Matrix-multiply precision.")]
 CalOpt = Annotated[str | None, typer.Option(help="Calibration profile (from `supercluster calibrate`).")]
+SitesOpt = Annotated[int | None, typer.Option(help="Sites of a multi-site system the job spans (default: fewest).")]
+SyncOpt = Annotated[Sync | None, typer.Option(help="How sites synchronise (default: allreduce).")]
+InnerOpt = Annotated[int | None, typer.Option(help="DiLoCo inner steps H between outer synchronisations.")]
 SoftwareOpt = Annotated[
     str | None,
     typer.Option(help="Training-stack profile (see `supercluster presets software`); default: the system's."),
@@ -106,7 +115,7 @@ SoftwareOpt = Annotated[
 def _plan_knobs(options: dict[str, Any]) -> dict[str, Any]:
     """The layout knobs among a command's options (enum choices as their values)."""
     knobs = {k: options[k] for k in api.PLAN_KEYS if k in options}
-    for key in ("recompute", "precision"):
+    for key in ("recompute", "precision", "sync"):
         knobs[key] = knobs[key].value if knobs.get(key) else None
     return knobs
 
@@ -134,6 +143,9 @@ def estimate(
     recompute: RcOpt = None,
     recompute_fraction: RcfOpt = None,
     precision: PrecOpt = None,
+    sites: SitesOpt = None,
+    sync: SyncOpt = None,
+    diloco_inner_steps: InnerOpt = None,
     calibration: CalOpt = None,
     software: SoftwareOpt = None,
     json_out: JsonOpt = False,
@@ -183,6 +195,9 @@ def plan(
     recompute: RcOpt = None,
     recompute_fraction: RcfOpt = None,
     precision: PrecOpt = None,
+    sites: SitesOpt = None,
+    sync: SyncOpt = None,
+    diloco_inner_steps: InnerOpt = None,
     top: Annotated[int, typer.Option(min=1, max=100, help="How many of the best layouts to show.")] = 5,
     explain: Annotated[str | None, typer.Option(help="A layout to explain, e.g. 'tp8 pp16 vpp4 mb1'.")] = None,
     headroom_gib: Annotated[float, typer.Option(min=0.0, help="Memory to keep free on every GPU, GiB.")] = 0.0,
@@ -884,6 +899,55 @@ def _fail(message: str, code: int = 2) -> int:
     sys.stderr.write(f"error: {text.one_line(message)}\n")
     sys.stderr.flush()
     return code
+
+
+# ---- training across sites (issue 18) ----
+
+
+@app.command()
+def wan(
+    scenario: ScenarioOpt = None,
+    system: SystemOpt = None,
+    model: ModelOpt = None,
+    gpus: GpusOpt = None,
+    global_batch: BatchOpt = None,
+    seq_len: SeqOpt = None,
+    train_tokens: TokensOpt = None,
+    tp: TpOpt = None,
+    pp: PpOpt = None,
+    cp: CpOpt = None,
+    ep: EpOpt = None,
+    precision: PrecOpt = None,
+    sites: SitesOpt = None,
+    sync: SyncOpt = None,
+    diloco_inner_steps: InnerOpt = None,
+    loss: Annotated[
+        float, typer.Option(min=0.001, max=0.5, help="Throughput share spanning the sites may cost (0.05 = 5%).")
+    ] = 0.05,
+    software: SoftwareOpt = None,
+    json_out: JsonOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """The WAN bandwidth at which spanning the sites of a multi-site system costs less than --loss of the run's
+    one-site throughput, for the all-reduce and DiLoCo synchronisations."""
+    knobs = _plan_knobs(locals())
+    report = api.wan(
+        scenario,
+        loss=loss,
+        system=system,
+        model=model,
+        gpus=gpus,
+        global_batch=global_batch,
+        seq_len=seq_len,
+        train_tokens=train_tokens,
+        software=software,
+        **knobs,
+    )
+    data = report.to_dict()
+    if json_out:
+        _emit_json(data)
+    else:
+        _print(render.wan_tables, data, no_color)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -71,6 +71,8 @@ def estimate_tables(d: dict[str, Any]) -> list[Table]:
     br.add_column("time", justify="right")
     br.add_column("share", justify="right")
     for k, v in d["breakdown"].items():
+        if k == "wan_exposed_s" and not v and d["plan"].get("sites", 1) == 1:
+            continue  # one site: nothing crosses a WAN
         br.add_row(k.removesuffix("_s").replace("_", " "), _fmt_s(v), f"{v / d['step_time_s'] * 100:.1f}%")
 
     mt = Table(title="memory / GPU", title_justify="left")
@@ -782,6 +784,58 @@ def sites_tables(d: dict[str, Any]) -> list[Table]:
     src.add_row("read from", ds["read_from"])
     src.add_row("uncertainty", ds["uncertainty"])
     return [t, src]
+
+
+# ---- training across sites (issue 18) ----
+
+
+def _fmt_bits(gbps: float | None) -> str:
+    if gbps is None:
+        return "none enough"
+    for scale, unit in ((1e6, "Pb/s"), (1e3, "Tb/s"), (1.0, "Gb/s"), (1e-3, "Mb/s")):
+        if gbps >= scale:
+            return f"{gbps / scale:.3g} {unit}"
+    return f"{gbps * 1e6:.3g} kb/s"
+
+
+def _fmt_bytes(n: float) -> str:
+    for scale, unit in ((1e12, "TB"), (1e9, "GB"), (1e6, "MB")):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n:.3g} B"
+
+
+def wan_tables(d: dict[str, Any]) -> list[Table]:
+    head = _pairs(f"supercluster wan: {d['scenario']}")
+    head.add_row("system", f"{d['system']}: {d['gpus']:,} GPUs over {d['sites']} sites")
+    head.add_row(
+        "WAN",
+        f"{_fmt_bits(d['wan_gbps_per_site_pair'])} per site pair, {d['distance_km']:,.0f} km, "
+        f"{d['latency_ms']:.2f} ms one way",
+    )
+    head.add_row("question", f"bandwidth at which the sites cost < {d['loss'] * 100:g}% of one-site throughput")
+    rows = Table(title="per synchronisation scheme (layout held fixed)", title_justify="left")
+    for col in ("sync", "1 site", "step", "loss", "WAN/step", "needed"):
+        rows.add_column(col, justify="left" if col == "sync" else "right")
+    for r in d["rows"]:
+        name = r["sync"] + (f" H{r['inner_steps']}" if r["inner_steps"] else "")
+        rows.add_row(
+            name,
+            _fmt_s(r["one_site_step_s"]),
+            _fmt_s(r["step_s"]),
+            f"{r['loss_at_system_wan'] * 100:.2f}%",
+            _fmt_bytes(r["wan_bytes_per_step"]),
+            _fmt_bits(r["needed_gbps"]),
+        )
+    notes = Table(title="layouts and assumptions", title_justify="left")
+    notes.add_column("what")
+    notes.add_column("value and reason")
+    for r in d["rows"]:
+        cost = f"; {r['cost_usd_per_year']:,.0f} USD/year" if r.get("cost_usd_per_year") else ""
+        notes.add_row(r["sync"], f"{r['layout']}; {r['why']}{cost}")
+    for a in d["assumptions"]:
+        notes.add_row("note", a)
+    return [head, rows, notes]
 
 
 def print_tables(tables: list[Table], console: Console) -> None:

@@ -7,7 +7,7 @@ scenario is loaded (its own plan) and before any fill or search (the knobs fixed
 from __future__ import annotations
 
 from supercluster.errors import SuperclusterError
-from supercluster.specs import ModelSpec, PlanSpec
+from supercluster.specs import ModelSpec, PlanSpec, SystemSpec
 
 
 def check_plan(
@@ -65,3 +65,68 @@ def check_plan(
         if plan.micro_batch > per_rank:
             where = f"global_batch({global_batch}) / dp({dp}) = {per_rank:g}" if dp else f"global_batch({global_batch})"
             raise SuperclusterError(f"micro_batch({plan.micro_batch}) must be <= {where}")
+
+
+def check_sites(plan: PlanSpec, system: SystemSpec, gpus: int) -> None:
+    """Raise with the arithmetic when a plan's site knobs contradict the system's sites or the job: a job spans at
+    most the system's sites, in equal shares each site can hold, with whole replicas (and whole expert groups) per
+    site; DiLoCo synchronises sites, so it needs two or more; diloco_inner_steps belongs to a DiLoCo sync."""
+    have = system.site_count
+    sizes = system.site_gpus()
+    s = plan.sites
+    if s is not None and s > have:
+        where = f"{have} sites" if have > 1 else "one site (no sites and WAN in its spec)"
+        raise SuperclusterError(f"sites({s}) exceeds system {system.id}'s {where}; valid sites: 1 to {have}")
+    if plan.sync in ("diloco", "streaming-diloco"):
+        if have == 1:
+            raise SuperclusterError(
+                f"sync {plan.sync} synchronises replicas in different sites; system {system.id} is one site: use "
+                "sync allreduce or a multi-site system"
+            )
+        if s == 1:
+            raise SuperclusterError(f"sync {plan.sync} synchronises sites: it needs sites >= 2, got sites(1)")
+    if plan.diloco_inner_steps is not None and plan.sync not in ("diloco", "streaming-diloco"):
+        raise SuperclusterError(
+            f"diloco_inner_steps({plan.diloco_inner_steps}) is DiLoCo's H: give sync diloco or streaming-diloco "
+            f"with it (sync is {plan.sync or 'blank = allreduce'})"
+        )
+    if have == 1:  # one site: the GPU count is the job's business (commands size generic systems to it)
+        return
+    if s is None:
+        valid = valid_sites(system, gpus)
+        if plan.sync in ("diloco", "streaming-diloco"):
+            valid = [k for k in valid if k > 1]
+        if not valid:
+            shares = ", ".join(f"{k}: {gpus / k:,.6g} per site of <= {sizes[k - 1]:,}" for k in range(1, have + 1))
+            raise SuperclusterError(
+                f"gpus({gpus:,}) cannot be split into equal whole shares the sites of {system.id} hold ({shares}); "
+                "use a GPU count that divides evenly"
+            )
+        return
+    if gpus % s:
+        raise SuperclusterError(f"gpus({gpus:,}) must split evenly over sites({s}): {gpus:,} % {s} = {gpus % s}")
+    if gpus // s > sizes[s - 1]:
+        raise SuperclusterError(
+            f"gpus({gpus:,}) / sites({s}) = {gpus // s:,} per site, more than the {sizes[s - 1]:,} GPUs of the "
+            f"{'smallest' if s == have else f'{s}-th largest'} site used; use more sites or fewer GPUs"
+        )
+    if plan.dp and plan.dp % s:
+        raise SuperclusterError(
+            f"dp({plan.dp}) must be a multiple of sites({s}): each site holds dp / sites whole model replicas, "
+            f"{plan.dp} / {s} = {plan.dp / s:g}"
+        )
+    if plan.dp and plan.ep and plan.ep > 1:
+        fold = plan.tp // plan.etp if plan.etp and plan.tp else 1
+        ranks = plan.dp * (plan.cp or 1) * fold // s
+        if ranks % plan.ep:
+            raise SuperclusterError(
+                f"ep({plan.ep}) must divide the expert ranks of one site, dp({plan.dp}) * cp({plan.cp or 1})"
+                + (f" * tp / etp({fold})" if fold > 1 else "")
+                + f" / sites({s}) = {ranks}: expert all-to-all never crosses the WAN"
+            )
+
+
+def valid_sites(system: SystemSpec, gpus: int) -> list[int]:
+    """Site counts a job of ``gpus`` GPUs can span: equal whole shares, each within the k-th largest site."""
+    sizes = system.site_gpus()
+    return [k for k in range(1, len(sizes) + 1) if gpus % k == 0 and gpus // k <= sizes[k - 1]]

@@ -108,6 +108,11 @@ def system(name: str, gpus: int | None = None, **overrides: Any) -> SystemSpec:
                 f"system {name} has {entry['gpus']} GPUs; a job cannot use {gpus} "
                 f"(use a generic system such as dgx-h100-superpod for any size)"
             )
+        if _table("systems")[name].get("sites") and "sites" not in overrides and gpus != entry["gpus"]:
+            raise SuperclusterError(
+                f"system {name} is made of sites and cannot be resized to {gpus:,} GPUs; give the job's "
+                "GPUs as the scenario's gpus (a job may use part of a system)"
+            )
         entry["gpus"] = gpus
     spec = build(SystemSpec, {"id": name, **entry}, f"system {name}")
     if gpus is not None and entry.get("generic"):

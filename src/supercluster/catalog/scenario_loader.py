@@ -16,7 +16,7 @@ from typing import Any
 from supercluster import inputs
 from supercluster.catalog import loader
 from supercluster.errors import SuperclusterError, UnknownPresetError
-from supercluster.rules import check_plan
+from supercluster.rules import check_plan, check_sites
 from supercluster.specs import Assumption, ModelSpec, PlanSpec, Scenario, WorkloadSpec
 
 _SCENARIOS = "supercluster.catalog.data.scenarios"
@@ -119,6 +119,8 @@ def from_dict(data: dict[str, Any], where: str = "scenario") -> Scenario:
     software = loader.software(str(data.get("software") or system.software))
     plan = loader.build(PlanSpec, dict(data.get("plan") or {}), "plan")
     check_plan(workload.model, plan, workload.seq, workload.global_batch)
+    if isinstance(job_gpus, int) and not isinstance(job_gpus, bool) and 1 <= job_gpus <= system.gpus:
+        check_sites(plan, system, job_gpus)  # (a bad gpus is reported when the scenario is built)
     assumptions = [loader.build(Assumption, a, "assumption") for a in data.get("assumptions") or []]
     return loader.build(
         Scenario,

@@ -43,9 +43,11 @@ from supercluster.perf.memory import (
     memory_total,
 )
 from supercluster.perf.pipeline import balance_layers, schedule_bubble
+from supercluster.perf.wan import SYNC_NAMES
+from supercluster.perf.wan import exposed_s as wan_exposed_s
 from supercluster.specs import ModelSpec, ResolvedPlan, SoftwareProfile, SystemSpec, WorkloadSpec
 from supercluster.specs.plan import Recompute, Schedule, TrainPrecision
-from supercluster.units import GIB
+from supercluster.units import GB, GBIT, GIB
 
 # HBM traffic of one mixed-precision Adam step per parameter (Megatron's fp32 main grads and master
 # weights): the gradient norm for clipping reads the grads (4 B; clip_grad_norm_fp32's multi_tensor_l2norm);
@@ -92,6 +94,9 @@ class Candidates:
     lb: np.ndarray | None = None  # sequences per DP rank per pipeline pass (0: the whole step in one pass)
     rcf: np.ndarray | None = None  # share of a full recompute re-run (1: all of it)
     etp: np.ndarray | None = None  # expert tensor parallel (default: tp)
+    sites: np.ndarray | None = None  # sites the job spans (default: 1)
+    sync: np.ndarray | None = None  # index into perf.wan.SYNC_NAMES (default: allreduce)
+    hin: np.ndarray | None = None  # DiLoCo inner steps H (0: not DiLoCo)
 
     def __post_init__(self) -> None:
         if self.sched is None:
@@ -102,6 +107,12 @@ class Candidates:
             self.rcf = np.ones(len(self.tp), dtype=float)
         if self.etp is None:
             self.etp = np.asarray(self.tp).copy()
+        if self.sites is None:
+            self.sites = np.ones(len(self.tp), dtype=np.int64)
+        if self.sync is None:
+            self.sync = np.zeros(len(self.tp), dtype=np.int8)
+        if self.hin is None:
+            self.hin = np.zeros(len(self.tp), dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self.tp)
@@ -127,6 +138,9 @@ class Candidates:
             lb=col(lambda p: p.local_batch or 0),
             rcf=col(lambda p: p.recompute_fraction, float),
             etp=col(lambda p: p.expert_tp),
+            sites=col(lambda p: p.sites),
+            sync=col(lambda p: SYNC_NAMES.index(p.sync), np.int8),
+            hin=col(lambda p: p.diloco_inner_steps or 0),
         )
 
     def take(self, idx: np.ndarray) -> Candidates:
@@ -149,6 +163,9 @@ class Candidates:
             local_batch=int(self.lb[i]) or None if self.lb is not None else None,
             recompute_fraction=float(self.rcf[i]) if self.rcf is not None else 1.0,
             etp=int(self.etp[i]) if self.etp is not None and int(self.etp[i]) != int(self.tp[i]) else None,
+            sites=int(self.sites[i]) if self.sites is not None else 1,
+            sync=SYNC_NAMES[int(self.sync[i])] if self.sync is not None else "allreduce",
+            diloco_inner_steps=int(self.hin[i]) or None if self.hin is not None else None,
         )
 
 
@@ -166,6 +183,7 @@ class BatchResult:
     bubble_s: np.ndarray
     dp_comm_s: np.ndarray
     optimizer_s: np.ndarray
+    wan_s: np.ndarray
     microbatches: np.ndarray
     model_flops: np.ndarray
     hw_flops: np.ndarray
@@ -197,6 +215,7 @@ class BatchResult:
             "pipeline_bubble_s": float(self.bubble_s[i]),
             "dp_comm_exposed_s": float(self.dp_comm_s[i]),
             "optimizer_s": float(self.optimizer_s[i]),
+            "wan_exposed_s": float(self.wan_s[i]),
         }
 
 
@@ -460,11 +479,17 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
 
     # --- gradient synchronisation of the first stage (it finishes its backward last) ---
     params0, expert0 = _stage_params(model, c, n_first, True, single)
-    dp_group = c.dp * c.cp
+    # across sites the data-parallel groups are reduced (and ZeRO-sharded) inside each site, and the sites then
+    # exchange one model's reduced gradients over the WAN (perf.wan); one site (every existing system) is
+    # untouched: the groups below divide by 1
+    sites = c.sites if c.sites is not None else np.ones(n, dtype=np.int64)
+    multi_site = bool((sites > 1).any())
+    local = sites if multi_site else 1
+    dp_group = c.dp * c.cp // local
     dp_span = span_of(dp_group, c.tp, system.domain_gpus)
     # expert data parallelism: the copies of each expert shard, tp * cp * dp / (etp * ep) (cp * dp / ep when
     # etp = tp), spaced etp * ep ranks apart (MoE Parallel Folding's expert-DP group)
-    edp = c.tp * dp_group // (etp * c.ep)
+    edp = c.tp * dp_group // (etp * c.ep)  # inside one site: EP groups never cross a site
     edp_span = span_of(edp, etp * c.ep, system.domain_gpus)
     grad_bytes = params0 * sw.grad_reduce_bytes
     exp_bytes = expert0 * sw.grad_reduce_bytes
@@ -499,6 +524,10 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     opt_bytes = optimizer_traffic_bytes(sw) * opt_params + sw.grad_scale_bytes_per_param * (params0 + expert0)
     optimizer_s = opt_bytes / (acc.hbm_tb_per_s * 1e12 * acc.efficiency.hbm_fraction)
     step = t_pipe + dp_exposed + optimizer_s
+    wan = np.zeros(n)
+    if multi_site:
+        wan = _wan_term(workload, system, sw, c, sites, step, L * t["bwd_rc"])
+        step = step + wan
 
     # --- FLOPs of the whole step, all GPUs ---
     replicas = m * c.dp * c.tp * c.cp
@@ -553,6 +582,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         bubble_s=bubble,
         dp_comm_s=dp_exposed,
         optimizer_s=optimizer_s,
+        wan_s=wan,
         microbatches=m,
         model_flops=model_flops,
         hw_flops=hw_flops,
@@ -565,6 +595,41 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         activation_first_stage_bytes=first[3],
         capacity_bytes=cap,
         stage_layers=stage_layers,
+    )
+
+
+def _wan_term(
+    workload: WorkloadSpec,
+    system: SystemSpec,
+    sw: SoftwareProfile,
+    c: Candidates,
+    sites: np.ndarray,
+    step_s: np.ndarray,
+    last_backward_s: np.ndarray,
+) -> np.ndarray:
+    """Exposed WAN time per step of candidates spanning several sites (perf.wan): one model's gradients (or DiLoCo's
+    outer gradients) over the pair links, the hierarchical all-reduce hidden behind the last micro-batch's backward
+    through all layers when the stack overlaps its gradient reduction."""
+    wan = system.wan
+    if wan is None:  # the rules refuse sites > 1 on a system without a WAN; nothing crosses one here
+        return np.zeros(len(c))
+    model = workload.model
+    params = float(model.total_params + model.mtp_params)
+    site_gpus = (c.tp * c.pp * c.cp * c.dp // sites).astype(float)
+    nic = system.fabric.nic_busbw_gb_per_s * GB
+    return wan_exposed_s(  # type: ignore[no-any-return]
+        c.sync if c.sync is not None else np.zeros(len(c), dtype=np.int8),
+        sites,
+        c.hin if c.hin is not None else np.zeros(len(c), dtype=np.int64),
+        params=params,
+        layers=model.layers,
+        grad_bytes=float(sw.grad_reduce_bytes),
+        step_s=step_s,
+        window_s=last_backward_s if sw.dp_overlap else 0.0,
+        bucket_share=min(1.0, sw.dp_bucket_params / params),
+        link_bytes_per_s=wan.gbps_per_site_pair * GBIT,
+        latency_s=wan.latency_s,
+        site_nic_bytes_per_s=site_gpus * nic,
     )
 
 

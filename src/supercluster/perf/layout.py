@@ -53,6 +53,14 @@ def check_layout(model: ModelSpec, plan: ResolvedPlan, gpus: int, seq: int, glob
             )
     if t % plan.expert_tp:
         raise SuperclusterError(f"etp({plan.expert_tp}) must divide tp({t})")
+    if plan.sites > 1:
+        if d % plan.sites:
+            raise SuperclusterError(f"dp({d}) must be a multiple of sites({plan.sites}): whole replicas per site")
+        if (plan.expert_ranks // plan.sites) % plan.ep:
+            raise SuperclusterError(
+                f"ep({plan.ep}) must divide the expert ranks of one site, {plan.expert_ranks} / sites({plan.sites}) "
+                f"= {plan.expert_ranks // plan.sites}"
+            )
     if plan.sequence_parallel and t == 1:
         raise SuperclusterError("sequence_parallel needs tp > 1")
     m = microbatches(global_batch, plan)

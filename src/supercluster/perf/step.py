@@ -12,6 +12,7 @@ from typing import Any
 from supercluster.perf.batch import BatchResult, Candidates, evaluate
 from supercluster.perf.layout import check_layout
 from supercluster.perf.memory import MEMORY_PARTS, MemoryBreakdown
+from supercluster.perf.wan import QUALITY
 from supercluster.specs import ResolvedPlan, SoftwareProfile, SystemSpec, WorkloadSpec
 from supercluster.units import GIB
 
@@ -42,6 +43,7 @@ class StepEstimate:
     activation_first_stage_bytes: float
     filled: dict[str, str] = field(default_factory=dict)
     assumptions: list[str] = field(default_factory=list)
+    wan_s: float = 0.0  # exposed wide-area (cross-site) synchronisation per step
 
     @property
     def tokens_per_s(self) -> float:
@@ -92,6 +94,7 @@ class StepEstimate:
             "pipeline_bubble_s": self.bubble_s,
             "dp_comm_exposed_s": self.dp_comm_s,
             "optimizer_s": self.optimizer_s,
+            "wan_exposed_s": self.wan_s,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -139,6 +142,8 @@ def from_batch(res: BatchResult, i: int, workload: WorkloadSpec, system: SystemS
         )
     b = res.breakdown(i)
     plan = res.cand.plan(i)
+    if plan.sites > 1:
+        notes.extend(site_notes(system, plan))
     return StepEstimate(
         plan=plan,
         gpus=gpus,
@@ -161,7 +166,32 @@ def from_batch(res: BatchResult, i: int, workload: WorkloadSpec, system: SystemS
         memory=memory,
         activation_first_stage_bytes=float(res.activation_first_stage_bytes[i]),
         assumptions=notes,
+        wan_s=b["wan_exposed_s"],
     )
+
+
+def site_notes(system: SystemSpec, plan: ResolvedPlan) -> list[str]:
+    """What a job across sites rests on: where its groups sit, the WAN it is priced on, the sync's published
+    effect on quality (perf.wan.QUALITY)."""
+    wan = system.wan
+    link = (
+        f"{wan.gbps_per_site_pair:,.0f} Gb/s per site pair, {wan.latency_s * 1e3:.2f} ms one way"
+        + (f" ({wan.distance_km:,.0f} km of fibre at 4.91 us/km)" if wan.latency_ms is None else "")
+        if wan is not None
+        else "no WAN"
+    )
+    notes = [
+        f"{plan.sites} sites of dp/{plan.sites} = {plan.dp // plan.sites} whole replicas each: TP, CP, EP and PP "
+        f"groups stay inside a site, only data-parallel traffic crosses the WAN ({link})"
+    ]
+    if plan.sync == "allreduce":
+        notes.append(
+            "hierarchical gradient reduction: reduce-scatter inside each site, ring all-reduce of the shards across "
+            "sites every step, all-gather inside the site (ZeRO sharding stays inside a site)"
+        )
+    else:
+        notes.append(QUALITY[plan.sync])
+    return notes
 
 
 def estimate(

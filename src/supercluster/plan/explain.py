@@ -11,11 +11,14 @@ import numpy as np
 from supercluster.errors import SuperclusterError
 from supercluster.perf.batch import PRECISION, RECOMPUTE, SCHEDULE_NAMES
 from supercluster.perf.step import StepEstimate, from_batch
+from supercluster.perf.wan import SYNC_NAMES
 from supercluster.plan.search import SearchResult
 from supercluster.specs import PlanSpec
 from supercluster.units import GIB
 
-_TOKEN = re.compile(r"^(tp|pp|vpp|cp|ep|dp|zero|mb|micro_batch)=?(\d+)$")
+_TOKEN = re.compile(r"^(tp|pp|vpp|cp|ep|dp|zero|mb|micro_batch|sites)=?(\d+)$")
+_SYNC = re.compile(r"^(allreduce|diloco|streaming-diloco)(?:-h(\d+))?$")
+_INNER = re.compile(r"^h=?(\d+)$")
 _NAMES = {"mb": "micro_batch", "micro_batch": "micro_batch"}
 TERM_LABELS = {
     "compute_s": "compute",
@@ -26,6 +29,7 @@ TERM_LABELS = {
     "pipeline_bubble_s": "pipeline bubble",
     "dp_comm_exposed_s": "exposed gradient synchronisation",
     "optimizer_s": "optimizer update",
+    "wan_exposed_s": "exposed cross-site (WAN) synchronisation",
 }
 
 
@@ -48,6 +52,16 @@ def parse_layout(text: str) -> PlanSpec:
             continue
         if tok in ("1f1b", "zb-h1", "zb-v", "dualpipe"):
             fields["schedule"] = tok
+            continue
+        sync = _SYNC.match(tok)
+        if sync:
+            fields["sync"] = sync.group(1)
+            if sync.group(2):
+                fields["diloco_inner_steps"] = int(sync.group(2))
+            continue
+        inner = _INNER.match(tok)
+        if inner:
+            fields["diloco_inner_steps"] = int(inner.group(1))
             continue
         rc = tok.removeprefix("rc-").removeprefix("recompute=").removeprefix("recompute-")
         if tok.startswith(("rc-", "recompute")) and rc in RECOMPUTE:
@@ -116,6 +130,12 @@ def _matching(result: SearchResult, want: PlanSpec) -> np.ndarray:
         mask &= c.prec == PRECISION.index(want.precision)
     if want.schedule and c.sched is not None:
         mask &= c.sched == SCHEDULE_NAMES.index(want.schedule)
+    if want.sites and c.sites is not None:
+        mask &= c.sites == want.sites
+    if c.sync is not None:  # a blank sync is the synchronous all-reduce, as the fill reads it
+        mask &= c.sync == SYNC_NAMES.index(want.sync or "allreduce")
+    if want.diloco_inner_steps and c.hin is not None:
+        mask &= c.hin == want.diloco_inner_steps
     return np.flatnonzero(mask)
 
 
@@ -187,7 +207,7 @@ def explain(result: SearchResult, layout: str) -> Explanation:
     gap = (est.step_time_s / best.step_time_s - 1) * 100 if best else 0.0
     if best and rank > 1:
         mine, theirs = est.breakdown(), best.breakdown()
-        deltas = sorted(((mine[k] - theirs[k], k) for k in mine), reverse=True)
+        deltas = sorted(((mine[k] - theirs.get(k, 0.0), k) for k in mine), reverse=True)
         for delta, key in deltas[:3]:
             if delta > 0.005 * best.step_time_s:
                 reasons.append(f"{TERM_LABELS[key]} costs {delta:.3g} s more per step than in the best layout")

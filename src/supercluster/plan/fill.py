@@ -18,8 +18,10 @@ from supercluster.errors import SuperclusterError
 from supercluster.perf.batch import evaluate
 from supercluster.perf.layout import precheck
 from supercluster.perf.step import StepEstimate, from_batch
+from supercluster.plan import sites as site_plan
 from supercluster.plan.alternatives import no_layout_message
 from supercluster.plan.space import SpaceOptions, enumerate_space
+from supercluster.rules import check_sites
 from supercluster.specs import PlanSpec, SoftwareProfile, SystemSpec, WorkloadSpec
 
 # A tuning engineer keeps a margin for allocator spikes and growing NCCL buffers: a layout
@@ -69,6 +71,7 @@ def _reasons(plan: PlanSpec, chosen: StepEstimate, why: str) -> dict[str, str]:
 def resolve(plan: PlanSpec, workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, gpus: int) -> StepEstimate:
     """Estimate a plan, searching its blank knobs."""
     precheck(workload.model, plan, gpus, workload.global_batch, system.accelerator, workload.seq)
+    check_sites(plan, system, gpus)
     fixed = plan.model_copy(
         update={
             "cp": plan.cp or 1,
@@ -89,7 +92,11 @@ def resolve(plan: PlanSpec, workload: WorkloadSpec, system: SystemSpec, sw: Soft
     )
     if len(space.candidates) == 0:
         raise SuperclusterError(no_layout_message(workload, system, gpus, fixed, FILL_OPTIONS))
-    res = evaluate(workload, system, sw, space.candidates)
+    options = site_plan.choices(system, gpus, plan, search=False)
+    candidates = site_plan.spread(space.candidates, options)
+    if len(candidates) == 0:
+        raise SuperclusterError(site_plan.no_layout_message(options))
+    res = evaluate(workload, system, sw, candidates)
     spare = res.capacity_bytes - res.memory_bytes
     comfortable = spare >= COMFORT_HEADROOM_FRACTION * res.capacity_bytes
     fits = spare >= 0
@@ -104,4 +111,6 @@ def resolve(plan: PlanSpec, workload: WorkloadSpec, system: SystemSpec, sw: Soft
         notes.append("no layout fits in memory; the estimate is for the smallest one")
     best = int(pool[np.argmin(res.step_time_s[pool])])
     est = from_batch(res, best, workload, system, gpus)
-    return dataclasses.replace(est, filled=_reasons(plan, est, why), assumptions=est.assumptions + notes)
+    p = est.plan
+    reasons = _reasons(plan, est, why) | site_plan.filled(system, plan, p.sites, p.sync, p.diloco_inner_steps)
+    return dataclasses.replace(est, filled=reasons, assumptions=est.assumptions + notes)

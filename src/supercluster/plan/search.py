@@ -12,8 +12,10 @@ from supercluster.errors import SuperclusterError
 from supercluster.perf.batch import PRECISION, BatchResult, evaluate
 from supercluster.perf.layout import precheck
 from supercluster.perf.step import StepEstimate, from_batch
+from supercluster.plan import sites as site_plan
 from supercluster.plan.alternatives import no_layout_message
 from supercluster.plan.space import SpaceOptions, enumerate_space
+from supercluster.rules import check_sites
 from supercluster.specs import PlanSpec, SoftwareProfile, SystemSpec, WorkloadSpec
 from supercluster.units import GIB
 
@@ -154,6 +156,7 @@ def search(
     if headroom_gib < 0:
         raise SuperclusterError(f"memory headroom must be >= 0 GiB, got {headroom_gib}")
     precheck(workload.model, fixed, gpus, workload.global_batch, system.accelerator, workload.seq)
+    check_sites(fixed, system, gpus)
     t0 = time.perf_counter()
     space = enumerate_space(
         workload,
@@ -168,12 +171,17 @@ def search(
     )
     if len(space.candidates) == 0:
         raise SuperclusterError(no_layout_message(workload, system, gpus, fixed, options))
-    batch = evaluate(workload, system, sw, space.candidates)
+    # a multi-site system: every site count and synchronisation scheme, in the same vectorised pass
+    site_options = site_plan.choices(system, gpus, fixed, search=True)
+    candidates = site_plan.spread(space.candidates, site_options)
+    if len(candidates) == 0:
+        raise SuperclusterError(site_plan.no_layout_message(site_options))
+    batch = evaluate(workload, system, sw, candidates)
     headroom = headroom_gib * GIB
     ok = np.flatnonzero(feasible_mask(batch, headroom))
     order = ok[np.argsort(batch.step_time_s[ok], kind="stable")]
     wall = time.perf_counter() - t0
-    stats = SearchStats(space.generated, len(space.candidates), len(order), wall)
+    stats = SearchStats(space.generated * len(site_options), len(candidates), len(order), wall)
     result = SearchResult(workload, system, gpus, batch, order, stats, headroom, software=sw)
     result.top = [from_batch(batch, int(i), workload, system, gpus) for i in order[:top_k]]
     return result

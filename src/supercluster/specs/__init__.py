@@ -5,6 +5,7 @@ from supercluster.specs.model import ModelSpec
 from supercluster.specs.plan import PlanSpec, ResolvedPlan
 from supercluster.specs.reliability import CheckpointSpec, ComponentFailure, InfantMortality, Recovery, ReliabilitySpec
 from supercluster.specs.scenario import Assumption, Scenario
+from supercluster.specs.sites import SiteSpec, WanSpec
 from supercluster.specs.storage import StorageSpec
 from supercluster.specs.system import FabricSpec, FacilitySpec, Partition, SoftwareProfile, SystemSpec
 from supercluster.specs.workload import WorkloadSpec
@@ -25,8 +26,10 @@ __all__ = [
     "ReliabilitySpec",
     "ResolvedPlan",
     "Scenario",
+    "SiteSpec",
     "SoftwareProfile",
     "StorageSpec",
     "SystemSpec",
+    "WanSpec",
     "WorkloadSpec",
 ]

@@ -9,6 +9,10 @@ from supercluster.specs.base import Spec
 Recompute = Literal["none", "selective", "full"]
 TrainPrecision = Literal["bf16", "fp8", "mxfp8", "nvfp4"]
 Schedule = Literal["1f1b", "zb-h1", "zb-v", "dualpipe"]
+# How the sites of a multi-site job keep their replicas in step: a (hierarchical) gradient all-reduce every
+# step, or DiLoCo's outer synchronisation every H inner steps (arXiv:2311.08105), whole or fragment by fragment
+# behind the next inner steps (Streaming DiLoCo, arXiv:2501.18512).
+Sync = Literal["allreduce", "diloco", "streaming-diloco"]
 
 # The knobs a plan may leave blank and the estimator fills as a tuning engineer would.
 FILLABLE = ("vpp", "zero", "sequence_parallel", "micro_batch", "recompute", "precision", "schedule")
@@ -57,6 +61,29 @@ class PlanSpec(Spec):
             "step in one pass"
         ),
     )
+    sites: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description=(
+            "sites of a multi-site system the job spans, each holding dp / sites whole model replicas (only data "
+            "parallelism crosses the WAN); blank = the fewest sites that hold the job"
+        ),
+    )
+    sync: Sync | None = Field(
+        default=None,
+        description=(
+            "how the sites synchronise: allreduce (hierarchical gradient all-reduce every step), diloco (outer "
+            "step every diloco_inner_steps, arXiv:2311.08105) or streaming-diloco (fragments, overlapped, FP4, "
+            "arXiv:2501.18512); blank = allreduce"
+        ),
+    )
+    diloco_inner_steps: int | None = Field(
+        default=None,
+        ge=1,
+        le=100_000,
+        description="inner steps H between outer synchronisations (DiLoCo); blank = the paper's (500; 100 streaming)",
+    )
 
 
 class ResolvedPlan(Spec):
@@ -89,6 +116,9 @@ class ResolvedPlan(Spec):
         return self.tp * self.cp * self.dp // self.expert_tp
 
     local_batch: int | None = Field(default=None, ge=1, description="sequences per DP rank per pipeline pass")
+    sites: int = Field(default=1, ge=1, le=64, description="sites the job spans")
+    sync: Sync = Field(default="allreduce", description="how the sites synchronise")
+    diloco_inner_steps: int | None = Field(default=None, ge=1, le=100_000, description="inner steps H (DiLoCo)")
 
     @classmethod
     def single(cls, **knobs: Any) -> "ResolvedPlan":
@@ -123,4 +153,12 @@ class ResolvedPlan(Spec):
             + f" {self.precision}"
             + ("" if self.schedule == "1f1b" else f" {self.schedule}")
             + ("" if self.local_batch is None else f" lb{self.local_batch}")
+            + self.sites_label()
         )
+
+    def sites_label(self) -> str:
+        """' sites2 diloco-h500' for a job across sites; empty on one site."""
+        if self.sites == 1:
+            return ""
+        inner = f"-h{self.diloco_inner_steps}" if self.sync != "allreduce" and self.diloco_inner_steps else ""
+        return f" sites{self.sites} {self.sync}{inner}"

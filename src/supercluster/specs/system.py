@@ -2,10 +2,11 @@
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from supercluster.specs.accelerator import Accelerator
 from supercluster.specs.base import Spec
+from supercluster.specs.sites import SiteSpec, WanSpec
 from supercluster.specs.storage import StorageSpec
 
 
@@ -63,6 +64,38 @@ class SystemSpec(Spec):
     sources: dict[str, str] = Field(default_factory=dict)
     assumed: list[str] = Field(default_factory=list)
     notes: str = ""
+    sites: list[SiteSpec] = Field(
+        default_factory=list, max_length=64, description="buildings or campuses the GPUs stand in (none: one site)"
+    )
+    wan: WanSpec | None = Field(default=None, description="the wide-area network joining the sites")
+
+    @model_validator(mode="after")
+    def _sites_hold_the_gpus(self) -> "SystemSpec":
+        if not self.sites:
+            if self.wan is not None:
+                raise ValueError("a wan joins two or more sites: give sites (name, gpus) or drop the wan")
+            return self
+        counts = [s.gpus for s in self.sites]
+        if sum(counts) != self.gpus:
+            terms = " + ".join(f"{s.name}({s.gpus})" for s in self.sites)
+            raise ValueError(f"the sites' GPUs must sum to gpus({self.gpus}): {terms} = {sum(counts)}")
+        names = [s.name for s in self.sites]
+        if len(set(names)) != len(names):
+            raise ValueError(f"site names must be unique, got {names}")
+        if len(self.sites) > 1 and self.wan is None:
+            raise ValueError(f"{len(self.sites)} sites need a wan (gbps_per_site_pair, distance_km) joining them")
+        if len(self.sites) == 1 and self.wan is not None:
+            raise ValueError("a wan joins two or more sites; this system has one")
+        return self
+
+    @property
+    def site_count(self) -> int:
+        """Sites the system spans (1 when it gives none)."""
+        return max(1, len(self.sites))
+
+    def site_gpus(self) -> list[int]:
+        """GPUs per site, largest first (one site of all GPUs when the system gives none)."""
+        return sorted((s.gpus for s in self.sites), reverse=True) or [self.gpus]
 
     @property
     def domain_gpus(self) -> int:
