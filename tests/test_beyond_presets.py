@@ -226,7 +226,7 @@ def test_site_snapshot_figures_match_its_timeline(name):
 def test_sites_refuse_bad_input():
     with pytest.raises(SuperclusterError, match=r"unknown site preset 'colossus-9'; valid: .*colossus-2"):
         sites.site("colossus-9")
-    from supercluster.specs.site import Site
+    from supercluster.specs.datacenter import Site
 
     good = sites.site("colossus-2").model_dump()
     good["milestones"] = list(reversed(good["milestones"]))

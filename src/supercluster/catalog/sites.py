@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from supercluster.catalog import loader
-from supercluster.specs.site import Site, SiteDataset
+from supercluster.specs.datacenter import Site, SiteDataset
 
 
 @cache
