@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from supercluster.fabric.placement import ep_stride
 from supercluster.perf.comm import CollectiveModel, span_of
+from supercluster.perf.expert_gemm import expert_linear_gemms_s
 from supercluster.perf.gemm import NVFP4_BF16_LAYER_FRACTION, linear_fwd_bwd_s, linear_gemms_s, memory_bound_s
 from supercluster.perf.routing import destinations
 from supercluster.specs import Accelerator, ModelSpec, ResolvedPlan, SoftwareProfile
@@ -126,16 +127,27 @@ def layer_cost(
 
     weight_elems = 0.0  # weights this GPU holds in the layer (whose gradients it accumulates)
 
-    def lin(m: float, n: float, k: float, times: float = 1.0, block: str | None = None) -> None:
+    # the experts' GEMMs as the stack's kernel runs them (perf.expert_gemm); each expert holds exactly its share
+    # under a balanced benchmark gate or when padded to a capacity factor, a scatter around it when dropless
+    exact_rows = model.moe_router == "fake-balanced" or (
+        model.moe_router == "learned" and model.moe_capacity_factor is not None
+    )
+
+    def lin(m: float, n: float, k: float, times: float = 1.0, block: str | None = None, experts: bool = False) -> None:
         nonlocal f_gemm, b_gemm, flops_fwd, weight_elems
         weight_elems += n * k * times
         for p, share in mix:
-            fw, dgrad, wgrad = linear_gemms_s(m, n, k, acc, p)
-            f_gemm += fw * times * share
-            b_gemm += (dgrad + wgrad) * times * share
+            if experts:  # ``times`` local experts of ``m`` rows each, all GEMMs together
+                fw, dgrad, wgrad = expert_linear_gemms_s(sw.expert_gemm, times, m, n, k, acc, p, exact_rows)
+                reps = 1.0
+            else:
+                fw, dgrad, wgrad = linear_gemms_s(m, n, k, acc, p)
+                reps = times
+            f_gemm += fw * reps * share
+            b_gemm += (dgrad + wgrad) * reps * share
             if block and t > 1 and sw.tp_async_dgrad:
-                reads_input[block][0] += dgrad * times * share
-                reads_input[block][1] += wgrad * times * share
+                reads_input[block][0] += dgrad * reps * share
+                reads_input[block][1] += wgrad * reps * share
         flops_fwd += 2.0 * m * n * k * times
 
     if model.is_mla:
@@ -174,8 +186,8 @@ def layer_cost(
         per_expert_tok = tok * (et / t) * model.moe_topk * plan.ep / model.moe_experts * load
         fe = model.expert_ffn
         flops_before = flops_fwd
-        lin(per_expert_tok, up * fe / et, h, local_experts, block="mlp")
-        lin(per_expert_tok, h, fe / et, local_experts)
+        lin(per_expert_tok, up * fe / et, h, local_experts, block="mlp", experts=True)
+        lin(per_expert_tok, h, fe / et, local_experts, experts=True)
         flops_fwd = flops_before + (flops_fwd - flops_before) / load  # model FLOPs count the useful tokens
         if model.moe_shared_experts:
             lin(tok, up * fe * model.moe_shared_experts / t, h, block="mlp")

@@ -137,8 +137,9 @@ def from_batch(res: BatchResult, i: int, workload: WorkloadSpec, system: SystemS
             else f"busiest expert rank at {m.routing_load:g}x the mean load"
         )
         notes.append(
-            f"mixture of experts: {routing}; each local expert's GEMM priced at the dense efficiency for its "
-            "shape (no separate grouped-GEMM penalty)"
+            f"mixture of experts: {routing}; the local experts' GEMMs priced as the software profile's kernel "
+            "runs them (expert_gemm: per-expert GEMMs at their own shapes, or one grouped GEMM with each expert's "
+            "rows padded to its tile and every expert's weights streamed)"
         )
     b = res.breakdown(i)
     plan = res.cand.plan(i)

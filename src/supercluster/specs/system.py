@@ -223,4 +223,13 @@ class SoftwareProfile(Spec):
             "NVLink, the two pipelined (DeepEP)"
         ),
     )
+    expert_gemm: Literal["loop", "multistream", "grouped", "deepgemm"] = Field(
+        default="multistream",
+        description=(
+            "how the local experts' GEMMs run (perf.expert_gemm): loop, one GEMM per expert from Python "
+            "(DeepSpeed-MoE, Megatron SequentialMLP); multistream, one cuBLAS GEMM per expert over 4 streams "
+            "(Transformer Engine GroupedLinear, Megatron --moe-grouped-gemm); grouped, one CUTLASS grouped kernel "
+            "(torch._grouped_mm); deepgemm, DeepGEMM's contiguous layout, each expert padded to 128 rows"
+        ),
+    )
     source: str = ""
