@@ -73,7 +73,10 @@ def estimate_tables(d: dict[str, Any]) -> list[Table]:
     for k, v in d["breakdown"].items():
         if k == "wan_exposed_s" and not v and d["plan"].get("sites", 1) == 1:
             continue  # one site: nothing crosses a WAN
-        br.add_row(k.removesuffix("_s").replace("_", " "), _fmt_s(v), f"{v / d['step_time_s'] * 100:.1f}%")
+        label = k.removesuffix("_s").replace("_", " ")
+        if k == "straggler_s" and not d.get("straggler_in_step_time", True):
+            label = "straggler (not in step)"  # perf.straggler: priced beside the step time, not added to it
+        br.add_row(label, _fmt_s(v), f"{v / d['step_time_s'] * 100:.1f}%")
 
     mt = Table(title="memory / GPU", title_justify="left")
     mt.add_column("part")
@@ -202,7 +205,8 @@ def plan_tables(d: dict[str, Any]) -> list[Table]:
     for col in ("#", "layout", "step", "tokens/s/GPU", "MFU", "memory GiB", "largest terms"):
         top.add_column(col, justify="left" if col in ("layout", "largest terms") else "right")
     for i, e in enumerate(d["top"], 1):
-        terms = sorted(e["breakdown"].items(), key=lambda kv: -kv[1])[:2]
+        in_step = {k: v for k, v in e["breakdown"].items() if k != "straggler_s" or e.get("straggler_in_step_time")}
+        terms = sorted(in_step.items(), key=lambda kv: -kv[1])[:2]
         largest = ", ".join(
             f"{k.removesuffix('_s').replace('_', ' ')} {v / e['step_time_s'] * 100:.0f}%" for k, v in terms
         )

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from supercluster.perf import straggler as stragglers
 from supercluster.perf.comm import CollectiveModel, span_of
 from supercluster.perf.layer import embedding_cost, head_cost, layer_cost
 from supercluster.perf.memory import (
@@ -184,6 +185,7 @@ class BatchResult:
     dp_comm_s: np.ndarray
     optimizer_s: np.ndarray
     wan_s: np.ndarray
+    straggler_s: np.ndarray
     microbatches: np.ndarray
     model_flops: np.ndarray
     hw_flops: np.ndarray
@@ -216,6 +218,7 @@ class BatchResult:
             "dp_comm_exposed_s": float(self.dp_comm_s[i]),
             "optimizer_s": float(self.optimizer_s[i]),
             "wan_exposed_s": float(self.wan_s[i]),
+            "straggler_s": float(self.straggler_s[i]),
         }
 
 
@@ -523,7 +526,13 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     opt_params = params0 / np.where(sharded, dp_group, 1) + expert0 / np.where(sharded, edp, 1)
     opt_bytes = optimizer_traffic_bytes(sw) * opt_params + sw.grad_scale_bytes_per_param * (params0 + expert0)
     optimizer_s = opt_bytes / (acc.hbm_tb_per_s * 1e12 * acc.efficiency.hbm_fraction)
-    step = t_pipe + dp_exposed + optimizer_s
+    # the GPU-bound time runs at the pace of the slowest GPU that synchronises each step (perf.straggler); under
+    # DiLoCo the sites meet every H inner steps, so a step waits only for the slowest GPU of its own site. Priced
+    # always, added to the step only where the accuracy protocol let it land (stragglers.IN_STEP_TIME)
+    sync_code = c.sync if c.sync is not None else np.zeros(n, dtype=np.int8)
+    sync_ranks = (c.tp * c.pp * c.cp * c.dp) // np.where(sync_code == 0, 1, sites)
+    straggler = stragglers.straggler_s(compute_slow * m + n_slow * t["rc_s"] * m + bubble, sync_ranks)
+    step = t_pipe + dp_exposed + optimizer_s + (straggler if stragglers.IN_STEP_TIME else 0.0)
     wan = np.zeros(n)
     if multi_site:
         wan = _wan_term(workload, system, sw, c, sites, step, L * t["bwd_rc"])
@@ -583,6 +592,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         dp_comm_s=dp_exposed,
         optimizer_s=optimizer_s,
         wan_s=wan,
+        straggler_s=straggler,
         microbatches=m,
         model_flops=model_flops,
         hw_flops=hw_flops,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from supercluster.perf import straggler as stragglers
 from supercluster.perf.batch import BatchResult, Candidates, evaluate
 from supercluster.perf.layout import check_layout
 from supercluster.perf.memory import MEMORY_PARTS, MemoryBreakdown
@@ -44,6 +45,8 @@ class StepEstimate:
     filled: dict[str, str] = field(default_factory=dict)
     assumptions: list[str] = field(default_factory=list)
     wan_s: float = 0.0  # exposed wide-area (cross-site) synchronisation per step
+    straggler_s: float = 0.0  # expected wait for the slowest GPU per step (perf.straggler)
+    straggler_in_step: bool = False  # whether step_time_s includes it (perf.straggler.IN_STEP_TIME)
 
     @property
     def tokens_per_s(self) -> float:
@@ -85,6 +88,9 @@ class StepEstimate:
         return self.hw_tflops_per_gpu * 1e12 / self.precision_peak_flops_per_gpu
 
     def breakdown(self) -> dict[str, float]:
+        """Seconds per step by term. The terms add up to the step time, except ``straggler_s`` when
+        :attr:`straggler_in_step` is False: then it is the expected wait for the slowest GPU that the step time
+        leaves out (perf.straggler)."""
         return {
             "compute_s": self.compute_s,
             "recompute_s": self.recompute_s,
@@ -95,7 +101,15 @@ class StepEstimate:
             "dp_comm_exposed_s": self.dp_comm_s,
             "optimizer_s": self.optimizer_s,
             "wan_exposed_s": self.wan_s,
+            "straggler_s": self.straggler_s,
         }
+
+    def step_terms(self) -> dict[str, float]:
+        """The terms of :meth:`breakdown` that make up the step time (they add up to it)."""
+        b = self.breakdown()
+        if not self.straggler_in_step:
+            del b["straggler_s"]
+        return b
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -104,6 +118,7 @@ class StepEstimate:
             "gpus": self.gpus,
             "step_time_s": self.step_time_s,
             "breakdown": self.breakdown(),
+            "straggler_in_step_time": self.straggler_in_step,
             "microbatches": self.microbatches,
             "stage_layers": self.stage_layers,
             "tokens_per_step": self.tokens_per_step,
@@ -143,6 +158,8 @@ def from_batch(res: BatchResult, i: int, workload: WorkloadSpec, system: SystemS
         )
     b = res.breakdown(i)
     plan = res.cand.plan(i)
+    if b["straggler_s"] > 0:
+        notes.append(straggler_note(gpus if plan.sync == "allreduce" else gpus // plan.sites, b["straggler_s"]))
     if plan.sites > 1:
         notes.extend(site_notes(system, plan))
     return StepEstimate(
@@ -168,6 +185,25 @@ def from_batch(res: BatchResult, i: int, workload: WorkloadSpec, system: SystemS
         activation_first_stage_bytes=float(res.activation_first_stage_bytes[i]),
         assumptions=notes,
         wan_s=b["wan_exposed_s"],
+        straggler_s=b["straggler_s"],
+        straggler_in_step=stragglers.IN_STEP_TIME,
+    )
+
+
+def straggler_note(ranks: int, straggler_s: float) -> str:
+    """What the straggler term rests on (perf.straggler)."""
+    lag = stragglers.slowest_rank_fraction(ranks)
+    where = (
+        "included in the step time"
+        if stragglers.IN_STEP_TIME
+        else "reported beside the step time, not in it: adding it worsened the leave-one-source-out error on the "
+        "validated runs (benchmarks/results/straggler_protocol.json)"
+    )
+    return (
+        f"stragglers: a step waits for the slowest of {ranks:,} GPUs, expected {float(lag) * 100:.1f}% behind the "
+        f"mean one on its compute, recompute and bubble ({straggler_s:.3g} s; per-GPU spread sigma "
+        f"{stragglers.RANK_SIGMA * 100:.2f}% from PRISM, arXiv:2510.15596, x E[max of {ranks:,} normals] "
+        f"{stragglers.expected_max_normal(ranks):.2f}); {where}"
     )
 
 

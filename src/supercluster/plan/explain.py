@@ -30,6 +30,7 @@ TERM_LABELS = {
     "dp_comm_exposed_s": "exposed gradient synchronisation",
     "optimizer_s": "optimizer update",
     "wan_exposed_s": "exposed cross-site (WAN) synchronisation",
+    "straggler_s": "waiting for the slowest GPU (stragglers)",
 }
 
 
@@ -206,14 +207,14 @@ def explain(result: SearchResult, layout: str) -> Explanation:
     feasible = len(result.feasible_order)
     gap = (est.step_time_s / best.step_time_s - 1) * 100 if best else 0.0
     if best and rank > 1:
-        mine, theirs = est.breakdown(), best.breakdown()
+        mine, theirs = est.step_terms(), best.step_terms()
         deltas = sorted(((mine[k] - theirs.get(k, 0.0), k) for k in mine), reverse=True)
         for delta, key in deltas[:3]:
             if delta > 0.005 * best.step_time_s:
                 reasons.append(f"{TERM_LABELS[key]} costs {delta:.3g} s more per step than in the best layout")
         reasons.append(f"best: {best.plan.label()}")
     else:
-        top_term = max(est.breakdown().items(), key=lambda kv: kv[1])
+        top_term = max(est.step_terms().items(), key=lambda kv: kv[1])
         reasons.append(
             f"this is the best layout found; its largest term is {TERM_LABELS[top_term[0]]} "
             f"({top_term[1] / est.step_time_s * 100:.0f}% of the step)"

@@ -8,6 +8,8 @@ from typing import Any
 from supercluster import api, catalog
 from supercluster.errors import SuperclusterError
 from supercluster.fabric import flows
+from supercluster.perf import straggler
+from supercluster.perf.contention import contention_s
 from supercluster.perf.timeline import simulate_step
 from supercluster.report import story
 from supercluster.specs import Scenario
@@ -32,9 +34,10 @@ def _scaling(scn: Scenario, step: Step) -> list[dict[str, Any]]:
             continue
         best = res.best
         ttt = scn.workload.train_tokens / best.tokens_per_s / 86400 if scn.workload.train_tokens else None
-        overheads = {k: v for k, v in best.breakdown().items() if k not in ("compute_s", "recompute_s")}
+        overheads = {k: v for k, v in best.step_terms().items() if k not in ("compute_s", "recompute_s")}
         largest = max(overheads, key=overheads.__getitem__)
         iv = api.interval_of(scn.workload, system, scn.software, n, best)
+        contention = contention_s(scn.workload, system, scn.software, best.plan, n)
         rows.append(
             {
                 "gpus": n,
@@ -51,6 +54,14 @@ def _scaling(scn: Scenario, step: Step) -> list[dict[str, Any]]:
                 "sequences_per_gpu": scn.workload.global_batch / n,
                 "largest_overhead": largest.removesuffix("_s").replace("_", " "),
                 "largest_overhead_share": overheads[largest] / best.step_time_s,
+                # the two terms of scale, each on its own (perf.straggler, perf.contention), beside the band
+                "step_time_s": best.step_time_s,
+                "step_time_interval_s": list(iv.bounds(best.step_time_s)),
+                "straggler_s": best.straggler_s,
+                "straggler_share": best.straggler_s / best.step_time_s,
+                "straggler_in_step": best.straggler_in_step,
+                "contention_s": contention,
+                "contention_share": contention / best.step_time_s,
             }
         )
     return rows
@@ -117,6 +128,7 @@ def collect(scenario: str | None = None, step: Step | None = None, trials: int =
         }
     )
     data["scaling"] = _scaling(scn, step)
+    data["straggler_sigma"] = straggler.RANK_SIGMA
     step("fabric (flow-level check)")
     fab = scn.system.fabric
     acc = scn.system.accelerator
@@ -172,6 +184,7 @@ def _sources(scn: Scenario) -> list[dict[str, str]]:
     rows.append({"what": "software stack", "source": scn.software.source})
     rows.append({"what": f"model {scn.workload.model.name}", "source": scn.workload.model.source})
     rows.append({"what": "failure rates", "source": scn.reliability.source})
+    rows.append({"what": "stragglers (scaling section)", "source": straggler.source()})
     for k, v in scn.facility.sources.items():
         rows.append({"what": f"facility {k}", "source": v})
     return rows

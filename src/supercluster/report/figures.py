@@ -17,7 +17,11 @@ def _fig(title: str, **layout: Any) -> go.Figure:
 
 def breakdown(est: dict[str, Any]) -> go.Figure:
     b = est["breakdown"]
-    names = [k.removesuffix("_s").replace("_", " ") for k in b]
+    outside = not est.get("straggler_in_step_time", True)  # perf.straggler: priced beside the step, not in it
+    names = [
+        "straggler (not in step)" if outside and k == "straggler_s" else k.removesuffix("_s").replace("_", " ")
+        for k in b
+    ]
     fig = _fig(f"Step time {est['step_time_s']:.3f} s: where it goes (slowest stage)", yaxis_title="seconds per step")
     fig.add_bar(
         x=names,
@@ -93,6 +97,14 @@ def scaling(rows: list[dict[str, Any]]) -> go.Figure:
             mode="lines+markers",
             hovertext=[r["layout"] for r in ok],
         )
+        if not ok[0].get("straggler_in_step", True):  # perf.straggler: priced beside the step, not in it
+            fig.add_scatter(
+                name="with the straggler wait",
+                x=[r["gpus"] for r in ok],
+                y=[r["time_to_train_days"] * (1 + r["straggler_share"]) for r in ok],
+                mode="lines",
+                line={"dash": "dash"},
+            )
     fig.add_scatter(
         name="MFU",
         x=[r["gpus"] for r in ok],
