@@ -7,8 +7,8 @@ rate of any reward accumulated per cycle (kept compute, lost work, downtime, fai
 
     X(t) / t -> E[X_cycle] / E[C]  (C: the cycle's wall time),
 
-and its central limit theorem (the regenerative CLT, e.g. Asmussen, Applied Probability and Queues, 2nd ed.,
-Springer 2003, Theorem VI.3.2) the spread around it:
+and its central limit theorem (the CLT for regenerative processes, e.g. Asmussen, Applied Probability and
+Queues, 2nd ed., Springer 2003, chapter VI) the spread around it:
 
     X(t) ~ Normal(t E[X]/E[C], t Var(X - (E[X]/E[C]) C) / E[C]).
 
