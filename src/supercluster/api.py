@@ -239,9 +239,13 @@ def simulate(
     spare_nodes: int | None = None,
     rate_scale: float | None = None,
     analyses: bool = True,
+    fault_tolerance: str | None = None,
+    collective_init: str | None = None,
     **overrides: Any,
 ) -> Any:
-    """Monte Carlo of the whole run under failures (lifecycle.run.simulate_scenario)."""
+    """Monte Carlo of the whole run under failures (lifecycle.run.simulate_scenario). ``fault_tolerance``
+    (global-restart or replica) and ``collective_init`` (linear or scalable) override the scenario's
+    reliability.fault_tolerance."""
     from supercluster.lifecycle.run import simulate_scenario
 
     scn = build_scenario(scenario, **overrides)
@@ -255,6 +259,17 @@ def simulate(
         ck_update["tier"] = checkpoint_tier
     if ck_update:
         changes["checkpoint"] = scn.reliability.checkpoint.model_copy(update=ck_update)
+    ft_update: dict[str, Any] = {}
+    if fault_tolerance is not None:
+        if fault_tolerance not in ("global-restart", "replica"):
+            raise SuperclusterError(f"fault tolerance must be global-restart or replica, got {fault_tolerance!r}")
+        ft_update["mode"] = fault_tolerance
+    if collective_init is not None:
+        if collective_init not in ("linear", "scalable"):
+            raise SuperclusterError(f"collective init must be linear or scalable, got {collective_init!r}")
+        ft_update["init"] = collective_init
+    if ft_update:
+        changes["fault_tolerance"] = scn.reliability.fault_tolerance.model_copy(update=ft_update)
     if spare_nodes is not None:
         changes["spare_nodes"] = spare_nodes
     if rate_scale is not None:
@@ -524,7 +539,7 @@ def top500(system: str = "colossus-100k", *, gpus: int | None = None, list_name:
     est = hpl.estimate(sys_.accelerator.id, n, exclude=exclude)
     power = cluster_power(sys_, n, catalog.loader.facility(), "hpl")
     gfw = est.rmax_pf * 1e6 / power.facility_w if power.facility_w else None
-    return {
+    out = {
         "system": system,
         "name": sys_.name,
         "gpus": n,
@@ -534,6 +549,12 @@ def top500(system: str = "colossus-100k", *, gpus: int | None = None, list_name:
         "ranking": hpl.ranking(est.rmax_pf, list_name, sys_.name),
         "validation": hpl.validation(),
     }
+    if len(sys_.sites) > 1:
+        # one HPL run spans one machine: across a WAN each panel broadcast and row swap would wait for the fibre
+        big = max(sys_.sites, key=lambda s: s.gpus)
+        alone = hpl.estimate(sys_.accelerator.id, big.gpus, exclude=exclude)
+        out["largest_site"] = {"site": big.name, "gpus": big.gpus, "rmax_pf": alone.rmax_pf}
+    return out
 
 
 def compare(

@@ -332,6 +332,17 @@ def simulate(
         int | None, typer.Option(min=0, help="Hot-spare nodes (default: sized from the swap rate).")
     ] = None,
     rate_scale: Annotated[float | None, typer.Option(min=0.0, help="Multiply every failure rate.")] = None,
+    fault_tolerance: Annotated[
+        str | None,
+        typer.Option(
+            help="global-restart: every failure restarts the job; replica: a GPU, host or network failure drops "
+            "one data-parallel replica and the rest train on (TorchFT)."
+        ),
+    ] = None,
+    collective_init: Annotated[
+        str | None,
+        typer.Option(help="linear: 30 s per 10,000 GPUs at each restart; scalable: NCCLX-class, 2.7 s."),
+    ] = None,
     no_analysis: Annotated[bool, typer.Option("--no-analysis", help="Skip the interval and size sweeps.")] = False,
     json_out: JsonOpt = False,
     no_color: NoColorOpt = False,
@@ -355,6 +366,8 @@ def simulate(
         spare_nodes=spares,
         rate_scale=rate_scale,
         analyses=not no_analysis,
+        fault_tolerance=fault_tolerance,
+        collective_init=collective_init,
         system=system,
         model=model,
         gpus=gpus,

@@ -326,6 +326,7 @@ def simulate_tables(d: dict[str, Any]) -> list[Table]:
         )
     else:
         head.add_row("checkpoint", f"{d['checkpoint_tb']:.2f} TB every {d['checkpoint_interval_min']:.1f} min")
+    _tolerance_rows(head, d)
     cause = Table(title="interruptions by cause (mean per run)", title_justify="left")
     cause.add_column("category")
     cause.add_column("count", justify="right")
@@ -334,6 +335,8 @@ def simulate_tables(d: dict[str, Any]) -> list[Table]:
     for cat, n in sorted(d["by_category"].items(), key=lambda kv: -kv[1]):
         cause.add_row(cat, f"{n:,.1f}", f"{n / total * 100:.1f}%")
     tables = [head, cause]
+    if d.get("recovery_options"):
+        tables.append(recovery_options_table(d))
     ia = d.get("interval_analysis")
     if ia:
         t = Table(title="checkpoint interval (30-day window)", title_justify="left")
@@ -364,6 +367,44 @@ def simulate_tables(d: dict[str, Any]) -> list[Table]:
         tables.append(t)
     tables.append(ettr_basis_table(d))
     return tables
+
+
+def _tolerance_rows(head: Table, d: dict[str, Any]) -> None:
+    """simulate: failures that drop one replica (fault tolerance replica), and how the run was priced."""
+    ft = d.get("fault_tolerance") or {}
+    if ft.get("mode") == "replica":
+        head.add_row(
+            "replica failures",
+            f"{ft['contained_failures']:,.0f} dropped one of {ft['dp']:,} replicas ({ft['per_hour']:,.1f}/h), "
+            f"{ft['mean_cost_s']:,.1f} s each ({ft['mean_hold_s']:,.1f} s until dropped + a {ft['step_s']:,.2f} s "
+            f"step + {ft['mean_replica_out_s']:,.0f} s out / {ft['dp']:,}): {ft['tax'] * 100:,.1f}% of the time; "
+            f"{ft['replicas_out_mean']:,.1f} replicas out on average",
+        )
+    if d.get("method") == "renewal-reward":
+        head.add_row("method", d["method_note"])
+
+
+def recovery_options_table(d: dict[str, Any]) -> Table:
+    """simulate: the four ways of surviving failures to first order, the scenario's marked."""
+    ft = d.get("fault_tolerance") or {}
+    t = Table(title="surviving failures (first-order ETTR; * this run)", title_justify="left")
+    for col, just in (("on a failure", "left"), ("init", "left"), ("restart", "right"), ("ETTR", "right")):
+        t.add_column(col, justify=just)
+    t.add_column("job-wide failures")
+    for o in d["recovery_options"]:
+        mine = o["mode"] == ft.get("mode") and o["init"] == ft.get("init")
+        t.add_row(
+            ("* " if mine else "") + ("restart the job" if o["mode"] == "global-restart" else "drop a replica"),
+            o["init"],
+            f"{o['restart_s']:,.0f} s",
+            "never" if o["never_finishes"] else f"{o['ettr_first_order'] * 100:.1f}%",
+            o["why"],
+        )
+    t.caption = (
+        "drop a replica: GPU, host and network failures cost one replica (TorchFT; tax: their share of the time); "
+        "software bugs and silent data corruption still restart the job. init: collective initialisation"
+    )
+    return t
 
 
 def _short(source: str, limit: int = 70) -> str:
@@ -498,6 +539,13 @@ def top500_tables(d: dict[str, Any]) -> list[Table]:
     )
     for n in h["notes"]:
         head.add_row("note", n)
+    if d.get("largest_site"):
+        s = d["largest_site"]
+        head.add_row(
+            "sites",
+            f"the estimate treats the sites as one machine; HPL across a WAN is not a run anyone has made. The "
+            f"largest site alone ({s['site']}, {s['gpus']:,} GPUs): {s['rmax_pf']:,.0f} PFLOP/s",
+        )
     lt = Table(title=f"TOP500 {r['list']} with the estimate", title_justify="left")
     lt.add_column("#", justify="right")
     lt.add_column("system")
@@ -733,6 +781,8 @@ def fabric_tables(d: dict[str, Any]) -> list[Table]:
     t.add_row("switch power", f"{b['switch_power_kw']:,.0f} kW")
     for n in b["notes"]:
         t.add_row("note", n)
+    if b.get("wan") and b["wan"].get("usd_per_year") is not None:
+        t.add_row("WAN cost", f"${b['wan']['usd_per_year'] / 1e6:,.1f} M per year")
     t.add_row("sources", f"{b['switch_source']} | {d['fabric']['source']}")
     tables = [t]
     if d.get("placement"):

@@ -224,10 +224,13 @@ class BillOfMaterials:
     nics: int
     switch_power_w: float
     bisection_tb_per_s: float
+    sites: list[dict[str, Any]] = field(default_factory=list)  # each site's own bill (systems made of sites)
+    wan: dict[str, Any] = field(default_factory=dict)  # the WAN joining them (fabric.sitebom)
 
     def to_dict(self) -> dict[str, Any]:
         t = self.topology
-        return {
+        extra: dict[str, Any] = {"sites": self.sites, "wan": self.wan} if self.sites else {}
+        return extra | {
             "system": t.system,
             "gpus": t.gpus,
             "nodes": t.nodes,
@@ -251,7 +254,13 @@ class BillOfMaterials:
 
 
 def bill_of_materials(system: SystemSpec, gpus: int | None = None) -> BillOfMaterials:
-    """Switches per tier, links and optics, NICs, switch power, bisection bandwidth."""
+    """Switches per tier, links and optics, NICs, switch power, bisection bandwidth. A system made of sites whose
+    job needs more than one of them: each site's own fabric and the WAN (fabric.sitebom)."""
+    if len(system.sites) > 1:
+        from supercluster.fabric import sitebom
+
+        if len(sitebom.site_gpus(system, gpus or system.gpus)) > 1:
+            return sitebom.bill_of_materials(system, gpus or system.gpus)
     topo = build(system, gpus)
     sw = switch(topo.switch)
     switches_by_tier = {t.name: t.switches for t in topo.tiers if t.switches}

@@ -11,6 +11,7 @@ import numpy as np
 from supercluster.errors import SuperclusterError
 from supercluster.lifecycle.checkpoint import LONGEST_INTERVAL_S, daly_interval_s, expected_ettr, young_interval_s
 from supercluster.lifecycle.failures import job_components, job_rates
+from supercluster.lifecycle.memtier import node_fabric_bytes_per_s
 from supercluster.lifecycle.montecarlo import RunInputs, RunResult, simulate
 from supercluster.lifecycle.plan import (
     CheckpointPlan,
@@ -21,12 +22,18 @@ from supercluster.lifecycle.plan import (
     restart,
     restart_basis,
 )
+from supercluster.lifecycle.tolerance import Contained, Option, contained_costs, first_order, split
 from supercluster.perf.step import StepEstimate
 from supercluster.specs import ReliabilitySpec, Scenario, SystemSpec
 from supercluster.units import DAY_S, HOUR_S
 
-CLUSTER_SIZES = (1024, 4096, 16384, 65536, 100_000, 200_000)
+CLUSTER_SIZES = (1024, 4096, 16384, 65536, 100_000, 200_000)  # and the job's own size when it is larger
 INTERVAL_FACTORS = (0.25, 0.4, 0.6, 0.8, 1.0, 1.25, 1.6, 2.2, 3.0, 4.0)
+# The sweeps run many small simulations: renewal-reward pricing takes over above this many trial-interruptions
+# each (montecarlo.method_for; with at least RENEWAL_MIN_EVENTS per trial), from fewer cycles, so a million-GPU
+# sweep stays within seconds.
+ANALYSIS_BUDGET = 20_000
+ANALYSIS_CYCLES = 50_000
 
 
 def restart_s(spec: ReliabilitySpec, gpus: int) -> float:
@@ -44,6 +51,22 @@ class RunSetup:
     checkpoint: CheckpointPlan
     restart: Restart
     basis: list[dict[str, str]]
+    contained: Contained | None = None  # failures that drop one replica (fault_tolerance mode replica)
+    options: list[Option] = field(default_factory=list)  # the four ways of surviving failures, first order
+    init: str = "linear"  # collective initialisation law of the restarts (fault_tolerance.init)
+
+
+def replicas(scn: Scenario, step: StepEstimate, gpus: int) -> tuple[int, int]:
+    """Data-parallel replicas of the job on ``gpus`` GPUs, and GPUs per replica (the layout's tp x pp x cp)."""
+    per = max(1, scn.gpus // max(step.plan.dp, 1))
+    return max(1, gpus // per), per
+
+
+def peer_copy_s(step: StepEstimate, system: SystemSpec) -> float:
+    """A rejoining replica's state from a healthy peer: each node's share of weights and optimizer over the node's
+    compute-fabric bandwidth, every node at once (the memory tier's recovery path, lifecycle.memtier)."""
+    state = (step.memory.weights_bytes + step.memory.optimizer_bytes) * system.gpus_per_node
+    return state / node_fabric_bytes_per_s(system)
 
 
 def setup(
@@ -59,7 +82,13 @@ def setup(
     gpus = gpus or scn.gpus
     system = system or scn.system
     comps = job_components(system, gpus)
-    rates = job_rates(spec, comps)
+    all_rates = job_rates(spec, comps)
+    rates, contained = all_rates, None
+    dp, per_replica = replicas(scn, step, gpus)
+    copy_s = peer_copy_s(step, system)
+    if spec.fault_tolerance.mode == "replica" and dp > 1:
+        rates, inside = split(all_rates, spec.fault_tolerance.contained)
+        contained = contained_costs(spec, inside, dp, per_replica, step.step_time_s, copy_s)
     rs = restart(spec, gpus)
     plan = checkpoint_plan(scn, step, spec, gpus, system, rates, comps, rs, interval_s)
     mtbf = rates.mtbf_s
@@ -73,7 +102,7 @@ def setup(
     work = tokens / step.tokens_per_s if tokens is not None else math.inf
     horizon = days * DAY_S if days is not None else math.inf
     r = spec.recovery
-    swaps_per_repair = float((rates.per_hour * rates.swap).sum()) * r.repair_hours
+    swaps_per_repair = float((all_rates.per_hour * all_rates.swap).sum()) * r.repair_hours
     # Spare pool sized so waiting is rare: Poisson mean + 3 sigma of the swaps during one repair time.
     auto_spares = math.ceil(swaps_per_repair + 3.0 * math.sqrt(swaps_per_repair)) + 1
     spares = spec.spare_nodes if spec.spare_nodes is not None else auto_spares
@@ -99,6 +128,8 @@ def setup(
         fallback_p=mem.group_loss_p if mem else 0.0,
         fallback_load_s=plan.storage_load_s if mem else 0.0,
         fallback_window_s=plan.persist.interval_s if plan.persist else 0.0,
+        tax=contained.tax if contained else 0.0,
+        contained_per_s=contained.per_s if contained else 0.0,
     )
     ck = spec.checkpoint
     notes = [
@@ -122,7 +153,45 @@ def setup(
             f"{spec.infant_mortality.tau_days:g} days"
         )
     basis = failure_basis(spec, comps, rates) + plan.basis + restart_basis(rs, spec, gpus)
-    return RunSetup(inputs, plan.nbytes, plan.write_s, mtbf, notes, plan, rs, basis)
+    if contained:
+        notes.append(_contained_note(contained))
+        basis += _contained_basis(spec, contained)
+    options = first_order(
+        spec, all_rates, gpus, dp, per_replica, step.step_time_s, copy_s, plan.stall_s, plan.drain_s, plan.load_s
+    )
+    return RunSetup(
+        inputs, plan.nbytes, plan.write_s, mtbf, notes, plan, rs, basis, contained, options, spec.fault_tolerance.init
+    )
+
+
+def _contained_note(c: Contained) -> str:
+    d = c.to_dict()
+    return (
+        f"replica fault tolerance: {d['per_hour']:,.2f} failures per hour drop one of {c.dp:,} replicas "
+        f"({c.replica_gpus:,} GPUs) and cost the job {d['mean_cost_s']:,.1f} s each ({d['mean_hold_s']:,.1f} s until "
+        f"dropped + a {c.step_s:,.2f} s step + {d['mean_replica_out_s']:,.0f} s out / dp): {c.tax * 100:.2f}% of "
+        f"the time; {d['replicas_out_mean']:,.1f} replicas out on average"
+    )
+
+
+def _contained_basis(spec: ReliabilitySpec, c: Contained) -> list[dict[str, str]]:
+    d = c.to_dict()
+    src = spec.sources
+    return [
+        {
+            "what": "failures inside one replica",
+            "value": f"{d['per_hour']:,.2f} per hour ({', '.join(sorted(set(c.rates.categories)))}) of "
+            f"{c.dp:,} replicas",
+            "source": src.get("fault_tolerance_contained", ""),
+        },
+        {
+            "what": "cost of each",
+            "value": f"{d['mean_cost_s']:,.1f} s = {d['mean_hold_s']:,.1f} s until dropped + {c.step_s:,.2f} s step "
+            f"+ {d['mean_replica_out_s']:,.0f} s out (init {c.replica_init_s:,.1f} s, peer copy "
+            f"{c.peer_copy_s:,.1f} s) / {c.dp:,}: {c.tax * 100:.2f}% of the time",
+            "source": src.get("fault_tolerance_replica", "") + " | " + src.get("heartbeat_timeout_s", ""),
+        },
+    ]
 
 
 def _percentiles(x: np.ndarray) -> dict[str, float]:
@@ -176,7 +245,42 @@ class SimulationReport:
             "ettr_vs_cluster_size": self.scaling,
             "timeline": res.timeline,
             "assumptions": self.setup.assumptions,
+            "method": res.method,
+            "method_note": _method_note(res),
+            "fault_tolerance": self._tolerance(),
+            "recovery_options": [o.to_dict() for o in self.setup.options],
         }
+
+    def _tolerance(self) -> dict[str, Any]:
+        c, res = self.setup.contained, self.result
+        out: dict[str, Any] = {"mode": "replica" if c else "global-restart", "init": self.setup.init}
+        if c:
+            share = c.rates.per_hour / max(c.rates.total_per_hour, 1e-300)
+            cats: dict[str, float] = {}
+            for cat, w in zip(c.rates.categories, share, strict=True):
+                cats[cat] = cats.get(cat, 0.0) + float(w * res.contained.mean())
+            out |= c.to_dict() | {
+                "contained_failures": float(res.contained.mean()),
+                "contained_by_category": cats,
+                "contained_time_h": float(res.tax_s.mean() / HOUR_S),
+            }
+        return out
+
+
+def _method_note(res: RunResult) -> str:
+    if res.method == "renewal-reward":
+        return (
+            f"renewal-reward: {res.cycles:,} interruption cycles drawn, each trial's totals from the renewal-reward "
+            "theorem and its central limit theorem (Ross, Stochastic Processes, Thm 3.6.1); the timeline shows the "
+            "first interruptions of one trial replayed"
+        )
+    return "every interruption replayed, trial by trial"
+
+
+def first_order_ettr(inp: RunInputs, mtbf_s: float) -> float:
+    """Daly's first-order ETTR on the interruptions that stop the job (checkpoint.expected_ettr), times the share of
+    time left by failures that drop one replica only (1 - tax, lifecycle.tolerance)."""
+    return (1.0 - inp.tax) * expected_ettr(inp.interval_s, inp.stall_s, mean_recovery_s(inp), mtbf_s, inp.drain_s)
 
 
 def interval_analysis(rs: RunSetup, trials: int, seed: int) -> dict[str, Any]:
@@ -190,12 +294,19 @@ def interval_analysis(rs: RunSetup, trials: int, seed: int) -> dict[str, Any]:
     # intervals shorter than the drain are impossible (a checkpoint cannot start before the last one is written)
     taus = sorted({max(daly * f, inp.drain_s) for f in INTERVAL_FACTORS})
     for tau in taus:
-        sim = simulate(replace_inputs(window, interval_s=tau), trials=trials, seed=seed)
+        sim = simulate(
+            replace_inputs(window, interval_s=tau),
+            trials=trials,
+            seed=seed,
+            timeline_trial=-1,
+            budget=ANALYSIS_BUDGET,
+            cycles=ANALYSIS_CYCLES,
+        )
         curve.append(
             {
                 "interval_min": tau / 60,
                 "ettr_simulated": float(sim.ettr.mean()),
-                "ettr_first_order": expected_ettr(tau, delta, recovery, mtbf, inp.drain_s),
+                "ettr_first_order": (1.0 - inp.tax) * expected_ettr(tau, delta, recovery, mtbf, inp.drain_s),
             }
         )
     best = max(curve, key=lambda c: c["ettr_simulated"])
@@ -224,9 +335,12 @@ def scaling(scn: Scenario, step: StepEstimate, spec: ReliabilitySpec, trials: in
     """ETTR of the same job shape on 1k to 200k GPUs of this system (30-day window, Daly's interval clamped to the
     drain). Storage given per block of GPUs grows with the GPUs; a fixed aggregate stays the system's."""
     rows = []
-    for n in CLUSTER_SIZES:
+    sizes = CLUSTER_SIZES + ((scn.gpus,) if scn.gpus > CLUSTER_SIZES[-1] else ())
+    for n in sizes:
         rs = setup(scn, step, spec, gpus=n, days=30, system=scn.system)
-        sim = simulate(rs.inputs, trials=trials, seed=seed)
+        sim = simulate(
+            rs.inputs, trials=trials, seed=seed, timeline_trial=-1, budget=ANALYSIS_BUDGET, cycles=ANALYSIS_CYCLES
+        )
         rows.append(
             {
                 "gpus": n,
@@ -234,9 +348,7 @@ def scaling(scn: Scenario, step: StepEstimate, spec: ReliabilitySpec, trials: in
                 "interval_min": rs.inputs.interval_s / 60,
                 "write_s": rs.write_s,
                 "interval_clamped": rs.checkpoint.interval.clamped,
-                "ettr_first_order": expected_ettr(
-                    rs.inputs.interval_s, rs.inputs.stall_s, mean_recovery_s(rs.inputs), rs.mtbf_s, rs.inputs.drain_s
-                ),
+                "ettr_first_order": first_order_ettr(rs.inputs, rs.mtbf_s),
                 "ettr_simulated": float(sim.ettr.mean()),
                 "interruptions_per_day": float(sim.interruptions.mean() / 30),
             }

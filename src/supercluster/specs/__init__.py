@@ -3,7 +3,14 @@
 from supercluster.specs.accelerator import Accelerator, EfficiencyTable
 from supercluster.specs.model import ModelSpec
 from supercluster.specs.plan import PlanSpec, ResolvedPlan
-from supercluster.specs.reliability import CheckpointSpec, ComponentFailure, InfantMortality, Recovery, ReliabilitySpec
+from supercluster.specs.reliability import (
+    CheckpointSpec,
+    ComponentFailure,
+    FaultTolerance,
+    InfantMortality,
+    Recovery,
+    ReliabilitySpec,
+)
 from supercluster.specs.scenario import Assumption, Scenario
 from supercluster.specs.sites import SiteSpec, WanSpec
 from supercluster.specs.storage import StorageSpec
@@ -18,6 +25,7 @@ __all__ = [
     "EfficiencyTable",
     "FabricSpec",
     "FacilitySpec",
+    "FaultTolerance",
     "InfantMortality",
     "ModelSpec",
     "Partition",

@@ -72,10 +72,45 @@ class InfantMortality(Spec):
     tau_days: float = Field(default=7.0, gt=0, le=365, allow_inf_nan=False)
 
 
+class FaultTolerance(Spec):
+    """How the job survives a failure, and how its collectives start (reliability.yaml ``fault_tolerance``).
+
+    ``mode`` global-restart: every failure stops the whole job, which restarts from its last checkpoint.
+    ``mode`` replica: a failure of a component in ``contained`` drops only its data-parallel replica, which rejoins
+    from a healthy peer while the others keep training (TorchFT's fault-tolerant HSDP); the other failures still
+    restart the job. ``init`` linear: collective initialisation ``recovery.init_s_per_10k_gpus`` per 10,000 GPUs;
+    scalable: ``scalable_init_s_per_10k_gpus`` (NCCLX-class initialisation).
+    """
+
+    mode: Literal["global-restart", "replica"] = "global-restart"
+    init: Literal["linear", "scalable"] = "linear"
+    contained: tuple[str, ...] = Field(default=(), description="components whose failure stays inside one replica")
+    hangs: tuple[str, ...] = Field(
+        default=(), description="contained components that hang rather than crash: the others wait for a timeout"
+    )
+    heartbeat_timeout_s: float = Field(
+        default=5.0, gt=0, le=3600, allow_inf_nan=False, description="a crashed replica is dropped after this, s"
+    )
+    collective_timeout_s: float = Field(
+        default=60.0, gt=0, le=3600, allow_inf_nan=False, description="a hung replica is dropped after this, s"
+    )
+    scalable_init_s_per_10k_gpus: float = Field(
+        default=30.0, ge=0, le=86400, allow_inf_nan=False, description="collective init with init: scalable"
+    )
+
+    @model_validator(mode="after")
+    def _hangs_are_contained(self) -> "FaultTolerance":
+        extra = sorted(set(self.hangs) - set(self.contained))
+        if extra:
+            raise ValueError(f"fault_tolerance.hangs {extra} must also be in fault_tolerance.contained")
+        return self
+
+
 class ReliabilitySpec(Spec):
     components: dict[str, ComponentFailure]
     recovery: Recovery
     checkpoint: CheckpointSpec
+    fault_tolerance: FaultTolerance = FaultTolerance()
     infant_mortality: InfantMortality = InfantMortality()
     rate_scale: float = Field(default=1.0, ge=0, le=1000, allow_inf_nan=False, description="multiplies every rate")
     spare_nodes: int | None = Field(default=None, ge=0, le=100000, description="blank = 1% of the job's nodes")
@@ -88,4 +123,9 @@ class ReliabilitySpec(Spec):
     def _some_component(self) -> "ReliabilitySpec":
         if not self.components:
             raise ValueError("reliability needs at least one component")
+        unknown = sorted(set(self.fault_tolerance.contained) - set(self.components))
+        if unknown:
+            raise ValueError(
+                f"fault_tolerance.contained names unknown component(s) {unknown}; valid: {sorted(self.components)}"
+            )
         return self
