@@ -734,7 +734,7 @@ def power_swings(
     }
 
 
-# ---- where scaling stops (issue 18, item 3) ----
+# ---- where scaling stops ----
 def limits(
     *,
     accelerator: str = "h100-sxm-80gb",
@@ -776,7 +776,7 @@ def limits(
     return run_limits(question)
 
 
-# ---- training across sites (issue 18) ----
+# ---- training across sites ----
 
 
 def wan(

@@ -914,7 +914,7 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
-# ---- training across sites (issue 18) ----
+# ---- training across sites ----
 
 
 @app.command()

@@ -840,7 +840,7 @@ def sites_tables(d: dict[str, Any]) -> list[Table]:
     return [t, src]
 
 
-# ---- training across sites (issue 18) ----
+# ---- training across sites ----
 
 
 def _fmt_bits(gbps: float | None) -> str:

@@ -62,7 +62,7 @@ class Timer:
     def __init__(self, torch: Any, device: str, deadline: float) -> None:
         self.torch, self.device, self.deadline = torch, device, deadline
         # A CPU shares its cores with the host's other work: time each point for longer and over more samples
-        # so that two runs of `calibrate` fit the same efficiency table (issue: +690% then -78% on CPU).
+        # so that two runs of `calibrate` fit the same efficiency table (short runs once gave +690% then -78% on CPU).
         self.min_s = 0.02 if device == "cuda" else 0.25
         self.min_samples = 5 if device == "cuda" else 9
 

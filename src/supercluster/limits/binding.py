@@ -8,7 +8,7 @@ from supercluster.perf.step import StepEstimate
 
 # Seconds per step a layout loses to each term of the step model (supercluster.perf.batch: step = pipeline +
 # exposed gradient sync + optimizer; the pipeline is micro-batches x the slowest stage + the bubble), named as
-# issue 18 names the causes. Recompute is what memory costs: a layout that fits only by re-running the forward.
+# The causes the question names. Recompute is what memory costs: a layout that fits only by re-running the forward.
 TERMS: dict[str, tuple[str, ...]] = {
     "TP comm": ("tp_comm_s",),
     "EP all-to-all": ("ep_comm_s",),

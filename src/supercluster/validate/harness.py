@@ -47,7 +47,7 @@ DATASETS = {
     "vendor": "vendor_runs.csv",
 }
 
-# GPU-count bands in which the model's error is reported (issue: is it optimistic at scale?)
+# GPU-count bands in which the model's error is reported (is it optimistic at scale?)
 GPU_BANDS = ((0, 256, "< 256"), (256, 2048, "256-2,047"), (2048, 16384, "2,048-16,383"), (16384, None, ">= 16,384"))
 
 
