@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from supercluster.perf import fixed_cost
 from supercluster.perf import straggler as stragglers
 from supercluster.perf.comm import CollectiveModel, span_of
 from supercluster.perf.layer import embedding_cost, head_cost, layer_cost
@@ -186,6 +187,7 @@ class BatchResult:
     optimizer_s: np.ndarray
     wan_s: np.ndarray
     straggler_s: np.ndarray
+    fixed_s: np.ndarray
     microbatches: np.ndarray
     model_flops: np.ndarray
     hw_flops: np.ndarray
@@ -219,6 +221,7 @@ class BatchResult:
             "optimizer_s": float(self.optimizer_s[i]),
             "wan_exposed_s": float(self.wan_s[i]),
             "straggler_s": float(self.straggler_s[i]),
+            "fixed_overhead_s": float(self.fixed_s[i]),
         }
 
 
@@ -241,6 +244,7 @@ _INNER_FIELDS = (
     "act_work",
     "p2p_bytes",
     "p2p_ag",
+    "kernels",
 )
 
 
@@ -306,7 +310,26 @@ def inner_terms(
         "p2p_bytes": p2p_bytes,
         "p2p_ag": p2p_ag,
         "head_f": head_f,
+        "kernels": _layer_kernels(model, sw, tp, sp, prec, rc, ep),
     }
+
+
+def _layer_kernels(model: ModelSpec, sw: SoftwareProfile, tp: int, sp: int, prec: int, rc: int, ep: int) -> float:
+    """Kernels of one (mean) layer and micro-batch as :func:`fixed_cost.kernels_per_layer` counts them."""
+    tp_coll = 0.0 if tp <= 1 else (8.0 if sp else 4.0)
+    local = model.moe_experts / max(ep, 1) if model.is_moe else 0.0
+    loop = 6.0 * max(local - 1.0, 0.0) if sw.expert_gemm in ("loop", "multistream") else 0.0
+    return float(
+        fixed_cost.kernels_per_layer(
+            sw.elementwise_fused,
+            tp_coll,
+            prec in (FP8, MXFP8),
+            RECOMPUTE[rc] == "full",
+            model.moe_layers / model.layers,
+            loop,
+            4.0 if ep > 1 else 0.0,
+        )
+    )
 
 
 def _stage_params(model: ModelSpec, c: Candidates, layers: np.ndarray, first: Any, last: Any) -> tuple[Any, Any]:
@@ -437,6 +460,11 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     # DualPipe overlaps one micro-batch's all-to-all with another's computation (DeepSeek-V3, 3.2.1)
     ep_hidden = np.where(dual, np.minimum(t["ep_s"], t["fb"]), 0.0)
     mean_layer = mean_layer - ep_hidden
+    # fixed per-kernel costs of a layer and micro-batch (perf.fixed_cost): in the stage times when the protocol let
+    # them land, so the steady state, the fill and the drain all pay them
+    fix_layer = fixed_cost.layer_fixed_s(t["kernels"], mean_layer, sw.elementwise_fused)
+    if fixed_cost.IN_STEP_TIME:
+        mean_layer = mean_layer + fix_layer
     m = workload.global_batch / (c.dp * c.mb)
 
     # --- pipeline ---
@@ -532,7 +560,11 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     sync_code = c.sync if c.sync is not None else np.zeros(n, dtype=np.int8)
     sync_ranks = (c.tp * c.pp * c.cp * c.dp) // np.where(sync_code == 0, 1, sites)
     straggler = stragglers.straggler_s(compute_slow * m + n_slow * t["rc_s"] * m + bubble, sync_ranks)
+    sync_scalars = 2.0 * comm.all_reduce(8.0, span_of(c.tp * c.pp * c.cp * c.dp, 1, system.domain_gpus))
+    fixed = n_slow * fix_layer * m + fixed_cost.step_fixed_s(opt_params, sw.elementwise_fused, sync_scalars)
     step = t_pipe + dp_exposed + optimizer_s + (straggler if stragglers.IN_STEP_TIME else 0.0)
+    if fixed_cost.IN_STEP_TIME:
+        step = step + fixed - n_slow * fix_layer * m  # the micro-batches' share is in t_pipe already
     wan = np.zeros(n)
     if multi_site:
         wan = _wan_term(workload, system, sw, c, sites, step, L * t["bwd_rc"])
@@ -593,6 +625,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         optimizer_s=optimizer_s,
         wan_s=wan,
         straggler_s=straggler,
+        fixed_s=fixed,
         microbatches=m,
         model_flops=model_flops,
         hw_flops=hw_flops,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from supercluster.perf import fixed_cost
 from supercluster.perf import straggler as stragglers
 from supercluster.perf.batch import BatchResult, Candidates, evaluate
 from supercluster.perf.layout import check_layout
@@ -47,6 +48,8 @@ class StepEstimate:
     wan_s: float = 0.0  # exposed wide-area (cross-site) synchronisation per step
     straggler_s: float = 0.0  # expected wait for the slowest GPU per step (perf.straggler)
     straggler_in_step: bool = False  # whether step_time_s includes it (perf.straggler.IN_STEP_TIME)
+    fixed_s: float = 0.0  # fixed per-kernel and per-step costs (perf.fixed_cost)
+    fixed_in_step: bool = True  # whether step_time_s includes it (perf.fixed_cost.IN_STEP_TIME)
 
     @property
     def tokens_per_s(self) -> float:
@@ -102,6 +105,7 @@ class StepEstimate:
             "optimizer_s": self.optimizer_s,
             "wan_exposed_s": self.wan_s,
             "straggler_s": self.straggler_s,
+            "fixed_overhead_s": self.fixed_s,
         }
 
     def step_terms(self) -> dict[str, float]:
@@ -109,6 +113,8 @@ class StepEstimate:
         b = self.breakdown()
         if not self.straggler_in_step:
             del b["straggler_s"]
+        if not self.fixed_in_step:
+            del b["fixed_overhead_s"]
         return b
 
     def to_dict(self) -> dict[str, Any]:
@@ -119,6 +125,7 @@ class StepEstimate:
             "step_time_s": self.step_time_s,
             "breakdown": self.breakdown(),
             "straggler_in_step_time": self.straggler_in_step,
+            "fixed_overhead_in_step_time": self.fixed_in_step,
             "microbatches": self.microbatches,
             "stage_layers": self.stage_layers,
             "tokens_per_step": self.tokens_per_step,
@@ -187,6 +194,8 @@ def from_batch(res: BatchResult, i: int, workload: WorkloadSpec, system: SystemS
         wan_s=b["wan_exposed_s"],
         straggler_s=b["straggler_s"],
         straggler_in_step=stragglers.IN_STEP_TIME,
+        fixed_s=b["fixed_overhead_s"],
+        fixed_in_step=fixed_cost.IN_STEP_TIME,
     )
 
 

@@ -31,6 +31,7 @@ TERM_LABELS = {
     "optimizer_s": "optimizer update",
     "wan_exposed_s": "exposed cross-site (WAN) synchronisation",
     "straggler_s": "waiting for the slowest GPU (stragglers)",
+    "fixed_overhead_s": "fixed per-kernel and per-step costs (launches, host, syncs)",
 }
 
 
