@@ -62,8 +62,10 @@ def test_gpu_bands_and_aliases():
     ]
     assert row_precision({"precision": "FP16"})[0] == "bf16"
     base = {"model": "mixtral-8x22b"}
-    assert row_model({**base, "moe_router": "token-drop-cf1"}).routing_load == 1.0
-    assert row_model({**base, "moe_router": "force-balanced"}).routing_load == 1.0
+    from supercluster.perf.imbalance import routing_load
+
+    assert routing_load(row_model({**base, "moe_router": "token-drop-cf1"}), 8, 4096) == 1.0
+    assert routing_load(row_model({**base, "moe_router": "force-balanced"}), 8, 4096) == 1.0
     assert row_model({**base, "moe_router": "dropless"}).moe_router == "learned"
 
 

@@ -255,7 +255,10 @@ def test_expert_inputs_are_stored_per_routed_copy_and_bf16_moments_shrink_optimi
     grow = layer_activation_bytes(top4, plan, 4096, sw, True) - layer_activation_bytes(top2, plan, 4096, sw, True)
     # two more copies per token: their expert inputs (h wide) and intermediates (3 x ffn wide), bf16
     per_copy = 2.0 * top2.hidden + 2.0 * top2.expert_ffn * 3
-    assert grow == pytest.approx(4096 * 2 * top2.routing_load * per_copy)
+    from supercluster.perf.imbalance import plan_routing_load
+
+    copies = 4 * plan_routing_load(top4, plan, 4096) - 2 * plan_routing_load(top2, plan, 4096)
+    assert grow == pytest.approx(4096 * copies * per_copy)
     assert optimizer_state_bytes(sw) == 12.0
     assert optimizer_state_bytes(catalog.software("deepseek-hai-2024")) == 8.0
 
@@ -276,7 +279,9 @@ def test_unfused_expert_biases_cost_their_hbm_passes():
     fused = unfused.model_copy(update={"expert_bias_fused": True})
     a = layer_cost(model, plan, 4096, acc, unfused, comm, moe=True)
     b = layer_cost(model, plan, 4096, acc, fused, comm, moe=True)
-    routed = 2 * 4096 * model.moe_topk * model.routing_load
+    from supercluster.perf.imbalance import plan_routing_load
+
+    routed = 2 * 4096 * model.moe_topk * plan_routing_load(model, plan, 4096)
     f, h = model.expert_ffn, model.hidden
     assert a.fwd_elem_s - b.fwd_elem_s == pytest.approx(memory_bound_s(routed * (16 * f + 28 * h), acc))
     assert a.bwd_elem_s - b.bwd_elem_s == pytest.approx(memory_bound_s(routed * (4 * f + 20 * h), acc))

@@ -19,6 +19,7 @@ from supercluster.fabric.placement import ep_stride
 from supercluster.perf.comm import CollectiveModel, span_of
 from supercluster.perf.expert_gemm import expert_linear_gemms_s
 from supercluster.perf.gemm import NVFP4_BF16_LAYER_FRACTION, linear_fwd_bwd_s, linear_gemms_s, memory_bound_s
+from supercluster.perf.imbalance import plan_routing_load
 from supercluster.perf.routing import destinations
 from supercluster.specs import Accelerator, ModelSpec, ResolvedPlan, SoftwareProfile
 
@@ -173,10 +174,10 @@ def layer_cost(
         lin(tok, (a + 2 * g) * d / t, h, block="attn")  # QKV
         lin(tok, h, a * d / t)  # attention output
     up = 2 if model.gated else 1
-    # The busiest expert rank paces the layer: dropless routing leaves it ``moe_imbalance`` times the mean
-    # load; with a capacity factor experts are padded to that capacity (Fedus et al. 2021, Switch
-    # Transformers, section 2.2; Megatron-Core MoE --moe-expert-capacity-factor).
-    load = model.routing_load if moe else 1.0
+    # The busiest expert rank paces the layer: dropless routing leaves it the router's expected maximum over the
+    # EP ranks (perf.imbalance); with a capacity factor experts are padded to that capacity (Fedus et al. 2021,
+    # Switch Transformers, section 2.2; Megatron-Core MoE --moe-expert-capacity-factor).
+    load = plan_routing_load(model, plan, seq) if moe else 1.0
     # Experts split over et = plan.expert_tp ranks (Megatron-Core's expert tensor parallelism; et = t unless a
     # folding stack sets it lower): each GPU feeds the experts et / t of the TP group's tokens, and each expert
     # GEMM is fe / et wide (MoE Parallel Folding, Liu et al. 2025, arXiv:2504.14960, section 3).

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from supercluster.perf.gemm import NVFP4_BF16_LAYER_FRACTION
+from supercluster.perf.imbalance import plan_routing_load
 from supercluster.specs import ModelSpec, ResolvedPlan, SoftwareProfile
 from supercluster.units import GIB
 
@@ -146,7 +147,7 @@ def layer_activation_bytes(model: ModelSpec, plan: ResolvedPlan, seq: int, sw: S
         attn_out = lin_in * s * b * a * d
     expert_in = 0.0
     if moe:
-        load = model.routing_load
+        load = plan_routing_load(model, plan, seq)
         f_tokens = s * b * (model.moe_topk * load + model.moe_shared_experts)
         f_width = model.expert_ffn
         # the permuted token copies the expert up-projections read, kept for their weight gradients

@@ -12,6 +12,7 @@ from typing import Any
 from supercluster.perf import fixed_cost
 from supercluster.perf import straggler as stragglers
 from supercluster.perf.batch import BatchResult, Candidates, evaluate
+from supercluster.perf.imbalance import plan_routing_load
 from supercluster.perf.layout import check_layout
 from supercluster.perf.memory import MEMORY_PARTS, MemoryBreakdown
 from supercluster.perf.wan import QUALITY
@@ -151,12 +152,17 @@ def from_batch(res: BatchResult, i: int, workload: WorkloadSpec, system: SystemS
         **{part: float(getattr(res, part)[i]) for part in MEMORY_PARTS}, capacity_bytes=res.capacity_bytes
     )
     notes = []
+    plan = res.cand.plan(i)
     if workload.model.is_moe:
         m = workload.model
         routing = (
             "the benchmark's balanced gate (no imbalance)"
             if m.moe_router in ("fake-balanced", "force-balanced")
-            else f"busiest expert rank at {m.routing_load:g}x the mean load"
+            else (
+                f"busiest expert rank at {plan_routing_load(m, plan, workload.seq):.3g}x the mean load (sampling "
+                f"over {plan.ep} EP ranks; {plan_routing_load(m, plan, workload.seq, skew=True):.3g}x with a "
+                f"trained {m.moe_balancing} router's skew, not in the step time)"
+            )
         )
         notes.append(
             f"mixture of experts: {routing}; the local experts' GEMMs priced as the software profile's kernel "
@@ -164,7 +170,6 @@ def from_batch(res: BatchResult, i: int, workload: WorkloadSpec, system: SystemS
             "rows padded to its tile and every expert's weights streamed)"
         )
     b = res.breakdown(i)
-    plan = res.cand.plan(i)
     if b["straggler_s"] > 0:
         notes.append(straggler_note(gpus if plan.sync == "allreduce" else gpus // plan.sites, b["straggler_s"]))
     if plan.sites > 1:

@@ -30,13 +30,21 @@ class ModelSpec(Spec):
     moe_ffn_hidden: int | None = Field(default=None, ge=1)
     moe_shared_experts: int = Field(default=0, ge=0)
     moe_dense_layers: int = Field(default=0, ge=0)
-    moe_imbalance: float = Field(
-        default=1.1,
+    moe_imbalance: float | None = Field(
+        default=None,
         ge=1.0,
         le=4.0,
         description=(
-            "tokens on the busiest expert rank over the mean (routing load imbalance); the 1.1 default is an "
-            "assumption (no published per-rank measurement read yet): set it per run"
+            "tokens on the busiest expert rank over the mean, when a run states it; blank = from the router "
+            "(perf.imbalance: the router's persistent skew and the micro-batch's sampling noise, the expected "
+            "maximum over the EP ranks)"
+        ),
+    )
+    moe_balancing: Literal["aux-loss", "aux-free"] = Field(
+        default="aux-loss",
+        description=(
+            "how a learned router is balanced: aux-loss (Switch/GShard auxiliary loss) or aux-free (DeepSeek-V3's "
+            "per-expert bias, arXiv:2412.19437 section 2.1.2); sets the skew of the expert loads (perf.imbalance)"
         ),
     )
     moe_router: Literal["learned", "fake-balanced", "force-balanced"] = Field(
@@ -132,14 +140,6 @@ class ModelSpec(Spec):
     @property
     def moe_layers(self) -> int:
         return self.layers - self.moe_dense_layers if self.is_moe else 0
-
-    @property
-    def routing_load(self) -> float:
-        """Tokens on the busiest expert rank over the mean: padded to the capacity factor when tokens are
-        dropped, the routing imbalance when dropless, exactly 1 under the benchmark's balanced gate."""
-        if self.moe_router in ("fake-balanced", "force-balanced"):
-            return 1.0
-        return self.moe_capacity_factor or self.moe_imbalance
 
     @property
     def expert_ffn(self) -> int:
