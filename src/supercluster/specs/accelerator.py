@@ -28,24 +28,6 @@ class EfficiencyTable(Spec):
     gemm_tile_dim: float = Field(gt=0, description="d0 of the GEMM size penalty, elements")
     attention_fwd_fraction: float = Field(gt=0, le=1, description="flash-attention forward, of bf16 peak")
     attention_bwd_fraction: float = Field(gt=0, le=1, description="flash-attention backward, of bf16 peak")
-    attention_reference_span: float = Field(
-        default=2048.0,
-        ge=16,
-        le=1.0e7,
-        description=(
-            "mean keys per query row of the attention kernel calls at which the two attention fractions hold "
-            "(seq / 2 for a causal layer without context parallelism); other spans scale them (perf.attention)"
-        ),
-    )
-    fa2_attention_speed: float = Field(
-        default=1.0,
-        gt=0,
-        le=1,
-        description=(
-            "throughput of FlashAttention-2's kernels relative to those the attention fractions hold for "
-            "(1 where FlashAttention-2 is that kernel)"
-        ),
-    )
     hbm_fraction: float = Field(gt=0, le=1, description="memory-bound kernels, of HBM bandwidth")
     fp8_overhead_fraction: float = Field(
         default=0.0, ge=0, description="casts/amax scaling per FP8 GEMM, as a fraction of its time"

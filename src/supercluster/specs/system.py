@@ -177,14 +177,6 @@ class SoftwareProfile(Spec):
             "kernels the accelerators' efficiency tables are fitted with (FlexAttention's Triton backend: ~0.6)"
         ),
     )
-    attention_fa2: bool = Field(
-        default=False,
-        description=(
-            "attention runs FlashAttention-2's kernels (PyTorch SDPA's default flash backend until cuDNN became "
-            "its default in torch 2.11; flash-attn 2 in Hugging Face and llm-foundry), priced at the card's "
-            "EfficiencyTable.fa2_attention_speed"
-        ),
-    )
     fp8_param_gather: bool = Field(
         default=False,
         description=(
