@@ -22,43 +22,16 @@ import platform
 import sys
 import time
 from datetime import date
-from pathlib import Path
 from typing import Any
+
+from term_protocol import ROOT, compare, figures, r2, summarise
 
 from supercluster.perf import straggler
 from supercluster.validate.harness import run
 
-ROOT = Path(__file__).resolve().parents[1]
-GROUPS = ("bf16 dense throughput", "fp8 dense throughput", "bf16 moe throughput", "fp8 moe throughput")
 
-
-def _r(x: float | None) -> float | None:
-    return None if x is None else round(x, 2)
-
-
-def summarise(in_step: bool) -> dict[str, Any]:
+def _set(in_step: bool) -> None:
     straggler.IN_STEP_TIME = in_step
-    s = run("all").summary()
-    pub = run("published").summary()
-    return {
-        "all_rows": {
-            "n_predicted": s["n_predicted"],
-            "mape_pct": _r(s["mape_pct"]),
-            "loso_mape_pct": _r(s["loso_mape_pct"]),
-            "mean_speed_error_pct": _r(s["mean_speed_error_pct"]),
-        },
-        "groups": {g: {"mape_pct": _r(s["per_group"][g]["mape_pct"])} for g in GROUPS if g in s["per_group"]},
-        "gpu_bands": {
-            b: {
-                "n": v["n_predicted"],
-                "mape_pct": _r(v["mape_pct"]),
-                "mean_speed_error_pct": _r(v["mean_speed_error_pct"]),
-            }
-            for b, v in s["per_gpu_band"].items()
-        },
-        "published": {"mape_pct": _r(pub["mape_pct"]), "loso_mape_pct": _r(pub["loso_mape_pct"])},
-        "per_source_mape_pct": {k: _r(v["mape_pct"]) for k, v in s["per_source"].items()},
-    }
 
 
 def refit() -> dict[str, Any]:
@@ -87,8 +60,8 @@ def refit() -> dict[str, Any]:
             eff = {acc_id: fit.table_with(acc_id, *best)}
             cards[acc_id] = {
                 "gemm_bf16_fraction": best[0],
-                "fit_mape_pct": _r(fit.mape(fit_rows, eff)),
-                "held_out_mape_pct": _r(fit.mape(held, eff)) if held else None,
+                "fit_mape_pct": r2(fit.mape(fit_rows, eff)),
+                "held_out_mape_pct": r2(fit.mape(held, eff)) if held else None,
             }
             fp8 = None
             if "fp8" in card:
@@ -97,55 +70,30 @@ def refit() -> dict[str, Any]:
                 fp8 = f8["gemm_fp8_fraction"]
                 cards[acc_id] |= {
                     "gemm_fp8_fraction": fp8,
-                    "fp8_fit_mape_pct": _r(f8["fp8_fit_mape_pct"]),
-                    "fp8_leave_one_out_mape_pct": _r(f8["fp8_leave_one_out_mape_pct"]),
+                    "fp8_fit_mape_pct": r2(f8["fp8_fit_mape_pct"]),
+                    "fp8_leave_one_out_mape_pct": r2(f8["fp8_leave_one_out_mape_pct"]),
                 }
             if in_step:
                 tables[acc_id] = fit.table_with(acc_id, *best, fp8)
         out["with_term" if in_step else "without_term"] = cards
     straggler.IN_STEP_TIME = True
-    s, pub = run("all", tables).summary(), run("published", tables).summary()
-    out["validate_with_term_and_refit"] = {
-        "all_rows": {
-            "mape_pct": _r(s["mape_pct"]),
-            "loso_mape_pct": _r(s["loso_mape_pct"]),
-            "mean_speed_error_pct": _r(s["mean_speed_error_pct"]),
-            "note": "fitted documents keep their recorded leave-one-source-out error (fit_sources.json)",
-        },
-        "groups": {g: {"mape_pct": _r(s["per_group"][g]["mape_pct"])} for g in GROUPS if g in s["per_group"]},
-        "gpu_bands": {
-            b: {"mape_pct": _r(v["mape_pct"]), "mean_speed_error_pct": _r(v["mean_speed_error_pct"])}
-            for b, v in s["per_gpu_band"].items()
-        },
-        "published": {"mape_pct": _r(pub["mape_pct"]), "loso_mape_pct": _r(pub["loso_mape_pct"])},
-    }
+    v = figures(run("all", tables).summary(), run("published", tables).summary())
+    del v["per_source_mape_pct"]
+    v["all_rows"]["note"] = "fitted documents keep their recorded leave-one-source-out error (fit_sources.json)"
+    out["validate_with_term_and_refit"] = v
     return out
 
 
 def main() -> None:
     t0 = time.perf_counter()
-    before, after = summarise(False), summarise(True)
-    moved = {
-        k: {"without": v, "with": after["per_source_mape_pct"].get(k)}
-        for k, v in before["per_source_mape_pct"].items()
-        if v is not None
-        and after["per_source_mape_pct"].get(k) is not None
-        and abs(after["per_source_mape_pct"][k] - v) > 2
-    }
-    for d in (before, after):
-        del d["per_source_mape_pct"]
+    verdict = straggler.IN_STEP_TIME
+    before, after = summarise(_set, False), summarise(_set, True)
     result: dict[str, Any] = {
         "date": date.today().isoformat(),
         "machine": platform.platform(),
         "sigma": straggler.RANK_SIGMA,
-        "without_term": before,
-        "with_term": after,
-        "sources_moved_over_2_points": moved,
+        **compare(before, after),
     }
-    lands = (
-        after["all_rows"]["loso_mape_pct"] <= before["all_rows"]["loso_mape_pct"]
-        and after["published"]["loso_mape_pct"] <= before["published"]["loso_mape_pct"]
-    )
     if "--refit" in sys.argv:
         # with the fitted constants refitted on their sources with the term in: the held-out error of each fit and
         # the published set's leave-one-source-out error must not rise either
@@ -155,12 +103,12 @@ def main() -> None:
             for c in ref["with_term"]
         )
         v = ref["validate_with_term_and_refit"]
-        lands = lands or (
+        result["lands"] = result["lands"] or (
             held
             and v["all_rows"]["loso_mape_pct"] <= before["all_rows"]["loso_mape_pct"]
             and v["published"]["loso_mape_pct"] <= before["published"]["loso_mape_pct"]
         )
-    result["lands"] = lands
+    straggler.IN_STEP_TIME = verdict
     result["run_s"] = round(time.perf_counter() - t0, 1)
     path = ROOT / "benchmarks" / "results" / "straggler_protocol.json"
     path.write_text(json.dumps(result, indent=1) + "\n")

@@ -6,17 +6,16 @@ import math
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from runinputs import run_inputs
 
 from supercluster import api, catalog
 from supercluster.catalog.loader import reliability
 from supercluster.catalog.scenario_loader import from_dict
 from supercluster.errors import SuperclusterError
 from supercluster.lifecycle.checkpoint import choose_interval, daly_interval_s, expected_ettr, write_s
-from supercluster.lifecycle.failures import FailureRates
 from supercluster.lifecycle.memtier import group_loss_probability
 from supercluster.lifecycle.montecarlo import RunInputs, simulate
 from supercluster.lifecycle.plan import restart
@@ -91,28 +90,9 @@ def test_restart_components_at_colossus_scale():
     assert rs.init_s == pytest.approx(294.912) and rs.total_s == pytest.approx(414.912)
 
 
-def _one_cause(rate_per_hour: float) -> FailureRates:
-    return FailureRates(("x",), ("GPU",), np.array([rate_per_hour]), np.array([0.0]), np.array([False]))
-
-
 def _inputs(**kw) -> RunInputs:
-    base = {
-        "work_s": math.inf,
-        "horizon_s": 60 * 86400.0,
-        "rates": _one_cause(0.1),
-        "restart_s": 0.0,
-        "load_s": 0.0,
-        "swap_s": 0.0,
-        "stall_s": 0.0,
-        "interval_s": 600.0,
-        "planned_per_s": 0.0,
-        "planned_downtime_s": 0.0,
-        "spares": 0,
-        "repair_s": 0.0,
-        "straggler_mean": 0.0,
-        "straggler_sigma": 0.0,
-    }
-    return RunInputs(**{**base, **kw})
+    """One failure per 10 hours, nothing else costing time, a checkpoint every 600 s."""
+    return run_inputs(0.1, **kw)
 
 
 def test_a_failure_while_the_last_checkpoint_drains_rolls_back_one_more_interval():

@@ -11,6 +11,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from clirun import invoke
+from runinputs import run_inputs
 
 from supercluster import api, catalog
 from supercluster.catalog.loader import reliability
@@ -24,28 +25,9 @@ from supercluster.lifecycle.tolerance import contained_costs, split
 MILLION = 1_048_576
 
 
-def _one_cause(rate_per_hour: float, detect_s: float = 0.0) -> FailureRates:
-    return FailureRates(("x",), ("GPU",), np.array([rate_per_hour]), np.array([detect_s]), np.array([False]))
-
-
 def _inputs(**kw) -> RunInputs:
-    base = {
-        "work_s": math.inf,
-        "horizon_s": 60 * 86400.0,
-        "rates": _one_cause(3.6),  # one failure per 1,000 s
-        "restart_s": 100.0,
-        "load_s": 0.0,
-        "swap_s": 0.0,
-        "stall_s": 0.0,
-        "interval_s": 1.0,
-        "planned_per_s": 0.0,
-        "planned_downtime_s": 0.0,
-        "spares": 0,
-        "repair_s": 0.0,
-        "straggler_mean": 0.0,
-        "straggler_sigma": 0.0,
-    }
-    return RunInputs(**{**base, **kw})
+    """One failure per 1,000 s, a 100 s restart, a checkpoint every second."""
+    return run_inputs(3.6, **{"restart_s": 100.0, "interval_s": 1.0, **kw})
 
 
 # ---- renewal-reward pricing ----

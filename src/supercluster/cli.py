@@ -870,50 +870,6 @@ def version(
         typer.echo(__version__)
 
 
-def run(argv: list[str] | None = None) -> int:
-    """Run the command line; return its exit status. Every problem the user can fix is one line and status 2."""
-    try:
-        rv = _command()(args=argv, prog_name="supercluster", standalone_mode=False)
-    except SuperclusterError as err:
-        return _fail(str(err))
-    except clickx.NoArgsIsHelpError as err:
-        typer.echo(err.format_message())
-        return 2
-    except clickx.UsageError as err:
-        name = f"{err.ctx.info_name} " if err.ctx and err.ctx.parent else ""
-        where = f" (see: supercluster {name}--help)"
-        return _fail(err.format_message() + where)
-    except clickx.ClickException as err:
-        return _fail(err.format_message())
-    except (typer.Abort, KeyboardInterrupt):
-        return _fail("interrupted", 130)
-    except BrokenPipeError:
-        return 1
-    except (RecursionError, MemoryError) as err:
-        # input the boundary should have bounded: still one line, never a traceback
-        return _fail(f"the input is too large or too deeply nested to process ({type(err).__name__})")
-    except Exception as err:  # a bug: one line that says so and how to see it, never a traceback for the user
-        if os.environ.get("SUPERCLUSTER_TRACEBACK"):
-            raise
-        return _fail(
-            f"internal error ({type(err).__name__}: {err}); this is a bug in supercluster, please report it with "
-            "the command line (SUPERCLUSTER_TRACEBACK=1 prints the traceback)"
-        )
-    return rv if isinstance(rv, int) else 0
-
-
-@functools.cache
-def _command() -> Any:
-    """The click command behind the typer app, built once (building it inspects every command's signature)."""
-    return typer.main.get_command(app)
-
-
-def _fail(message: str, code: int = 2) -> int:
-    sys.stderr.write(f"error: {text.one_line(message)}\n")
-    sys.stderr.flush()
-    return code
-
-
 # ---- training across sites ----
 
 
@@ -961,6 +917,50 @@ def wan(
         _emit_json(data)
     else:
         _print(render.wan_tables, data, no_color)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the command line; return its exit status. Every problem the user can fix is one line and status 2."""
+    try:
+        rv = _command()(args=argv, prog_name="supercluster", standalone_mode=False)
+    except SuperclusterError as err:
+        return _fail(str(err))
+    except clickx.NoArgsIsHelpError as err:
+        typer.echo(err.format_message())
+        return 2
+    except clickx.UsageError as err:
+        name = f"{err.ctx.info_name} " if err.ctx and err.ctx.parent else ""
+        where = f" (see: supercluster {name}--help)"
+        return _fail(err.format_message() + where)
+    except clickx.ClickException as err:
+        return _fail(err.format_message())
+    except (typer.Abort, KeyboardInterrupt):
+        return _fail("interrupted", 130)
+    except BrokenPipeError:
+        return 1
+    except (RecursionError, MemoryError) as err:
+        # input the boundary should have bounded: still one line, never a traceback
+        return _fail(f"the input is too large or too deeply nested to process ({type(err).__name__})")
+    except Exception as err:  # a bug: one line that says so and how to see it, never a traceback for the user
+        if os.environ.get("SUPERCLUSTER_TRACEBACK"):
+            raise
+        return _fail(
+            f"internal error ({type(err).__name__}: {err}); this is a bug in supercluster, please report it with "
+            "the command line (SUPERCLUSTER_TRACEBACK=1 prints the traceback)"
+        )
+    return rv if isinstance(rv, int) else 0
+
+
+@functools.cache
+def _command() -> Any:
+    """The click command behind the typer app, built once (building it inspects every command's signature)."""
+    return typer.main.get_command(app)
+
+
+def _fail(message: str, code: int = 2) -> int:
+    sys.stderr.write(f"error: {text.one_line(message)}\n")
+    sys.stderr.flush()
+    return code
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -77,11 +77,12 @@ _LOG_CDF: np.ndarray | None = None
 
 
 def _log_cdf() -> np.ndarray:
-    """log Phi(x) on the grid, computed once (log1p keeps the upper tail exact)."""
+    """log Phi(x) on the grid, computed once (scipy's log_ndtr keeps both tails exact)."""
     global _LOG_CDF
     if _LOG_CDF is None:
-        tail = np.array([0.5 * math.erfc(abs(x) / math.sqrt(2.0)) for x in _X])
-        _LOG_CDF = np.where(_X < 0, np.log(np.maximum(tail, 1e-300)), np.log1p(-tail))
+        from scipy.special import log_ndtr
+
+        _LOG_CDF = log_ndtr(_X)
     return _LOG_CDF
 
 

@@ -8,12 +8,8 @@ arithmetic over those few sets, never by walking over counts.
 
 from __future__ import annotations
 
+from supercluster.plan.space import divisors
 from supercluster.specs import PlanSpec, SystemSpec, WorkloadSpec
-
-
-def _divisors(n: int) -> list[int]:
-    small = [d for d in range(1, int(n**0.5) + 1) if n % d == 0]
-    return sorted(set(small + [n // d for d in small]))
 
 
 def _model_parallel_sizes(workload: WorkloadSpec, system: SystemSpec, fixed: PlanSpec) -> set[int]:
@@ -28,7 +24,7 @@ def _model_parallel_sizes(workload: WorkloadSpec, system: SystemSpec, fixed: Pla
 
 def nearest_gpu_counts(workload: WorkloadSpec, system: SystemSpec, gpus: int, fixed: PlanSpec) -> list[int]:
     gb = workload.global_batch
-    dps = [fixed.dp] if fixed.dp else _divisors(gb)
+    dps = [fixed.dp] if fixed.dp else divisors(gb)
     dps = [d for d in dps if gb % d == 0]
     below = above = None
     for u in _model_parallel_sizes(workload, system, fixed):

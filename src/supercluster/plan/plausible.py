@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from supercluster.plan.space import divisors
 from supercluster.specs import SystemSpec, WorkloadSpec
 
 MAX_STAGE_IMBALANCE = 0.10
@@ -35,22 +36,16 @@ def stage_imbalance(layers: int, chunks: int) -> float:
 
 def plausible_pp(layers: int, pp: int, vpp: int = 1) -> bool:
     """A pipeline of ``pp`` stages of ``vpp`` chunks each that a practitioner would run on ``layers`` layers."""
-    chunks = pp * vpp
-    return chunks <= layers and stage_imbalance(layers, chunks) <= MAX_STAGE_IMBALANCE + 1e-12
+    return bool(plausible_mask(np.array([pp]), np.array([vpp]), layers)[0])
 
 
 def plausible_mask(pp: np.ndarray, vpp: np.ndarray, layers: int) -> np.ndarray:
-    """``plausible_pp`` over candidate arrays (the search's ``Candidates.pp`` and ``.vpp``)."""
+    """Whether each candidate's pp * vpp chunks fit the layers with the slowest chunk at most
+    ``MAX_STAGE_IMBALANCE`` above the mean (:func:`stage_imbalance`, over the search's ``Candidates.pp``/``.vpp``)."""
     chunks = np.asarray(pp, dtype=np.int64) * np.asarray(vpp, dtype=np.int64)
-    ok = chunks <= layers
     safe = np.maximum(chunks, 1)
     imbalance = -(-layers // safe) * safe / layers - 1.0
-    return ok & (imbalance <= MAX_STAGE_IMBALANCE + 1e-12)
-
-
-def _divisors(n: int) -> list[int]:
-    small = [d for d in range(1, int(n**0.5) + 1) if n % d == 0]
-    return sorted(set(small + [n // d for d in small]))
+    return (chunks <= layers) & (imbalance <= MAX_STAGE_IMBALANCE + 1e-12)
 
 
 def plausible_gpu_counts(workload: WorkloadSpec, system: SystemSpec, limit: int, count: int = 6) -> list[int]:
@@ -64,7 +59,7 @@ def plausible_gpu_counts(workload: WorkloadSpec, system: SystemSpec, limit: int,
     pps = [p for p in range(1, model.layers + 1) if plausible_pp(model.layers, p)]
     sizes = {t * c * p for t in tp_choices(model, system) for c in cp_choices(workload.seq) for p in pps}
     u = np.array(sorted(sizes), dtype=np.int64)
-    d = np.array(_divisors(workload.global_batch), dtype=np.int64)
+    d = np.array(divisors(workload.global_batch), dtype=np.int64)
     g = np.unique((u[:, None] * d[None, :]).ravel())
     g = g[g <= limit]
     return [int(x) for x in g[::-1][:count]]

@@ -54,7 +54,8 @@ class Space:
     generated: int
 
 
-def _divisors(n: int) -> list[int]:
+def divisors(n: int) -> list[int]:
+    """Every divisor of ``n``, ascending (trial division up to sqrt(n))."""
     small = [d for d in range(1, int(n**0.5) + 1) if n % d == 0]
     return sorted(set(small + [n // d for d in small]))
 
@@ -117,7 +118,7 @@ def enumerate_space(
         if gpus % (tp * cp):
             continue
         rest = gpus // (tp * cp)
-        pps = [fixed.pp] if fixed.pp else [p for p in _divisors(rest) if p <= model.layers]
+        pps = [fixed.pp] if fixed.pp else [p for p in divisors(rest) if p <= model.layers]
         for pp in pps:
             if rest % pp:
                 continue
@@ -139,7 +140,7 @@ def enumerate_space(
             if fixed.etp is None and ep_folded and fixed.ep and (dp * cp) % fixed.ep:
                 # the given ep tiles the ranks only if experts are split over fewer ranks than the attention:
                 # the widest expert TP that makes it fit, as a Megatron-Core recipe would set it
-                fits = [e for e in sorted(_divisors(tp), reverse=True) if (dp * cp * (tp // e)) % fixed.ep == 0]
+                fits = [e for e in sorted(divisors(tp), reverse=True) if (dp * cp * (tp // e)) % fixed.ep == 0]
                 etp = fits[0] if fits else tp
             if tp % etp or (etp != tp and not ep_folded):
                 continue
@@ -149,7 +150,7 @@ def enumerate_space(
                     continue
                 eps = [fixed.ep]
             elif model.is_moe:
-                eps = [e for e in _divisors(model.moe_experts) if expert_ranks % e == 0]
+                eps = [e for e in divisors(model.moe_experts) if expert_ranks % e == 0]
             else:
                 eps = [1]
             sps = [fixed.sequence_parallel] if fixed.sequence_parallel is not None else [tp > 1]
