@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from supercluster.perf import fixed_cost
+from supercluster.perf import fixed_cost, fsdp, interference
 from supercluster.perf import straggler as stragglers
 from supercluster.perf.comm import CollectiveModel, span_of
 from supercluster.perf.layer import embedding_cost, head_cost, layer_cost
@@ -538,16 +538,28 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         sharded, comm.all_gather(params0 * p_bytes, dp_span) + comm.all_gather(expert0 * p_bytes, edp_span), 0.0
     )
     sync = np.where(zero >= 2, sync * m, sync)  # sharded gradients are reduced after every micro-batch
-    gather = np.where(zero >= 3, gather * 2 * m, gather)  # parameters gathered for every forward and backward
+    # parameters gathered for every forward and backward (ZeRO-3), or for every forward where ZeRO-2 frees them after
+    # each backward (perf.fsdp)
+    regather = (zero == 2) & sw.zero2_regather
+    gathers = np.where(zero >= 3, 2 * m, np.where(regather, m, 1.0))
+    gather = gather * gathers
     bucket_share = np.minimum(1.0, sw.dp_bucket_params / np.maximum(params0 + expert0, 1.0))
+    sync_floor, gather_floor = sync * bucket_share, gather * bucket_share
+    if sw.shard_root_unit:  # whole units, not buckets: one per micro-batch cannot hide (perf.fsdp)
+        unit = fsdp.unit_params(model, c.tp, c.pp, n_first)
+        g_unit, s_unit = fsdp.unit_floors_s(
+            comm, unit, dp_span, p_bytes, sw.grad_reduce_bytes, m, (zero >= 3) | regather, zero >= 2
+        )
+        sync_floor = np.minimum(sync, np.maximum(sync_floor, s_unit))
+        gather_floor = np.minimum(gather, np.maximum(gather_floor, g_unit))
     if sw.dp_overlap:
         window = n_first * t["bwd_rc"] * np.where(zero >= 2, m, 1.0)
-        sync_exposed = np.maximum(sync - window, sync * bucket_share)
+        sync_exposed = interference.exposed_s(sync, window, sync_floor)
     else:
         sync_exposed = sync
     if sw.param_gather_overlap:
-        f_window = n_first * t["fwd"] * np.where(zero >= 3, 2 * m, 1.0)
-        gather_exposed = np.maximum(gather - f_window, gather * bucket_share)
+        f_window = n_first * t["fwd"] * gathers
+        gather_exposed = interference.exposed_s(gather, f_window, gather_floor)
     else:
         gather_exposed = gather
     dp_exposed = sync_exposed + gather_exposed

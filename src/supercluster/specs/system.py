@@ -184,6 +184,20 @@ class SoftwareProfile(Spec):
             "fp8_param_gather: no BF16 copy; the distributed optimizer gathers them in 8 bits)"
         ),
     )
+    shard_root_unit: bool = Field(
+        default=False,
+        description=(
+            "ZeRO-2/3 shards moved per wrapped unit (one per block, plus a root unit with the embedding and head, "
+            "PyTorch FSDP): each micro-batch's first all-gather and last reduce-scatter are exposed (perf.fsdp)"
+        ),
+    )
+    zero2_regather: bool = Field(
+        default=False,
+        description=(
+            "under ZeRO-2 the parameters are freed after each backward and all-gathered again before the next "
+            "micro-batch's forward (FSDP SHARD_GRAD_OP); false: gathered once per step (DeepSpeed ZeRO-2)"
+        ),
+    )
     expert_bias_fused: bool = Field(
         default=True,
         description=(

@@ -1,0 +1,79 @@
+"""Fully sharded data parallelism as PyTorch FSDP runs it: the collectives that cannot hide, per micro-batch.
+
+The step model prices ZeRO-2/3 traffic per micro-batch (:mod:`supercluster.perf.batch`: a reduce-scatter after every
+micro-batch's backward, and under ZeRO-3 an all-gather before its forward and again before its backward), overlapped
+with the compute, and so far left exposed only the last 25M-parameter bucket per pass. PyTorch FSDP (FSDP1's
+``FullyShardedDataParallel`` with a per-block auto-wrap policy, FSDP2's ``fully_shard`` per block) does not move
+buckets: it moves whole units, one per transformer block plus a root unit that holds whatever no block owns (the
+token embedding, the final norm and the output head; torchtitan's ``parallelize_llama`` applies ``fully_shard`` to
+each block and then to the whole model, as do IBM's fms-fsdp and MosaicML's llm-foundry through their wrap policies).
+Two consequences, per micro-batch:
+
+- Forward: nothing runs before the root's all-gather (its parameters feed the first op, the embedding lookup), and
+  the first block's all-gather, prefetched behind that lookup, is exposed too. The root is not resharded between
+  forward and backward (FSDP2 ``fully_shard`` docstring: "The root FSDP state has its value specially set to
+  ``False`` as a heuristic since its parameters would typically be immediately all-gathered for backward"), so its
+  all-gather happens once per micro-batch.
+- Backward: the embedding's gradient is the last one produced (the lookup is the first op of the forward), so the
+  root's reduce-scatter, and the first block's just before it, start when the backward's compute is over; FSDP
+  waits for the reduce-scatters at the end of every backward (FSDP1 ``_post_backward_final_callback`` waits for the
+  post-backward stream; FSDP2's root post-backward callback finalises every group's reduce-scatter).
+
+So the exposed floor of each pass is one unit's collective, the root plus one block, not one bucket::
+
+    gather floor = m x AG(root + block)          (ZeRO-3; ZeRO-2 when parameters are re-gathered per micro-batch)
+    reduce floor = m x RS(root + block)          (ZeRO-2 and 3: gradients reduce-scattered every micro-batch)
+
+and ``batch`` takes the larger of this and the bucket floor. Expert weights are sharded on their own groups and left
+out of the unit.
+
+SHARD_GRAD_OP (ZeRO-2) in FSDP re-gathers every micro-batch: "For the parameters, this strategy unshards before the
+forward, does not reshard them after the forward, and only reshards them after the backward computation" (PyTorch
+``torch.distributed.fsdp.ShardingStrategy`` docstring); FSDP2's ``reshard_after_forward=False`` behaves the same
+(post-backward hooks free the unsharded parameters, ``fully_shard`` user contract). A ZeRO-2 stack that keeps the
+full parameters for the whole step (DeepSpeed ZeRO-2) gathers once per step, after the optimizer.
+
+Both behaviours are switched on per stack by ``SoftwareProfile.shard_root_unit`` and
+``SoftwareProfile.zero2_regather`` (catalog/data/software.yaml), each with its source there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from supercluster.perf.comm import CollectiveModel, Span
+from supercluster.specs import ModelSpec
+
+
+def unit_params(model: ModelSpec, tp: Any, pp: Any, n_first: Any) -> Any:
+    """Parameters per GPU of the first stage's root unit plus one of its blocks (non-expert weights only).
+
+    Root: the token embedding, and on a single stage also the untied output head (tied heads share the table).
+    Block: one layer's attention and dense FFN (or an MoE layer's router and shared experts), averaged over the
+    dense and MoE layers. Both divided by the tensor-parallel degree."""
+    single = np.asarray(pp) == 1
+    root = model.embedding_params + np.where(single, float(model.head_params), 0.0)
+    share = model.moe_layers / model.layers
+    shared = model.moe_ffn_params - model.moe_experts * model.expert_params if model.is_moe else 0
+    block = model.attention_params + (1 - share) * model.dense_ffn_params + share * shared
+    return np.where(np.asarray(n_first) > 0, root + block, root) / np.asarray(tp, dtype=float)
+
+
+def unit_floors_s(
+    comm: CollectiveModel,
+    unit: Any,
+    span: Span,
+    param_bytes: Any,
+    grad_bytes: float,
+    microbatches: Any,
+    gathers: Any,
+    reduces: Any,
+) -> tuple[Any, Any]:
+    """(all-gather floor, reduce-scatter floor) in seconds per step: one unit's collective per micro-batch that
+    gathers (``gathers``) or reduce-scatters (``reduces``) its parameters, 0 where it does not."""
+    ag = comm.all_gather(unit * param_bytes, span)
+    rs = comm.reduce_scatter(unit * grad_bytes, span)
+    m = np.asarray(microbatches, dtype=float)
+    return np.where(gathers, m * ag, 0.0), np.where(reduces, m * rs, 0.0)

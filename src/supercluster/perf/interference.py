@@ -1,0 +1,73 @@
+"""Compute-communication interference: overlapped communication is not free.
+
+Mechanism. A stack that overlaps its data-parallel collectives with computation (DDP's bucketed all-reduce, the
+distributed optimizer's reduce-scatter and all-gather, FSDP/ZeRO-3's parameter all-gathers and gradient
+reduce-scatters) runs NCCL kernels on the same GPU at the same time as the GEMMs. The NCCL kernels hold streaming
+multiprocessors (one thread block per channel) and stream their buffers through HBM, so the GEMMs that run beside
+them get fewer SMs and less memory bandwidth and slow down; a GEMM sized to fill every SM in one wave spills into a
+second wave. The step model so far priced overlapped communication as hidden whenever it fits in its compute window
+(``exposed = max(C - W, last bucket)``), i.e. the compute beside it ran at full speed.
+
+Model. Let C be the communication overlapped with a compute window of W seconds (both at their uncontended speed),
+and let computation that runs concurrently with communication take ``1 + s`` times as long. While the collective
+runs (C seconds) the compute advances only ``C / (1 + s)`` seconds of its work, so when the window outlasts the
+collective the phase takes ``W + C * s / (1 + s)``; when the collective outlasts the slowed compute it takes C. With
+the last bucket F exposed on its own (as before), the time beyond the window is::
+
+    exposed = F + max(C - F - W, (C - F) * s / (1 + s))
+
+which is the old ``max(C - W, F)`` at ``s = 0`` and never less than it. Only the collectives' time on the GPU is
+counted; their own slowdown under contention is not (it is hidden unless the phase is communication-bound, where
+the first branch already holds).
+
+Constant. s = 0.189: Lee, Oh, Kim, Go, Park, Mahajan, "Characterizing Compute-Communication Overlap in
+GPU-Accelerated Distributed Deep Learning: Performance and Power Implications" (arXiv:2507.03114, 2025), abstract:
+"overlapping computation and communication can result in an average computational slowdown of 18.9%, with a
+maximum of 40.0% slowdown. This slowdown is in comparison to the scenario when no communication was happening
+with the compute" (GPT and LLaMA training layers on 4 A100, H100, MI250 and MI210). Uncertainty: 0.10-0.40 (the
+paper's spread; it reports that FP8/Tensor-Core datapaths mitigate part of it, and an NVIDIA forum trace of FSDP's
+all-gather beside a one-wave GEMM on H100 shows the GEMM nearly doubling, developer forums thread 337991).
+
+Where it enters: the data-parallel synchronisation of :mod:`supercluster.perf.batch` (every stack that sets
+``dp_overlap`` or ``param_gather_overlap``). Fully sharded stacks overlap three collectives per micro-batch (the
+forward and backward all-gathers and the reduce-scatter), so they pay it on most of their compute; stacks that
+reduce once per step pay it only beside the last micro-batch's backward. Tensor-parallel overlap
+(``tp_overlap_fraction``) is not charged here: the GEMM fractions it rides on were fitted on the Megatron-LM table
+that runs with it.
+
+Verdict (scripts/interference_protocol.py, benchmarks/results/interference_protocol.json): it does not land, so
+:data:`IN_STEP_TIME` is False and the step time keeps perfect overlap. Added to the step time it lowers the
+leave-one-source-out MAPE of all 676 rows from 15.41% to 15.12% (fully sharded stacks: fsdp-2024 12.6% -> 10.7%,
+fsdp-eager-2024 11.1% -> 7.9%; IBM fms-fsdp's table 17.1% -> 9.7%) and the 256-2,047 band's mean signed error from
++5.2% to +4.8%, but raises the published set's leave-one-source-out MAPE from 7.92% to 8.00% (in sample 3.09% ->
+3.39%): the Megatron-LM README table, on which the H100 GEMM fraction is fitted, reads slower (its 32B row, one
+micro-batch per step with a 0.5 s data-parallel exchange under it, -0.3% -> -8.2%), as do the NeMo and Llama 3 rows.
+Every slowdown in the paper's range (0.05-0.40) raises the published set's score (7.95-8.12%), so it is the
+mechanism, not the constant: the fitted H100 GEMM fraction already absorbs the interference of the table it was
+fitted on. Landing it needs that fraction refitted with the term in (refitting only the BF16 GEMM fraction on the
+README table gives 0.63 instead of 0.61; all rows 14.78% leave-one-source-out, published 7.95%, still above 7.92%).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+# The accuracy protocol's verdict (scripts/interference_protocol.py); the term is in the step time only while True.
+IN_STEP_TIME = False
+# Lee et al. 2025 (arXiv:2507.03114), abstract: average computational slowdown of 18.9% under overlap
+COMPUTE_SLOWDOWN = 0.189
+
+
+def exposed_s(comm_s: Any, window_s: Any, floor_s: Any, slowdown: float | None = None) -> Any:
+    """Seconds of an overlapped collective's phase beyond its compute window (Lee et al. 2025 slowdown, see module).
+
+    ``comm_s``: the collectives' time; ``window_s``: the compute they hide behind; ``floor_s``: the part that runs
+    after the compute (the last bucket), exposed in full. ``slowdown`` defaults to :data:`COMPUTE_SLOWDOWN` when the
+    term is in the step time and to 0 (the old perfect overlap) when it is not."""
+    s = (COMPUTE_SLOWDOWN if IN_STEP_TIME else 0.0) if slowdown is None else slowdown
+    comm = np.asarray(comm_s, dtype=float)
+    floor = np.minimum(np.asarray(floor_s, dtype=float), comm)
+    hidden = comm - floor
+    return floor + np.maximum(hidden - np.asarray(window_s, dtype=float), hidden * s / (1.0 + s))
