@@ -4,8 +4,9 @@ source_url) into the bundled validation data, naming each row's software profile
     python scripts/import_mined_rows.py STAGING.csv OUT.csv
 
 The mapping below is the only judgement applied: the stack a source ran, read off the row's own notes, becomes
-the catalog software profile whose mechanisms match it (FSDP flavours -> fsdp-2024, Megatron-DeepSpeed ->
-megatron-deepspeed-2022, NVIDIA's Megatron stacks -> their profiles). Values are never changed.
+the catalog software profile whose mechanisms match it (FSDP flavours -> fsdp-2024, fsdp1-2023 or jax-fsdp-2024,
+Megatron-DeepSpeed -> megatron-deepspeed-2022, NVIDIA's Megatron stacks -> their profiles). Values are never
+changed.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from pathlib import Path
 
 # (substring of the 'stack:' note, software profile); first match wins
 STACK_SOFTWARE = (
-    ("llm-foundry", "fsdp-2024"),
+    ("llm-foundry", "fsdp1-2023"),
     ("torchtitan", "fsdp-2024"),
-    ("fms-fsdp", "fsdp-2024"),
-    ("MaxText", "fsdp-2024"),
-    ("PaxML", "fsdp-2024"),
+    ("fms-fsdp", "fsdp1-2023"),
+    ("MaxText", "jax-fsdp-2024"),
+    ("PaxML", "jax-fsdp-2024"),
     ("ZeRO-3", "fsdp-2024"),
     ("Megatron-DeepSpeed", "megatron-deepspeed-2022"),
     ("DeepSpeed + Megatron-LM", "megatron-deepspeed-2022"),

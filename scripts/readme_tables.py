@@ -21,8 +21,11 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 STACKS = (
     ("megatron-deepspeed-2022", "Megatron-DeepSpeed 2022 (BLOOM, MT-NLG)"),
-    ("fsdp-2024", "PyTorch FSDP compiled / MaxText"),
-    ("fsdp-eager-2024", "PyTorch FSDP eager"),
+    ("fsdp-2024", "PyTorch FSDP2 compiled (torchtitan)"),
+    ("fsdp-eager-2024", "PyTorch FSDP2 eager (torchtitan)"),
+    ("fsdp1-2023", "PyTorch FSDP1 (llm-foundry, fms-fsdp)"),
+    ("fsdp1-eager-2024", "PyTorch FSDP1 eager (fms-fsdp)"),
+    ("jax-fsdp-2024", "JAX FSDP (MaxText, PaxML)"),
     ("nemo-2024", "NeMo 24.x-25.x recipes"),
     ("megatron-bridge-2025", "Megatron-Bridge 2025-26"),
     ("megatron-core-2024", "Megatron-Core (MoE Parallel Folding, ModelZoo)"),

@@ -89,9 +89,13 @@ def test_shard_grad_op_regathers_every_microbatch():
 
 def test_profiles_carry_the_fsdp_behaviour():
     """PyTorch FSDP stacks move whole units and re-gather under ZeRO-2; MaxText's XLA sharding does neither."""
-    for name in ("fsdp-2024", "fsdp-eager-2024"):
+    for name in ("fsdp-2024", "fsdp-eager-2024", "fsdp1-2023", "fsdp1-eager-2024"):
         sw = catalog.software(name)
         assert sw.shard_root_unit and sw.zero2_regather
-    mt = catalog.software("maxtext-2024")
+    # torchtitan (FSDP2) reduces in fp32 (its only mixed_precision_reduce); llm-foundry PURE and fms-fsdp in bf16
+    assert catalog.software("fsdp-2024").grad_reduce_bytes == 4 == catalog.software("fsdp-eager-2024").grad_reduce_bytes
+    assert catalog.software("fsdp1-2023").grad_reduce_bytes == 2 == catalog.software("fsdp1-eager-2024").grad_reduce_bytes
+    assert not catalog.software("fsdp1-eager-2024").elementwise_fused
+    mt = catalog.software("jax-fsdp-2024")
     assert not mt.shard_root_unit and not mt.zero2_regather
     assert not catalog.software("megatron-core-2024").shard_root_unit
