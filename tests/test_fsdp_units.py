@@ -72,8 +72,8 @@ def _fsdp_run(zero: int, **sw_update):
 def test_root_unit_exposes_more_than_a_bucket():
     """With whole units the first all-gather and last reduce-scatter of each micro-batch (1.27 B parameters for
     Llama 3 8B) cannot hide; with 25 M-parameter buckets they nearly all do. Nothing else in the step changes."""
-    units = _fsdp_run(3)
-    buckets = _fsdp_run(3, shard_root_unit=False)
+    units = _fsdp_run(3, shard_copy_out=False)
+    buckets = _fsdp_run(3, shard_root_unit=False, shard_copy_out=False)
     assert units.dp_comm_s > 5 * buckets.dp_comm_s > 0
     assert units.compute_s == buckets.compute_s
     assert units.step_time_s - buckets.step_time_s == pytest.approx(units.dp_comm_s - buckets.dp_comm_s)
@@ -82,8 +82,8 @@ def test_root_unit_exposes_more_than_a_bucket():
 def test_shard_grad_op_regathers_every_microbatch():
     """ZeRO-2 under FSDP (SHARD_GRAD_OP) gathers the parameters before each of the 2 micro-batches' forwards, so
     its exposed all-gather floor is twice the once-per-step gather's."""
-    fsdp_zero2 = _fsdp_run(2)
-    deepspeed_like = _fsdp_run(2, zero2_regather=False)
+    fsdp_zero2 = _fsdp_run(2, shard_copy_out=False)
+    deepspeed_like = _fsdp_run(2, zero2_regather=False, shard_copy_out=False)
     assert fsdp_zero2.dp_comm_s > deepspeed_like.dp_comm_s
 
 
@@ -98,5 +98,22 @@ def test_profiles_carry_the_fsdp_behaviour():
     assert catalog.software("fsdp1-eager-2024").grad_reduce_bytes == 2
     assert not catalog.software("fsdp1-eager-2024").elementwise_fused
     mt = catalog.software("jax-fsdp-2024")
-    assert not mt.shard_root_unit and not mt.zero2_regather
+    assert not mt.shard_root_unit and not mt.zero2_regather and not mt.shard_copy_out
+    assert catalog.software("fsdp-2024").shard_copy_out and not catalog.software("fsdp1-2023").shard_copy_out
     assert not catalog.software("megatron-core-2024").shard_root_unit
+
+
+def test_fsdp2_copy_out_by_hand():
+    """FSDP2 copies each all-gather's output into the parameters: 8e9 parameters x (2 B read + 2 B written) x 2
+    all-gathers (forward and backward of one micro-batch) over 2.4 TB/s = 64e9 B / 2.4e12 B/s = 26.67 ms."""
+    assert fsdp.copy_out_s(8e9, 2.0, 2, 2.4e12) == pytest.approx(64e9 / 2.4e12)
+
+
+def test_copy_out_enters_the_step_serially():
+    """The copy runs on the compute stream: switching it off removes exactly its time, at the card's HBM rate
+    (4 micro-batch all-gathers of the local weights: 2 micro-batches x forward and backward)."""
+    with_copy, without = _fsdp_run(3), _fsdp_run(3, shard_copy_out=False)
+    acc = catalog.system("dgx-h100-superpod", gpus=64).accelerator
+    params = catalog.model("llama3-8b").total_params
+    expected = fsdp.copy_out_s(params, 2.0, 4, acc.hbm_tb_per_s * 1e12 * acc.efficiency.hbm_fraction)
+    assert with_copy.step_time_s - without.step_time_s == pytest.approx(expected, rel=1e-6)

@@ -563,6 +563,9 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     else:
         gather_exposed = gather
     dp_exposed = sync_exposed + gather_exposed
+    if sw.shard_copy_out:  # FSDP2 copies each all-gather's output into the parameters, serially (perf.fsdp)
+        hbm = acc.hbm_tb_per_s * 1e12 * acc.efficiency.hbm_fraction
+        dp_exposed = dp_exposed + fsdp.copy_out_s(params0 + expert0, p_bytes, np.where(sharded, gathers, 0.0), hbm)
     opt_params = params0 / np.where(sharded, dp_group, 1) + expert0 / np.where(sharded, edp, 1)
     opt_bytes = optimizer_traffic_bytes(sw) * opt_params + sw.grad_scale_bytes_per_param * (params0 + expert0)
     optimizer_s = opt_bytes / (acc.hbm_tb_per_s * 1e12 * acc.efficiency.hbm_fraction)

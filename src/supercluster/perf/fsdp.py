@@ -33,8 +33,16 @@ forward, does not reshard them after the forward, and only reshards them after t
 (post-backward hooks free the unsharded parameters, ``fully_shard`` user contract). A ZeRO-2 stack that keeps the
 full parameters for the whole step (DeepSpeed ZeRO-2) gathers once per step, after the optimizer.
 
-Both behaviours are switched on per stack by ``SoftwareProfile.shard_root_unit`` and
-``SoftwareProfile.zero2_regather`` (catalog/data/software.yaml), each with its source there.
+FSDP2 copies every all-gather's output (:func:`copy_out_s`). Its per-parameter sharding gathers a unit into one
+flat buffer and then copies each parameter's slice into that parameter's own tensor on the compute stream:
+``foreach_all_gather_copy_out`` waits on the all-gather's event in the current stream and runs
+``torch.ops.fsdp.split_with_sizes_copy`` (torch/distributed/_composable/fsdp/_fsdp_collectives.py), one read and
+one write of every gathered parameter, serial with the compute. FSDP1 all-gathers straight into its FlatParameter,
+whose views are the parameters, and pays no such copy. (The reduce-scatter's copy-in, ``chunk_cat`` of the
+gradients into the reduce-scatter input, runs on the reduce-scatter stream beside the compute and is left out.)
+
+The behaviours are switched on per stack by ``SoftwareProfile.shard_root_unit``, ``SoftwareProfile.zero2_regather``
+and ``SoftwareProfile.shard_copy_out`` (catalog/data/software.yaml), each with its source there.
 """
 
 from __future__ import annotations
@@ -77,3 +85,10 @@ def unit_floors_s(
     rs = comm.reduce_scatter(unit * grad_bytes, span)
     m = np.asarray(microbatches, dtype=float)
     return np.where(gathers, m * ag, 0.0), np.where(reduces, m * rs, 0.0)
+
+
+def copy_out_s(params: Any, param_bytes: Any, gathers: Any, hbm_bytes_per_s: float) -> Any:
+    """Seconds per step FSDP2 spends copying all-gather outputs into the parameters: ``gathers`` all-gathers of
+    ``params`` parameters per GPU, each read and written once at ``param_bytes`` (HBM-bound, on the compute
+    stream)."""
+    return np.asarray(gathers, dtype=float) * np.asarray(params, dtype=float) * 2.0 * param_bytes / hbm_bytes_per_s

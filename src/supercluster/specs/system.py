@@ -191,6 +191,13 @@ class SoftwareProfile(Spec):
             "PyTorch FSDP): each micro-batch's first all-gather and last reduce-scatter are exposed (perf.fsdp)"
         ),
     )
+    shard_copy_out: bool = Field(
+        default=False,
+        description=(
+            "every parameter all-gather is copied out of its flat buffer into the parameters on the compute stream "
+            "(FSDP2's per-parameter sharding, split_with_sizes_copy); false: gathered in place (FSDP1, ZeRO)"
+        ),
+    )
     zero2_regather: bool = Field(
         default=False,
         description=(
