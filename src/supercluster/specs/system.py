@@ -207,6 +207,27 @@ class SoftwareProfile(Spec):
         ),
     )
     schedules: list[str] = Field(default_factory=lambda: ["1f1b"], description="pipeline schedules the stack has")
+    has_sequence_parallel: bool = Field(
+        default=True,
+        description=(
+            "the stack has Megatron's sequence parallelism (Korthikanti et al. 2022, arXiv:2205.05198); false: "
+            "the fill and the planner keep it off, so norms, dropout and bias-adds run whole on every TP rank"
+        ),
+    )
+    has_selective_recompute: bool = Field(
+        default=True,
+        description=(
+            "the stack can recompute only the attention core (selective activation recomputation, Korthikanti et "
+            "al. 2022, arXiv:2205.05198, section 5); false: the fill and the planner choose none or full"
+        ),
+    )
+    has_interleaved_schedule: bool = Field(
+        default=True,
+        description=(
+            "the stack has the interleaved (virtual-pipeline) schedule (Narayanan et al. 2021, section 2.2.2); "
+            "false: the fill and the planner keep one chunk per stage (vpp 1)"
+        ),
+    )
     zero_stages: list[Annotated[int, Field(ge=0, le=3)]] = Field(
         default_factory=lambda: [0, 1, 2, 3],
         min_length=1,
