@@ -101,3 +101,17 @@ def test_mt_nlg_fills_full_recompute_as_its_flop_count_implies():
     result = predict_row(rows[0])
     assert result.status == "ok" and "rc-full" in result.layout and "+sp" not in result.layout
     assert "recompute" in result.filled
+
+
+def test_a_node_wiring_a_third_of_the_nvlinks_has_a_third_of_the_tp_bandwidth():
+    # BLOOM paper p. 18: "4 NVLink GPU-to-GPU interconnects per node" on Jean Zay, read as 4 of the A100's 12
+    # NVLink3 links: a 1 GB all-reduce over the 8 GPUs of a node is bandwidth-bound, so it takes 3x as long
+    # (busbw 235 GB/s -> 78.3 GB/s: 2 x 7/8 x 1e9 B / 78.3e9 B/s = 22.3 ms, against 7.4 ms).
+    jz = catalog.system("jean-zay-a100", gpus=384)
+    assert jz.scale_up_link_fraction == pytest.approx(1 / 3, abs=1e-3)
+    full = jz.model_copy(update={"scale_up_link_fraction": 1.0})
+    span = span_of(8, 1, jz.domain_gpus)
+    slow = float(CollectiveModel(jz).all_reduce(1e9, span))
+    fast = float(CollectiveModel(full).all_reduce(1e9, span))
+    assert fast == pytest.approx(2 * 7 / 8 * 1e9 / 235e9, rel=0.05)
+    assert slow / fast == pytest.approx(3.0, rel=0.02)

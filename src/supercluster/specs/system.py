@@ -55,6 +55,15 @@ class SystemSpec(Spec):
     gpus_per_node: int = Field(ge=1)
     node: str = ""
     scale_up_domain: int | None = Field(default=None, ge=1, description="override of the accelerator's")
+    scale_up_link_fraction: float = Field(
+        default=1.0,
+        gt=0,
+        le=1,
+        description=(
+            "share of the accelerator's scale-up links the node wires between its GPUs (1: all, as on an NVSwitch "
+            "baseboard); the scale-up bandwidths scale with it"
+        ),
+    )
     fabric: FabricSpec
     software: str = Field(default="megatron-core-2024", description="software profile id")
     generic: bool = Field(default=False, description="takes any GPU count (--gpus)")
