@@ -115,3 +115,26 @@ def test_a_node_wiring_a_third_of_the_nvlinks_has_a_third_of_the_tp_bandwidth():
     fast = float(CollectiveModel(full).all_reduce(1e9, span))
     assert fast == pytest.approx(2 * 7 / 8 * 1e9 / 235e9, rel=0.05)
     assert slow / fast == pytest.approx(3.0, rel=0.02)
+
+
+def test_bf16_optimizer_all_reduces_the_fp32_gradient_and_the_tied_embedding_after_the_flush():
+    # DeepSpeed PipelineEngine, bf16: ReduceTiedGrads all-reduces the tied embedding's fp32 gradient between the
+    # first and last stage, then ReduceGrads all-reduces every fp32 gradient (buffered_allreduce_fallback) even
+    # with ZeRO-1 sharded states; a reduce-scatter would move half the bytes. BLOOM tp 4, pp 12, dp 8: the
+    # tied table is 250,880 / 4 x 14,336 = 899.2 M elements = 3.597 GB in fp32.
+    from supercluster.perf.batch import Candidates, evaluate
+
+    model, system, wl = _bloom()
+    sw = catalog.software(DS2022)
+    assert sw.sharded_grad_allreduce and sw.tied_embedding_grad_bytes == 4
+    assert model.vocab / 4 * model.hidden * 4 == pytest.approx(3.597e9, rel=1e-3)
+    plan = PlanSpec(tp=4, pp=12, dp=8, micro_batch=2, recompute="full", zero=1, precision="bf16")
+    cand = Candidates.from_plans([resolve(plan, wl, system, sw, 384).plan])
+    comm = CollectiveModel(system)
+    plain = sw.model_copy(update={"sharded_grad_allreduce": False, "tied_embedding_grad_bytes": 0.0})
+    ours, theirs = evaluate(wl, system, sw, cand), evaluate(wl, system, plain, cand)
+    tied = float(comm.all_reduce(model.vocab / 4 * model.hidden * 4.0, span_of(2, 4 * 8 * 11, system.domain_gpus)))
+    assert tied > 0.1  # two ranks a pipeline apart, over Omni-Path: a tenth of a second and more
+    extra = float(ours.dp_comm_s[0] - theirs.dp_comm_s[0])
+    assert extra > tied  # the all-reduce of the whole gradient adds to the tied one
+    assert float(ours.step_time_s[0] - theirs.step_time_s[0]) == pytest.approx(extra, rel=1e-9)

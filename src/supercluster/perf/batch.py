@@ -526,8 +526,10 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     exp_bytes = expert0 * sw.grad_reduce_bytes
     zero = c.zero
     sharded = zero >= 1
+    # DeepSpeed's BF16_Optimizer all-reduces the whole fp32 gradient even with sharded states (SoftwareProfile)
+    reduce_scattered = sharded & (not sw.sharded_grad_allreduce)
     sync = np.where(
-        sharded,
+        reduce_scattered,
         comm.reduce_scatter(grad_bytes, dp_span) + comm.reduce_scatter(exp_bytes, edp_span),
         comm.all_reduce(grad_bytes, dp_span) + comm.all_reduce(exp_bytes, edp_span),
     )
@@ -551,6 +553,12 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     else:
         gather_exposed = gather
     dp_exposed = sync_exposed + gather_exposed
+    if sw.tied_embedding_grad_bytes > 0:
+        # the tied embedding/head gradient, all-reduced between the first and the last stage after the flush
+        # (DeepSpeed PipelineEngine ReduceTiedGrads, before ReduceGrads): two ranks a whole pipeline apart
+        tied_bytes = model.vocab / c.tp * model.hidden * sw.tied_embedding_grad_bytes
+        tied_span = span_of(2, c.tp * c.cp * c.dp * np.maximum(c.pp - 1, 1), system.domain_gpus)
+        dp_exposed = dp_exposed + np.where(single, 0.0, comm.all_reduce(tied_bytes, tied_span))
     opt_params = params0 / np.where(sharded, dp_group, 1) + expert0 / np.where(sharded, edp, 1)
     opt_bytes = optimizer_traffic_bytes(sw) * opt_params + sw.grad_scale_bytes_per_param * (params0 + expert0)
     optimizer_s = opt_bytes / (acc.hbm_tb_per_s * 1e12 * acc.efficiency.hbm_fraction)

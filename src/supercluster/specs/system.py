@@ -230,6 +230,22 @@ class SoftwareProfile(Spec):
             "al. 2022, arXiv:2205.05198, section 5); false: the fill and the planner choose none or full"
         ),
     )
+    sharded_grad_allreduce: bool = Field(
+        default=False,
+        description=(
+            "with sharded optimizer states (ZeRO-1) the stack still all-reduces the whole gradient and each rank "
+            "updates its shard (DeepSpeed's BF16_Optimizer under the PipelineEngine); false: a reduce-scatter"
+        ),
+    )
+    tied_embedding_grad_bytes: float = Field(
+        default=0.0,
+        ge=0,
+        le=4,
+        description=(
+            "bytes per element of the tied input-embedding/output-head gradient that the stack all-reduces between "
+            "the first and the last pipeline stage after the flush, unoverlapped (0: not priced)"
+        ),
+    )
     has_interleaved_schedule: bool = Field(
         default=True,
         description=(
