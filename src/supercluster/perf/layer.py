@@ -21,6 +21,7 @@ from supercluster.perf.expert_gemm import expert_linear_gemms_s
 from supercluster.perf.gemm import NVFP4_BF16_LAYER_FRACTION, linear_fwd_bwd_s, linear_gemms_s, memory_bound_s
 from supercluster.perf.imbalance import plan_routing_load
 from supercluster.perf.routing import destinations
+from supercluster.perf.tp_overlap import userbuffers_tp_s
 from supercluster.specs import Accelerator, ModelSpec, ResolvedPlan, SoftwareProfile
 
 # HBM passes over an h-wide activation per layer forward: two norms (read+write = 4),
@@ -127,6 +128,9 @@ def layer_cost(
         mix = [("nvfp4", 1 - NVFP4_BF16_LAYER_FRACTION), ("bf16", NVFP4_BF16_LAYER_FRACTION)]
 
     weight_elems = 0.0  # weights this GPU holds in the layer (whose gradients it accumulates)
+    # seconds of the dense linears' GEMMs by name ("qkv_fprop", "fc1_wgrad", ...), paired with the TP collectives
+    # that userbuffers overlap with them (perf.tp_overlap)
+    named: dict[str, float] = {}
 
     # the experts' GEMMs as the stack's kernel runs them (perf.expert_gemm); each expert holds exactly its share
     # under a balanced benchmark gate or when padded to a capacity factor, a scatter around it when dropless
@@ -134,7 +138,15 @@ def layer_cost(
         model.moe_router == "learned" and model.moe_capacity_factor is not None
     )
 
-    def lin(m: float, n: float, k: float, times: float = 1.0, block: str | None = None, experts: bool = False) -> None:
+    def lin(
+        m: float,
+        n: float,
+        k: float,
+        times: float = 1.0,
+        block: str | None = None,
+        experts: bool = False,
+        name: str | None = None,
+    ) -> None:
         nonlocal f_gemm, b_gemm, flops_fwd, weight_elems
         weight_elems += n * k * times
         for p, share in mix:
@@ -146,6 +158,9 @@ def layer_cost(
                 reps = times
             f_gemm += fw * reps * share
             b_gemm += (dgrad + wgrad) * reps * share
+            if name:
+                for kind, sec in (("fprop", fw), ("dgrad", dgrad), ("wgrad", wgrad)):
+                    named[f"{name}_{kind}"] = named.get(f"{name}_{kind}", 0.0) + sec * reps * share
             if block and t > 1 and sw.tp_async_dgrad:
                 reads_input[block][0] += dgrad * reps * share
                 reads_input[block][1] += wgrad * reps * share
@@ -171,8 +186,8 @@ def layer_cost(
         up_projection(tok, a * (d + model.vdim) / t, kvr)
         lin(tok, h, a * model.vdim / t)  # attention output
     else:
-        lin(tok, (a + 2 * g) * d / t, h, block="attn")  # QKV
-        lin(tok, h, a * d / t)  # attention output
+        lin(tok, (a + 2 * g) * d / t, h, block="attn", name="qkv")  # QKV
+        lin(tok, h, a * d / t, name="proj")  # attention output
     up = 2 if model.gated else 1
     # The busiest expert rank paces the layer: dropless routing leaves it the router's expected maximum over the
     # EP ranks (perf.imbalance); with a capacity factor experts are padded to that capacity (Fedus et al. 2021,
@@ -196,8 +211,8 @@ def layer_cost(
         lin(tok, model.moe_experts, h)  # router
         f_act_elems = tok * (model.moe_topk + model.moe_shared_experts) * fe / t
     else:
-        lin(tok, up * model.ffn_hidden / t, h, block="mlp")
-        lin(tok, h, model.ffn_hidden / t)
+        lin(tok, up * model.ffn_hidden / t, h, block="mlp", name="fc1")
+        lin(tok, h, model.ffn_hidden / t, name="fc2")
         f_act_elems = tok * model.ffn_hidden / t
 
     # --- attention core ---
@@ -263,6 +278,13 @@ def layer_cost(
         expert_plan = plan.model_copy(update={"tp": et, "etp": None})
         mlp_f, mlp_b = tp_comm(tok * (et / t) * h * 2.0, expert_plan, sw, comm, {"mlp": reads_input["mlp"]}, 1.0)
         tp_fwd, tp_bwd = tp_fwd + mlp_f, tp_bwd + mlp_b
+    elif sw.tp_comm_overlap == "userbuffers" and plan.sequence_parallel and t > 1 and len(named) == 12:
+        # Transformer Engine's userbuffers: each collective decomposed and overlapped with its paired GEMM
+        span = span_of(t, 1, comm.domain)
+        msg = tok * h * 2.0
+        tp_fwd, tp_bwd = userbuffers_tp_s(
+            float(comm.all_gather(msg, span)), float(comm.reduce_scatter(msg, span)), named, t
+        )
     else:
         tp_fwd, tp_bwd = tp_comm(tok * h * 2.0, plan, sw, comm, reads_input)
     # Context parallelism: ring attention passes each rank's K and V chunk around the CP ring
