@@ -87,10 +87,7 @@ def exposed_s(op: UbOp, comm_s: float, gemm_s: float, tp: int) -> float:
     else:
         raise ValueError(f"unknown userbuffers method '{op.method}'")
     share = op.sms / TUNED_SMS
-    if op.margin:
-        sm_cost = gemm_s * share / (1.0 - share)
-    else:
-        sm_cost = min(comm_s, gemm_s) * share
+    sm_cost = gemm_s * share / (1.0 - share) if op.margin else min(comm_s, gemm_s) * share
     return residual + sm_cost
 
 
