@@ -75,3 +75,20 @@ def test_without_sequence_parallelism_the_flat_fraction_applies():
     a = layer_cost(model, plan, 4096, system.accelerator, nemo, comm, moe=False).tp_comm_s
     b = layer_cost(model, plan, 4096, system.accelerator, flat, comm, moe=False).tp_comm_s
     assert a == b > 0.0
+
+
+def test_context_parallel_ring_exposes_only_the_backward_hop_home_when_attention_covers_the_transfers():
+    """Llama 3 8B, seq 8192, cp 2, tp 1: each rank sends its K and V chunk once, 2 x 4096 tokens x 8 KV heads x
+    128 x 2 B = 16.8 MB, over NVLink in far less time than half a chunk's attention, so the forward exposes
+    nothing (the first step attends to the rank's own chunk) and the backward only the accumulated dK, dV
+    making their one hop home after the last step: exactly one transfer."""
+    model = catalog.model("llama3-8b")
+    system = catalog.system("dgx-h100-superpod", gpus=8)
+    comm = CollectiveModel(system)
+    plan = ResolvedPlan.single(cp=2)
+    cost = layer_cost(model, plan, 8192, system.accelerator, catalog.software("nemo-2024"), comm, moe=False)
+    kv_bytes = 2.0 * 4096 * 8 * 128 * 2.0
+    assert kv_bytes == pytest.approx(16.78e6, rel=1e-3)
+    hop = float(comm.p2p(kv_bytes, False))
+    assert hop < cost.fwd_attn_s / 2
+    assert cost.tp_comm_s == pytest.approx(hop, rel=1e-12)

@@ -289,7 +289,10 @@ def layer_cost(
         tp_fwd, tp_bwd = tp_comm(tok * h * 2.0, plan, sw, comm, reads_input)
     # Context parallelism: ring attention passes each rank's K and V chunk around the CP ring
     # (Liu et al. 2023, "Ring Attention", arXiv:2310.01889, section 3), overlapped with the attention
-    # of the chunk in hand; the backward also passes dK and dV (twice the forward volume).
+    # of the chunk in hand; the backward also passes dK and dV (twice the forward volume). The first step
+    # attends to the rank's own chunk, so only the cp - 1 transfers behind it can be exposed; the backward's
+    # accumulated dK and dV make one more hop home after the last step (one chunk's K and V worth of bytes;
+    # Transformer Engine's AttnFuncWithCPAndKVP2P: step i waits for the chunk sent during step i - 1).
     cp_fwd = cp_bwd = 0.0
     if plan.cp > 1:
         kv_step = 2.0 * b * (seq / plan.cp) * g * d / t * 2.0
@@ -297,8 +300,8 @@ def layer_cost(
         crosses = ring.k < 2
         step_comm = float(comm.p2p(kv_step, crosses))
         steps = plan.cp - 1
-        cp_fwd = steps * max(step_comm - f_attn / plan.cp, 0.0) + step_comm
-        cp_bwd = steps * max(2.0 * step_comm - b_attn / plan.cp, 0.0) + 2.0 * step_comm
+        cp_fwd = steps * max(step_comm - f_attn / plan.cp, 0.0)
+        cp_bwd = steps * max(2.0 * step_comm - b_attn / plan.cp, 0.0) + step_comm
     ep_fwd = expert_dispatch(model, plan, sw, comm, tok * h * 2.0 / sp_div * load) if moe and plan.ep > 1 else 0.0
 
     fwd_compute = f_gemm + f_attn + f_elem

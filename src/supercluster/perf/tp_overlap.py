@@ -30,12 +30,14 @@ communication kernels occupy SMs. A pipelined GEMM launched with an SM margin (`
 collective takes its ``k`` SMs from the GEMM for as long as both run, ``min(c, g) k / n``.
 
 Per layer (NeMo's userbuffers configuration, NVIDIA/dgxc-benchmarking llama3.1/llama3.1_70b.yaml at v24.11.1,
-``ub_tp_comm_overlap_cfg``; the same in NeMo 2.0's userbuffers_bf16_h100_* configs, nemo/collections/llm/recipes/
-tp_overlap_configs/userbuffers.py): forward qkv_fprop and fc1_fprop ring exchange (1 SM), proj_fprop pipeline
-(4 splits, 24 SMs, margin), fc2_fprop pipeline (4 splits, 16 SMs, margin); backward proj_dgrad and fc2_dgrad ring
-exchange (1 SM), qkv_dgrad bulk (4 SMs), qkv_wgrad bulk (24 SMs), fc1_dgrad bulk (2 SMs), fc1_wgrad bulk (4 SMs).
-SM count: 132 on H100 SXM5 (NVIDIA H100 Tensor Core GPU Architecture whitepaper, 2022: "The H100 SXM5 GPU has
-132 SMs"); the recipes were written for it, and the fraction k / n is kept on other cards (an assumption:
+``ub_tp_comm_overlap_cfg``; the same as NeMo 2.0's userbuffers_bf16_h100_h8192_tp4_mbs1_seqlen8192 in
+nemo/collections/llm/recipes/tp_overlap_configs/userbuffers.py; its other configurations differ in SM counts, e.g.
+the 405B's fc2_fprop on 8 SMs, and on B200 in ring exchange for the forward reduce-scatters; Megatron-Bridge's
+performance recipes select from the same set). Forward qkv_fprop and fc1_fprop ring exchange (1 SM), proj_fprop
+pipeline (4 splits, 24 SMs, margin), fc2_fprop pipeline (4 splits, 16 SMs, margin); backward proj_dgrad and
+fc2_dgrad ring exchange (1 SM), qkv_dgrad bulk (4 SMs), qkv_wgrad bulk (24 SMs), fc1_dgrad bulk (2 SMs), fc1_wgrad
+bulk (4 SMs). SM count: 132 on H100 SXM5 (NVIDIA H100 Tensor Core GPU Architecture whitepaper, 2022: "The H100 SXM5
+GPU has 132 SMs"); the recipes were written for it, and the fraction k / n is kept on other cards (an assumption:
 Blackwell's 148 SMs would make the margin about 11% smaller, a second-order change).
 """
 
