@@ -36,16 +36,17 @@ the 405B's fc2_fprop on 8 SMs, and on B200 in ring exchange for the forward redu
 performance recipes select from the same set). Forward qkv_fprop and fc1_fprop ring exchange (1 SM), proj_fprop
 pipeline (4 splits, 24 SMs, margin), fc2_fprop pipeline (4 splits, 16 SMs, margin); backward proj_dgrad and
 fc2_dgrad ring exchange (1 SM), qkv_dgrad bulk (4 SMs), qkv_wgrad bulk (24 SMs), fc1_dgrad bulk (2 SMs), fc1_wgrad
-bulk (4 SMs). SM count: 132 on H100 SXM5 (NVIDIA H100 Tensor Core GPU Architecture whitepaper, 2022: "The H100 SXM5
-GPU has 132 SMs"); the recipes were written for it, and the fraction k / n is kept on other cards (an assumption:
-Blackwell's 148 SMs would make the margin about 11% smaller, a second-order change).
+bulk (4 SMs). SM count: 132 on H100 SXM5 (glennklockwood.com/garden/processors/h100, from NVIDIA's Hopper
+whitepaper: "Each H100 SXM5 GPU has: 8 GPCs, 66 TPCs, 132 SMs (2 per TPC)"); the recipes were written for it, and
+the fraction k / n is kept on other cards (an assumption: Blackwell's 148 SMs would make the margin about 11%
+smaller, a second-order change).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-# SMs of the card the NeMo userbuffers configuration was tuned for (H100 SXM5 whitepaper, 2022)
+# SMs of the card the NeMo userbuffers configuration was tuned for (H100 SXM5; module docstring)
 TUNED_SMS = 132.0
 
 
