@@ -5,9 +5,9 @@ GEMM (QKV, FC1) and reduce-scatters the output of the row-parallel GEMM (attenti
 backward moves the same traffic (Korthikanti et al. 2022, arXiv:2205.05198, section 4.2.2). Transformer Engine's
 userbuffers overlap (NeMo ``ub_tp_comm_overlap``, Megatron ``--tp-comm-overlap``) decomposes each collective and
 its GEMM into chunks so that the transfer of one chunk runs while the GEMM of another computes (Wang et al. 2023,
-"Overlap Communication with Dependent Computation via Decomposition in Large Deep Learning Models", ASPLOS '23,
-section 3: the collective is split along the dimension the GEMM does not reduce, and chunk i's compute overlaps
-chunk i+1's transfer). Three methods, each priced with its own residual:
+"Overlap Communication with Dependent Computation via Decomposition in Large Deep Learning Models", ASPLOS 2023,
+pp. 93-106, doi:10.1145/3567955.3567959: the collective is split along a dimension the GEMM does not reduce, and
+chunk i's compute overlaps chunk i+1's transfer). Three methods, each priced with its own residual:
 
 - ring exchange (all-gather into a GEMM, ``tp`` chunks): the local chunk needs no transfer, so the ``tp - 1``
   remote chunks' transfers run behind the first ``tp - 1`` chunks of GEMM::
@@ -77,7 +77,7 @@ NEMO_UB = {
 
 def exposed_s(op: UbOp, comm_s: float, gemm_s: float, tp: int) -> float:
     """Seconds a collective of ``comm_s`` (alone) adds beside its paired GEMM of ``gemm_s`` (alone) under ``op``,
-    the SMs it takes from the GEMM included (module docstring: Wang et al. 2023, section 3; TE userbuffers)."""
+    the SMs it takes from the GEMM included (module docstring: Wang et al. 2023; TE userbuffers)."""
     if comm_s <= 0.0:
         return 0.0
     if op.method == "ring_exchange":
