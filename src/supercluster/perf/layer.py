@@ -16,12 +16,12 @@ import math
 from dataclasses import dataclass
 
 from supercluster.fabric.placement import ep_stride
+from supercluster.perf import tp_overlap
 from supercluster.perf.comm import CollectiveModel, span_of
 from supercluster.perf.expert_gemm import expert_linear_gemms_s
 from supercluster.perf.gemm import NVFP4_BF16_LAYER_FRACTION, linear_fwd_bwd_s, linear_gemms_s, memory_bound_s
 from supercluster.perf.imbalance import plan_routing_load
 from supercluster.perf.routing import destinations
-from supercluster.perf.tp_overlap import userbuffers_tp_s
 from supercluster.specs import Accelerator, ModelSpec, ResolvedPlan, SoftwareProfile
 
 # HBM passes over an h-wide activation per layer forward: two norms (read+write = 4),
@@ -278,11 +278,17 @@ def layer_cost(
         expert_plan = plan.model_copy(update={"tp": et, "etp": None})
         mlp_f, mlp_b = tp_comm(tok * (et / t) * h * 2.0, expert_plan, sw, comm, {"mlp": reads_input["mlp"]}, 1.0)
         tp_fwd, tp_bwd = tp_fwd + mlp_f, tp_bwd + mlp_b
-    elif sw.tp_comm_overlap == "userbuffers" and plan.sequence_parallel and t > 1 and len(named) == 12:
+    elif (
+        sw.tp_comm_overlap == "userbuffers"
+        and tp_overlap.ENABLED
+        and plan.sequence_parallel
+        and t > 1
+        and len(named) == 12
+    ):
         # Transformer Engine's userbuffers: each collective decomposed and overlapped with its paired GEMM
         span = span_of(t, 1, comm.domain)
         msg = tok * h * 2.0
-        tp_fwd, tp_bwd = userbuffers_tp_s(
+        tp_fwd, tp_bwd = tp_overlap.userbuffers_tp_s(
             float(comm.all_gather(msg, span)), float(comm.reduce_scatter(msg, span)), named, t
         )
     else:
