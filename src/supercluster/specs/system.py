@@ -130,6 +130,14 @@ class SoftwareProfile(Spec):
     dp_overlap: bool = Field(description="gradient reduction overlapped with the last backward")
     param_gather_overlap: bool = Field(description="ZeRO parameter all-gather overlapped with forward")
     tp_overlap_fraction: float = Field(ge=0, le=1, description="share of TP communication hidden behind GEMMs")
+    tp_comm_overlap: Literal["fraction", "userbuffers"] = Field(
+        default="fraction",
+        description=(
+            "how TP collectives overlap GEMMs: fraction, tp_overlap_fraction of them hidden; userbuffers, each "
+            "all-gather and reduce-scatter decomposed and overlapped with its paired GEMM as Transformer "
+            "Engine's userbuffers do (perf.tp_overlap; dense layers with sequence parallelism, else fraction)"
+        ),
+    )
     pp_overlap: bool = Field(description="pipeline send/recv asynchronous, off the critical path")
     tp_async_dgrad: bool = Field(
         default=False,
