@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from supercluster.perf import fixed_cost
+from supercluster.perf import ep_overlap, fixed_cost
 from supercluster.perf import straggler as stragglers
 from supercluster.perf.comm import CollectiveModel, span_of
 from supercluster.perf.layer import embedding_cost, head_cost, layer_cost
@@ -457,8 +457,9 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     mtp_s = model.mtp_depth * (mtp_layer + t["head_fb"])
     sched = c.sched
     dual = sched == 3
-    # DualPipe overlaps one micro-batch's all-to-all with another's computation (DeepSeek-V3, 3.2.1)
-    ep_hidden = np.where(dual, np.minimum(t["ep_s"], t["fb"]), 0.0)
+    # DualPipe overlaps one micro-batch's all-to-all with another's computation (DeepSeek-V3, 3.2.1), and so does
+    # Megatron-Core's combined 1F1B where the stack turns it on, once the protocol lets it land (perf.ep_overlap)
+    ep_hidden = ep_overlap.hidden_s(t["ep_s"], t["fwd"], t["fb"], ep_overlap.overlapped(dual, sw.ep_a2a_overlap))
     mean_layer = mean_layer - ep_hidden
     # fixed per-kernel costs of a layer and micro-batch (perf.fixed_cost): in the stage times when the protocol let
     # them land, so the steady state, the fill and the drain all pay them

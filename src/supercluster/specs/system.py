@@ -223,6 +223,14 @@ class SoftwareProfile(Spec):
             "(Megatron-Core's MoE Parallel Folding); false: EP sits inside DP, after TP and CP"
         ),
     )
+    ep_a2a_overlap: bool = Field(
+        default=False,
+        description=(
+            "the stack hides one micro-batch's expert-parallel all-to-alls behind another micro-batch's forward or "
+            "backward computation (Megatron-Core's combined 1F1B, --overlap-moe-expert-parallel-comm); the "
+            "DualPipe schedule does the same whatever this says"
+        ),
+    )
     schedules: list[str] = Field(default_factory=lambda: ["1f1b"], description="pipeline schedules the stack has")
     has_sequence_parallel: bool = Field(
         default=True,
