@@ -106,7 +106,9 @@ def test_dualpipe_hides_all_to_all_and_doubles_weights():
         ).step
         for s in ("1f1b", "dualpipe")
     }
-    assert plans["dualpipe"].ep_comm_s == 0 < plans["1f1b"].ep_comm_s
+    # each all-to-all hides behind one chunk of the paired micro-batch (perf.ep_overlap): most of it, not all (here
+    # 0.14 s of 2.59 s stays exposed, where an all-to-all outlasts the forward half-layer it runs beside)
+    assert 0 < plans["dualpipe"].ep_comm_s < 0.1 * plans["1f1b"].ep_comm_s
     assert plans["dualpipe"].bubble_s < plans["1f1b"].bubble_s
     assert plans["dualpipe"].memory.weights_bytes == pytest.approx(2 * plans["1f1b"].memory.weights_bytes)
     with pytest.raises(SuperclusterError, match="dualpipe needs an even pp"):

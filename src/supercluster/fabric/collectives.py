@@ -87,10 +87,13 @@ class CollectiveModel:
         acc = system.accelerator
         fab = system.fabric
         self.domain = system.domain_gpus
-        # a single device has no scale-up link; a floor keeps the (unused) branches finite
-        self.bw_up = max(acc.scale_up_busbw_gb_per_s * GB, 1.0)
-        self.bw_nvls = acc.nvls_busbw_gb_per_s * GB
-        self.bw_up_p2p = max(acc.scale_up_gb_per_s * GB * P2P_LINK_FRACTION, 1.0)
+        # a single device has no scale-up link; a floor keeps the (unused) branches finite. A node that wires only
+        # some of the card's links between its GPUs (SystemSpec.scale_up_link_fraction) has that share of the
+        # bandwidth: NCCL's rings and trees stripe over the links there are, so busbw scales with their count
+        links = system.scale_up_link_fraction
+        self.bw_up = max(acc.scale_up_busbw_gb_per_s * GB * links, 1.0)
+        self.bw_nvls = acc.nvls_busbw_gb_per_s * GB * links
+        self.bw_up_p2p = max(acc.scale_up_gb_per_s * GB * P2P_LINK_FRACTION * links, 1.0)
         self.bw_nic = fab.nic_busbw_gb_per_s * GB
         self.net_hop_s = fab.hop_latency_us * US
         self.pod = fab.pod_gpus

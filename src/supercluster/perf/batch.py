@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from supercluster.perf import fixed_cost, fsdp, interference
+from supercluster.perf import ep_overlap, fixed_cost, fsdp, interference
 from supercluster.perf import straggler as stragglers
 from supercluster.perf.comm import CollectiveModel, span_of
 from supercluster.perf.layer import embedding_cost, head_cost, layer_cost
@@ -457,8 +457,9 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     mtp_s = model.mtp_depth * (mtp_layer + t["head_fb"])
     sched = c.sched
     dual = sched == 3
-    # DualPipe overlaps one micro-batch's all-to-all with another's computation (DeepSeek-V3, 3.2.1)
-    ep_hidden = np.where(dual, np.minimum(t["ep_s"], t["fb"]), 0.0)
+    # DualPipe overlaps one micro-batch's all-to-all with another's computation (DeepSeek-V3, 3.2.1), and so does
+    # Megatron-Core's combined 1F1B where the stack turns it on, once the protocol lets it land (perf.ep_overlap)
+    ep_hidden = ep_overlap.hidden_s(t["ep_s"], t["fwd"], t["fb"], ep_overlap.overlapped(dual, sw.ep_a2a_overlap))
     mean_layer = mean_layer - ep_hidden
     # fixed per-kernel costs of a layer and micro-batch (perf.fixed_cost): in the stage times when the protocol let
     # them land, so the steady state, the fill and the drain all pay them
@@ -526,8 +527,10 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     exp_bytes = expert0 * sw.grad_reduce_bytes
     zero = c.zero
     sharded = zero >= 1
+    # DeepSpeed's BF16_Optimizer all-reduces the whole fp32 gradient even with sharded states (SoftwareProfile)
+    reduce_scattered = sharded & (not sw.sharded_grad_allreduce)
     sync = np.where(
-        sharded,
+        reduce_scattered,
         comm.reduce_scatter(grad_bytes, dp_span) + comm.reduce_scatter(exp_bytes, edp_span),
         comm.all_reduce(grad_bytes, dp_span) + comm.all_reduce(exp_bytes, edp_span),
     )
@@ -566,6 +569,12 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     if sw.shard_copy_out:  # FSDP2 copies each all-gather's output into the parameters, serially (perf.fsdp)
         hbm = acc.hbm_tb_per_s * 1e12 * acc.efficiency.hbm_fraction
         dp_exposed = dp_exposed + fsdp.copy_out_s(params0 + expert0, p_bytes, np.where(sharded, gathers, 0.0), hbm)
+    if sw.tied_embedding_grad_bytes > 0:
+        # the tied embedding/head gradient, all-reduced between the first and the last stage after the flush
+        # (DeepSpeed PipelineEngine ReduceTiedGrads, before ReduceGrads): two ranks a whole pipeline apart
+        tied_bytes = model.vocab / c.tp * model.hidden * sw.tied_embedding_grad_bytes
+        tied_span = span_of(2, c.tp * c.cp * c.dp * np.maximum(c.pp - 1, 1), system.domain_gpus)
+        dp_exposed = dp_exposed + np.where(single, 0.0, comm.all_reduce(tied_bytes, tied_span))
     opt_params = params0 / np.where(sharded, dp_group, 1) + expert0 / np.where(sharded, edp, 1)
     opt_bytes = optimizer_traffic_bytes(sw) * opt_params + sw.grad_scale_bytes_per_param * (params0 + expert0)
     optimizer_s = opt_bytes / (acc.hbm_tb_per_s * 1e12 * acc.efficiency.hbm_fraction)

@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 
 from supercluster.fabric.placement import ep_stride
+from supercluster.perf import tp_overlap
 from supercluster.perf.comm import CollectiveModel, span_of
 from supercluster.perf.expert_gemm import expert_linear_gemms_s
 from supercluster.perf.gemm import NVFP4_BF16_LAYER_FRACTION, linear_fwd_bwd_s, linear_gemms_s, memory_bound_s
@@ -127,6 +128,9 @@ def layer_cost(
         mix = [("nvfp4", 1 - NVFP4_BF16_LAYER_FRACTION), ("bf16", NVFP4_BF16_LAYER_FRACTION)]
 
     weight_elems = 0.0  # weights this GPU holds in the layer (whose gradients it accumulates)
+    # seconds of the dense linears' GEMMs by name ("qkv_fprop", "fc1_wgrad", ...), paired with the TP collectives
+    # that userbuffers overlap with them (perf.tp_overlap)
+    named: dict[str, float] = {}
 
     # the experts' GEMMs as the stack's kernel runs them (perf.expert_gemm); each expert holds exactly its share
     # under a balanced benchmark gate or when padded to a capacity factor, a scatter around it when dropless
@@ -134,7 +138,15 @@ def layer_cost(
         model.moe_router == "learned" and model.moe_capacity_factor is not None
     )
 
-    def lin(m: float, n: float, k: float, times: float = 1.0, block: str | None = None, experts: bool = False) -> None:
+    def lin(
+        m: float,
+        n: float,
+        k: float,
+        times: float = 1.0,
+        block: str | None = None,
+        experts: bool = False,
+        name: str | None = None,
+    ) -> None:
         nonlocal f_gemm, b_gemm, flops_fwd, weight_elems
         weight_elems += n * k * times
         for p, share in mix:
@@ -146,6 +158,9 @@ def layer_cost(
                 reps = times
             f_gemm += fw * reps * share
             b_gemm += (dgrad + wgrad) * reps * share
+            if name:
+                for kind, sec in (("fprop", fw), ("dgrad", dgrad), ("wgrad", wgrad)):
+                    named[f"{name}_{kind}"] = named.get(f"{name}_{kind}", 0.0) + sec * reps * share
             if block and t > 1 and sw.tp_async_dgrad:
                 reads_input[block][0] += dgrad * reps * share
                 reads_input[block][1] += wgrad * reps * share
@@ -171,8 +186,8 @@ def layer_cost(
         up_projection(tok, a * (d + model.vdim) / t, kvr)
         lin(tok, h, a * model.vdim / t)  # attention output
     else:
-        lin(tok, (a + 2 * g) * d / t, h, block="attn")  # QKV
-        lin(tok, h, a * d / t)  # attention output
+        lin(tok, (a + 2 * g) * d / t, h, block="attn", name="qkv")  # QKV
+        lin(tok, h, a * d / t, name="proj")  # attention output
     up = 2 if model.gated else 1
     # The busiest expert rank paces the layer: dropless routing leaves it the router's expected maximum over the
     # EP ranks (perf.imbalance); with a capacity factor experts are padded to that capacity (Fedus et al. 2021,
@@ -196,8 +211,8 @@ def layer_cost(
         lin(tok, model.moe_experts, h)  # router
         f_act_elems = tok * (model.moe_topk + model.moe_shared_experts) * fe / t
     else:
-        lin(tok, up * model.ffn_hidden / t, h, block="mlp")
-        lin(tok, h, model.ffn_hidden / t)
+        lin(tok, up * model.ffn_hidden / t, h, block="mlp", name="fc1")
+        lin(tok, h, model.ffn_hidden / t, name="fc2")
         f_act_elems = tok * model.ffn_hidden / t
 
     # --- attention core ---
@@ -263,11 +278,27 @@ def layer_cost(
         expert_plan = plan.model_copy(update={"tp": et, "etp": None})
         mlp_f, mlp_b = tp_comm(tok * (et / t) * h * 2.0, expert_plan, sw, comm, {"mlp": reads_input["mlp"]}, 1.0)
         tp_fwd, tp_bwd = tp_fwd + mlp_f, tp_bwd + mlp_b
+    elif (
+        sw.tp_comm_overlap == "userbuffers"
+        and tp_overlap.ENABLED
+        and plan.sequence_parallel
+        and t > 1
+        and len(named) == 12
+    ):
+        # Transformer Engine's userbuffers: each collective decomposed and overlapped with its paired GEMM
+        span = span_of(t, 1, comm.domain)
+        msg = tok * h * 2.0
+        tp_fwd, tp_bwd = tp_overlap.userbuffers_tp_s(
+            float(comm.all_gather(msg, span)), float(comm.reduce_scatter(msg, span)), named, t
+        )
     else:
         tp_fwd, tp_bwd = tp_comm(tok * h * 2.0, plan, sw, comm, reads_input)
     # Context parallelism: ring attention passes each rank's K and V chunk around the CP ring
     # (Liu et al. 2023, "Ring Attention", arXiv:2310.01889, section 3), overlapped with the attention
-    # of the chunk in hand; the backward also passes dK and dV (twice the forward volume).
+    # of the chunk in hand; the backward also passes dK and dV (twice the forward volume). The first step
+    # attends to the rank's own chunk, so only the cp - 1 transfers behind it can be exposed; the backward's
+    # accumulated dK and dV make one more hop home after the last step (one chunk's K and V worth of bytes;
+    # Transformer Engine's AttnFuncWithCPAndKVP2P: step i waits for the chunk sent during step i - 1).
     cp_fwd = cp_bwd = 0.0
     if plan.cp > 1:
         kv_step = 2.0 * b * (seq / plan.cp) * g * d / t * 2.0
@@ -275,8 +306,8 @@ def layer_cost(
         crosses = ring.k < 2
         step_comm = float(comm.p2p(kv_step, crosses))
         steps = plan.cp - 1
-        cp_fwd = steps * max(step_comm - f_attn / plan.cp, 0.0) + step_comm
-        cp_bwd = steps * max(2.0 * step_comm - b_attn / plan.cp, 0.0) + 2.0 * step_comm
+        cp_fwd = steps * max(step_comm - f_attn / plan.cp, 0.0)
+        cp_bwd = steps * max(2.0 * step_comm - b_attn / plan.cp, 0.0) + step_comm
     ep_fwd = expert_dispatch(model, plan, sw, comm, tok * h * 2.0 / sp_div * load) if moe and plan.ep > 1 else 0.0
 
     fwd_compute = f_gemm + f_attn + f_elem

@@ -30,7 +30,7 @@ COMFORT_HEADROOM_FRACTION = 0.05
 FILL_OPTIONS = SpaceOptions(allow_fp8=False, zero_stages=(0, 1, 2))
 
 
-def _reasons(plan: PlanSpec, chosen: StepEstimate, why: str) -> dict[str, str]:
+def _reasons(plan: PlanSpec, chosen: StepEstimate, why: str, sw: SoftwareProfile) -> dict[str, str]:
     filled: dict[str, str] = {}
     given = plan.model_dump()
     for knob in (
@@ -56,8 +56,12 @@ def _reasons(plan: PlanSpec, chosen: StepEstimate, why: str) -> dict[str, str]:
             filled[knob] = f"{value} (gpus / (tp * pp * cp))"
         elif knob == "precision":
             filled[knob] = f"{value} (FP8 changes numerics: choose it explicitly)"
+        elif knob == "sequence_parallel" and chosen.plan.tp > 1 and not sw.has_sequence_parallel:
+            filled[knob] = f"{value} (the stack {sw.id} has no sequence parallelism)"
         elif knob == "sequence_parallel":
             filled[knob] = f"{value} (with tp > 1 it never costs time and saves memory)"
+        elif knob == "vpp" and chosen.plan.pp > 1 and not sw.has_interleaved_schedule:
+            filled[knob] = f"{value} (the stack {sw.id} has no interleaved schedule)"
         else:
             filled[knob] = f"{value} ({why})"
     if plan.etp is None and chosen.plan.etp is not None:
@@ -89,6 +93,9 @@ def resolve(plan: PlanSpec, workload: WorkloadSpec, system: SystemSpec, sw: Soft
         tuple(sw.schedules),
         tuple(sw.zero_stages),
         sw.ep_folded,
+        sw.has_sequence_parallel,
+        sw.has_interleaved_schedule,
+        sw.has_selective_recompute,
     )
     if len(space.candidates) == 0:
         raise SuperclusterError(no_layout_message(workload, system, gpus, fixed, FILL_OPTIONS))
@@ -112,5 +119,5 @@ def resolve(plan: PlanSpec, workload: WorkloadSpec, system: SystemSpec, sw: Soft
     best = int(pool[np.argmin(res.step_time_s[pool])])
     est = from_batch(res, best, workload, system, gpus)
     p = est.plan
-    reasons = _reasons(plan, est, why) | site_plan.filled(system, plan, p.sites, p.sync, p.diloco_inner_steps)
+    reasons = _reasons(plan, est, why, sw) | site_plan.filled(system, plan, p.sites, p.sync, p.diloco_inner_steps)
     return dataclasses.replace(est, filled=reasons, assumptions=est.assumptions + notes)

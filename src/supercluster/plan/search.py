@@ -168,6 +168,9 @@ def search(
         tuple(sw.schedules),
         tuple(sw.zero_stages),
         sw.ep_folded,
+        sw.has_sequence_parallel,
+        sw.has_interleaved_schedule,
+        sw.has_selective_recompute,
     )
     if len(space.candidates) == 0:
         raise SuperclusterError(no_layout_message(workload, system, gpus, fixed, options))

@@ -83,11 +83,16 @@ def enumerate_space(
     schedules: tuple[str, ...] = ("1f1b",),
     stack_zero: tuple[int, ...] = (0, 1, 2, 3),
     ep_folded: bool = False,
+    stack_sp: bool = True,
+    stack_vpp: bool = True,
+    stack_selective: bool = True,
 ) -> Space:
     """Every valid layout that agrees with the fixed knobs of ``fixed``.
 
     With flash attention the score matrix is never stored, so selective recompute equals none:
-    it is pruned unless asked for.
+    it is pruned unless asked for. ``stack_sp`` / ``stack_vpp`` / ``stack_selective`` false: the stack has no
+    sequence parallelism / no interleaved schedule / no selective recompute (SoftwareProfile), so a blank knob
+    is filled without it.
     """
     model, seq, gb = workload.model, workload.seq, workload.global_batch
     acc = system.accelerator
@@ -100,6 +105,8 @@ def enumerate_space(
         precs = ["bf16"] + (["fp8"] if options.allow_fp8 and acc.supports("fp8") else [])
     rcs = [fixed.recompute] if fixed.recompute else list(options.recompute)
     scheds = [fixed.schedule] if fixed.schedule else list(schedules)
+    if not fixed.recompute and not stack_selective and "selective" in rcs and len(rcs) > 1:
+        rcs.remove("selective")
     rc_total = len(rcs)
     # (multi-head latent attention is the exception: its selective recompute re-runs norms and up-projections)
     if not fixed.recompute and flash_attention and not model.is_mla and "selective" in rcs and "none" in rcs:
@@ -153,10 +160,12 @@ def enumerate_space(
                 eps = [e for e in divisors(model.moe_experts) if expert_ranks % e == 0]
             else:
                 eps = [1]
-            sps = [fixed.sequence_parallel] if fixed.sequence_parallel is not None else [tp > 1]
-            sp_variants = 1 if fixed.sequence_parallel is not None or tp == 1 else 2
+            sps = [fixed.sequence_parallel] if fixed.sequence_parallel is not None else [tp > 1 and stack_sp]
+            sp_variants = 1 if fixed.sequence_parallel is not None or tp == 1 or not stack_sp else 2
             if fixed.vpp:
                 vpps = [fixed.vpp]
+            elif not stack_vpp:
+                vpps = [1]
             else:
                 vpps = [v for v in options.vpp_choices if v == 1 or (pp > 1 and pp * v <= model.layers)]
             combos = list(itertools.product(mbs, vpps, zeros, rc_codes, prec_codes, eps, sps, sched_codes))

@@ -55,6 +55,15 @@ class SystemSpec(Spec):
     gpus_per_node: int = Field(ge=1)
     node: str = ""
     scale_up_domain: int | None = Field(default=None, ge=1, description="override of the accelerator's")
+    scale_up_link_fraction: float = Field(
+        default=1.0,
+        gt=0,
+        le=1,
+        description=(
+            "share of the accelerator's scale-up links the node wires between its GPUs (1: all, as on an NVSwitch "
+            "baseboard); the scale-up bandwidths scale with it"
+        ),
+    )
     fabric: FabricSpec
     software: str = Field(default="megatron-core-2024", description="software profile id")
     generic: bool = Field(default=False, description="takes any GPU count (--gpus)")
@@ -121,6 +130,14 @@ class SoftwareProfile(Spec):
     dp_overlap: bool = Field(description="gradient reduction overlapped with the last backward")
     param_gather_overlap: bool = Field(description="ZeRO parameter all-gather overlapped with forward")
     tp_overlap_fraction: float = Field(ge=0, le=1, description="share of TP communication hidden behind GEMMs")
+    tp_comm_overlap: Literal["fraction", "userbuffers"] = Field(
+        default="fraction",
+        description=(
+            "how TP collectives overlap GEMMs: fraction, tp_overlap_fraction of them hidden; userbuffers, each "
+            "all-gather and reduce-scatter decomposed and overlapped with its paired GEMM as Transformer "
+            "Engine's userbuffers do (perf.tp_overlap; dense layers with sequence parallelism, else fraction)"
+        ),
+    )
     pp_overlap: bool = Field(description="pipeline send/recv asynchronous, off the critical path")
     tp_async_dgrad: bool = Field(
         default=False,
@@ -227,7 +244,52 @@ class SoftwareProfile(Spec):
             "(Megatron-Core's MoE Parallel Folding); false: EP sits inside DP, after TP and CP"
         ),
     )
+    ep_a2a_overlap: bool = Field(
+        default=False,
+        description=(
+            "the stack hides one micro-batch's expert-parallel all-to-alls behind another micro-batch's forward or "
+            "backward computation (Megatron-Core's combined 1F1B, --overlap-moe-expert-parallel-comm); the "
+            "DualPipe schedule does the same whatever this says"
+        ),
+    )
     schedules: list[str] = Field(default_factory=lambda: ["1f1b"], description="pipeline schedules the stack has")
+    has_sequence_parallel: bool = Field(
+        default=True,
+        description=(
+            "the stack has Megatron's sequence parallelism (Korthikanti et al. 2022, arXiv:2205.05198); false: "
+            "the fill and the planner keep it off, so norms, dropout and bias-adds run whole on every TP rank"
+        ),
+    )
+    has_selective_recompute: bool = Field(
+        default=True,
+        description=(
+            "the stack can recompute only the attention core (selective activation recomputation, Korthikanti et "
+            "al. 2022, arXiv:2205.05198, section 5); false: the fill and the planner choose none or full"
+        ),
+    )
+    sharded_grad_allreduce: bool = Field(
+        default=False,
+        description=(
+            "with sharded optimizer states (ZeRO-1) the stack still all-reduces the whole gradient and each rank "
+            "updates its shard (DeepSpeed's BF16_Optimizer under the PipelineEngine); false: a reduce-scatter"
+        ),
+    )
+    tied_embedding_grad_bytes: float = Field(
+        default=0.0,
+        ge=0,
+        le=4,
+        description=(
+            "bytes per element of the tied input-embedding/output-head gradient that the stack all-reduces between "
+            "the first and the last pipeline stage after the flush, unoverlapped (0: not priced)"
+        ),
+    )
+    has_interleaved_schedule: bool = Field(
+        default=True,
+        description=(
+            "the stack has the interleaved (virtual-pipeline) schedule (Narayanan et al. 2021, section 2.2.2); "
+            "false: the fill and the planner keep one chunk per stage (vpp 1)"
+        ),
+    )
     zero_stages: list[Annotated[int, Field(ge=0, le=3)]] = Field(
         default_factory=lambda: [0, 1, 2, 3],
         min_length=1,
