@@ -42,12 +42,12 @@ whose views are the parameters, and pays no such copy. (The reduce-scatter's cop
 gradients into the reduce-scatter input, runs on the reduce-scatter stream beside the compute and is left out.)
 
 Accuracy (validate all, before and after these behaviours, torchtitan's fp32 reduce and the FSDP1 / JAX profiles):
-all 676 rows MAPE 15.18% -> 15.00%, leave-one-source-out 15.53% -> 15.35%; the published set unchanged (3.09% in
-sample, 7.92% leave-one-source-out); BF16 dense 13.81% -> 13.45%; the torchtitan tables 2.4-3.0 points lower each
-(Table 3 16.7% -> 13.6%), fms-fsdp's 19.0% -> 17.1%; the 256-2,047 band's mean signed error +5.26% -> +5.21%,
-< 256 +3.55% -> +3.18%. The fully sharded rows still read fast (fsdp1-2023 +11%, fsdp-2024 +9%): compute-
-communication interference (:mod:`supercluster.perf.interference`) would take a further 2-4 points off them but
-does not pass the protocol.
+all 676 rows MAPE 12.62% -> 12.43%, leave-one-source-out 12.97% -> 12.78%; the published set unchanged (3.08% in
+sample, 7.92% leave-one-source-out); BF16 dense 12.07% -> 11.72%; the torchtitan tables 2.4-3.0 points lower each
+(Table 3 16.7% -> 13.6%), fms-fsdp's 19.0% -> 17.1%; the < 256 band's mean signed error +4.08% -> +3.71%, the
+256-2,047 band's +0.30% -> +0.25%. The fully sharded rows still read fast (fsdp1-2023 +11%, fsdp-2024 +9%):
+compute-communication interference (:mod:`supercluster.perf.interference`) would take a further 2-4 points off
+them but does not pass the protocol.
 
 The behaviours are switched on per stack by ``SoftwareProfile.shard_root_unit``, ``SoftwareProfile.zero2_regather``
 and ``SoftwareProfile.shard_copy_out`` (catalog/data/software.yaml), each with its source there.
