@@ -29,6 +29,8 @@ from supercluster.calibrate.profile import (
 from supercluster.errors import SuperclusterError
 
 DEVICE_NAMES = (  # substring of torch.cuda.get_device_name -> catalog id (first match wins)
+    ("GB300", "gb300"),
+    ("B300", "b300"),
     ("GB200", "gb200"),
     ("B200", "b200"),
     ("H200", "h200-sxm-141gb"),

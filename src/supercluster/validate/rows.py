@@ -41,6 +41,8 @@ GENERIC_SYSTEM = {
     "h200-sxm-141gb": "dgx-h100-superpod",
     "b200": "dgx-b200-superpod",
     "gb200": "gb200-nvl72-cluster",
+    "b300": "dgx-b300-superpod",
+    "gb300": "gb300-nvl72-cluster",
     "mi250x": "mi250x-cluster",
     "mi300x": "mi300x-cluster",
     "mi300a": "mi300x-cluster",
