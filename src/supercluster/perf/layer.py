@@ -274,8 +274,8 @@ def layer_cost(
             learned=model.moe_router == "learned",
             exact=exact_rows,
         )
-        f_elem += memory_bound_s(rb.fwd, acc)
-        b_elem += memory_bound_s(rb.bwd, acc)
+        f_elem += moe_kernels.routing_s(rb.fwd, acc)
+        b_elem += moe_kernels.routing_s(rb.bwd, acc)
     # A stack whose weight-gradient GEMMs do not accumulate into the gradient buffer themselves adds every
     # micro-batch's weight gradients to it in a separate memory-bound pass (Megatron-LM's 2021 DDP hook:
     # param.main_grad.add_(param.grad)), wgrad_accum_bytes_per_param bytes per weight.

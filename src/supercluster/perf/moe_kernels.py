@@ -1,7 +1,8 @@
 """Routing and token movement of one MoE layer as memory-bound kernels, each priced by the bytes it moves.
 
 Everything here is elementwise or a gather/scatter: a handful of bytes per element, no reuse, so each kernel runs at
-the card's streaming rate (perf.gemm.memory_bound_s: HBM bandwidth times the card's memory-bound fraction). The
+a streaming rate (:func:`routing_s`: the card's HBM bandwidth times an achieved fraction measured on an MXFP8
+quantizer, ROUTING_HBM_FRACTION). The
 router's GEMM (tokens x hidden @ hidden x experts) is priced as a GEMM by perf.layer; the rest is counted below for
 one GPU and one micro-batch, with
 
@@ -56,10 +57,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from supercluster.perf.expert_gemm import padded_rows
+from supercluster.specs import Accelerator
 
 # The accuracy protocol's switch: perf.layer prices the routing kernels from this module while True (and its
 # older per-expert permute term otherwise)
 ENABLED = True
+# Streaming rate of these kernels as a share of the card's HBM bandwidth: fal.ai, "Chasing 6+ TB/s: an MXFP8
+# quantizer on Blackwell" (blog.fal.ai, 2025): "We built an MXFP8 quantizer in CuTeDSL that hits 6+ TB/s on B200",
+# counting "Bw_eff = (2*M*K + 1*M*K + 1*M*(K/32)) / t" (the bytes QUANT_BYTES counts per copy), of the B200's
+# 8 TB/s: 0.75 for a hand-tuned kernel (its first versions reached 1.3 and 3.3 TB/s). Gathers and scatters of
+# whole rows and the framework's quantizers do no better, so the routing kernels stream at most this share
+# (a card whose own memory-bound fraction is lower keeps it).
+ROUTING_HBM_FRACTION = 6.0 / 8.0
 ACT_BYTES = 2.0  # bf16 activations
 SCORE_BYTES = 4.0  # fp32 router scores
 INDEX_BYTES = 8.0  # int64 indices
@@ -88,6 +97,12 @@ class RoutingBytes:
     @property
     def bwd(self) -> float:
         return self.router_bwd + self.permute_bwd + self.quant_bwd
+
+
+def routing_s(nbytes: float, acc: Accelerator) -> float:
+    """Seconds to stream ``nbytes`` of routing kernels: HBM bandwidth x min(card's fraction, ROUTING_HBM_FRACTION)."""
+    fraction = min(acc.efficiency.hbm_fraction, ROUTING_HBM_FRACTION)
+    return nbytes / (acc.hbm_tb_per_s * 1e12 * fraction)
 
 
 def router_bytes(tokens: float, experts: float, topk: float, learned: bool) -> tuple[float, float]:
