@@ -195,7 +195,8 @@ def test_deepep_dispatch_moves_fewer_bytes_than_per_expert_all_to_all():
     b = layer_cost(model, plan, 4096, system.accelerator, per_dest, comm, moe=True).ep_comm_s
     # top-8 over 8 ranks reaches ~5.3 distinct ranks: about 2/3 of the per-expert traffic (latency aside)
     assert 0.6 < b / a < 0.75
-    # Megatron's dispatcher permutes and unpermutes the k copies in HBM; DeepEP does it inside its kernels
+    # Megatron's all-to-all dispatcher permutes the k copies on the sender and again by local expert after the
+    # exchange; behind DeepEP only the receiver permutes its local copies (perf.moe_kernels)
     ea = layer_cost(model, plan, 4096, system.accelerator, per_expert, comm, moe=True).fwd_elem_s
     eb = layer_cost(model, plan, 4096, system.accelerator, per_dest, comm, moe=True).fwd_elem_s
     assert ea > eb

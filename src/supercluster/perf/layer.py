@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 
 from supercluster.fabric.placement import ep_stride
-from supercluster.perf import tp_overlap
+from supercluster.perf import moe_kernels, tp_overlap
 from supercluster.perf.comm import CollectiveModel, span_of
 from supercluster.perf.expert_gemm import expert_linear_gemms_s
 from supercluster.perf.gemm import NVFP4_BF16_LAYER_FRACTION, linear_fwd_bwd_s, linear_gemms_s, memory_bound_s
@@ -250,7 +250,7 @@ def layer_cost(
     elem_fwd_bytes += f_act_elems * (GATED_ACT_BYTES if fused else GATED_ACT_BYTES_EAGER)[model.gated]
     if not model.learned_positions:
         elem_fwd_bytes += tok * (a + g) * d / t * (ROPE_BYTES if fused else ROPE_BYTES_EAGER)  # on Q and K
-    if moe and sw.ep_dispatch == "per-expert":
+    if moe and not moe_kernels.ENABLED and sw.ep_dispatch == "per-expert":
         # token shuffling around the all-to-all: permute (read each token, write its k routed copies) and
         # unpermute with the router-weighted sum (read the k copies, write the token), bf16 (Megatron-Core's
         # alltoall token dispatcher; DeepEP fuses both into its dispatch and combine kernels)
@@ -258,6 +258,24 @@ def layer_cost(
         elem_fwd_bytes += 2.0 * tok * h * 2.0 * (1.0 + copies) / sp_div
     f_elem = memory_bound_s(elem_fwd_bytes, acc)
     b_elem = BWD_ELEMENTWISE_RATIO * f_elem
+    if moe and moe_kernels.ENABLED:
+        # router, permutations and quantization of the expert inputs, kernel by kernel (perf.moe_kernels)
+        rb = moe_kernels.routing_bytes(
+            tokens=tok / sp_div,
+            local_copies=per_expert_tok * local_experts,
+            experts=model.moe_experts,
+            topk=model.moe_topk,
+            hidden=h,
+            width=model.expert_ffn / et,
+            up=up,
+            local_experts=local_experts,
+            dispatch=sw.ep_dispatch,
+            precision=prec,
+            learned=model.moe_router == "learned",
+            exact=exact_rows,
+        )
+        f_elem += moe_kernels.routing_s(rb.fwd, acc)
+        b_elem += moe_kernels.routing_s(rb.bwd, acc)
     # A stack whose weight-gradient GEMMs do not accumulate into the gradient buffer themselves adds every
     # micro-batch's weight gradients to it in a separate memory-bound pass (Megatron-LM's 2021 DDP hook:
     # param.main_grad.add_(param.grad)), wgrad_accum_bytes_per_param bytes per weight.
