@@ -638,7 +638,8 @@ def calibrate(
         from supercluster.calibrate import groundtruth
 
         if prof.backend == "cpu":
-            gt = groundtruth.run(prof, layers=2, hidden=256, heads=4, vocab=512, seq=256, batch=8, steps=15, warmup=5)
+            # steps interleaved with re-sweeps of the profile's points, one thread: drift hits both sides alike
+            gt = groundtruth.run_interleaved(prof)
         else:
             gt = groundtruth.run(prof)
             # eager against torch.compile on a Llama-style block: what elementwise_fused prices
@@ -669,6 +670,13 @@ def calibrate(
             f"measured {g['measured_step_s'] * 1e3:.1f} ms, predicted "
             f"{g['predicted_step_s'] * 1e3:.1f} ms ({g['error_pct']:+.1f}%)",
         )
+        if g["blocks"]:
+            errs = ", ".join(f"{e:+.1f}%" for e in g["block_errors_pct"])
+            t.add_row(
+                "",
+                f"error: median of {len(g['blocks'])} blocks of steps interleaved with re-timed microbenchmarks "
+                f"({errs}); {g['threads']} PyTorch thread(s)",
+            )
     console.print(t)
 
 
