@@ -674,8 +674,8 @@ def calibrate(
             errs = ", ".join(f"{e:+.1f}%" for e in g["block_errors_pct"])
             t.add_row(
                 "",
-                f"error: median of {len(g['blocks'])} blocks of steps interleaved with re-timed microbenchmarks "
-                f"({errs}); {g['threads']} PyTorch thread(s)",
+                f"error: median over {len(g['blocks'])} block(s) of steps interleaved with re-timed "
+                f"microbenchmarks ({errs}); {g['threads']} PyTorch thread(s)",
             )
     console.print(t)
 

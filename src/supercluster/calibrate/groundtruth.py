@@ -372,7 +372,7 @@ def run_interleaved(
     blocks: int = 6,
     steps_per_block: int = 4,
     warmup: int = 5,
-    point_samples: int = 3,
+    point_samples: int = 2,
     threads: int = 1,
     budget_s: float = 40.0,
 ) -> GroundTruth:
