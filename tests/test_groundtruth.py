@@ -131,6 +131,8 @@ def test_interleave_deadline_and_missing_ticks():
     # the clock passes the deadline after the first block: no second one starts
     done = interleave(host.step, lambda tick, n: host.sweep(20, tick, n), 5, 4, deadline=0.0, clock=lambda: 1.0)
     assert len(done) == 1
+    done = interleave(host.step, lambda tick, n: host.sweep(20, tick, n), 5, 4, 0.0, lambda: 1.0, min_blocks=3)
+    assert len(done) == 3
     # a predict that never ticks: the block's steps are timed after it, all four of them
     calls = []
     done = interleave(lambda: calls.append(1) or 0.3, lambda tick, n: 0.27, 2, 4)
@@ -178,7 +180,7 @@ def test_prediction_scales_with_the_measured_times():
 
 def test_bad_ground_truth_settings_are_refused():
     prof = _profile()
-    for kwargs in ({"blocks": 0}, {"threads": 0}, {"steps_per_block": 0}, {"warmup": -1}, {"budget_s": 0}):
+    for kwargs in ({"blocks": 0}, {"blocks": 51}, {"threads": 0}, {"steps_per_block": 0}, {"warmup": -1}, {"budget_s": 0}):
         with pytest.raises(SuperclusterError, match="ground truth"):
             groundtruth.run_interleaved(prof, **kwargs)
     with pytest.raises(SuperclusterError, match="0 points"):
@@ -200,4 +202,4 @@ def test_interleaved_pipeline_on_cpu():
     assert gt.measured_step_s > 0 and gt.predicted_step_s > 0
     assert gt.error_pct == pytest.approx((median_ratio(gt.blocks) - 1) * 100)
     assert len(gt.to_dict()["block_errors_pct"]) == 2
-    assert len(groundtruth.run_interleaved(prof, blocks=3, budget_s=1e-9, **small).blocks) == 1
+    assert len(groundtruth.run_interleaved(prof, blocks=4, budget_s=1e-9, **small).blocks) == 3

@@ -86,6 +86,7 @@ def interleave(
     steps_per_block: int,
     deadline: float = math.inf,
     clock: Callable[[], float] = time.perf_counter,
+    min_blocks: int = 1,
 ) -> list[Block]:
     """Interleave training steps with the microbenchmarks the prediction is made from, so that a drift of the
     host's speed (other processes on shared cores, clock changes; three ground truths in one process on a
@@ -96,8 +97,8 @@ def interleave(
     is the median of its ``steps_per_block`` steps against that prediction: both were taken over the same
     seconds. The run is repeated in blocks, several measurements per block, as Georges, Buytaert and Eeckhout
     recommend (Statistically Rigorous Java Performance Evaluation, OOPSLA 2007, sections 4-5), and
-    `median_ratio` summarises the blocks. No new block starts once ``clock()`` passes ``deadline`` (at least
-    one runs); a ``predict`` that ticks fewer times than asked has the missing steps timed after it."""
+    `median_ratio` summarises the blocks. Once ``min_blocks`` have run, no new block starts after ``clock()``
+    passes ``deadline``; a ``predict`` that ticks fewer times than asked has the missing steps timed after it."""
     if blocks < 1 or steps_per_block < 1:
         raise ValueError(f"need blocks >= 1 and steps_per_block >= 1, got {blocks} and {steps_per_block}")
     out: list[Block] = []
@@ -106,7 +107,7 @@ def interleave(
         predicted = predict(lambda times=times: times.append(step()), steps_per_block)
         times += [step() for _ in range(steps_per_block - len(times))]
         out.append(Block(float(statistics.median(times)), predicted))
-        if clock() > deadline:
+        if len(out) >= min_blocks and clock() > deadline:
             break
     return out
 
@@ -386,11 +387,13 @@ def run_interleaved(
     processes share, a multi-threaded kernel waits for its slowest thread, so small GEMMs and a whole step slow
     down by different factors; one thread slows down by its share of a core. Measured on a 2-core VM at load
     average 4-9: the step took 1.6 s on one thread and 4.4-5.6 s on two (0.3 s on two when quiet), and two
-    blocks' ratios were 0.95 and 0.86 on one thread, 1.44 and 1.14 on two. Bounded: no new block starts
-    after ``budget_s``."""
-    if min(blocks, steps_per_block, point_samples, threads, measure.sweep_points(profile)) < 1 or warmup < 0:
+    blocks' ratios were 0.95 and 0.86 on one thread, 1.44 and 1.14 on two. Bounded: at most ``blocks``, and no
+    new block starts after ``budget_s`` once three have run (a median of fewer says little)."""
+    if min(blocks, steps_per_block, point_samples, threads, measure.sweep_points(profile)) < 1 or not (
+        blocks <= 50 and steps_per_block <= 50 and point_samples <= 50 and 0 <= warmup <= 50
+    ):
         raise SuperclusterError(
-            "ground truth needs blocks, steps_per_block, point_samples, threads >= 1, warmup >= 0 and a profile "
+            "ground truth needs blocks, steps_per_block, point_samples 1-50, threads >= 1, warmup 0-50 and a profile "
             f"with measured points; got {blocks}, {steps_per_block}, {point_samples}, {threads}, {warmup} and "
             f"{measure.sweep_points(profile)} points"
         )
@@ -419,7 +422,7 @@ def run_interleaved(
             timer = measure.Timer(torch, device, math.inf, min_s=0.0, min_samples=point_samples)
             return predict_step_s(measure.remeasure(profile, timer, progress), wl, plan)
 
-        done = interleave(step, predict, blocks, steps_per_block, deadline=start + budget_s)
+        done = interleave(step, predict, blocks, steps_per_block, start + budget_s, min_blocks=min(3, blocks))
     finally:
         torch.set_num_threads(before)
     return GroundTruth(
