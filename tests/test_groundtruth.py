@@ -180,7 +180,8 @@ def test_prediction_scales_with_the_measured_times():
 
 def test_bad_ground_truth_settings_are_refused():
     prof = _profile()
-    for kwargs in ({"blocks": 0}, {"blocks": 51}, {"threads": 0}, {"steps_per_block": 0}, {"warmup": -1}, {"budget_s": 0}):
+    bad = ({"blocks": 0}, {"blocks": 51}, {"threads": 0}, {"steps_per_block": 0}, {"warmup": -1}, {"budget_s": 0})
+    for kwargs in bad:
         with pytest.raises(SuperclusterError, match="ground truth"):
             groundtruth.run_interleaved(prof, **kwargs)
     with pytest.raises(SuperclusterError, match="0 points"):
