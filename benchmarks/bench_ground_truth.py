@@ -1,6 +1,7 @@
 """Reproducibility of `calibrate --ground-truth` on the CPU: the command run several times in a row.
 
-    python benchmarks/bench_ground_truth.py [RUNS]   # default 3; writes benchmarks/results/ground_truth_cpu.json
+    python benchmarks/bench_ground_truth.py [RUNS [NAME]]   # writes benchmarks/results/NAME.json
+                                                            # (default: 3 runs, ground_truth_cpu)
 
 Issue 17 asks that two consecutive runs agree within 10%: their reported errors (predicted/measured - 1) within
 10 points of each other. Each run is a fresh process (`supercluster calibrate --device cpu --ground-truth
@@ -48,9 +49,9 @@ def one_run(out_dir: str, i: int) -> dict:
         "error_pct": gt["error_pct"],
         "measured_step_s": gt["measured_step_s"],
         "predicted_step_s": gt["predicted_step_s"],
-        "block_errors_pct": gt["block_errors_pct"],
-        "blocks": gt["blocks"],
-        "threads": gt["threads"],
+        "block_errors_pct": gt.get("block_errors_pct", []),
+        "blocks": gt.get("blocks", []),
+        "threads": gt.get("threads", 0),
     }
 
 
@@ -66,12 +67,16 @@ def main() -> None:
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}",
         "command": "supercluster calibrate --device cpu --ground-truth --json",
+        "package": str(Path(__import__("supercluster").__file__).parent),
         "errors_pct": errors,
         "consecutive_gaps_pts": gaps,
         "within_10_pts": all(g <= 10 for g in gaps),
         "runs": runs,
     }
-    path = Path(__file__).parent / "results" / "ground_truth_cpu.json"
+    name = sys.argv[2] if len(sys.argv) > 2 else "ground_truth_cpu"
+    if not name.replace("_", "").isalnum():
+        raise SystemExit(f"NAME must be letters, digits and underscores, got {name!r}")
+    path = Path(__file__).parent / "results" / f"{name}.json"
     path.write_text(json.dumps(out, indent=1) + "\n")
     for i, r in enumerate(runs):
         print(

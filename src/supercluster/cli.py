@@ -665,17 +665,20 @@ def calibrate(
         t.add_row("note", text.clean(n))
     if ground_truth:
         g = out["ground_truth"]
-        t.add_row(
-            "ground truth",
-            f"measured {g['measured_step_s'] * 1e3:.1f} ms, predicted "
-            f"{g['predicted_step_s'] * 1e3:.1f} ms ({g['error_pct']:+.1f}%)",
-        )
         if g["blocks"]:
             errs = ", ".join(f"{e:+.1f}%" for e in g["block_errors_pct"])
             t.add_row(
-                "",
-                f"error: median over {len(g['blocks'])} block(s) of steps interleaved with re-timed "
-                f"microbenchmarks ({errs}); {g['threads']} PyTorch thread(s)",
+                "ground truth",
+                f"error {g['error_pct']:+.1f}%: the median of {len(g['blocks'])} blocks' errors ({errs}), each "
+                f"block's steps timed among its own re-timed microbenchmarks; step {g['measured_step_s'] * 1e3:.1f} "
+                f"ms measured, {g['predicted_step_s'] * 1e3:.1f} ms predicted (medians over blocks); "
+                f"{g['threads']} PyTorch thread(s)",
+            )
+        else:
+            t.add_row(
+                "ground truth",
+                f"measured {g['measured_step_s'] * 1e3:.1f} ms, predicted "
+                f"{g['predicted_step_s'] * 1e3:.1f} ms ({g['error_pct']:+.1f}%)",
             )
     console.print(t)
 
