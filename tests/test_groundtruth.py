@@ -204,3 +204,16 @@ def test_interleaved_pipeline_on_cpu():
     assert gt.error_pct == pytest.approx((median_ratio(gt.blocks) - 1) * 100)
     assert len(gt.to_dict()["block_errors_pct"]) == 2
     assert len(groundtruth.run_interleaved(prof, blocks=4, budget_s=1e-9, **small).blocks) == 3
+
+
+def test_the_cpu_ground_truth_counts_cpu_time():
+    """On a CPU the steps and points are timed on time.process_time: a sleeping callable (the core given to other
+    processes) costs wall time and almost no CPU time."""
+    import time
+
+    torch = pytest.importorskip("torch")
+    cpu = measure.Timer(torch, "cpu", float("inf"), 0.0, 3, clock=time.process_time)
+    wall = measure.Timer(torch, "cpu", float("inf"), 0.0, 3)
+    assert cpu.median_s(lambda: time.sleep(0.02)) < 0.005 < 0.02 <= wall.median_s(lambda: time.sleep(0.02))
+    small = dict(layers=1, hidden=32, heads=2, vocab=64, seq=16, batch=2, steps_per_block=2, warmup=1, point_samples=1)
+    assert groundtruth.run_interleaved(_profile(), blocks=1, **small).clock == "cpu"

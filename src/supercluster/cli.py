@@ -672,7 +672,7 @@ def calibrate(
                 f"error {g['error_pct']:+.1f}%: the median of {len(g['blocks'])} blocks' errors ({errs}), each "
                 f"block's steps timed among its own re-timed microbenchmarks; step {g['measured_step_s'] * 1e3:.1f} "
                 f"ms measured, {g['predicted_step_s'] * 1e3:.1f} ms predicted (medians over blocks); "
-                f"{g['threads']} PyTorch thread(s)",
+                f"{g['threads']} PyTorch thread(s), timed in {'CPU' if g['clock'] == 'cpu' else 'wall'} time",
             )
         else:
             t.add_row(

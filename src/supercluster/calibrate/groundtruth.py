@@ -4,6 +4,10 @@ The model is nanoGPT's (Karpathy, github.com/karpathy/nanoGPT model.py: learned 
 blocks, GeLU MLP of 4h, tied embeddings), written here from its description; attention is PyTorch's
 scaled_dot_product_attention (flash kernels on GPUs). The prediction uses the same shape, batch and
 device with the calibration profile's efficiency table, on one device with no parallelism.
+
+`run` times the steps after the profile was measured and predicts from that profile. `run_interleaved` (what
+`calibrate --ground-truth` uses on a CPU, whose speed drifts with the host's other work) times the steps among
+re-timings of the profile's own points, block by block, and reports the median of the blocks' errors.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ class GroundTruth:
     predicted_step_s: float
     blocks: list[Block] = field(default_factory=list)
     threads: int = 0  # PyTorch intra-op threads during the measurement (0: not pinned)
+    clock: str = "wall"  # "wall" (time.perf_counter) or "cpu" (time.process_time, this process's CPU time)
 
     @property
     def error_pct(self) -> float:
@@ -211,8 +216,16 @@ def _llama(torch: Any, layers: int, hidden: int, heads: int, ffn: int, vocab: in
     return Llama()
 
 
-def _trainer(torch: Any, model: Any, device: str, vocab: int, batch: int, seq: int) -> Callable[[], float]:
-    """One AdamW training step of ``model`` on a fixed random batch per call; returns its wall time in seconds."""
+def _trainer(
+    torch: Any,
+    model: Any,
+    device: str,
+    vocab: int,
+    batch: int,
+    seq: int,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Callable[[], float]:
+    """One AdamW training step of ``model`` on a fixed random batch per call; returns its time on ``clock``."""
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device == "cuda")
     idx = torch.randint(0, vocab, (batch, seq), device=device)
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
@@ -220,7 +233,7 @@ def _trainer(torch: Any, model: Any, device: str, vocab: int, batch: int, seq: i
     def step() -> float:
         if device == "cuda":
             torch.cuda.synchronize()
-        t0 = time.perf_counter()
+        t0 = clock()
         with torch.autocast(device_type=device, dtype=dtype, enabled=device == "cuda"):
             logits = model(idx)
             loss = torch.nn.functional.cross_entropy(logits.view(-1, vocab).float(), idx.view(-1))
@@ -229,7 +242,7 @@ def _trainer(torch: Any, model: Any, device: str, vocab: int, batch: int, seq: i
         opt.zero_grad(set_to_none=True)
         if device == "cuda":
             torch.cuda.synchronize()
-        return time.perf_counter() - t0
+        return clock() - t0
 
     return step
 
@@ -387,7 +400,13 @@ def run_interleaved(
     processes share, a multi-threaded kernel waits for its slowest thread, so small GEMMs and a whole step slow
     down by different factors; one thread slows down by its share of a core. Measured on a 2-core VM at load
     average 4-9: the step took 1.6 s on one thread and 4.4-5.6 s on two (0.3 s on two when quiet), and two
-    blocks' ratios were 0.95 and 0.86 on one thread, 1.44 and 1.14 on two. Bounded: at most ``blocks``, and no
+    blocks' ratios were 0.95 and 0.86 on one thread, 1.44 and 1.14 on two.
+
+    On a CPU both the steps and the points are timed in this process's CPU time (time.process_time: "the sum
+    of the system and user CPU time of the current process", docs.python.org/3/library/time.html), which on one
+    thread is the wall time less the time other processes held the core: a 1 s step is always time-sliced
+    with the host's other work while most samples of a 50 us GEMM are not, so wall time skews the two apart
+    (blocks timed on wall time at load average 4-5 ranged -24% to +31%). Bounded: at most ``blocks``, and no
     new block starts after ``budget_s`` once three have run (a median of fewer says little)."""
     if min(blocks, steps_per_block, point_samples, threads, measure.sweep_points(profile)) < 1 or not (
         blocks <= 50 and steps_per_block <= 50 and point_samples <= 50 and 0 <= warmup <= 50
@@ -407,7 +426,8 @@ def run_interleaved(
         start = time.perf_counter()
         wl, plan = _nanogpt(layers, hidden, heads, vocab, seq, batch)
         model = _gpt(torch, layers, hidden, heads, vocab, seq).to(device)
-        step = _trainer(torch, model, device, vocab, batch, seq)
+        clock = time.process_time if device == "cpu" else time.perf_counter
+        step = _trainer(torch, model, device, vocab, batch, seq, clock)
         for _ in range(warmup):
             step()
 
@@ -419,7 +439,7 @@ def run_interleaved(
                 if next(seen) in at:
                     tick()
 
-            timer = measure.Timer(torch, device, math.inf, min_s=0.0, min_samples=point_samples)
+            timer = measure.Timer(torch, device, math.inf, min_s=0.0, min_samples=point_samples, clock=clock)
             return predict_step_s(measure.remeasure(profile, timer, progress), wl, plan)
 
         done = interleave(step, predict, blocks, steps_per_block, start + budget_s, min_blocks=min(3, blocks))
@@ -434,4 +454,5 @@ def run_interleaved(
         float(statistics.median(b.predicted_step_s for b in done)),
         blocks=done,
         threads=threads,
+        clock="cpu" if device == "cpu" else "wall",
     )

@@ -60,9 +60,17 @@ def catalog_id(device_name: str) -> str | None:
 
 class Timer:
     def __init__(
-        self, torch: Any, device: str, deadline: float, min_s: float | None = None, min_samples: int | None = None
+        self,
+        torch: Any,
+        device: str,
+        deadline: float,
+        min_s: float | None = None,
+        min_samples: int | None = None,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
-        self.torch, self.device, self.deadline = torch, device, deadline
+        """``clock`` times the samples (the deadline is always wall time): time.process_time on one CPU thread
+        counts the CPU time this process used, not the time other processes held the core."""
+        self.torch, self.device, self.deadline, self.clock = torch, device, deadline, clock
         # A CPU shares its cores with the host's other work: time each point for longer and over more samples
         # so that two runs of `calibrate` fit the same efficiency table (short runs once gave +690% then -78% on CPU).
         self.min_s = min_s if min_s is not None else (0.02 if device == "cuda" else 0.25)
@@ -81,10 +89,10 @@ class Timer:
         samples: list[float] = []
         start = time.perf_counter()
         while len(samples) < self.min_samples or (time.perf_counter() - start < self.min_s and len(samples) < 50):
-            t0 = time.perf_counter()
+            t0 = self.clock()
             fn()
             self._sync()
-            samples.append(time.perf_counter() - t0)
+            samples.append(self.clock() - t0)
             if self.left() < 0:
                 break
         return statistics.median(samples)
