@@ -11,7 +11,7 @@ import pytest
 
 from supercluster import catalog
 from supercluster.calibrate import groundtruth, measure
-from supercluster.calibrate.groundtruth import Block, interleave, median_ratio, tick_positions
+from supercluster.calibrate.groundtruth import TimedBlock, interleave, median_ratio, tick_positions
 from supercluster.calibrate.profile import AttentionPoint, BandwidthPoint, CalibrationProfile, GemmPoint
 from supercluster.errors import SuperclusterError
 
@@ -117,7 +117,7 @@ def test_tick_positions_by_hand():
 
 
 def test_median_ratio_and_blocks_by_hand():
-    blocks = [Block(1.0, 0.8), Block(1.0, 0.9), Block(2.0, 2.0), Block(1.0, 1.3)]
+    blocks = [TimedBlock(1.0, 0.8), TimedBlock(1.0, 0.9), TimedBlock(2.0, 2.0), TimedBlock(1.0, 1.3)]
     assert median_ratio(blocks) == pytest.approx(0.95)  # (0.9 + 1.0) / 2
     gt = groundtruth.GroundTruth("d", {}, 1, 16, 1.0, 0.95, blocks=blocks, threads=1)
     assert gt.error_pct == pytest.approx(-5.0)

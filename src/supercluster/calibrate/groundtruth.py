@@ -30,9 +30,9 @@ from supercluster.specs import FabricSpec, ModelSpec, ResolvedPlan, SystemSpec, 
 
 
 @dataclass
-class Block:
-    """One interleaved block: the median training step timed around a microbenchmark re-sweep, and the step
-    predicted from that re-sweep."""
+class TimedBlock:
+    """One interleaved block: the median of the training steps timed among a microbenchmark re-sweep, and the
+    step predicted from that re-sweep."""
 
     measured_step_s: float
     predicted_step_s: float
@@ -50,7 +50,7 @@ class GroundTruth:
     steps: int
     measured_step_s: float
     predicted_step_s: float
-    blocks: list[Block] = field(default_factory=list)
+    blocks: list[TimedBlock] = field(default_factory=list)
     threads: int = 0  # PyTorch intra-op threads during the measurement (0: not pinned)
     clock: str = "wall"  # "wall" (time.perf_counter) or "cpu" (time.process_time, this process's CPU time)
 
@@ -67,7 +67,7 @@ class GroundTruth:
         return {**asdict(self), "error_pct": self.error_pct, "block_errors_pct": block_errors}
 
 
-def median_ratio(blocks: list[Block]) -> float:
+def median_ratio(blocks: list[TimedBlock]) -> float:
     """The median over blocks of predicted/measured: a block whose sweep or steps were hit by another process
     moves it less than it moves a mean (PyTorch's torch.utils.benchmark reports medians for this reason:
     "median computation, which is more robust than mean", docs.pytorch.org/docs/2.13/benchmark_utils.html)."""
@@ -92,7 +92,7 @@ def interleave(
     deadline: float = math.inf,
     clock: Callable[[], float] = time.perf_counter,
     min_blocks: int = 1,
-) -> list[Block]:
+) -> list[TimedBlock]:
     """Interleave training steps with the microbenchmarks the prediction is made from, so that a drift of the
     host's speed (other processes on shared cores, clock changes; three ground truths in one process on a
     2-core VM drifted 0.294 -> 0.313 -> 0.329 s) hits the measurement and the prediction alike.
@@ -101,17 +101,17 @@ def interleave(
     (each tick times one training step with ``step()``) and returns the step predicted from that sweep. A block
     is the median of its ``steps_per_block`` steps against that prediction: both were taken over the same
     seconds. The run is repeated in blocks, several measurements per block, as Georges, Buytaert and Eeckhout
-    recommend (Statistically Rigorous Java Performance Evaluation, OOPSLA 2007, sections 4-5), and
+    recommend (Statistically Rigorous Java Performance Evaluation, OOPSLA 2007: many measurements, not one), and
     `median_ratio` summarises the blocks. Once ``min_blocks`` have run, no new block starts after ``clock()``
     passes ``deadline``; a ``predict`` that ticks fewer times than asked has the missing steps timed after it."""
     if blocks < 1 or steps_per_block < 1:
         raise ValueError(f"need blocks >= 1 and steps_per_block >= 1, got {blocks} and {steps_per_block}")
-    out: list[Block] = []
+    out: list[TimedBlock] = []
     for _ in range(blocks):
         times: list[float] = []
         predicted = predict(lambda times=times: times.append(step()), steps_per_block)
         times += [step() for _ in range(steps_per_block - len(times))]
-        out.append(Block(float(statistics.median(times)), predicted))
+        out.append(TimedBlock(float(statistics.median(times)), predicted))
         if len(out) >= min_blocks and clock() > deadline:
             break
     return out
