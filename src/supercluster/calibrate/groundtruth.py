@@ -4,20 +4,42 @@ The model is nanoGPT's (Karpathy, github.com/karpathy/nanoGPT model.py: learned 
 blocks, GeLU MLP of 4h, tied embeddings), written here from its description; attention is PyTorch's
 scaled_dot_product_attention (flash kernels on GPUs). The prediction uses the same shape, batch and
 device with the calibration profile's efficiency table, on one device with no parallelism.
+
+`run` times the steps after the profile was measured and predicts from that profile. `run_interleaved` (what
+`calibrate --ground-truth` uses on a CPU, whose speed drifts with the host's other work) times the steps among
+re-timings of the profile's own points, block by block, and reports the median of the blocks' errors.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 import statistics
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from supercluster import catalog
+from supercluster.calibrate import measure
 from supercluster.calibrate.measure import _torch
 from supercluster.calibrate.profile import CalibrationProfile, accelerator_for
+from supercluster.errors import SuperclusterError
 from supercluster.perf import estimate
 from supercluster.specs import FabricSpec, ModelSpec, ResolvedPlan, SystemSpec, WorkloadSpec
+
+
+@dataclass
+class TimedBlock:
+    """One interleaved block: the median of the training steps timed among a microbenchmark re-sweep, and the
+    step predicted from that re-sweep."""
+
+    measured_step_s: float
+    predicted_step_s: float
+
+    @property
+    def ratio(self) -> float:
+        return self.predicted_step_s / self.measured_step_s
 
 
 @dataclass
@@ -28,13 +50,71 @@ class GroundTruth:
     steps: int
     measured_step_s: float
     predicted_step_s: float
+    blocks: list[TimedBlock] = field(default_factory=list)
+    threads: int = 0  # PyTorch intra-op threads during the measurement (0: not pinned)
+    clock: str = "wall"  # "wall" (time.perf_counter) or "cpu" (time.process_time, this process's CPU time)
 
     @property
     def error_pct(self) -> float:
+        """With blocks, the median over blocks of each block's predicted/measured (see `interleave`); without,
+        the one prediction against the median step."""
+        if self.blocks:
+            return (median_ratio(self.blocks) - 1.0) * 100.0
         return (self.predicted_step_s / self.measured_step_s - 1.0) * 100.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "error_pct": self.error_pct}
+        block_errors = [(b.ratio - 1.0) * 100.0 for b in self.blocks]
+        return {**asdict(self), "error_pct": self.error_pct, "block_errors_pct": block_errors}
+
+
+def median_ratio(blocks: list[TimedBlock]) -> float:
+    """The median over blocks of predicted/measured: a block whose sweep or steps were hit by another process
+    moves it less than it moves a mean (PyTorch's torch.utils.benchmark reports medians for this reason:
+    "median computation, which is more robust than mean", docs.pytorch.org/docs/2.13/benchmark_utils.html)."""
+    if not blocks:
+        raise ValueError("median_ratio needs at least one block")
+    return float(statistics.median(b.ratio for b in blocks))
+
+
+def tick_positions(points: int, ticks: int) -> set[int]:
+    """Where ``ticks`` steps go among ``points`` sweep points: before point floor((i + 1/2) points / ticks) for
+    i < ticks, the middle of each of ``ticks`` equal segments (hand check: 10 points, 4 ticks -> 1, 3, 6, 8)."""
+    if points < 1 or ticks < 1:
+        raise ValueError(f"need points >= 1 and ticks >= 1, got {points} and {ticks}")
+    return {min(points - 1, math.floor((i + 0.5) * points / ticks)) for i in range(ticks)}
+
+
+def interleave(
+    step: Callable[[], float],
+    predict: Callable[[Callable[[], None], int], float],
+    blocks: int,
+    steps_per_block: int,
+    deadline: float = math.inf,
+    clock: Callable[[], float] = time.perf_counter,
+    min_blocks: int = 1,
+) -> list[TimedBlock]:
+    """Interleave training steps with the microbenchmarks the prediction is made from, so that a drift of the
+    host's speed (other processes on shared cores, clock changes; three ground truths in one process on a
+    2-core VM drifted 0.294 -> 0.313 -> 0.329 s) hits the measurement and the prediction alike.
+
+    ``predict(tick, n)`` re-sweeps the microbenchmarks, calls ``tick()`` n times spread through the sweep
+    (each tick times one training step with ``step()``) and returns the step predicted from that sweep. A block
+    is the median of its ``steps_per_block`` steps against that prediction: both were taken over the same
+    seconds. The run is repeated in blocks, several measurements per block, as Georges, Buytaert and Eeckhout
+    recommend (Statistically Rigorous Java Performance Evaluation, OOPSLA 2007: many measurements, not one), and
+    `median_ratio` summarises the blocks. Once ``min_blocks`` have run, no new block starts after ``clock()``
+    passes ``deadline``; a ``predict`` that ticks fewer times than asked has the missing steps timed after it."""
+    if blocks < 1 or steps_per_block < 1:
+        raise ValueError(f"need blocks >= 1 and steps_per_block >= 1, got {blocks} and {steps_per_block}")
+    out: list[TimedBlock] = []
+    for _ in range(blocks):
+        times: list[float] = []
+        predicted = predict(lambda times=times: times.append(step()), steps_per_block)
+        times += [step() for _ in range(steps_per_block - len(times))]
+        out.append(TimedBlock(float(statistics.median(times)), predicted))
+        if len(out) >= min_blocks and clock() > deadline:
+            break
+    return out
 
 
 def _gpt(torch: Any, layers: int, hidden: int, heads: int, vocab: int, seq: int) -> Any:
@@ -136,17 +216,24 @@ def _llama(torch: Any, layers: int, hidden: int, heads: int, ffn: int, vocab: in
     return Llama()
 
 
-def _median_step_s(
-    torch: Any, model: Any, device: str, vocab: int, batch: int, seq: int, steps: int, warmup: int
-) -> float:
+def _trainer(
+    torch: Any,
+    model: Any,
+    device: str,
+    vocab: int,
+    batch: int,
+    seq: int,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Callable[[], float]:
+    """One AdamW training step of ``model`` on a fixed random batch per call; returns its time on ``clock``."""
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device == "cuda")
     idx = torch.randint(0, vocab, (batch, seq), device=device)
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
-    times = []
-    for i in range(steps + warmup):
+
+    def step() -> float:
         if device == "cuda":
             torch.cuda.synchronize()
-        t0 = time.perf_counter()
+        t0 = clock()
         with torch.autocast(device_type=device, dtype=dtype, enabled=device == "cuda"):
             logits = model(idx)
             loss = torch.nn.functional.cross_entropy(logits.view(-1, vocab).float(), idx.view(-1))
@@ -155,10 +242,19 @@ def _median_step_s(
         opt.zero_grad(set_to_none=True)
         if device == "cuda":
             torch.cuda.synchronize()
-        if i >= warmup:  # the first steps warm up allocators, kernels (and compilation) and the optimizer's state
-            times.append(time.perf_counter() - t0)
+        return clock() - t0
+
+    return step
+
+
+def _median_step_s(
+    torch: Any, model: Any, device: str, vocab: int, batch: int, seq: int, steps: int, warmup: int
+) -> float:
+    step = _trainer(torch, model, device, vocab, batch, seq)
+    for _ in range(warmup):  # the first steps warm up allocators, kernels (and compilation) and the optimizer's state
+        step()
     # the median of the timed steps: one step stalled by the host (another process, a page fault) moves a mean
-    return float(statistics.median(times))
+    return float(statistics.median(step() for _ in range(steps)))
 
 
 def _single_device(profile: CalibrationProfile, fused: bool = True) -> tuple[SystemSpec, Any]:
@@ -229,21 +325,7 @@ def run_llama_pair(
     }
 
 
-def run(
-    profile: CalibrationProfile,
-    layers: int = 12,
-    hidden: int = 768,
-    heads: int = 12,
-    vocab: int = 50304,
-    seq: int = 1024,
-    batch: int = 8,
-    steps: int = 9,
-    warmup: int = 3,
-) -> GroundTruth:
-    torch = _torch()
-    device = profile.backend
-    model = _gpt(torch, layers, hidden, heads, vocab, seq).to(device)
-    measured = _median_step_s(torch, model, device, vocab, batch, seq, steps, warmup)
+def _nanogpt(layers: int, hidden: int, heads: int, vocab: int, seq: int, batch: int) -> tuple[WorkloadSpec, Any]:
     spec = ModelSpec(
         name="nanogpt",
         layers=layers,
@@ -257,15 +339,120 @@ def run(
         learned_positions=True,
         dropout=False,
     )
+    return WorkloadSpec(model=spec, seq_len=seq, global_batch=batch), ResolvedPlan.single(micro_batch=batch)
+
+
+def predict_step_s(profile: CalibrationProfile, wl: WorkloadSpec, plan: ResolvedPlan) -> float:
+    """The step time the step model predicts for ``wl`` on one device described by ``profile``."""
     system, sw = _single_device(profile)
-    plan = ResolvedPlan.single(micro_batch=batch)
-    wl = WorkloadSpec(model=spec, seq_len=seq, global_batch=batch)
-    pred = estimate(wl, system, sw, plan, 1)
+    return estimate(wl, system, sw, plan, 1).step_time_s
+
+
+def run(
+    profile: CalibrationProfile,
+    layers: int = 12,
+    hidden: int = 768,
+    heads: int = 12,
+    vocab: int = 50304,
+    seq: int = 1024,
+    batch: int = 8,
+    steps: int = 9,
+    warmup: int = 3,
+) -> GroundTruth:
+    """The nanoGPT step timed after the profile was measured, against the profile's prediction."""
+    torch = _torch()
+    device = profile.backend
+    model = _gpt(torch, layers, hidden, heads, vocab, seq).to(device)
+    measured = _median_step_s(torch, model, device, vocab, batch, seq, steps, warmup)
+    wl, plan = _nanogpt(layers, hidden, heads, vocab, seq, batch)
     return GroundTruth(
         profile.device,
         {"layers": layers, "hidden": hidden, "heads": heads, "vocab": vocab, "seq": seq},
         batch,
         steps,
         measured,
-        pred.step_time_s,
+        predict_step_s(profile, wl, plan),
+    )
+
+
+def run_interleaved(
+    profile: CalibrationProfile,
+    layers: int = 2,
+    hidden: int = 256,
+    heads: int = 4,
+    vocab: int = 512,
+    seq: int = 256,
+    batch: int = 8,
+    blocks: int = 6,
+    steps_per_block: int = 4,
+    warmup: int = 5,
+    point_samples: int = 2,
+    threads: int = 1,
+    budget_s: float = 40.0,
+) -> GroundTruth:
+    """The nanoGPT step against the prediction, measured in `interleave`d blocks: each block re-times the
+    profile's GEMM, attention and memory points (``point_samples`` each after one warm-up call, the median) with
+    its training steps spread among them, and predicts from that re-sweep.
+
+    PyTorch's intra-op thread pool is pinned to ``threads`` for the whole measurement, as
+    torch.utils.benchmark.Timer pins it "so that comparisons are apples-to-apples"
+    (docs.pytorch.org/docs/2.13/benchmark_utils.html). One thread by default: on a host whose cores other
+    processes share, a multi-threaded kernel waits for its slowest thread, so small GEMMs and a whole step slow
+    down by different factors; one thread slows down by its share of a core. Measured on a 2-core VM at load
+    average 4-9: the step took 1.6 s on one thread and 4.4-5.6 s on two (0.3 s on two when quiet), and two
+    blocks' ratios were 0.95 and 0.86 on one thread, 1.44 and 1.14 on two.
+
+    On a CPU both the steps and the points are timed in this process's CPU time (time.process_time: "the sum
+    of the system and user CPU time of the current process", docs.python.org/3/library/time.html), which on one
+    thread is the wall time less the time other processes held the core: a 1 s step is always time-sliced
+    with the host's other work while most samples of a 50 us GEMM are not, so wall time skews the two apart
+    (blocks timed on wall time at load average 4-5 ranged -24% to +31%). Bounded: at most ``blocks``, and no
+    new block starts after ``budget_s`` once three have run (a median of fewer says little)."""
+    if min(blocks, steps_per_block, point_samples, threads, measure.sweep_points(profile)) < 1 or not (
+        blocks <= 50 and steps_per_block <= 50 and point_samples <= 50 and 0 <= warmup <= 50
+    ):
+        raise SuperclusterError(
+            "ground truth needs blocks, steps_per_block, point_samples 1-50, threads >= 1, warmup 0-50 and a profile "
+            f"with measured points; got {blocks}, {steps_per_block}, {point_samples}, {threads}, {warmup} and "
+            f"{measure.sweep_points(profile)} points"
+        )
+    if not (0 < budget_s <= 3600):
+        raise SuperclusterError(f"ground truth budget_s must be in (0, 3600] s, got {budget_s}")
+    torch = _torch()
+    device = profile.backend
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        start = time.perf_counter()
+        wl, plan = _nanogpt(layers, hidden, heads, vocab, seq, batch)
+        model = _gpt(torch, layers, hidden, heads, vocab, seq).to(device)
+        clock = time.process_time if device == "cpu" else time.perf_counter
+        step = _trainer(torch, model, device, vocab, batch, seq, clock)
+        for _ in range(warmup):
+            step()
+
+        def predict(tick: Callable[[], None], ticks: int) -> float:
+            at = tick_positions(measure.sweep_points(profile), ticks)
+            seen = itertools.count()
+
+            def progress(_msg: str, _frac: float) -> None:
+                if next(seen) in at:
+                    tick()
+
+            timer = measure.Timer(torch, device, math.inf, min_s=0.0, min_samples=point_samples, clock=clock)
+            return predict_step_s(measure.remeasure(profile, timer, progress), wl, plan)
+
+        done = interleave(step, predict, blocks, steps_per_block, start + budget_s, min_blocks=min(3, blocks))
+    finally:
+        torch.set_num_threads(before)
+    return GroundTruth(
+        profile.device,
+        {"layers": layers, "hidden": hidden, "heads": heads, "vocab": vocab, "seq": seq},
+        batch,
+        steps_per_block * len(done),
+        float(statistics.median(b.measured_step_s for b in done)),
+        float(statistics.median(b.predicted_step_s for b in done)),
+        blocks=done,
+        threads=threads,
+        clock="cpu" if device == "cpu" else "wall",
     )

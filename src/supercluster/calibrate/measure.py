@@ -61,12 +61,22 @@ def catalog_id(device_name: str) -> str | None:
 
 
 class Timer:
-    def __init__(self, torch: Any, device: str, deadline: float) -> None:
-        self.torch, self.device, self.deadline = torch, device, deadline
+    def __init__(
+        self,
+        torch: Any,
+        device: str,
+        deadline: float,
+        min_s: float | None = None,
+        min_samples: int | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        """``clock`` times the samples (the deadline is always wall time): time.process_time on one CPU thread
+        counts the CPU time this process used, not the time other processes held the core."""
+        self.torch, self.device, self.deadline, self.clock = torch, device, deadline, clock
         # A CPU shares its cores with the host's other work: time each point for longer and over more samples
         # so that two runs of `calibrate` fit the same efficiency table (short runs once gave +690% then -78% on CPU).
-        self.min_s = 0.02 if device == "cuda" else 0.25
-        self.min_samples = 5 if device == "cuda" else 9
+        self.min_s = min_s if min_s is not None else (0.02 if device == "cuda" else 0.25)
+        self.min_samples = min_samples if min_samples is not None else (5 if device == "cuda" else 9)
 
     def _sync(self) -> None:
         if self.device == "cuda":
@@ -81,10 +91,10 @@ class Timer:
         samples: list[float] = []
         start = time.perf_counter()
         while len(samples) < self.min_samples or (time.perf_counter() - start < self.min_s and len(samples) < 50):
-            t0 = time.perf_counter()
+            t0 = self.clock()
             fn()
             self._sync()
-            samples.append(time.perf_counter() - t0)
+            samples.append(self.clock() - t0)
             if self.left() < 0:
                 break
         return statistics.median(samples)
@@ -178,6 +188,170 @@ def _expert_gemms(torch: Any, timer: Timer, device: str, dtype: Any, notes: list
     return points
 
 
+Progress = Callable[[str, float], None]
+
+
+def _dense_gemms(
+    torch: Any,
+    timer: Timer,
+    device: str,
+    dtype: Any,
+    shapes: list[tuple[int, int, int]],
+    notes: list[str],
+    progress: Progress,
+) -> list[GemmPoint]:
+    gemm: list[GemmPoint] = []
+    for i, (m, n, k) in enumerate(shapes):
+        if timer.left() < 0:
+            notes.append(f"budget spent after {i} of {len(shapes)} GEMM shapes")
+            break
+        progress(f"GEMM {m}x{n}x{k}", 0.6 * i / len(shapes))
+        a = torch.randn(m, k, device=device, dtype=dtype)
+        b = torch.randn(k, n, device=device, dtype=dtype)
+        seconds = timer.median_s(lambda a=a, b=b: a @ b)  # type: ignore[misc]
+        gemm.append(GemmPoint(m=m, n=n, k=k, dtype=str(dtype).removeprefix("torch."), seconds=seconds))
+    return gemm
+
+
+def _attention(
+    torch: Any,
+    timer: Timer,
+    device: str,
+    dtype: Any,
+    cfgs: list[tuple[int, int, int, int]],
+    notes: list[str],
+    progress: Progress,
+) -> list[AttentionPoint]:
+    """Causal SDPA forward, and forward + backward, at each (batch, heads, seq, head_dim)."""
+    attention: list[AttentionPoint] = []
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    for batch, heads, seq, hd in cfgs:
+        if timer.left() < 0:
+            notes.append("budget spent before every attention shape")
+            break
+        progress(f"attention s={seq}", 0.7)
+        q, k_, v = (
+            torch.randn(batch, heads, seq, hd, device=device, dtype=dtype, requires_grad=True) for _ in range(3)
+        )
+
+        def fwd(q: Any = q, k_: Any = k_, v: Any = v) -> Any:
+            with torch.no_grad():
+                return sdpa(q, k_, v, is_causal=True)
+
+        def fwd_bwd(q: Any = q, k_: Any = k_, v: Any = v) -> None:
+            sdpa(q, k_, v, is_causal=True).sum().backward()
+
+        f = timer.median_s(fwd)
+        fb = timer.median_s(fwd_bwd)
+        attention.append(
+            AttentionPoint(batch=batch, heads=heads, seq=seq, head_dim=hd, fwd_seconds=f, bwd_seconds=max(fb - f, 1e-9))
+        )
+    return attention
+
+
+def _bandwidth(
+    torch: Any, timer: Timer, device: str, dtype: Any, elems: int, notes: list[str], progress: Progress
+) -> list[BandwidthPoint]:
+    """Copy, GeLU and LayerNorm over ``elems`` elements (each reads and writes them once)."""
+    bandwidth: list[BandwidthPoint] = []
+    x = torch.randn(elems, device=device, dtype=dtype)
+    y = torch.empty_like(x)
+    per = x.element_size()
+    for kernel, fn, moved in (
+        ("copy", lambda: y.copy_(x), 2 * elems * per),
+        ("gelu", lambda: torch.nn.functional.gelu(x), 2 * elems * per),
+        ("layernorm", lambda: torch.nn.functional.layer_norm(x.view(-1, 1024), (1024,)), 2 * elems * per),
+    ):
+        if timer.left() < 0:
+            notes.append("budget spent before every memory-bound kernel")
+            break
+        progress(f"{kernel} bandwidth", 0.85)
+        bandwidth.append(BandwidthPoint(kernel=kernel, bytes=moved, seconds=timer.median_s(fn)))
+    return bandwidth
+
+
+def _references(
+    acc_id: str | None, gemm: list[GemmPoint], bandwidth: list[BandwidthPoint]
+) -> tuple[float, str, float, float, Any, float]:
+    """What the fitted fractions refer to: (peak TFLOP/s, its source, memory GiB, memory TB/s, the base
+    efficiency table, FP8 peak): the catalog's datasheet values for a known accelerator, else the fastest
+    GEMM and copy measured here."""
+    if acc_id:
+        acc = catalog.accelerator(acc_id)
+        return (
+            acc.peak_tflops["bf16"],
+            f"catalog {acc_id} dense BF16 peak",
+            acc.hbm_gib,
+            acc.hbm_tb_per_s,
+            acc.efficiency,
+            acc.peak_tflops.get("fp8", 0.0),
+        )
+    return (
+        max((g.tflops for g in gemm), default=1e-3),
+        "fastest GEMM measured on this device (no datasheet peak)",
+        (os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")) / 2**30,
+        max((b.gb_per_s for b in bandwidth if b.kernel == "copy"), default=1.0) / 1e3,
+        catalog.accelerator("h100-sxm-80gb").efficiency,
+        0.0,
+    )
+
+
+def sweep_points(profile: CalibrationProfile) -> int:
+    """How many points `remeasure` times (and calls its ``progress`` for)."""
+    return len(profile.gemm) + len(profile.attention) + len(profile.bandwidth)
+
+
+def remeasure(profile: CalibrationProfile, timer: Timer, progress: Progress | None = None) -> CalibrationProfile:
+    """The profile's dense GEMM shapes, attention shapes and memory-bound kernels timed again with ``timer`` and
+    fitted exactly as `run` fits them (FP8 and expert GEMMs are kept as measured): the profile the machine would
+    give now. ``progress`` is called once before each of the `sweep_points` points; the ground truth runs its
+    training steps from it, so that the steps and the sweep share the machine's state."""
+    torch = _torch()
+    device, dtype = profile.backend, getattr(torch, profile.dtype)
+    notes: list[str] = []
+    quiet: Progress = progress or (lambda _msg, _frac: None)
+    gemm = _dense_gemms(torch, timer, device, dtype, [(g.m, g.n, g.k) for g in profile.gemm], notes, quiet)
+    cfgs = [(a.batch, a.heads, a.seq, a.head_dim) for a in profile.attention]
+    attention = _attention(torch, timer, device, dtype, cfgs, notes, quiet)
+    elems = {round(b.bytes / (2 * torch.tensor([], dtype=dtype).element_size())) for b in profile.bandwidth}
+    bandwidth = [p for e in sorted(elems) for p in _bandwidth(torch, timer, device, dtype, e, notes, quiet)]
+    return refit(profile.model_copy(update={"notes": [*profile.notes, *notes]}), gemm, attention, bandwidth)
+
+
+def refit(
+    profile: CalibrationProfile,
+    gemm: list[GemmPoint],
+    attention: list[AttentionPoint],
+    bandwidth: list[BandwidthPoint],
+) -> CalibrationProfile:
+    """``profile`` with these dense GEMM, attention and memory points in place of its own, its references and
+    efficiency table fitted from them as `run` fits a new profile (FP8 and expert points kept)."""
+    peak, peak_src, mem_gib, mem_tb, base, peak_fp8 = _references(profile.accelerator, gemm, bandwidth)
+    eff = fit_efficiency(
+        gemm,
+        attention,
+        bandwidth,
+        peak,
+        mem_tb,
+        base,
+        profile.efficiency.source,
+        gemm_fp8=profile.gemm_fp8,
+        peak_fp8_tflops=peak_fp8,
+    )
+    return profile.model_copy(
+        update={
+            "gemm": gemm,
+            "attention": attention,
+            "bandwidth": bandwidth,
+            "efficiency": eff,
+            "peak_tflops": peak,
+            "peak_source": peak_src,
+            "memory_gib": mem_gib,
+            "memory_tb_per_s": mem_tb,
+        }
+    )
+
+
 def run(
     device: str = "auto",
     budget_s: float = 600.0,
@@ -216,64 +390,12 @@ def run(
         ([128, 256, 512], [256, 1024], [1, 2]) if small else ([2048, 4096, 8192], [4096, 16384], [1, 8])
     )
     shapes = gemm_shapes(hiddens, tokens, tps)
-    gemm: list[GemmPoint] = []
-    for i, (m, n, k) in enumerate(shapes):
-        if timer.left() < 0:
-            notes.append(f"budget spent after {i} of {len(shapes)} GEMM shapes")
-            break
-        progress(f"GEMM {m}x{n}x{k}", 0.6 * i / len(shapes))
-        a = torch.randn(m, k, device=device, dtype=dtype)
-        b = torch.randn(k, n, device=device, dtype=dtype)
-        gemm.append(
-            GemmPoint(
-                m=m,
-                n=n,
-                k=k,
-                dtype=str(dtype).removeprefix("torch."),
-                seconds=timer.median_s(lambda a=a, b=b: a @ b),  # type: ignore[misc]
-            )
-        )
+    gemm = _dense_gemms(torch, timer, device, dtype, shapes, notes, progress)
     gemm_fp8 = _fp8_gemms(torch, timer, shapes, notes) if device == "cuda" and not small else []
     expert_gemm = _expert_gemms(torch, timer, device, dtype, notes) if not small else []
-    attention: list[AttentionPoint] = []
-    sdpa = torch.nn.functional.scaled_dot_product_attention
     att_cfgs = [(2, 4, 128, 32), (2, 4, 256, 32)] if small else [(2, 16, 2048, 128), (1, 16, 8192, 128)]
-    for batch, heads, seq, hd in att_cfgs:
-        if timer.left() < 0:
-            notes.append("budget spent before every attention shape")
-            break
-        progress(f"attention s={seq}", 0.7)
-        q, k_, v = (
-            torch.randn(batch, heads, seq, hd, device=device, dtype=dtype, requires_grad=True) for _ in range(3)
-        )
-
-        def fwd(q: Any = q, k_: Any = k_, v: Any = v) -> Any:
-            with torch.no_grad():
-                return sdpa(q, k_, v, is_causal=True)
-
-        def fwd_bwd(q: Any = q, k_: Any = k_, v: Any = v) -> None:
-            sdpa(q, k_, v, is_causal=True).sum().backward()
-
-        f = timer.median_s(fwd)
-        fb = timer.median_s(fwd_bwd)
-        attention.append(
-            AttentionPoint(batch=batch, heads=heads, seq=seq, head_dim=hd, fwd_seconds=f, bwd_seconds=max(fb - f, 1e-9))
-        )
-    bandwidth: list[BandwidthPoint] = []
-    elems = (16 << 20) if small else (512 << 20)
-    x = torch.randn(elems, device=device, dtype=dtype)
-    y = torch.empty_like(x)
-    per = x.element_size()
-    for kernel, fn, moved in (
-        ("copy", lambda: y.copy_(x), 2 * elems * per),
-        ("gelu", lambda: torch.nn.functional.gelu(x), 2 * elems * per),
-        ("layernorm", lambda: torch.nn.functional.layer_norm(x.view(-1, 1024), (1024,)), 2 * elems * per),
-    ):
-        if timer.left() < 0:
-            notes.append("budget spent before every memory-bound kernel")
-            break
-        progress(f"{kernel} bandwidth", 0.85)
-        bandwidth.append(BandwidthPoint(kernel=kernel, bytes=moved, seconds=timer.median_s(fn)))
+    attention = _attention(torch, timer, device, dtype, att_cfgs, notes, progress)
+    bandwidth = _bandwidth(torch, timer, device, dtype, (16 << 20) if small else (512 << 20), notes, progress)
     collectives: list[dict[str, Any]] = []
     if device == "cuda" and torch.cuda.device_count() > 1:
         notes.append(
@@ -282,19 +404,7 @@ def run(
         )
     elif device == "cuda":
         notes.append("one GPU visible: no NCCL collectives measured")
-    peak_fp8 = 0.0
-    if acc_id:
-        acc = catalog.accelerator(acc_id)
-        peak, peak_src = acc.peak_tflops["bf16"], f"catalog {acc_id} dense BF16 peak"
-        peak_fp8 = acc.peak_tflops.get("fp8", 0.0)
-        mem_gib, mem_tb = acc.hbm_gib, acc.hbm_tb_per_s
-        base = acc.efficiency
-    else:
-        peak = max((g.tflops for g in gemm), default=1e-3)
-        peak_src = "fastest GEMM measured on this device (no datasheet peak)"
-        mem_gib = (os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")) / 2**30
-        mem_tb = max((b.gb_per_s for b in bandwidth if b.kernel == "copy"), default=1.0) / 1e3
-        base = catalog.accelerator("h100-sxm-80gb").efficiency
+    peak, peak_src, mem_gib, mem_tb, base, peak_fp8 = _references(acc_id, gemm, bandwidth)
     eff = fit_efficiency(
         gemm,
         attention,
