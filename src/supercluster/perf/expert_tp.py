@@ -28,9 +28,19 @@ Ring costs of all-gather and reduce-scatter ((n - 1) / n of the gathered bytes p
 from the fabric model (fabric.collectives), over ``etp`` consecutive ranks (expert TP is the innermost expert
 dimension, MoE Parallel Folding, Liu et al. 2025, arXiv:2504.14960, section 3.1).
 
+The all-gather dispatcher (MoEAllGatherTokenDispatcher, ``--moe-token-dispatcher-type allgather``, Megatron-LM's
+default through 2024: arguments.py at commit f1f03922, October 2024, ``default='allgather'``) has no all-to-all at
+all: ``gather_from_sequence_parallel_region_to_moe(hidden_states, use_global_buffer=True)`` all-gathers every rank's
+sequence-parallel shard of the tokens over the whole TP x EP group ("this allgather spans the communication domain
+of TP*EP": [(S/TP)*B, H] -> [S*B*EP, H]), with the routing indices (int64) and probabilities (fp32) of their top-k
+choices; each rank then picks the copies routed to its local experts (``moe_gather``), and on the way back scatters
+its partial outputs into a zeroed buffer of all the group's tokens and reduce-scatters it over TP x EP
+(``reduce_scatter_to_sequence_parallel_region_from_moe``), which both sums the expert-TP partial sums and returns
+each rank its shard. It moves tokens, not routed copies (1 row per token against top-k), but over tp * ep ranks.
+
 Which stacks use which dispatcher is a fact of the stack (``SoftwareProfile.ep_dispatch``): this module prices the
-all-to-all dispatcher (``per-expert``); the flex dispatcher over DeepEP (``per-destination``) runs its experts at
-etp = 1 in every bundled run and is left to perf.layer.expert_dispatch.
+all-to-all (``per-expert``) and all-gather (``all-gather``) dispatchers; the flex dispatcher over DeepEP
+(``per-destination``) runs its experts at etp = 1 in every bundled run and is left to perf.layer.expert_dispatch.
 """
 
 from __future__ import annotations
@@ -38,6 +48,9 @@ from __future__ import annotations
 from supercluster.perf.comm import CollectiveModel, span_of
 
 BF16_BYTES = 2.0
+# Routing metadata the all-gather dispatcher gathers with each token, per top-k choice: the expert index (int64,
+# max_ind) and its probability (fp32, max_prob).
+INDEX_BYTES, PROB_BYTES = 8.0, 4.0
 
 
 def routed_copy_rows(tokens: float, tp: int, etp: int, topk: int, load: float) -> float:
@@ -72,6 +85,34 @@ def expert_tp_fwd_s(
     nbytes = routed_copy_rows(tokens, tp, etp, topk, load) * hidden * BF16_BYTES
     span = span_of(etp, 1, comm.domain)
     return float(comm.all_gather(nbytes, span)) + float(comm.reduce_scatter(nbytes, span))
+
+
+def allgather_dispatch_fwd_s(
+    comm: CollectiveModel,
+    shard_tokens: float,
+    hidden: int,
+    tp: int,
+    ep: int,
+    topk: int,
+) -> float:
+    """Forward seconds of the all-gather dispatcher's gather (tokens, indices, probabilities) and reduce-scatter.
+
+    ``shard_tokens`` is one rank's sequence-parallel shard of the micro-batch (tokens / tp with sequence
+    parallelism). Gathered over the tp * ep consecutive ranks of Megatron's tensor-and-expert group: hidden states
+    ``shard_tokens * tp * ep`` rows of ``2 * hidden`` bytes, plus ``topk`` indices and probabilities per token
+    (12 B each); the reduce-scatter returns the hidden states only. Example (tp 8, ep 1, 2,048-token shard, h 4096,
+    top-3): 16,384 * 8,192 B = 134.2 MB of hidden states and 16,384 * 36 B = 0.59 MB of routing metadata gathered,
+    134.2 MB reduce-scattered. The backward moves the same hidden-state bytes (the metadata carries no gradient).
+    """
+    ranks = tp * ep
+    if ranks <= 1:
+        return 0.0
+    rows = shard_tokens * ranks
+    span = span_of(ranks, 1, comm.domain)
+    hidden_bytes = rows * hidden * BF16_BYTES
+    meta_bytes = rows * topk * (INDEX_BYTES + PROB_BYTES)
+    gather = float(comm.all_gather(hidden_bytes, span)) + float(comm.all_gather(meta_bytes, span))
+    return gather + float(comm.reduce_scatter(hidden_bytes, span))
 
 
 # Whether the step model prices the dispatcher's expert-TP collectives this way (perf.layer); False restores the
