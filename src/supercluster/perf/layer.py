@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 
 from supercluster.fabric.placement import ep_stride
-from supercluster.perf import moe_kernels, tp_overlap
+from supercluster.perf import expert_tp, moe_kernels, tp_overlap
 from supercluster.perf.comm import CollectiveModel, span_of
 from supercluster.perf.expert_gemm import expert_linear_gemms_s
 from supercluster.perf.gemm import NVFP4_BF16_LAYER_FRACTION, linear_fwd_bwd_s, linear_gemms_s, memory_bound_s
@@ -289,7 +289,19 @@ def layer_cost(
         b_elem += memory_bound_s(routed * (per_f * model.expert_ffn / et + per_h * h), acc)
 
     # --- tensor-parallel communication: 2 collectives forward, 2 backward (Shoeybi et al. sec. 3) ---
-    if moe and et != t and not model.moe_shared_experts:
+    etp_fwd = 0.0  # the dispatcher's expert-TP (or TP x EP) all-gather and reduce-scatter (perf.expert_tp)
+    if moe and expert_tp.ENABLED and sw.ep_dispatch in ("per-expert", "all-gather"):
+        # the attention block's TP collectives over t ranks (and a shared expert's, a dense TP MLP); the routed
+        # experts' over their et ranks, issued by the dispatcher on the routed copies, exposed
+        tp_fwd, tp_bwd = tp_comm(tok * h * 2.0, plan, sw, comm, {"attn": reads_input["attn"]}, blocks=1.0)
+        if model.moe_shared_experts:
+            sh_f, sh_b = tp_comm(tok * h * 2.0, plan, sw, comm, {"mlp": reads_input["mlp"]}, blocks=1.0)
+            tp_fwd, tp_bwd = tp_fwd + sh_f, tp_bwd + sh_b
+        if sw.ep_dispatch == "all-gather":
+            etp_fwd = expert_tp.allgather_dispatch_fwd_s(comm, tok / sp_div, h, t, plan.ep, model.moe_topk)
+        else:
+            etp_fwd = expert_tp.expert_tp_fwd_s(comm, tok, h, t, et, model.moe_topk, load)
+    elif moe and et != t and not model.moe_shared_experts:
         # the attention block's TP collectives over t ranks; the expert block's over its et ranks, on the et / t
         # of the tokens they share (none at et = 1: each rank routes its own sequence shard)
         tp_fwd, tp_bwd = tp_comm(tok * h * 2.0, plan, sw, comm, {"attn": reads_input["attn"]}, blocks=1.0)
@@ -326,7 +338,9 @@ def layer_cost(
         steps = plan.cp - 1
         cp_fwd = steps * max(step_comm - f_attn / plan.cp, 0.0)
         cp_bwd = steps * max(2.0 * step_comm - b_attn / plan.cp, 0.0) + step_comm
-    ep_fwd = expert_dispatch(model, plan, sw, comm, tok * h * 2.0 / sp_div * load) if moe and plan.ep > 1 else 0.0
+    a2a = moe and plan.ep > 1 and sw.ep_dispatch != "all-gather"  # the all-gather dispatcher has no all-to-all
+    ep_fwd = expert_dispatch(model, plan, sw, comm, tok * h * 2.0 / sp_div * load) if a2a else 0.0
+    ep_fwd += etp_fwd
 
     fwd_compute = f_gemm + f_attn + f_elem
     if plan.recompute == "full":

@@ -298,12 +298,14 @@ class SoftwareProfile(Spec):
             "parameters); the fill and the planner search only these"
         ),
     )
-    ep_dispatch: Literal["per-expert", "per-destination"] = Field(
+    ep_dispatch: Literal["per-expert", "per-destination", "all-gather"] = Field(
         default="per-expert",
         description=(
             "per-expert: an all-to-all moves one copy of a token per routed expert (Megatron's alltoall "
             "dispatcher); per-destination: one copy per destination node over the network and per rank over "
-            "NVLink, the two pipelined (DeepEP)"
+            "NVLink, the two pipelined (DeepEP); all-gather: every rank of the TP x EP group gathers all the "
+            "group's tokens and keeps those routed to its experts, a reduce-scatter on the way back (Megatron's "
+            "allgather dispatcher, its default through 2024; perf.expert_tp)"
         ),
     )
     expert_gemm: Literal["loop", "multistream", "grouped", "deepgemm"] = Field(
