@@ -16,6 +16,7 @@ Every row of the bundled set is then predicted with the constants fitted without
 by construction, ``loso_rows``), next to the in-sample prediction. Run:
 
     python scripts/refit_protocol.py OUT.json [--one-source EARLIER.json]
+    python scripts/refit_protocol.py --records OUT.json   # fit_sources.json's records from a run on this model
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import itertools
 import json
 import sys
 import time
+from pathlib import Path
 
 from fit_efficiency import FITS, WHOLE_SET_CARDS, table_with
 
@@ -143,7 +145,59 @@ def score(gemm: dict[str, float], whole: dict, attention: dict[str, float | None
     return res
 
 
+FIT_SOURCES = Path(__file__).resolve().parents[1] / "src/supercluster/validate/data/fit_sources.json"
+A100_TABLE = "Korthikanti et al. 2022 Tables 3+5"
+
+
+def write_records(result: dict) -> list[dict]:
+    """fit_sources.json from a run: the H100 SXM BF16 fraction is fitted on every BF16 row of the card, so every
+    table holding one is a fit table; its record is the mean error of all its rows predicted with the fractions
+    refitted without its document. The A100 fraction stays fitted on Korthikanti et al. (its record likewise), the
+    FP8 fraction's is its leave-one-row-out error, the MXFP8 record is kept."""
+    _, rows = read_rows("all")
+    scored = {r["id"]: r for r in result["score"]["rows"]}
+    fit_tables = {A100_TABLE} | {
+        source_table(r["source"])
+        for r in rows
+        if r["gpu"] == "h100-sxm-80gb"
+        and r["metric"] != "activation_gib_per_gpu"
+        and (r.get("precision") or "bf16").strip().lower() in ("bf16", "fp16", "")
+        and scored[r["id"]]["catalog"] is not None
+    }
+    errs: dict[str, list[float]] = {}
+    for r in result["score"]["rows"]:
+        if r["loso"] is not None:
+            errs.setdefault(r["table"], []).append(abs(r["loso"]))
+    data = json.loads(FIT_SOURCES.read_text(encoding="utf-8"))
+    kept = [c for c in data["constants"] if "mxfp8" in c["constant"]]
+    fp8 = next(c for c in data["constants"] if c["constant"] == "h100-sxm-80gb gemm_peak_fraction.fp8")
+    loo = result["one_source"]["h100-sxm-80gb"]["fp8_leave_one_out_mape_pct"]
+    records = []
+    for table in sorted(fit_tables):
+        a100 = table == A100_TABLE
+        records.append(
+            {
+                "constant": "a100 gemm_peak_fraction.bf16 (Ampere table)"
+                if a100
+                else "h100-sxm-80gb gemm_peak_fraction.bf16 (whole-set fit on every BF16 row of the card)",
+                "document": table,
+                "loso_mape_pct": round(sum(errs[table]) / len(errs[table]), 2),
+                "kind": "leave-one-source-out: refitted on every other bundled row of the card"
+                if a100
+                else "leave-one-source-out: refitted on every other bundled BF16 row of the card; the table's rows "
+                "predicted with that refit",
+            }
+        )
+    data["constants"] = [*records, dict(fp8, loso_mape_pct=round(loo, 2)), *kept]
+    FIT_SOURCES.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    return records
+
+
 def main() -> None:
+    if sys.argv[1] == "--records":
+        with open(sys.argv[2]) as fh:
+            print(len(write_records(json.load(fh))), "records written to", FIT_SOURCES)
+        return
     path = sys.argv[1]
     out: dict = {}
     t0 = time.perf_counter()
