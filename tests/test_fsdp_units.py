@@ -69,9 +69,11 @@ def _fsdp_run(zero: int, **sw_update):
     return estimate(wl, system, sw, plan, 64)
 
 
-def test_root_unit_exposes_more_than_a_bucket():
+def test_root_unit_exposes_more_than_a_bucket(monkeypatch):
     """With whole units the first all-gather and last reduce-scatter of each micro-batch (1.27 B parameters for
-    Llama 3 8B) cannot hide; with 25 M-parameter buckets they nearly all do. Nothing else in the step changes."""
+    Llama 3 8B) cannot hide; with 25 M-parameter buckets they nearly all do. Nothing else in the step changes.
+    Overlap is perfect here (compute-communication interference off), so only the units' exposure is compared."""
+    monkeypatch.setattr(interference, "IN_STEP_TIME", False)
     units = _fsdp_run(3, shard_copy_out=False)
     buckets = _fsdp_run(3, shard_root_unit=False, shard_copy_out=False)
     assert units.dp_comm_s > 5 * buckets.dp_comm_s > 0

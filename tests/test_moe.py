@@ -333,7 +333,9 @@ def test_dualpipe_ranks_carry_a_mirrored_pair_of_stages():
         res = evaluate(wl, system, sw, Candidates.from_plans([plan]))
         return float(res.step_time_s[0]), tuple(res.stage_layers[0])
 
-    v, heavier = base.vocab, int(base.vocab * 1.1)
+    # from 1.1x to 1.2x the vocabulary: at 1.0x the balanced split keeps one more layer on the last stage (with the
+    # H100 SXM BF16 GEMM fraction of the whole-set fit the BF16 head is cheap enough), and the test needs one split
+    v, heavier = int(base.vocab * 1.1), int(base.vocab * 1.2)
     (a, split_a), (b, split_b) = step(v, "1f1b"), step(heavier, "1f1b")
     (c, split_c), (d, split_d) = step(v, "dualpipe"), step(heavier, "dualpipe")
     assert split_a == split_b == split_c == split_d
