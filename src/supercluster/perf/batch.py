@@ -35,6 +35,7 @@ import numpy as np
 from supercluster.perf import ep_overlap, fixed_cost, fsdp, interference
 from supercluster.perf import straggler as stragglers
 from supercluster.perf.comm import CollectiveModel, span_of
+from supercluster.perf.context import Context, context
 from supercluster.perf.layer import embedding_cost, head_cost, layer_cost
 from supercluster.perf.memory import (
     FRAGMENTATION_FRACTION,
@@ -352,15 +353,16 @@ def _stage_params(model: ModelSpec, c: Candidates, layers: np.ndarray, first: An
     return params, expert
 
 
-def _blend_partial_recompute(
-    t: dict[str, np.ndarray],
-    c: Candidates,
-    model: ModelSpec,
-    seq: int,
-    system: SystemSpec,
-    sw: SoftwareProfile,
-    comm: CollectiveModel,
-) -> dict[str, np.ndarray]:
+def _inner_row(ctx: Context, key: tuple[int, ...]) -> tuple[float, ...]:
+    """The :data:`_INNER_FIELDS` of :func:`inner_terms` for one inner key, computed once per context."""
+    row = ctx.rows.get(key)
+    if row is None:
+        terms = inner_terms(ctx.model, ctx.seq, ctx.system, ctx.sw, ctx.comm, key)
+        row = ctx.rows[key] = tuple(terms[f] for f in _INNER_FIELDS)
+    return row
+
+
+def _blend_partial_recompute(t: dict[str, np.ndarray], c: Candidates, ctx: Context) -> dict[str, np.ndarray]:
     """Layer terms of candidates that re-run only a share f of a full recompute: f of the full-recompute layer and
     1 - f of the same layer without recompute, in time, FLOPs and held activations (Megatron's block recompute of
     k layers per stage is exactly this with f = k / L; a save-some-matmuls policy is priced as the share of the
@@ -369,18 +371,16 @@ def _blend_partial_recompute(
     partial = np.flatnonzero((c.rc == RECOMPUTE.index("full")) & (rcf < 1.0))
     if len(partial) == 0:
         return t
-    none_rows: dict[tuple[int, ...], dict[str, float]] = {}
     out = {f: v.astype(float, copy=True) for f, v in t.items()}
     for i in partial:
         etp_i = int(c.etp[i]) if c.etp is not None else int(c.tp[i])
         key = (int(c.tp[i]), int(c.cp[i]), int(c.mb[i]), int(c.sp[i]), 0, int(c.prec[i]), int(c.ep[i]), etp_i)
-        if key not in none_rows:
-            none_rows[key] = inner_terms(model, seq, system, sw, comm, key)
+        none_row = _inner_row(ctx, key)
         f = float(rcf[i])
-        for name in _INNER_FIELDS:
+        for j, name in enumerate(_INNER_FIELDS):
             if name == "act_work":  # one layer re-run still holds all its activations
                 continue
-            out[name][i] = f * t[name][i] + (1.0 - f) * none_rows[key][name]
+            out[name][i] = f * t[name][i] + (1.0 - f) * none_row[j]
     return out
 
 
@@ -391,11 +391,12 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     n = len(c)
     if n == 0:
         return _empty(c, acc.hbm_gib * GIB)
-    comm = CollectiveModel(system)
+    ctx = context(model, seq, system, sw)  # the collective model and inner-key rows, kept between calls
+    comm = ctx.comm
     L = model.layers
     share = model.moe_layers / L
 
-    # --- inner keys: per-layer costs, computed once each ---
+    # --- inner keys: per-layer costs, computed once each (and kept in the context for later calls) ---
     # Pack each inner key into one int64 (mixed radix) so 1-D np.unique can group them quickly.
     etp = c.etp if c.etp is not None else c.tp
     code = ((((c.tp * 4096 + c.cp) * 1024 + c.mb) * 2 + c.sp) * 4 + c.rc) * 2 + c.prec
@@ -403,29 +404,20 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     uniq_codes, inner = _group(code)
     first_of = np.zeros(len(uniq_codes), dtype=np.int64)
     first_of[inner[::-1]] = np.arange(n)[::-1]
-    rows = [
-        inner_terms(
-            model,
-            seq,
-            system,
-            sw,
-            comm,
-            (
-                int(c.tp[i]),
-                int(c.cp[i]),
-                int(c.mb[i]),
-                int(c.sp[i]),
-                int(c.rc[i]),
-                int(c.prec[i]),
-                int(c.ep[i]),
-                int(etp[i]),
-            ),
-        )
-        for i in first_of
-    ]
-    table = np.array([[r[f] for f in _INNER_FIELDS] for r in rows], dtype=float)
+    keys = zip(
+        c.tp[first_of].tolist(),
+        c.cp[first_of].tolist(),
+        c.mb[first_of].tolist(),
+        c.sp[first_of].astype(np.int64).tolist(),
+        c.rc[first_of].tolist(),
+        c.prec[first_of].tolist(),
+        c.ep[first_of].tolist(),
+        etp[first_of].tolist(),
+        strict=True,
+    )
+    table = np.array([_inner_row(ctx, key) for key in keys], dtype=float)
     t = {f: table[inner, j] for j, f in enumerate(_INNER_FIELDS)}
-    t = _blend_partial_recompute(t, c, model, seq, system, sw, comm)
+    t = _blend_partial_recompute(t, c, ctx)
     mean_layer = t["dense_total"] * (1 - share) + t["moe_total"] * share
 
     # --- stage balance, once per (inner key, pp) ---
