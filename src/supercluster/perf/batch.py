@@ -76,6 +76,7 @@ RECOMPUTE: tuple[Recompute, ...] = ("none", "selective", "full")
 SCHEDULE_NAMES: tuple[Schedule, ...] = ("1f1b", "zb-h1", "zb-v", "dualpipe")
 PRECISION: tuple[TrainPrecision, ...] = ("bf16", "fp8", "mxfp8", "nvfp4")
 FP8, MXFP8 = PRECISION.index("fp8"), PRECISION.index("mxfp8")  # the 8-bit formats, as Candidates codes them
+_WEIGHT_BYTES = np.array([WEIGHT_BYTES[p] for p in PRECISION])  # memory.WEIGHT_BYTES by Candidates' code
 
 
 @dataclass
@@ -149,8 +150,12 @@ class Candidates:
     def take(self, idx: np.ndarray) -> Candidates:
         return Candidates(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
 
-    def plan(self, i: int) -> ResolvedPlan:
-        return ResolvedPlan(
+    def plan(self, i: int, trusted: bool = False) -> ResolvedPlan:
+        """The i-th layout as a plan. ``trusted``: the candidates came from validated plans
+        (:meth:`from_plans`), so the values are a validated plan's own and pydantic's validation of them is
+        skipped (``model_construct``: same fields, same values; it costs a tenth of an estimate)."""
+        make = ResolvedPlan.model_construct if trusted else ResolvedPlan
+        return make(
             tp=int(self.tp[i]),
             pp=int(self.pp[i]),
             vpp=int(self.vpp[i]),
@@ -599,24 +604,34 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     # ZB-V keeps 1F1B's peak activations; DualPipe holds p + 1 micro-batches and two copies of the weights
     in_flight = np.where(sched == 2, np.minimum(pp, m_pass), in_flight)
     in_flight = np.where(dual, np.minimum(pp + 1, m_pass), in_flight)
-    w_bytes = np.array([WEIGHT_BYTES[p] for p in PRECISION])[c.prec]  # plus the quantized copies the GEMMs read
+    w_bytes = _WEIGHT_BYTES[c.prec]  # plus the quantized copies the GEMMs read
     if sw.fp8_param_gather:
         # the weights are the 8-bit tensors: FP8 keeps them (1 B) and their transposed copy (1 B); MXFP8 its
         # row-wise weights and the column-wise copy; no BF16 copy either way
         w_bytes = np.where(c.prec == FP8, 2.0, np.where(c.prec == MXFP8, w_bytes - 2.0, w_bytes))
     shard = dp_group
     eshard = np.maximum(1, edp)
+    # what both stages share, computed once: the sharding divisors of weights (ZeRO-3), gradients (ZeRO-2) and
+    # optimizer states (ZeRO-1) of the non-expert and expert parameters, one layer's activations, the logits
+    zero3 = zero >= 3
+    w_div, w_ediv = np.where(zero3, shard, 1), np.where(zero3, eshard, 1)
+    g_div, g_ediv = np.where(zero >= 2, shard, 1), np.where(zero >= 2, eshard, 1)
+    o_div, o_ediv = np.where(sharded, shard, 1), np.where(sharded, eshard, 1)
+    opt_state = optimizer_state_bytes(sw)
+    act_layer = t["act_dense"] * (1 - share) + t["act_moe"] * share
+    act_work = np.where(c.rc == 2, t["act_work"], 0.0)
+    logits_bytes = c.mb * seq / c.cp * model.vocab / c.tp * 6.0  # bf16 logits + fp32 softmax
 
     def stage_memory(layers: np.ndarray, scaled: np.ndarray, first: Any, last: Any) -> tuple[np.ndarray, ...]:
         pr, ex = _stage_params(model, c, layers, first, last)
-        w = w_bytes * (pr / np.where(zero >= 3, shard, 1) + ex / np.where(zero >= 3, eshard, 1))
-        w = w + np.where(zero >= 3, 2 * 2.0 * pr / np.maximum(layers, 1), 0.0)  # gathered layer buffers
+        w = w_bytes * (pr / w_div + ex / w_ediv)
+        w = w + np.where(zero3, 2 * 2.0 * pr / np.maximum(layers, 1), 0.0)  # gathered layer buffers
         w = np.where(dual, 2.0 * w, w)
-        gr = sw.grad_accum_bytes * (pr / np.where(zero >= 2, shard, 1) + ex / np.where(zero >= 2, eshard, 1))
-        opt = optimizer_state_bytes(sw) * (pr / np.where(sharded, shard, 1) + ex / np.where(sharded, eshard, 1))
-        act = scaled * (t["act_dense"] * (1 - share) + t["act_moe"] * share) * in_flight
-        act = act + np.where(c.rc == 2, t["act_work"], 0.0)
-        logits = np.where(last, c.mb * seq / c.cp * model.vocab / c.tp * 6.0, 0.0)  # bf16 logits + fp32 softmax
+        gr = sw.grad_accum_bytes * (pr / g_div + ex / g_ediv)
+        opt = opt_state * (pr / o_div + ex / o_ediv)
+        act = scaled * act_layer * in_flight
+        act = act + act_work
+        logits = np.where(last, logits_bytes, 0.0)
         allowance = RUNTIME_RESERVE_BYTES + FRAGMENTATION_FRACTION * act
         return w, gr, opt, act, logits, allowance
 

@@ -86,5 +86,6 @@ def schedule_bubble(sched: Any, t_mean: Any, fwd_share: Any, pp: Any, vpp: Any) 
     zbh1 = (pp - 1) * f
     zbv = (pp - 1) * np.maximum(0.0, f / 2 + b / 4 - b / 2)
     dual = np.maximum(pp / 2 - 1, 0.0) * (f / 2 + b / 2 + b / 2 - 3 * b / 4)
-    out = np.select([sched == 1, sched == 2, sched == 3], [zbh1, zbv, dual], default=one)
+    # np.select's first true condition, as nested np.where (the same choice, without select's list handling)
+    out = np.where(sched == 1, zbh1, np.where(sched == 2, zbv, np.where(sched == 3, dual, one)))
     return np.where(pp > 1, out, 0.0)
