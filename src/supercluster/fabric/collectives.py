@@ -78,7 +78,8 @@ def span_of(size: Any, stride: Any, domain: int) -> Span:
     stride = np.asarray(stride, dtype=float)
     # np.clip(x, 1, size) as min(max(x, 1), size): the same values, without clip's overhead on small arrays
     k = np.where(stride < domain, np.minimum(np.maximum(np.floor(domain / stride), 1), size), 1.0)
-    return Span(size, np.where(size <= 1, 1.0, k), np.where(size <= 1, 1.0, size * stride))
+    alone = size <= 1
+    return Span(size, np.where(alone, 1.0, k), np.where(alone, 1.0, size * stride))
 
 
 class CollectiveModel:

@@ -348,13 +348,18 @@ def _stage_params(model: ModelSpec, c: Candidates, layers: np.ndarray, first: An
     ) / c.tp
     etp = c.etp if c.etp is not None else c.tp
     expert = layers * share * per_moe_expert / (etp * c.ep)
-    params = params + np.where(first | (c.pp == 1), model.embedding_params / c.tp, 0.0)
+    # ``first`` and ``last`` are masks or plain True (the first stage's and the last stage's own call); where one
+    # is True the term is added as is, the same values np.where(True, x, 0) would pick
+    emb = model.embedding_params / c.tp
+    params = params + (emb if first is True else np.where(first | (c.pp == 1), emb, 0.0))
     head = (c.pp > 1) | (not model.tied_embeddings)
-    params = params + np.where(last & head, model.vocab * model.hidden / c.tp, 0.0)
+    params = params + np.where(head if last is True else last & head, model.vocab * model.hidden / c.tp, 0.0)
     if model.mtp_depth:
         mtp_experts = model.mtp_depth * (model.moe_experts * model.expert_params if model.is_moe else 0)
-        params = params + np.where(last, (model.mtp_params - mtp_experts) / c.tp, 0.0)
-        expert = expert + np.where(last, mtp_experts / (etp * c.ep), 0.0)
+        mtp = (model.mtp_params - mtp_experts) / c.tp
+        mtp_expert = mtp_experts / (etp * c.ep)
+        params = params + (mtp if last is True else np.where(last, mtp, 0.0))
+        expert = expert + (mtp_expert if last is True else np.where(last, mtp_expert, 0.0))
     return params, expert
 
 
@@ -421,7 +426,8 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         strict=True,
     )
     table = np.array([_inner_row(ctx, key) for key in keys], dtype=float)
-    t = {f: table[inner, j] for j, f in enumerate(_INNER_FIELDS)}
+    # one gather of the candidates' rows, transposed into one contiguous column per field (19 gathers cost more)
+    t = dict(zip(_INNER_FIELDS, np.ascontiguousarray(table[inner].T), strict=True))
     t = _blend_partial_recompute(t, c, ctx)
     mean_layer = t["dense_total"] * (1 - share) + t["moe_total"] * share
 
