@@ -123,28 +123,57 @@ class Candidates:
 
     @classmethod
     def from_plans(cls, plans: list[ResolvedPlan]) -> Candidates:
-        def col(f: Any, dtype: Any = np.int64) -> np.ndarray:
-            return np.array([f(p) for p in plans], dtype=dtype)
+        n = len(plans)
 
+        def cols(rows: list[tuple[Any, ...]], width: int, dtype: Any) -> np.ndarray:
+            # one array per dtype, a contiguous row per field (one np.array call, not one per field)
+            return np.ascontiguousarray(np.array(rows, dtype=dtype).reshape(n, width).T)
+
+        ints = cols(
+            [
+                (
+                    *(p.tp, p.pp, p.vpp, p.cp, p.ep, p.dp, p.zero, p.micro_batch),
+                    *(p.local_batch or 0, p.expert_tp, p.sites, p.diloco_inner_steps or 0),
+                )
+                for p in plans
+            ],
+            12,
+            np.int64,
+        )
+        codes = cols(
+            [
+                (
+                    RECOMPUTE.index(p.recompute),
+                    PRECISION.index(p.precision),
+                    SCHEDULE_NAMES.index(p.schedule),
+                    SYNC_NAMES.index(p.sync),
+                )
+                for p in plans
+            ],
+            4,
+            np.int8,
+        )
+        tp, pp, vpp, cp, ep, dp, zero, mb, lb, etp, sites, hin = ints
+        rc, prec, sched, sync = codes
         return cls(
-            tp=col(lambda p: p.tp),
-            pp=col(lambda p: p.pp),
-            vpp=col(lambda p: p.vpp),
-            cp=col(lambda p: p.cp),
-            ep=col(lambda p: p.ep),
-            dp=col(lambda p: p.dp),
-            zero=col(lambda p: p.zero),
-            mb=col(lambda p: p.micro_batch),
-            sp=col(lambda p: p.sequence_parallel, bool),
-            rc=col(lambda p: RECOMPUTE.index(p.recompute), np.int8),
-            prec=col(lambda p: PRECISION.index(p.precision), np.int8),
-            sched=col(lambda p: SCHEDULE_NAMES.index(p.schedule), np.int8),
-            lb=col(lambda p: p.local_batch or 0),
-            rcf=col(lambda p: p.recompute_fraction, float),
-            etp=col(lambda p: p.expert_tp),
-            sites=col(lambda p: p.sites),
-            sync=col(lambda p: SYNC_NAMES.index(p.sync), np.int8),
-            hin=col(lambda p: p.diloco_inner_steps or 0),
+            tp=tp,
+            pp=pp,
+            vpp=vpp,
+            cp=cp,
+            ep=ep,
+            dp=dp,
+            zero=zero,
+            mb=mb,
+            sp=np.array([p.sequence_parallel for p in plans], dtype=bool),
+            rc=rc,
+            prec=prec,
+            sched=sched,
+            lb=lb,
+            rcf=np.array([p.recompute_fraction for p in plans], dtype=float),
+            etp=etp,
+            sites=sites,
+            sync=sync,
+            hin=hin,
         )
 
     def take(self, idx: np.ndarray) -> Candidates:
@@ -628,8 +657,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     act_work = np.where(c.rc == 2, t["act_work"], 0.0)
     logits_bytes = c.mb * seq / c.cp * model.vocab / c.tp * 6.0  # bf16 logits + fp32 softmax
 
-    def stage_memory(layers: np.ndarray, scaled: np.ndarray, first: Any, last: Any) -> tuple[np.ndarray, ...]:
-        pr, ex = _stage_params(model, c, layers, first, last)
+    def stage_memory(pr: Any, ex: Any, layers: np.ndarray, scaled: np.ndarray, last: Any) -> tuple[np.ndarray, ...]:
         w = w_bytes * (pr / w_div + ex / w_ediv)
         w = w + np.where(zero3, 2 * 2.0 * pr / np.maximum(layers, 1), 0.0)  # gathered layer buffers
         w = np.where(dual, 2.0 * w, w)
@@ -641,9 +669,10 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         allowance = RUNTIME_RESERVE_BYTES + FRAGMENTATION_FRACTION * act
         return w, gr, opt, act, logits, allowance
 
-    first = stage_memory(n_first, n_first, True, single)
+    first = stage_memory(params0, expert0, n_first, n_first, single)  # the first stage's parameters, from above
     # Later stages hold fewer micro-batches in flight: under 1F1B stage i holds p - i, the last one 1.
-    last = stage_memory(n_last, np.where(single, n_last, n_last / pp), single, True)
+    last_pr, last_ex = _stage_params(model, c, n_last, single, True)
+    last = stage_memory(last_pr, last_ex, n_last, np.where(single, n_last, n_last / pp), True)
     tot_first = sum(first)
     tot_last = sum(last)
     worst_last = tot_last > tot_first
