@@ -61,7 +61,7 @@ def _one(x: Any) -> float | None:
     if kind is float:
         return x  # type: ignore[no-any-return]
     if kind is np.ndarray:
-        return float(x.reshape(-1)[0]) if x.size == 1 else None
+        return float(x.item()) if x.size == 1 else None  # item(): the one element as a Python number
     if kind is int or isinstance(x, np.generic):
         return float(x)
     return None
@@ -242,10 +242,11 @@ class CollectiveModel:
             n, k, extent = _one(s.n), _one(s.k), _one(s.extent)
             if n is not None and k is not None and extent is not None:
                 t = self._cached(op, one, n, k, extent)  # one message, one group: NCCL's choice, memoised
-                if np.ndim(nbytes) == 0:
+                shape = nbytes.shape if type(nbytes) is np.ndarray else np.shape(nbytes)
+                if shape == ():
                     return t
                 # one candidate (the estimate's case): a one-element array, as np.full would make it, but cheaper
-                return np.array([t]) if np.shape(nbytes) == (1,) else np.full(np.shape(nbytes), t)
+                return np.array([t]) if shape == (1,) else np.full(shape, t)
         times = list(self.algorithms(op, nbytes, s).values())
         best = times[0]
         for t in times[1:]:

@@ -614,13 +614,16 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     # DiLoCo the sites meet every H inner steps, so a step waits only for the slowest GPU of its own site. Priced
     # always, added to the step only where the accuracy protocol let it land (stragglers.IN_STEP_TIME)
     sync_code = c.sync if c.sync is not None else np.zeros(n, dtype=np.int8)
-    sync_ranks = (c.tp * c.pp * c.cp * c.dp) // np.where(sync_code == 0, 1, sites)
-    straggler = stragglers.straggler_s(compute_slow * m + n_slow * t["rc_s"] * m + bubble, sync_ranks)
-    sync_scalars = 2.0 * comm.all_reduce(8.0, span_of(c.tp * c.pp * c.cp * c.dp, 1, system.domain_gpus))
-    fixed = n_slow * fix_layer * m + fixed_cost.step_fixed_s(opt_params, sw.elementwise_fused, sync_scalars)
+    job_gpus = c.tp * c.pp * c.cp * c.dp
+    sync_ranks = job_gpus // np.where(sync_code == 0, 1, sites)
+    compute_s, recompute_s = compute_slow * m, n_slow * t["rc_s"] * m
+    straggler = stragglers.straggler_s(compute_s + recompute_s + bubble, sync_ranks)
+    sync_scalars = 2.0 * comm.all_reduce(8.0, span_of(job_gpus, 1, system.domain_gpus))
+    fixed_mb = n_slow * fix_layer * m  # the micro-batches' fixed costs
+    fixed = fixed_mb + fixed_cost.step_fixed_s(opt_params, sw.elementwise_fused, sync_scalars)
     step = t_pipe + dp_exposed + optimizer_s + (straggler if stragglers.IN_STEP_TIME else 0.0)
     if fixed_cost.IN_STEP_TIME:
-        step = step + fixed - n_slow * fix_layer * m  # the micro-batches' share is in t_pipe already
+        step = step + fixed - fixed_mb  # the micro-batches' share is in t_pipe already
     wan = np.zeros(n)
     if multi_site:
         wan = _wan_term(workload, system, sw, c, sites, step, L * t["bwd_rc"])
@@ -681,8 +684,8 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     return BatchResult(
         cand=c,
         step_time_s=step,
-        compute_s=compute_slow * m,
-        recompute_s=n_slow * t["rc_s"] * m,
+        compute_s=compute_s,
+        recompute_s=recompute_s,
         tp_comm_s=n_slow * t["tp_s"] * m,
         ep_comm_s=n_slow * (t["ep_s"] - ep_hidden) * m,
         pp_comm_s=p2p_per_mb * m,
