@@ -135,3 +135,21 @@ def test_the_cache_is_bounded(monkeypatch):
     plans = [ResolvedPlan.single(tp=t, dp=64 // t, sequence_parallel=t > 1) for t in (1, 2, 4)]
     evaluate(wl, system, sw, Candidates.from_plans(plans))
     assert len(context.context(model, 4096, system, sw).rows) == 0  # three rows > 1: dropped on the next use
+
+
+def test_a_flipped_switch_gets_rows_of_its_own(monkeypatch):
+    from supercluster.perf import moe_kernels, tp_overlap
+
+    scn = catalog.load("colossus-grok")  # MoE: the routing kernels are in its layer rows
+    plan = resolve(scn.plan, scn.workload, scn.system, scn.software, scn.gpus).plan
+    context.clear()
+    on = one(scn, plan)
+    monkeypatch.setattr(moe_kernels, "ENABLED", False)  # as scripts/*_protocol.py flip a verdict
+    off = one(scn, plan)
+    context.clear()
+    assert one(scn, plan) == off != on
+    monkeypatch.undo()
+    assert one(scn, plan) == on
+    before = context.context(scn.workload.model, scn.workload.seq, scn.system, scn.software)
+    monkeypatch.setattr(tp_overlap, "ENABLED", not tp_overlap.ENABLED)
+    assert context.context(scn.workload.model, scn.workload.seq, scn.system, scn.software) is not before

@@ -9,8 +9,10 @@ parallel, recompute, precision, ep, etp). One estimate used to rebuild both on e
 The specs are frozen pydantic models, so the same objects always hold the same values: a context is looked up
 by the identity of its specs, and holds references to them so that no id is reused while its entry lives. The
 cached values are the very numbers the uncached code computes (the same function on the same inputs), so
-results are bit-identical (tests/test_speed_cache.py). Code that changes the model's module constants at run
-time (a test's monkeypatch of something :mod:`supercluster.perf.layer` reads) must call :func:`clear` first.
+results are bit-identical (tests/test_speed_cache.py). The module switches that the accuracy protocols
+(scripts/*_protocol.py) and tests flip at run time are part of the key (:func:`switches`), so a flipped switch
+gets rows of its own; code that changes any other module constant the layer costs read at run time must call
+:func:`clear`.
 
 Bounded: at most ``MAX_CONTEXTS`` contexts (least recently used dropped) and ``MAX_ROWS`` inner-key rows each
 (the rows are dropped when a context would exceed it; they are recomputed on demand).
@@ -20,7 +22,10 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Any
 
+from supercluster.perf import ep_overlap, fixed_cost, gemm, imbalance, interference, layer, moe_kernels, tp_overlap
+from supercluster.perf import straggler as stragglers
 from supercluster.perf.comm import CollectiveModel
 from supercluster.specs import ModelSpec, SoftwareProfile, SystemSpec
 
@@ -40,7 +45,7 @@ class Context:
     rows: dict[tuple[int, ...], tuple[float, ...]] = field(default_factory=dict)  # batch._inner_row
 
 
-_contexts: OrderedDict[tuple[int, int, int, int], Context] = OrderedDict()
+_contexts: OrderedDict[tuple[Any, ...], Context] = OrderedDict()
 _comms: OrderedDict[int, tuple[SystemSpec, CollectiveModel]] = OrderedDict()
 
 
@@ -57,9 +62,25 @@ def collective_model(system: SystemSpec) -> CollectiveModel:
     return comm
 
 
+def switches() -> tuple[Any, ...]:
+    """The module switches flipped at run time (the accuracy protocols' verdicts, tests' monkeypatches), as they
+    stand now: part of a context's key."""
+    return (
+        tp_overlap.ENABLED,
+        moe_kernels.ENABLED,
+        interference.IN_STEP_TIME,
+        imbalance.SKEW_IN_STEP_TIME,
+        ep_overlap.COMBINED_1F1B_IN_STEP_TIME,
+        fixed_cost.IN_STEP_TIME,
+        stragglers.IN_STEP_TIME,
+        layer.NVFP4_BF16_LAYER_FRACTION,
+        gemm.NVFP4_BF16_LAYER_FRACTION,
+    )
+
+
 def context(model: ModelSpec, seq: int, system: SystemSpec, sw: SoftwareProfile) -> Context:
-    """The context of these specs, made on first use."""
-    key = (id(model), seq, id(system), id(sw))
+    """The context of these specs (under the switches as they stand), made on first use."""
+    key = (id(model), seq, id(system), id(sw), switches())
     ctx = _contexts.get(key)
     if ctx is not None and ctx.model is model and ctx.system is system and ctx.sw is sw:
         _contexts.move_to_end(key)
