@@ -69,6 +69,7 @@ def switches() -> tuple[Any, ...]:
         tp_overlap.ENABLED,
         moe_kernels.ENABLED,
         interference.IN_STEP_TIME,
+        interference.COMPUTE_SLOWDOWN,
         imbalance.SKEW_IN_STEP_TIME,
         ep_overlap.COMBINED_1F1B_IN_STEP_TIME,
         fixed_cost.IN_STEP_TIME,
