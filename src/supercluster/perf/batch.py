@@ -438,11 +438,14 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     # --- inner keys: per-layer costs, computed once each (and kept in the context for later calls) ---
     # Pack each inner key into one int64 (mixed radix) so 1-D np.unique can group them quickly.
     etp = c.etp if c.etp is not None else c.tp
-    code = ((((c.tp * 4096 + c.cp) * 1024 + c.mb) * 2 + c.sp) * 4 + c.rc) * 2 + c.prec
-    code = (code * 4096 + c.ep) * 64 + etp
-    uniq_codes, inner = _group(code)
-    first_of = np.zeros(len(uniq_codes), dtype=np.int64)
-    first_of[inner[::-1]] = np.arange(n)[::-1]
+    if n == 1:  # one candidate (an estimate): one inner key, nothing to group
+        inner, first_of = np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64)
+    else:
+        code = ((((c.tp * 4096 + c.cp) * 1024 + c.mb) * 2 + c.sp) * 4 + c.rc) * 2 + c.prec
+        code = (code * 4096 + c.ep) * 64 + etp
+        uniq_codes, inner = _group(code)
+        first_of = np.zeros(len(uniq_codes), dtype=np.int64)
+        first_of[inner[::-1]] = np.arange(n)[::-1]
     keys = zip(
         c.tp[first_of].tolist(),
         c.cp[first_of].tolist(),
