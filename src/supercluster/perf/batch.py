@@ -27,6 +27,7 @@ with one entry per candidate; the formulas and their sources are those of
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -564,34 +565,38 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     sharded = zero >= 1
     # DeepSpeed's BF16_Optimizer all-reduces the whole fp32 gradient even with sharded states (SoftwareProfile)
     reduce_scattered = sharded & (not sw.sharded_grad_allreduce)
-    sync = np.where(
+    sync = _where(
         reduce_scattered,
-        comm.reduce_scatter(grad_bytes, dp_span) + comm.reduce_scatter(exp_bytes, edp_span),
-        comm.all_reduce(grad_bytes, dp_span) + comm.all_reduce(exp_bytes, edp_span),
+        lambda: comm.reduce_scatter(grad_bytes, dp_span) + comm.reduce_scatter(exp_bytes, edp_span),
+        lambda: comm.all_reduce(grad_bytes, dp_span) + comm.all_reduce(exp_bytes, edp_span),
     )
     # parameters are gathered at their storage width: BF16, or 8 bits where the stack keeps FP8 weights
     low = (c.prec == FP8) | (c.prec == MXFP8)
     p_bytes = np.where(low & sw.fp8_param_gather, 1.0, 2.0)
-    gather = np.where(
-        sharded, comm.all_gather(params0 * p_bytes, dp_span) + comm.all_gather(expert0 * p_bytes, edp_span), 0.0
+    gather = _where(
+        sharded,
+        lambda: comm.all_gather(params0 * p_bytes, dp_span) + comm.all_gather(expert0 * p_bytes, edp_span),
+        lambda: 0.0,
     )
-    sync = np.where(zero >= 2, sync * m, sync)  # sharded gradients are reduced after every micro-batch
+    zero2, zero3 = zero >= 2, zero >= 3
+    sync = np.where(zero2, sync * m, sync)  # sharded gradients are reduced after every micro-batch
     # parameters gathered for every forward and backward (ZeRO-3), or for every forward where ZeRO-2 frees them after
     # each backward (perf.fsdp)
     regather = (zero == 2) & sw.zero2_regather
-    gathers = np.where(zero >= 3, 2 * m, np.where(regather, m, 1.0))
+    gathers = np.where(zero3, 2 * m, np.where(regather, m, 1.0))
     gather = gather * gathers
-    bucket_share = np.minimum(1.0, sw.dp_bucket_params / np.maximum(params0 + expert0, 1.0))
+    params_all = params0 + expert0
+    bucket_share = np.minimum(1.0, sw.dp_bucket_params / np.maximum(params_all, 1.0))
     sync_floor, gather_floor = sync * bucket_share, gather * bucket_share
     if sw.shard_root_unit:  # whole units, not buckets: one per micro-batch cannot hide (perf.fsdp)
         unit = fsdp.unit_params(model, c.tp, c.pp, n_first)
         g_unit, s_unit = fsdp.unit_floors_s(
-            comm, unit, dp_span, p_bytes, sw.grad_reduce_bytes, m, (zero >= 3) | regather, zero >= 2
+            comm, unit, dp_span, p_bytes, sw.grad_reduce_bytes, m, zero3 | regather, zero2
         )
         sync_floor = np.minimum(sync, np.maximum(sync_floor, s_unit))
         gather_floor = np.minimum(gather, np.maximum(gather_floor, g_unit))
     if sw.dp_overlap:
-        window = n_first * t["bwd_rc"] * np.where(zero >= 2, m, 1.0)
+        window = n_first * t["bwd_rc"] * np.where(zero2, m, 1.0)
         sync_exposed = interference.exposed_s(sync, window, sync_floor)
     else:
         sync_exposed = sync
@@ -603,7 +608,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     dp_exposed = sync_exposed + gather_exposed
     if sw.shard_copy_out:  # FSDP2 copies each all-gather's output into the parameters, serially (perf.fsdp)
         hbm = acc.hbm_tb_per_s * 1e12 * acc.efficiency.hbm_fraction
-        dp_exposed = dp_exposed + fsdp.copy_out_s(params0 + expert0, p_bytes, np.where(sharded, gathers, 0.0), hbm)
+        dp_exposed = dp_exposed + fsdp.copy_out_s(params_all, p_bytes, np.where(sharded, gathers, 0.0), hbm)
     if sw.tied_embedding_grad_bytes > 0:
         # the tied embedding/head gradient, all-reduced between the first and the last stage after the flush
         # (DeepSpeed PipelineEngine ReduceTiedGrads, before ReduceGrads): two ranks a whole pipeline apart
@@ -611,7 +616,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         tied_span = span_of(2, c.tp * c.cp * c.dp * np.maximum(c.pp - 1, 1), system.domain_gpus)
         dp_exposed = dp_exposed + np.where(single, 0.0, comm.all_reduce(tied_bytes, tied_span))
     opt_params = params0 / np.where(sharded, dp_group, 1) + expert0 / np.where(sharded, edp, 1)
-    opt_bytes = optimizer_traffic_bytes(sw) * opt_params + sw.grad_scale_bytes_per_param * (params0 + expert0)
+    opt_bytes = optimizer_traffic_bytes(sw) * opt_params + sw.grad_scale_bytes_per_param * params_all
     optimizer_s = opt_bytes / (acc.hbm_tb_per_s * 1e12 * acc.efficiency.hbm_fraction)
     # the GPU-bound time runs at the pace of the slowest GPU that synchronises each step (perf.straggler); under
     # DiLoCo the sites meet every H inner steps, so a step waits only for the slowest GPU of its own site. Priced
@@ -654,9 +659,8 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     eshard = np.maximum(1, edp)
     # what both stages share, computed once: the sharding divisors of weights (ZeRO-3), gradients (ZeRO-2) and
     # optimizer states (ZeRO-1) of the non-expert and expert parameters, one layer's activations, the logits
-    zero3 = zero >= 3
     w_div, w_ediv = np.where(zero3, shard, 1), np.where(zero3, eshard, 1)
-    g_div, g_ediv = np.where(zero >= 2, shard, 1), np.where(zero >= 2, eshard, 1)
+    g_div, g_ediv = np.where(zero2, shard, 1), np.where(zero2, eshard, 1)
     o_div, o_ediv = np.where(sharded, shard, 1), np.where(sharded, eshard, 1)
     opt_state = optimizer_state_bytes(sw)
     act_layer = t["act_dense"] * (1 - share) + t["act_moe"] * share
@@ -711,6 +715,16 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         capacity_bytes=cap,
         stage_layers=stage_layers,
     )
+
+
+def _where(mask: np.ndarray, if_true: Callable[[], Any], if_false: Callable[[], Any]) -> np.ndarray:
+    """np.where(mask, if_true(), if_false()) that prices only the side some candidate takes: where every candidate
+    takes one side, the other is not computed (np.where with a constant there picks the same values)."""
+    if not mask.any():
+        return np.where(mask, 0.0, if_false())
+    if mask.all():
+        return np.where(mask, if_true(), 0.0)
+    return np.where(mask, if_true(), if_false())
 
 
 def _wan_term(
