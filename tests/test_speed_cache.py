@@ -153,3 +153,19 @@ def test_a_flipped_switch_gets_rows_of_its_own(monkeypatch):
     before = context.context(scn.workload.model, scn.workload.seq, scn.system, scn.software)
     monkeypatch.setattr(tp_overlap, "ENABLED", not tp_overlap.ENABLED)
     assert context.context(scn.workload.model, scn.workload.seq, scn.system, scn.software) is not before
+    monkeypatch.undo()
+    assert context.context(scn.workload.model, scn.workload.seq, scn.system, scn.software) is before
+
+
+def test_any_scalar_constant_of_the_model_is_part_of_the_key(monkeypatch):
+    from supercluster.perf import layer
+
+    scn = catalog.load("llama3-405b-16k")
+    plan = resolve(scn.plan, scn.workload, scn.system, scn.software, scn.gpus).plan
+    context.clear()
+    base = one(scn, plan)
+    assert context.switches() == context.switches()  # nothing the estimate runs changes the key
+    monkeypatch.setattr(layer, "H_PASSES", 2 * layer.H_PASSES)  # no protocol flips it; a test might
+    more = one(scn, plan)
+    context.clear()
+    assert one(scn, plan) == more != base

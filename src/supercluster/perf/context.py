@@ -9,10 +9,10 @@ parallel, recompute, precision, ep, etp). One estimate used to rebuild both on e
 The specs are frozen pydantic models, so the same objects always hold the same values: a context is looked up
 by the identity of its specs, and holds references to them so that no id is reused while its entry lives. The
 cached values are the very numbers the uncached code computes (the same function on the same inputs), so
-results are bit-identical (tests/test_speed_cache.py). The module switches that the accuracy protocols
-(scripts/*_protocol.py) and tests flip at run time are part of the key (:func:`switches`), so a flipped switch
-gets rows of its own; code that changes any other module constant the layer costs read at run time must call
-:func:`clear`.
+results are bit-identical (tests/test_speed_cache.py). The scalar module constants of the model's packages
+(the switches the accuracy protocols in scripts/*_protocol.py flip, a test's monkeypatch) are part of the key
+(:func:`switches`), so a flipped switch gets rows of its own; code that changes a table (a dict or an array
+constant) in place at run time must call :func:`clear`.
 
 Bounded: at most ``MAX_CONTEXTS`` contexts (least recently used dropped) and ``MAX_ROWS`` inner-key rows each
 (the rows are dropped when a context would exceed it; they are recomputed on demand).
@@ -20,12 +20,11 @@ Bounded: at most ``MAX_CONTEXTS`` contexts (least recently used dropped) and ``M
 
 from __future__ import annotations
 
+import sys
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from supercluster.perf import ep_overlap, fixed_cost, gemm, imbalance, interference, layer, moe_kernels, tp_overlap
-from supercluster.perf import straggler as stragglers
 from supercluster.perf.comm import CollectiveModel
 from supercluster.specs import ModelSpec, SoftwareProfile, SystemSpec
 
@@ -63,20 +62,26 @@ def collective_model(system: SystemSpec) -> CollectiveModel:
 
 
 def switches() -> tuple[Any, ...]:
-    """The module switches flipped at run time (the accuracy protocols' verdicts, tests' monkeypatches), as they
-    stand now: part of a context's key."""
-    return (
-        tp_overlap.ENABLED,
-        moe_kernels.ENABLED,
-        interference.IN_STEP_TIME,
-        interference.COMPUTE_SLOWDOWN,
-        imbalance.SKEW_IN_STEP_TIME,
-        ep_overlap.COMBINED_1F1B_IN_STEP_TIME,
-        fixed_cost.IN_STEP_TIME,
-        stragglers.IN_STEP_TIME,
-        layer.NVFP4_BF16_LAYER_FRACTION,
-        gemm.NVFP4_BF16_LAYER_FRACTION,
-    )
+    """Every scalar module constant of the step model's packages (supercluster.perf, supercluster.fabric) as it
+    stands now: the switches the accuracy protocols flip (tp_overlap.ENABLED, interference.IN_STEP_TIME,
+    interference.COMPUTE_SLOWDOWN, ...) and whatever a test monkeypatches, present or added later. Part of a
+    context's key. The list of names is rebuilt when a module is imported."""
+    global _refs, _refs_modules
+    if len(sys.modules) != _refs_modules:
+        _refs_modules = len(sys.modules)
+        _refs = [
+            (module, name)
+            for mod_name, module in list(sys.modules.items())
+            if module is not None and mod_name.startswith(_PACKAGES) and mod_name != __name__
+            for name, value in list(vars(module).items())
+            if name.isupper() and type(value) in (bool, int, float)
+        ]
+    return tuple([getattr(module, name) for module, name in _refs])
+
+
+_PACKAGES = ("supercluster.perf.", "supercluster.fabric.")
+_refs: list[tuple[Any, str]] = []
+_refs_modules = -1
 
 
 def context(model: ModelSpec, seq: int, system: SystemSpec, sw: SoftwareProfile) -> Context:
