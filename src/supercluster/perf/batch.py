@@ -459,8 +459,8 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         strict=True,
     )
     table = np.array([_inner_row(ctx, key) for key in keys], dtype=float)
-    # one gather of the candidates' rows, transposed into one contiguous column per field (19 gathers cost more)
-    t = dict(zip(_INNER_FIELDS, np.ascontiguousarray(table[inner].T), strict=True))
+    # one gather from the transposed table: a contiguous row per field, each candidate's value (19 gathers cost more)
+    t = dict(zip(_INNER_FIELDS, np.ascontiguousarray(table.T)[:, inner], strict=True))
     t = _blend_partial_recompute(t, c, ctx)
     mean_layer = t["dense_total"] * (1 - share) + t["moe_total"] * share
 
