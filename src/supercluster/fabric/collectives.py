@@ -61,7 +61,7 @@ def _one(x: Any) -> float | None:
     if kind is float:
         return x  # type: ignore[no-any-return]
     if kind is np.ndarray:
-        return float(x.reshape(-1)[0]) if x.size == 1 else None
+        return float(x.item()) if x.size == 1 else None  # item(): the one element as a Python number
     if kind is int or isinstance(x, np.generic):
         return float(x)
     return None
@@ -76,8 +76,10 @@ def span_of(size: Any, stride: Any, domain: int) -> Span:
         return Span(float(size), k_one, float(size * stride))
     size = np.asarray(size, dtype=float)
     stride = np.asarray(stride, dtype=float)
-    k = np.where(stride < domain, np.clip(np.floor(domain / stride), 1, size), 1.0)
-    return Span(size, np.where(size <= 1, 1.0, k), np.where(size <= 1, 1.0, size * stride))
+    # np.clip(x, 1, size) as min(max(x, 1), size): the same values, without clip's overhead on small arrays
+    k = np.where(stride < domain, np.minimum(np.maximum(np.floor(domain / stride), 1), size), 1.0)
+    alone = size <= 1
+    return Span(size, np.where(alone, 1.0, k), np.where(alone, 1.0, size * stride))
 
 
 class CollectiveModel:
@@ -240,7 +242,11 @@ class CollectiveModel:
             n, k, extent = _one(s.n), _one(s.k), _one(s.extent)
             if n is not None and k is not None and extent is not None:
                 t = self._cached(op, one, n, k, extent)  # one message, one group: NCCL's choice, memoised
-                return t if np.ndim(nbytes) == 0 else np.full(np.shape(nbytes), t)
+                shape = nbytes.shape if type(nbytes) is np.ndarray else np.shape(nbytes)
+                if shape == ():
+                    return t
+                # one candidate (the estimate's case): a one-element array, as np.full would make it, but cheaper
+                return np.array([t]) if shape == (1,) else np.full(shape, t)
         times = list(self.algorithms(op, nbytes, s).values())
         best = times[0]
         for t in times[1:]:

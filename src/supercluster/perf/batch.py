@@ -27,6 +27,7 @@ with one entry per candidate; the formulas and their sources are those of
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -35,6 +36,7 @@ import numpy as np
 from supercluster.perf import ep_overlap, fixed_cost, fsdp, interference
 from supercluster.perf import straggler as stragglers
 from supercluster.perf.comm import CollectiveModel, span_of
+from supercluster.perf.context import Context, context
 from supercluster.perf.layer import embedding_cost, head_cost, layer_cost
 from supercluster.perf.memory import (
     FRAGMENTATION_FRACTION,
@@ -75,6 +77,7 @@ RECOMPUTE: tuple[Recompute, ...] = ("none", "selective", "full")
 SCHEDULE_NAMES: tuple[Schedule, ...] = ("1f1b", "zb-h1", "zb-v", "dualpipe")
 PRECISION: tuple[TrainPrecision, ...] = ("bf16", "fp8", "mxfp8", "nvfp4")
 FP8, MXFP8 = PRECISION.index("fp8"), PRECISION.index("mxfp8")  # the 8-bit formats, as Candidates codes them
+_WEIGHT_BYTES = np.array([WEIGHT_BYTES[p] for p in PRECISION])  # memory.WEIGHT_BYTES by Candidates' code
 
 
 @dataclass
@@ -121,35 +124,68 @@ class Candidates:
 
     @classmethod
     def from_plans(cls, plans: list[ResolvedPlan]) -> Candidates:
-        def col(f: Any, dtype: Any = np.int64) -> np.ndarray:
-            return np.array([f(p) for p in plans], dtype=dtype)
+        n = len(plans)
 
+        def cols(rows: list[tuple[Any, ...]], width: int, dtype: Any) -> np.ndarray:
+            # one array per dtype, a contiguous row per field (one np.array call, not one per field)
+            return np.ascontiguousarray(np.array(rows, dtype=dtype).reshape(n, width).T)
+
+        ints = cols(
+            [
+                (
+                    *(p.tp, p.pp, p.vpp, p.cp, p.ep, p.dp, p.zero, p.micro_batch),
+                    *(p.local_batch or 0, p.expert_tp, p.sites, p.diloco_inner_steps or 0),
+                )
+                for p in plans
+            ],
+            12,
+            np.int64,
+        )
+        codes = cols(
+            [
+                (
+                    RECOMPUTE.index(p.recompute),
+                    PRECISION.index(p.precision),
+                    SCHEDULE_NAMES.index(p.schedule),
+                    SYNC_NAMES.index(p.sync),
+                )
+                for p in plans
+            ],
+            4,
+            np.int8,
+        )
+        tp, pp, vpp, cp, ep, dp, zero, mb, lb, etp, sites, hin = ints
+        rc, prec, sched, sync = codes
         return cls(
-            tp=col(lambda p: p.tp),
-            pp=col(lambda p: p.pp),
-            vpp=col(lambda p: p.vpp),
-            cp=col(lambda p: p.cp),
-            ep=col(lambda p: p.ep),
-            dp=col(lambda p: p.dp),
-            zero=col(lambda p: p.zero),
-            mb=col(lambda p: p.micro_batch),
-            sp=col(lambda p: p.sequence_parallel, bool),
-            rc=col(lambda p: RECOMPUTE.index(p.recompute), np.int8),
-            prec=col(lambda p: PRECISION.index(p.precision), np.int8),
-            sched=col(lambda p: SCHEDULE_NAMES.index(p.schedule), np.int8),
-            lb=col(lambda p: p.local_batch or 0),
-            rcf=col(lambda p: p.recompute_fraction, float),
-            etp=col(lambda p: p.expert_tp),
-            sites=col(lambda p: p.sites),
-            sync=col(lambda p: SYNC_NAMES.index(p.sync), np.int8),
-            hin=col(lambda p: p.diloco_inner_steps or 0),
+            tp=tp,
+            pp=pp,
+            vpp=vpp,
+            cp=cp,
+            ep=ep,
+            dp=dp,
+            zero=zero,
+            mb=mb,
+            sp=np.array([p.sequence_parallel for p in plans], dtype=bool),
+            rc=rc,
+            prec=prec,
+            sched=sched,
+            lb=lb,
+            rcf=np.array([p.recompute_fraction for p in plans], dtype=float),
+            etp=etp,
+            sites=sites,
+            sync=sync,
+            hin=hin,
         )
 
     def take(self, idx: np.ndarray) -> Candidates:
         return Candidates(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
 
-    def plan(self, i: int) -> ResolvedPlan:
-        return ResolvedPlan(
+    def plan(self, i: int, trusted: bool = False) -> ResolvedPlan:
+        """The i-th layout as a plan. ``trusted``: the candidates came from validated plans
+        (:meth:`from_plans`), so the values are a validated plan's own and pydantic's validation of them is
+        skipped (``model_construct``: same fields, same values; it costs a tenth of an estimate)."""
+        make = ResolvedPlan.model_construct if trusted else ResolvedPlan
+        return make(
             tp=int(self.tp[i]),
             pp=int(self.pp[i]),
             vpp=int(self.vpp[i]),
@@ -342,25 +378,31 @@ def _stage_params(model: ModelSpec, c: Candidates, layers: np.ndarray, first: An
     ) / c.tp
     etp = c.etp if c.etp is not None else c.tp
     expert = layers * share * per_moe_expert / (etp * c.ep)
-    params = params + np.where(first | (c.pp == 1), model.embedding_params / c.tp, 0.0)
+    # ``first`` and ``last`` are masks or plain True (the first stage's and the last stage's own call); where one
+    # is True the term is added as is, the same values np.where(True, x, 0) would pick
+    emb = model.embedding_params / c.tp
+    params = params + (emb if first is True else np.where(first | (c.pp == 1), emb, 0.0))
     head = (c.pp > 1) | (not model.tied_embeddings)
-    params = params + np.where(last & head, model.vocab * model.hidden / c.tp, 0.0)
+    params = params + np.where(head if last is True else last & head, model.vocab * model.hidden / c.tp, 0.0)
     if model.mtp_depth:
         mtp_experts = model.mtp_depth * (model.moe_experts * model.expert_params if model.is_moe else 0)
-        params = params + np.where(last, (model.mtp_params - mtp_experts) / c.tp, 0.0)
-        expert = expert + np.where(last, mtp_experts / (etp * c.ep), 0.0)
+        mtp = (model.mtp_params - mtp_experts) / c.tp
+        mtp_expert = mtp_experts / (etp * c.ep)
+        params = params + (mtp if last is True else np.where(last, mtp, 0.0))
+        expert = expert + (mtp_expert if last is True else np.where(last, mtp_expert, 0.0))
     return params, expert
 
 
-def _blend_partial_recompute(
-    t: dict[str, np.ndarray],
-    c: Candidates,
-    model: ModelSpec,
-    seq: int,
-    system: SystemSpec,
-    sw: SoftwareProfile,
-    comm: CollectiveModel,
-) -> dict[str, np.ndarray]:
+def _inner_row(ctx: Context, key: tuple[int, ...]) -> tuple[float, ...]:
+    """The :data:`_INNER_FIELDS` of :func:`inner_terms` for one inner key, computed once per context."""
+    row = ctx.rows.get(key)
+    if row is None:
+        terms = inner_terms(ctx.model, ctx.seq, ctx.system, ctx.sw, ctx.comm, key)
+        row = ctx.rows[key] = tuple(terms[f] for f in _INNER_FIELDS)
+    return row
+
+
+def _blend_partial_recompute(t: dict[str, np.ndarray], c: Candidates, ctx: Context) -> dict[str, np.ndarray]:
     """Layer terms of candidates that re-run only a share f of a full recompute: f of the full-recompute layer and
     1 - f of the same layer without recompute, in time, FLOPs and held activations (Megatron's block recompute of
     k layers per stage is exactly this with f = k / L; a save-some-matmuls policy is priced as the share of the
@@ -369,18 +411,16 @@ def _blend_partial_recompute(
     partial = np.flatnonzero((c.rc == RECOMPUTE.index("full")) & (rcf < 1.0))
     if len(partial) == 0:
         return t
-    none_rows: dict[tuple[int, ...], dict[str, float]] = {}
     out = {f: v.astype(float, copy=True) for f, v in t.items()}
     for i in partial:
         etp_i = int(c.etp[i]) if c.etp is not None else int(c.tp[i])
         key = (int(c.tp[i]), int(c.cp[i]), int(c.mb[i]), int(c.sp[i]), 0, int(c.prec[i]), int(c.ep[i]), etp_i)
-        if key not in none_rows:
-            none_rows[key] = inner_terms(model, seq, system, sw, comm, key)
+        none_row = _inner_row(ctx, key)
         f = float(rcf[i])
-        for name in _INNER_FIELDS:
+        for j, name in enumerate(_INNER_FIELDS):
             if name == "act_work":  # one layer re-run still holds all its activations
                 continue
-            out[name][i] = f * t[name][i] + (1.0 - f) * none_rows[key][name]
+            out[name][i] = f * t[name][i] + (1.0 - f) * none_row[j]
     return out
 
 
@@ -391,41 +431,37 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     n = len(c)
     if n == 0:
         return _empty(c, acc.hbm_gib * GIB)
-    comm = CollectiveModel(system)
+    ctx = context(model, seq, system, sw)  # the collective model and inner-key rows, kept between calls
+    comm = ctx.comm
     L = model.layers
     share = model.moe_layers / L
 
-    # --- inner keys: per-layer costs, computed once each ---
+    # --- inner keys: per-layer costs, computed once each (and kept in the context for later calls) ---
     # Pack each inner key into one int64 (mixed radix) so 1-D np.unique can group them quickly.
     etp = c.etp if c.etp is not None else c.tp
-    code = ((((c.tp * 4096 + c.cp) * 1024 + c.mb) * 2 + c.sp) * 4 + c.rc) * 2 + c.prec
-    code = (code * 4096 + c.ep) * 64 + etp
-    uniq_codes, inner = _group(code)
-    first_of = np.zeros(len(uniq_codes), dtype=np.int64)
-    first_of[inner[::-1]] = np.arange(n)[::-1]
-    rows = [
-        inner_terms(
-            model,
-            seq,
-            system,
-            sw,
-            comm,
-            (
-                int(c.tp[i]),
-                int(c.cp[i]),
-                int(c.mb[i]),
-                int(c.sp[i]),
-                int(c.rc[i]),
-                int(c.prec[i]),
-                int(c.ep[i]),
-                int(etp[i]),
-            ),
-        )
-        for i in first_of
-    ]
-    table = np.array([[r[f] for f in _INNER_FIELDS] for r in rows], dtype=float)
-    t = {f: table[inner, j] for j, f in enumerate(_INNER_FIELDS)}
-    t = _blend_partial_recompute(t, c, model, seq, system, sw, comm)
+    if n == 1:  # one candidate (an estimate): one inner key, nothing to group
+        inner, first_of = np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64)
+    else:
+        code = ((((c.tp * 4096 + c.cp) * 1024 + c.mb) * 2 + c.sp) * 4 + c.rc) * 2 + c.prec
+        code = (code * 4096 + c.ep) * 64 + etp
+        uniq_codes, inner = _group(code)
+        first_of = np.zeros(len(uniq_codes), dtype=np.int64)
+        first_of[inner[::-1]] = np.arange(n)[::-1]
+    keys = zip(
+        c.tp[first_of].tolist(),
+        c.cp[first_of].tolist(),
+        c.mb[first_of].tolist(),
+        c.sp[first_of].astype(np.int64).tolist(),
+        c.rc[first_of].tolist(),
+        c.prec[first_of].tolist(),
+        c.ep[first_of].tolist(),
+        etp[first_of].tolist(),
+        strict=True,
+    )
+    table = np.array([_inner_row(ctx, key) for key in keys], dtype=float)
+    # one gather from the transposed table: a contiguous row per field, each candidate's value (19 gathers cost more)
+    t = dict(zip(_INNER_FIELDS, np.ascontiguousarray(table.T)[:, inner], strict=True))
+    t = _blend_partial_recompute(t, c, ctx)
     mean_layer = t["dense_total"] * (1 - share) + t["moe_total"] * share
 
     # --- stage balance, once per (inner key, pp) ---
@@ -529,34 +565,38 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     sharded = zero >= 1
     # DeepSpeed's BF16_Optimizer all-reduces the whole fp32 gradient even with sharded states (SoftwareProfile)
     reduce_scattered = sharded & (not sw.sharded_grad_allreduce)
-    sync = np.where(
+    sync = _where(
         reduce_scattered,
-        comm.reduce_scatter(grad_bytes, dp_span) + comm.reduce_scatter(exp_bytes, edp_span),
-        comm.all_reduce(grad_bytes, dp_span) + comm.all_reduce(exp_bytes, edp_span),
+        lambda: comm.reduce_scatter(grad_bytes, dp_span) + comm.reduce_scatter(exp_bytes, edp_span),
+        lambda: comm.all_reduce(grad_bytes, dp_span) + comm.all_reduce(exp_bytes, edp_span),
     )
     # parameters are gathered at their storage width: BF16, or 8 bits where the stack keeps FP8 weights
     low = (c.prec == FP8) | (c.prec == MXFP8)
     p_bytes = np.where(low & sw.fp8_param_gather, 1.0, 2.0)
-    gather = np.where(
-        sharded, comm.all_gather(params0 * p_bytes, dp_span) + comm.all_gather(expert0 * p_bytes, edp_span), 0.0
+    gather = _where(
+        sharded,
+        lambda: comm.all_gather(params0 * p_bytes, dp_span) + comm.all_gather(expert0 * p_bytes, edp_span),
+        lambda: 0.0,
     )
-    sync = np.where(zero >= 2, sync * m, sync)  # sharded gradients are reduced after every micro-batch
+    zero2, zero3 = zero >= 2, zero >= 3
+    sync = np.where(zero2, sync * m, sync)  # sharded gradients are reduced after every micro-batch
     # parameters gathered for every forward and backward (ZeRO-3), or for every forward where ZeRO-2 frees them after
     # each backward (perf.fsdp)
     regather = (zero == 2) & sw.zero2_regather
-    gathers = np.where(zero >= 3, 2 * m, np.where(regather, m, 1.0))
+    gathers = np.where(zero3, 2 * m, np.where(regather, m, 1.0))
     gather = gather * gathers
-    bucket_share = np.minimum(1.0, sw.dp_bucket_params / np.maximum(params0 + expert0, 1.0))
+    params_all = params0 + expert0
+    bucket_share = np.minimum(1.0, sw.dp_bucket_params / np.maximum(params_all, 1.0))
     sync_floor, gather_floor = sync * bucket_share, gather * bucket_share
     if sw.shard_root_unit:  # whole units, not buckets: one per micro-batch cannot hide (perf.fsdp)
         unit = fsdp.unit_params(model, c.tp, c.pp, n_first)
         g_unit, s_unit = fsdp.unit_floors_s(
-            comm, unit, dp_span, p_bytes, sw.grad_reduce_bytes, m, (zero >= 3) | regather, zero >= 2
+            comm, unit, dp_span, p_bytes, sw.grad_reduce_bytes, m, zero3 | regather, zero2
         )
         sync_floor = np.minimum(sync, np.maximum(sync_floor, s_unit))
         gather_floor = np.minimum(gather, np.maximum(gather_floor, g_unit))
     if sw.dp_overlap:
-        window = n_first * t["bwd_rc"] * np.where(zero >= 2, m, 1.0)
+        window = n_first * t["bwd_rc"] * np.where(zero2, m, 1.0)
         sync_exposed = interference.exposed_s(sync, window, sync_floor)
     else:
         sync_exposed = sync
@@ -568,7 +608,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     dp_exposed = sync_exposed + gather_exposed
     if sw.shard_copy_out:  # FSDP2 copies each all-gather's output into the parameters, serially (perf.fsdp)
         hbm = acc.hbm_tb_per_s * 1e12 * acc.efficiency.hbm_fraction
-        dp_exposed = dp_exposed + fsdp.copy_out_s(params0 + expert0, p_bytes, np.where(sharded, gathers, 0.0), hbm)
+        dp_exposed = dp_exposed + fsdp.copy_out_s(params_all, p_bytes, np.where(sharded, gathers, 0.0), hbm)
     if sw.tied_embedding_grad_bytes > 0:
         # the tied embedding/head gradient, all-reduced between the first and the last stage after the flush
         # (DeepSpeed PipelineEngine ReduceTiedGrads, before ReduceGrads): two ranks a whole pipeline apart
@@ -576,19 +616,22 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         tied_span = span_of(2, c.tp * c.cp * c.dp * np.maximum(c.pp - 1, 1), system.domain_gpus)
         dp_exposed = dp_exposed + np.where(single, 0.0, comm.all_reduce(tied_bytes, tied_span))
     opt_params = params0 / np.where(sharded, dp_group, 1) + expert0 / np.where(sharded, edp, 1)
-    opt_bytes = optimizer_traffic_bytes(sw) * opt_params + sw.grad_scale_bytes_per_param * (params0 + expert0)
+    opt_bytes = optimizer_traffic_bytes(sw) * opt_params + sw.grad_scale_bytes_per_param * params_all
     optimizer_s = opt_bytes / (acc.hbm_tb_per_s * 1e12 * acc.efficiency.hbm_fraction)
     # the GPU-bound time runs at the pace of the slowest GPU that synchronises each step (perf.straggler); under
     # DiLoCo the sites meet every H inner steps, so a step waits only for the slowest GPU of its own site. Priced
     # always, added to the step only where the accuracy protocol let it land (stragglers.IN_STEP_TIME)
     sync_code = c.sync if c.sync is not None else np.zeros(n, dtype=np.int8)
-    sync_ranks = (c.tp * c.pp * c.cp * c.dp) // np.where(sync_code == 0, 1, sites)
-    straggler = stragglers.straggler_s(compute_slow * m + n_slow * t["rc_s"] * m + bubble, sync_ranks)
-    sync_scalars = 2.0 * comm.all_reduce(8.0, span_of(c.tp * c.pp * c.cp * c.dp, 1, system.domain_gpus))
-    fixed = n_slow * fix_layer * m + fixed_cost.step_fixed_s(opt_params, sw.elementwise_fused, sync_scalars)
+    job_gpus = c.tp * c.pp * c.cp * c.dp
+    sync_ranks = job_gpus // np.where(sync_code == 0, 1, sites)
+    compute_s, recompute_s = compute_slow * m, n_slow * t["rc_s"] * m
+    straggler = stragglers.straggler_s(compute_s + recompute_s + bubble, sync_ranks)
+    sync_scalars = 2.0 * comm.all_reduce(8.0, span_of(job_gpus, 1, system.domain_gpus))
+    fixed_mb = n_slow * fix_layer * m  # the micro-batches' fixed costs
+    fixed = fixed_mb + fixed_cost.step_fixed_s(opt_params, sw.elementwise_fused, sync_scalars)
     step = t_pipe + dp_exposed + optimizer_s + (straggler if stragglers.IN_STEP_TIME else 0.0)
     if fixed_cost.IN_STEP_TIME:
-        step = step + fixed - n_slow * fix_layer * m  # the micro-batches' share is in t_pipe already
+        step = step + fixed - fixed_mb  # the micro-batches' share is in t_pipe already
     wan = np.zeros(n)
     if multi_site:
         wan = _wan_term(workload, system, sw, c, sites, step, L * t["bwd_rc"])
@@ -607,30 +650,39 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     # ZB-V keeps 1F1B's peak activations; DualPipe holds p + 1 micro-batches and two copies of the weights
     in_flight = np.where(sched == 2, np.minimum(pp, m_pass), in_flight)
     in_flight = np.where(dual, np.minimum(pp + 1, m_pass), in_flight)
-    w_bytes = np.array([WEIGHT_BYTES[p] for p in PRECISION])[c.prec]  # plus the quantized copies the GEMMs read
+    w_bytes = _WEIGHT_BYTES[c.prec]  # plus the quantized copies the GEMMs read
     if sw.fp8_param_gather:
         # the weights are the 8-bit tensors: FP8 keeps them (1 B) and their transposed copy (1 B); MXFP8 its
         # row-wise weights and the column-wise copy; no BF16 copy either way
         w_bytes = np.where(c.prec == FP8, 2.0, np.where(c.prec == MXFP8, w_bytes - 2.0, w_bytes))
     shard = dp_group
     eshard = np.maximum(1, edp)
+    # what both stages share, computed once: the sharding divisors of weights (ZeRO-3), gradients (ZeRO-2) and
+    # optimizer states (ZeRO-1) of the non-expert and expert parameters, one layer's activations, the logits
+    w_div, w_ediv = np.where(zero3, shard, 1), np.where(zero3, eshard, 1)
+    g_div, g_ediv = np.where(zero2, shard, 1), np.where(zero2, eshard, 1)
+    o_div, o_ediv = np.where(sharded, shard, 1), np.where(sharded, eshard, 1)
+    opt_state = optimizer_state_bytes(sw)
+    act_layer = t["act_dense"] * (1 - share) + t["act_moe"] * share
+    act_work = np.where(c.rc == 2, t["act_work"], 0.0)
+    logits_bytes = c.mb * seq / c.cp * model.vocab / c.tp * 6.0  # bf16 logits + fp32 softmax
 
-    def stage_memory(layers: np.ndarray, scaled: np.ndarray, first: Any, last: Any) -> tuple[np.ndarray, ...]:
-        pr, ex = _stage_params(model, c, layers, first, last)
-        w = w_bytes * (pr / np.where(zero >= 3, shard, 1) + ex / np.where(zero >= 3, eshard, 1))
-        w = w + np.where(zero >= 3, 2 * 2.0 * pr / np.maximum(layers, 1), 0.0)  # gathered layer buffers
+    def stage_memory(pr: Any, ex: Any, layers: np.ndarray, scaled: np.ndarray, last: Any) -> tuple[np.ndarray, ...]:
+        w = w_bytes * (pr / w_div + ex / w_ediv)
+        w = w + np.where(zero3, 2 * 2.0 * pr / np.maximum(layers, 1), 0.0)  # gathered layer buffers
         w = np.where(dual, 2.0 * w, w)
-        gr = sw.grad_accum_bytes * (pr / np.where(zero >= 2, shard, 1) + ex / np.where(zero >= 2, eshard, 1))
-        opt = optimizer_state_bytes(sw) * (pr / np.where(sharded, shard, 1) + ex / np.where(sharded, eshard, 1))
-        act = scaled * (t["act_dense"] * (1 - share) + t["act_moe"] * share) * in_flight
-        act = act + np.where(c.rc == 2, t["act_work"], 0.0)
-        logits = np.where(last, c.mb * seq / c.cp * model.vocab / c.tp * 6.0, 0.0)  # bf16 logits + fp32 softmax
+        gr = sw.grad_accum_bytes * (pr / g_div + ex / g_ediv)
+        opt = opt_state * (pr / o_div + ex / o_ediv)
+        act = scaled * act_layer * in_flight
+        act = act + act_work
+        logits = np.where(last, logits_bytes, 0.0)
         allowance = RUNTIME_RESERVE_BYTES + FRAGMENTATION_FRACTION * act
         return w, gr, opt, act, logits, allowance
 
-    first = stage_memory(n_first, n_first, True, single)
+    first = stage_memory(params0, expert0, n_first, n_first, single)  # the first stage's parameters, from above
     # Later stages hold fewer micro-batches in flight: under 1F1B stage i holds p - i, the last one 1.
-    last = stage_memory(n_last, np.where(single, n_last, n_last / pp), single, True)
+    last_pr, last_ex = _stage_params(model, c, n_last, single, True)
+    last = stage_memory(last_pr, last_ex, n_last, np.where(single, n_last, n_last / pp), True)
     tot_first = sum(first)
     tot_last = sum(last)
     worst_last = tot_last > tot_first
@@ -639,8 +691,8 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     return BatchResult(
         cand=c,
         step_time_s=step,
-        compute_s=compute_slow * m,
-        recompute_s=n_slow * t["rc_s"] * m,
+        compute_s=compute_s,
+        recompute_s=recompute_s,
         tp_comm_s=n_slow * t["tp_s"] * m,
         ep_comm_s=n_slow * (t["ep_s"] - ep_hidden) * m,
         pp_comm_s=p2p_per_mb * m,
@@ -663,6 +715,16 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         capacity_bytes=cap,
         stage_layers=stage_layers,
     )
+
+
+def _where(mask: np.ndarray, if_true: Callable[[], Any], if_false: Callable[[], Any]) -> np.ndarray:
+    """np.where(mask, if_true(), if_false()) that prices only the side some candidate takes: where every candidate
+    takes one side, the other is not computed (np.where with a constant there picks the same values)."""
+    if not mask.any():
+        return np.where(mask, 0.0, if_false())
+    if mask.all():
+        return np.where(mask, if_true(), 0.0)
+    return np.where(mask, if_true(), if_false())
 
 
 def _wan_term(

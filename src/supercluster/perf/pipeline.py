@@ -82,9 +82,13 @@ def schedule_bubble(sched: Any, t_mean: Any, fwd_share: Any, pp: Any, vpp: Any) 
     pp = np.asarray(pp, dtype=float)
     f = t_mean * fwd_share
     b = t_mean * (1.0 - fwd_share)
-    one = (pp - 1) / vpp * t_mean
-    zbh1 = (pp - 1) * f
-    zbv = (pp - 1) * np.maximum(0.0, f / 2 + b / 4 - b / 2)
-    dual = np.maximum(pp / 2 - 1, 0.0) * (f / 2 + b / 2 + b / 2 - 3 * b / 4)
-    out = np.select([sched == 1, sched == 2, sched == 3], [zbh1, zbv, dual], default=one)
+    out = (pp - 1) / vpp * t_mean
+    # each schedule's candidates take their own formula (np.select's choice); a formula no candidate uses is skipped
+    is_zbh1, is_zbv, is_dual = sched == 1, sched == 2, sched == 3
+    if np.any(is_dual):
+        out = np.where(is_dual, np.maximum(pp / 2 - 1, 0.0) * (f / 2 + b / 2 + b / 2 - 3 * b / 4), out)
+    if np.any(is_zbv):
+        out = np.where(is_zbv, (pp - 1) * np.maximum(0.0, f / 2 + b / 4 - b / 2), out)
+    if np.any(is_zbh1):
+        out = np.where(is_zbh1, (pp - 1) * f, out)
     return np.where(pp > 1, out, 0.0)

@@ -146,13 +146,16 @@ class StepEstimate:
         }
 
 
-def from_batch(res: BatchResult, i: int, workload: WorkloadSpec, system: SystemSpec, gpus: int) -> StepEstimate:
-    """The i-th candidate of a batch as a typed result."""
+def from_batch(
+    res: BatchResult, i: int, workload: WorkloadSpec, system: SystemSpec, gpus: int, trusted: bool = False
+) -> StepEstimate:
+    """The i-th candidate of a batch as a typed result (``trusted``: the batch's candidates came from validated
+    plans, see :meth:`Candidates.plan`)."""
     memory = MemoryBreakdown(
         **{part: float(getattr(res, part)[i]) for part in MEMORY_PARTS}, capacity_bytes=res.capacity_bytes
     )
     notes = []
-    plan = res.cand.plan(i)
+    plan = res.cand.plan(i, trusted)
     if workload.model.is_moe:
         m = workload.model
         routing = (
@@ -251,4 +254,4 @@ def estimate(
     """Time and memory of one fully specified layout (raises with the arithmetic if it cannot run)."""
     check_layout(workload.model, plan, gpus, workload.seq, workload.global_batch)
     res = evaluate(workload, system, sw, Candidates.from_plans([plan]))
-    return from_batch(res, 0, workload, system, gpus)
+    return from_batch(res, 0, workload, system, gpus, trusted=True)  # ``plan`` was validated when it was made
