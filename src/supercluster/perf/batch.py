@@ -595,14 +595,19 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         )
         sync_floor = np.minimum(sync, np.maximum(sync_floor, s_unit))
         gather_floor = np.minimum(gather, np.maximum(gather_floor, g_unit))
+    # the interference (perf.interference) is the compute's slowdown beside the overlapped collectives: GPUs busy
+    # with both, so it is booked as compute time (power follows it), not as exposed communication
+    slowed = np.zeros(n)
     if sw.dp_overlap:
         window = n_first * t["bwd_rc"] * np.where(zero2, m, 1.0)
-        sync_exposed = interference.exposed_s(sync, window, sync_floor)
+        sync_exposed = interference.exposed_s(sync, window, sync_floor, slowdown=0.0)
+        slowed = slowed + interference.exposed_s(sync, window, sync_floor) - sync_exposed
     else:
         sync_exposed = sync
     if sw.param_gather_overlap:
         f_window = n_first * t["fwd"] * gathers
-        gather_exposed = interference.exposed_s(gather, f_window, gather_floor)
+        gather_exposed = interference.exposed_s(gather, f_window, gather_floor, slowdown=0.0)
+        slowed = slowed + interference.exposed_s(gather, f_window, gather_floor) - gather_exposed
     else:
         gather_exposed = gather
     dp_exposed = sync_exposed + gather_exposed
@@ -629,7 +634,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     sync_scalars = 2.0 * comm.all_reduce(8.0, span_of(job_gpus, 1, system.domain_gpus))
     fixed_mb = n_slow * fix_layer * m  # the micro-batches' fixed costs
     fixed = fixed_mb + fixed_cost.step_fixed_s(opt_params, sw.elementwise_fused, sync_scalars)
-    step = t_pipe + dp_exposed + optimizer_s + (straggler if stragglers.IN_STEP_TIME else 0.0)
+    step = t_pipe + slowed + dp_exposed + optimizer_s + (straggler if stragglers.IN_STEP_TIME else 0.0)
     if fixed_cost.IN_STEP_TIME:
         step = step + fixed - fixed_mb  # the micro-batches' share is in t_pipe already
     wan = np.zeros(n)
@@ -691,7 +696,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     return BatchResult(
         cand=c,
         step_time_s=step,
-        compute_s=compute_s,
+        compute_s=compute_s + slowed,
         recompute_s=recompute_s,
         tp_comm_s=n_slow * t["tp_s"] * m,
         ep_comm_s=n_slow * (t["ep_s"] - ep_hidden) * m,
