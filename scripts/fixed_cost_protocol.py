@@ -12,37 +12,14 @@ perf.fixed_cost.IN_STEP_TIME.
 
 from __future__ import annotations
 
-import json
-import platform
-import time
-from datetime import date
-
-from term_protocol import ROOT, compare, summarise
+from term_protocol import judge
 
 from supercluster.perf import fixed_cost
 
 
-def _set(in_step: bool) -> None:
-    fixed_cost.IN_STEP_TIME = in_step
-
-
 def main() -> None:
-    t0 = time.perf_counter()
-    verdict = fixed_cost.IN_STEP_TIME
-    before, after = summarise(_set, False), summarise(_set, True)
-    fixed_cost.IN_STEP_TIME = verdict
-    result = {
-        "date": date.today().isoformat(),
-        "machine": platform.platform(),
-        "kernel_gap_s": fixed_cost.KERNEL_GAP_S,
-        "eager_host_s": fixed_cost.EAGER_HOST_S,
-        **compare(before, after),
-        "run_s": round(time.perf_counter() - t0, 1),
-    }
-    path = ROOT / "benchmarks" / "results" / "fixed_cost_protocol.json"
-    path.write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps(result, indent=1))
-    print("wrote", path)
+    constants = {"kernel_gap_s": fixed_cost.KERNEL_GAP_S, "eager_host_s": fixed_cost.EAGER_HOST_S}
+    judge(fixed_cost, "IN_STEP_TIME", "fixed_cost", constants)
 
 
 if __name__ == "__main__":

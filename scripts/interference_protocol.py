@@ -13,12 +13,9 @@ benchmarks/results/interference_protocol.json; the verdict is perf.interference.
 
 from __future__ import annotations
 
-import json
-import platform
-import time
-from datetime import date
+from typing import Any
 
-from term_protocol import ROOT, compare, summarise
+from term_protocol import judge, summarise
 
 from supercluster.perf import interference
 
@@ -27,33 +24,21 @@ from supercluster.perf import interference
 SLOWDOWN_RANGE = (0.05, 0.10, 0.189, 0.40)
 
 
-def _set(in_step: bool) -> None:
-    interference.IN_STEP_TIME = in_step
+def sweep(result: dict[str, Any], _before: dict[str, Any], set_term: Any) -> None:
+    """Both leave-one-source-out MAPEs with the term in, across the paper's range of the slowdown."""
+    cited, out = interference.COMPUTE_SLOWDOWN, {}
+    try:
+        for s in SLOWDOWN_RANGE:
+            interference.COMPUTE_SLOWDOWN = s
+            f = summarise(set_term, True)
+            out[str(s)] = {"all_rows_loso_mape_pct": f["all_rows"]["loso_mape_pct"], "published": f["published"]}
+    finally:
+        interference.COMPUTE_SLOWDOWN = cited
+    result["slowdown_sweep"] = out
 
 
 def main() -> None:
-    t0 = time.perf_counter()
-    verdict = interference.IN_STEP_TIME
-    before, after = summarise(_set, False), summarise(_set, True)
-    sweep, cited = {}, interference.COMPUTE_SLOWDOWN
-    for s in SLOWDOWN_RANGE:
-        interference.COMPUTE_SLOWDOWN = s
-        f = summarise(_set, True)
-        sweep[str(s)] = {"all_rows_loso_mape_pct": f["all_rows"]["loso_mape_pct"], "published": f["published"]}
-    interference.COMPUTE_SLOWDOWN = cited
-    interference.IN_STEP_TIME = verdict
-    result = {
-        "date": date.today().isoformat(),
-        "machine": platform.platform(),
-        "compute_slowdown": interference.COMPUTE_SLOWDOWN,
-        **compare(before, after),
-        "slowdown_sweep": sweep,
-        "run_s": round(time.perf_counter() - t0, 1),
-    }
-    path = ROOT / "benchmarks" / "results" / "interference_protocol.json"
-    path.write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps(result, indent=1))
-    print("wrote", path)
+    judge(interference, "IN_STEP_TIME", "interference", {"compute_slowdown": interference.COMPUTE_SLOWDOWN}, sweep)
 
 
 if __name__ == "__main__":

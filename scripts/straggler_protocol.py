@@ -17,21 +17,13 @@ verdict is perf.straggler.IN_STEP_TIME.
 from __future__ import annotations
 
 import importlib.util
-import json
-import platform
 import sys
-import time
-from datetime import date
 from typing import Any
 
-from term_protocol import ROOT, compare, figures, r2, summarise
+from term_protocol import ROOT, figures, judge, r2
 
 from supercluster.perf import straggler
 from supercluster.validate.harness import run
-
-
-def _set(in_step: bool) -> None:
-    straggler.IN_STEP_TIME = in_step
 
 
 def refit() -> dict[str, Any]:
@@ -84,36 +76,26 @@ def refit() -> dict[str, Any]:
     return out
 
 
+def check_refit(result: dict[str, Any], before: dict[str, Any], _set_term: Any) -> None:
+    """With the fitted constants refitted on their sources with the term in (``--refit``): the held-out error of
+    each fit and the published set's leave-one-source-out error must not rise either."""
+    if "--refit" not in sys.argv:
+        return
+    ref = result["refit"] = refit()
+    held = all(
+        (ref["with_term"][c]["held_out_mape_pct"] or 0) <= (ref["without_term"][c]["held_out_mape_pct"] or 0)
+        for c in ref["with_term"]
+    )
+    v = ref["validate_with_term_and_refit"]
+    result["lands"] = result["lands"] or (
+        held
+        and v["all_rows"]["loso_mape_pct"] <= before["all_rows"]["loso_mape_pct"]
+        and v["published"]["loso_mape_pct"] <= before["published"]["loso_mape_pct"]
+    )
+
+
 def main() -> None:
-    t0 = time.perf_counter()
-    verdict = straggler.IN_STEP_TIME
-    before, after = summarise(_set, False), summarise(_set, True)
-    result: dict[str, Any] = {
-        "date": date.today().isoformat(),
-        "machine": platform.platform(),
-        "sigma": straggler.RANK_SIGMA,
-        **compare(before, after),
-    }
-    if "--refit" in sys.argv:
-        # with the fitted constants refitted on their sources with the term in: the held-out error of each fit and
-        # the published set's leave-one-source-out error must not rise either
-        ref = result["refit"] = refit()
-        held = all(
-            (ref["with_term"][c]["held_out_mape_pct"] or 0) <= (ref["without_term"][c]["held_out_mape_pct"] or 0)
-            for c in ref["with_term"]
-        )
-        v = ref["validate_with_term_and_refit"]
-        result["lands"] = result["lands"] or (
-            held
-            and v["all_rows"]["loso_mape_pct"] <= before["all_rows"]["loso_mape_pct"]
-            and v["published"]["loso_mape_pct"] <= before["published"]["loso_mape_pct"]
-        )
-    straggler.IN_STEP_TIME = verdict
-    result["run_s"] = round(time.perf_counter() - t0, 1)
-    path = ROOT / "benchmarks" / "results" / "straggler_protocol.json"
-    path.write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps({k: v for k, v in result.items() if k != "sources_moved_over_2_points"}, indent=1))
-    print("wrote", path)
+    judge(straggler, "IN_STEP_TIME", "straggler", {"sigma": straggler.RANK_SIGMA}, check_refit)
 
 
 if __name__ == "__main__":

@@ -2,13 +2,19 @@
 
 A term lands only if leave-one-source-out MAPE does not rise, over all bundled rows and over the published set.
 :func:`summarise` validates every bundled set and the published set with the term out or in; :func:`compare`
-puts two summaries side by side with the source tables that moved by more than 2 points and the verdict.
+puts two summaries side by side with the source tables that moved by more than 2 points and the verdict;
+:func:`judge` runs both around a module's switch and writes the record each *_protocol.py script keeps.
 """
 
 from __future__ import annotations
 
+import json
+import platform
+import time
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from supercluster.validate.harness import run
@@ -73,3 +79,35 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
         "sources_moved_over_2_points": moved,
         "lands": lands(before, after),
     }
+
+
+def judge(
+    module: ModuleType,
+    switch: str,
+    name: str,
+    constants: dict[str, Any],
+    extra: Callable[[dict[str, Any], dict[str, Any], Callable[[bool], None]], None] | None = None,
+) -> dict[str, Any]:
+    """The protocol for the term behind ``module.<switch>``: the figures without and with it (``constants`` recorded
+    beside them), then ``extra(result, before, set_term)`` for a script's further checks; the switch is restored
+    to its verdict whatever happens, and the record goes to benchmarks/results/<name>_protocol.json."""
+    t0 = time.perf_counter()
+    verdict = getattr(module, switch)
+
+    def set_term(on: bool) -> None:
+        setattr(module, switch, on)
+
+    try:
+        before, after = summarise(set_term, False), summarise(set_term, True)
+        result = {"date": date.today().isoformat(), "machine": platform.platform(), **constants}
+        result |= compare(before, after)
+        if extra is not None:
+            extra(result, before, set_term)
+    finally:
+        setattr(module, switch, verdict)
+    result["run_s"] = round(time.perf_counter() - t0, 1)
+    path = ROOT / "benchmarks" / "results" / f"{name}_protocol.json"
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps({k: v for k, v in result.items() if k != "sources_moved_over_2_points"}, indent=1))
+    print("wrote", path)
+    return result

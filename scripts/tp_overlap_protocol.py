@@ -12,37 +12,17 @@ benchmarks/results/tp_overlap_protocol.json; the verdict is perf.tp_overlap.ENAB
 
 from __future__ import annotations
 
-import json
-import platform
-import time
-from datetime import date
-
-from term_protocol import ROOT, compare, summarise
+from term_protocol import judge
 
 from supercluster.perf import tp_overlap
 
 
-def _set(on: bool) -> None:
-    tp_overlap.ENABLED = on
-
-
 def main() -> None:
-    t0 = time.perf_counter()
-    verdict = tp_overlap.ENABLED
-    before, after = summarise(_set, False), summarise(_set, True)
-    tp_overlap.ENABLED = verdict
-    result = {
-        "date": date.today().isoformat(),
-        "machine": platform.platform(),
+    constants = {
         "tuned_sms": tp_overlap.TUNED_SMS,
         "config": {k: [op.method, op.sms, op.splits, op.margin] for k, op in tp_overlap.NEMO_UB.items()},
-        **compare(before, after),
-        "run_s": round(time.perf_counter() - t0, 1),
     }
-    path = ROOT / "benchmarks" / "results" / "tp_overlap_protocol.json"
-    path.write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps(result, indent=1)[-1500:])
-    print("wrote", path)
+    judge(tp_overlap, "ENABLED", "tp_overlap", constants)
 
 
 if __name__ == "__main__":
