@@ -184,6 +184,19 @@ def _golden(f, lo: float, hi: float, tol: float = 0.005) -> float:
     return (a + b) / 2
 
 
+def whole_set_rows(rows: list[dict], acc_id: str, prec: str) -> list[dict]:
+    """The rows the whole-set protocol fits a card's GEMM fraction on: every predictable throughput row of the card
+    in its precision (FP16 and unstated precision read as BF16)."""
+    mine = [
+        r
+        for r in rows
+        if r["gpu"] == acc_id
+        and r["metric"] != "activation_gib_per_gpu"
+        and (r.get("precision") or "bf16").strip().lower() in (prec, "fp16", "")
+    ]
+    return [r for r in mine if predict_row(r).error_pct is not None]
+
+
 def whole_set() -> dict:
     """The protocol of the accuracy issue: each card's BF16 GEMM fraction fitted on EVERY bundled throughput row of
     that card (all sets), scored by leave-one-source-out (refit without a source document, predict it), next to
@@ -194,14 +207,7 @@ def whole_set() -> dict:
     _, rows = read_rows("all")
     out: dict = {}
     for acc_id, prec in WHOLE_SET_CARDS.items():
-        mine = [
-            r
-            for r in rows
-            if r["gpu"] == acc_id
-            and r["metric"] != "activation_gib_per_gpu"
-            and (r.get("precision") or "bf16").strip().lower() in (prec, "fp16", "")
-        ]
-        mine = [r for r in mine if predict_row(r).error_pct is not None]
+        mine = whole_set_rows(rows, acc_id, prec)
         base = catalog.accelerator(acc_id).efficiency
         attention = base.attention_fwd_fraction
 

@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from fit_efficiency import FITS, WHOLE_SET_CARDS, table_with
+from fit_efficiency import FITS, WHOLE_SET_CARDS, table_with, whole_set_rows
 
 from supercluster import catalog
 from supercluster.validate.harness import predict_row, read_rows, source_document, source_table
@@ -89,14 +89,7 @@ def whole_set(attention: dict[str, float | None]) -> dict:
     _, rows = read_rows("all")
     out = {}
     for acc_id, prec in WHOLE_SET_CARDS.items():
-        mine = [
-            r
-            for r in rows
-            if r["gpu"] == acc_id
-            and r["metric"] != "activation_gib_per_gpu"
-            and (r.get("precision") or "bf16").strip().lower() in (prec, "fp16", "")
-        ]
-        mine = [r for r in mine if predict_row(r).error_pct is not None]
+        mine = whole_set_rows(rows, acc_id, prec)
         att = attention[acc_id]
         t0 = time.perf_counter()
         cache = [[_err(r, {acc_id: table_with(acc_id, g, att)}) for g in GRID] for r in mine]
