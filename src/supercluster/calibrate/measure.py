@@ -296,6 +296,28 @@ def _references(
     )
 
 
+def _fitted(
+    acc_id: str | None,
+    gemm: list[GemmPoint],
+    attention: list[AttentionPoint],
+    bandwidth: list[BandwidthPoint],
+    gemm_fp8: list[Any],
+    source: str,
+) -> dict[str, Any]:
+    """The profile fields fitted from a sweep: its references (`_references`) and the efficiency table."""
+    peak, peak_src, mem_gib, mem_tb, base, peak_fp8 = _references(acc_id, gemm, bandwidth)
+    eff = fit_efficiency(
+        gemm, attention, bandwidth, peak, mem_tb, base, source, gemm_fp8=gemm_fp8, peak_fp8_tflops=peak_fp8
+    )
+    return {
+        "efficiency": eff,
+        "peak_tflops": peak,
+        "peak_source": peak_src,
+        "memory_gib": mem_gib,
+        "memory_tb_per_s": mem_tb,
+    }
+
+
 def sweep_points(profile: CalibrationProfile) -> int:
     """How many points `remeasure` times (and calls its ``progress`` for)."""
     return len(profile.gemm) + len(profile.attention) + len(profile.bandwidth)
@@ -326,30 +348,8 @@ def refit(
 ) -> CalibrationProfile:
     """``profile`` with these dense GEMM, attention and memory points in place of its own, its references and
     efficiency table fitted from them as `run` fits a new profile (FP8 and expert points kept)."""
-    peak, peak_src, mem_gib, mem_tb, base, peak_fp8 = _references(profile.accelerator, gemm, bandwidth)
-    eff = fit_efficiency(
-        gemm,
-        attention,
-        bandwidth,
-        peak,
-        mem_tb,
-        base,
-        profile.efficiency.source,
-        gemm_fp8=profile.gemm_fp8,
-        peak_fp8_tflops=peak_fp8,
-    )
-    return profile.model_copy(
-        update={
-            "gemm": gemm,
-            "attention": attention,
-            "bandwidth": bandwidth,
-            "efficiency": eff,
-            "peak_tflops": peak,
-            "peak_source": peak_src,
-            "memory_gib": mem_gib,
-            "memory_tb_per_s": mem_tb,
-        }
-    )
+    fitted = _fitted(profile.accelerator, gemm, attention, bandwidth, profile.gemm_fp8, profile.efficiency.source)
+    return profile.model_copy(update={"gemm": gemm, "attention": attention, "bandwidth": bandwidth, **fitted})
 
 
 def run(
@@ -404,17 +404,8 @@ def run(
         )
     elif device == "cuda":
         notes.append("one GPU visible: no NCCL collectives measured")
-    peak, peak_src, mem_gib, mem_tb, base, peak_fp8 = _references(acc_id, gemm, bandwidth)
-    eff = fit_efficiency(
-        gemm,
-        attention,
-        bandwidth,
-        peak,
-        mem_tb,
-        base,
-        f"supercluster calibrate on {name}, {date.today().isoformat()}",
-        gemm_fp8=gemm_fp8,
-        peak_fp8_tflops=peak_fp8,
+    fitted = _fitted(
+        acc_id, gemm, attention, bandwidth, gemm_fp8, f"supercluster calibrate on {name}, {date.today().isoformat()}"
     )
     progress("done", 1.0)
     return CalibrationProfile(
@@ -425,17 +416,13 @@ def run(
         driver=str(driver),
         libraries={"torch": torch.__version__, "python": platform.python_version()},
         dtype=str(dtype).removeprefix("torch."),
-        peak_tflops=peak,
-        peak_source=peak_src,
-        memory_gib=mem_gib,
-        memory_tb_per_s=mem_tb,
         gemm=gemm,
         gemm_fp8=gemm_fp8,
         expert_gemm=expert_gemm,
         attention=attention,
         bandwidth=bandwidth,
         collectives=collectives,
-        efficiency=eff,
         budget_s=budget_s,
         notes=notes,
+        **fitted,
     )
