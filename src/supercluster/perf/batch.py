@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from supercluster.perf import ep_overlap, fixed_cost, fsdp, interference
+from supercluster.perf import autocast, ep_overlap, fixed_cost, fsdp, interference
 from supercluster.perf import straggler as stragglers
 from supercluster.perf.comm import CollectiveModel, span_of
 from supercluster.perf.context import Context, context
@@ -623,6 +623,15 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     opt_params = params0 / np.where(sharded, dp_group, 1) + expert0 / np.where(sharded, edp, 1)
     opt_bytes = optimizer_traffic_bytes(sw) * opt_params + sw.grad_scale_bytes_per_param * params_all
     optimizer_s = opt_bytes / (acc.hbm_tb_per_s * 1e12 * acc.efficiency.hbm_fraction)
+    # eager mixed precision casts its fp32 weights in every micro-batch (perf.autocast); GPU work, booked as compute
+    cast_s = 0.0
+    if sw.autocast_cast_bytes_per_param > 0:
+        cast_s = autocast.autocast_s(
+            sw.autocast_cast_bytes_per_param,
+            autocast.cast_params(params_all, model, c.tp),
+            m,
+            acc.hbm_tb_per_s * 1e12 * acc.efficiency.hbm_fraction,
+        )
     # the GPU-bound time runs at the pace of the slowest GPU that synchronises each step (perf.straggler); under
     # DiLoCo the sites meet every H inner steps, so a step waits only for the slowest GPU of its own site. Priced
     # always, added to the step only where the accuracy protocol let it land (stragglers.IN_STEP_TIME)
@@ -634,7 +643,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     sync_scalars = 2.0 * comm.all_reduce(8.0, span_of(job_gpus, 1, system.domain_gpus))
     fixed_mb = n_slow * fix_layer * m  # the micro-batches' fixed costs
     fixed = fixed_mb + fixed_cost.step_fixed_s(opt_params, sw.elementwise_fused, sync_scalars)
-    step = t_pipe + slowed + dp_exposed + optimizer_s + (straggler if stragglers.IN_STEP_TIME else 0.0)
+    step = t_pipe + slowed + dp_exposed + optimizer_s + cast_s + (straggler if stragglers.IN_STEP_TIME else 0.0)
     if fixed_cost.IN_STEP_TIME:
         step = step + fixed - fixed_mb  # the micro-batches' share is in t_pipe already
     wan = np.zeros(n)
@@ -696,7 +705,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     return BatchResult(
         cand=c,
         step_time_s=step,
-        compute_s=compute_s + slowed,
+        compute_s=compute_s + slowed + cast_s,
         recompute_s=recompute_s,
         tp_comm_s=n_slow * t["tp_s"] * m,
         ep_comm_s=n_slow * (t["ep_s"] - ep_hidden) * m,

@@ -155,6 +155,16 @@ class SoftwareProfile(Spec):
             "it is reduced (Megatron-LM's local DDP: buffer /= dp, 8 B on the fp32 buffer, even at dp 1)"
         ),
     )
+    autocast_cast_bytes_per_param: float = Field(
+        default=0.0,
+        ge=0,
+        le=16,
+        description=(
+            "HBM bytes per matmul parameter and micro-batch that torch.autocast spends casting fp32 weights to "
+            "bf16 and their gradients back (perf.autocast: 12 for fp32 parameters under autocast; 0 where the "
+            "stack holds bf16 working weights)"
+        ),
+    )
     wgrad_accum_bytes_per_param: float = Field(
         default=0.0,
         ge=0,
