@@ -22,6 +22,13 @@ So a stack with cuDNN older than 9.11 (``SoftwareProfile.cudnn_version``) trains
 kernels on the Blackwell platform, provided by cuDNN 9.11" among the features its baseline first had (Megatron-LM
 docs/discussions/deepseek-v3-gb200-optimization, section 1). Stacks that leave ``cudnn_version`` unset, and cards
 without ``sm_arch``, keep the profile's kernel.
+
+Verdict (validate all, 732 predicted rows): only the three DGX Cloud DeepSeek-V3 BF16 GB200 rows (NeMo 25.04.01)
+move, from +157-163% to +88-91% (model too fast); all rows 11.46% -> 11.40% MAPE, leave-one-source-out 11.72% ->
+11.66%, BF16 MoE 15.4% -> 15.0%; the published set is unchanged (3.57%, leave-one-source-out 3.80%). The rest of
+those rows' gap is not attention: the same stack on H100 fits (+0.1%, -5.6%), and NVIDIA's GB200 guide finds its
+Megatron-Core MoE baseline host-bound ("the CPU kernel launch speed cannot keep up with the kernel execution speed
+on GPU"), which the step model does not price for fused stacks (perf.fixed_cost).
 """
 
 from __future__ import annotations
