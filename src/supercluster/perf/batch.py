@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from supercluster.perf import autocast, ep_overlap, fixed_cost, fsdp, interference
+from supercluster.perf import attention_backend, autocast, ep_overlap, fixed_cost, fsdp, interference
 from supercluster.perf import straggler as stragglers
 from supercluster.perf.comm import CollectiveModel, span_of
 from supercluster.perf.context import Context, context
@@ -428,6 +428,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     """Step time and memory of every candidate. Candidates must be valid (see layout.check_layout)."""
     model, seq = workload.model, workload.seq
     acc = system.accelerator
+    sw = attention_backend.effective(sw, acc, model)  # the attention kernel the stack can run here
     n = len(c)
     if n == 0:
         return _empty(c, acc.hbm_gib * GIB)

@@ -74,6 +74,15 @@ class Accelerator(Spec):
     scale_up_domain: int = Field(ge=1, description="GPUs in one scale-up (NVLink/xGMI) domain")
     tdp_w: float = Field(gt=0)
     flash_attention: bool = True
+    sm_arch: int | None = Field(
+        default=None,
+        ge=10,
+        le=200,
+        description=(
+            "CUDA compute capability x 10 (90 Hopper, 100 B200/GB200, 103 B300/GB300) where a kernel's "
+            "availability depends on it (perf.attention_backend); None: not needed by any rule"
+        ),
+    )
     microscaling: bool = Field(
         default=False,
         description="tensor cores take block-scaled MXFP8 / NVFP4 operands natively (Blackwell)",

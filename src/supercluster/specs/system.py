@@ -327,4 +327,13 @@ class SoftwareProfile(Spec):
             "(torch._grouped_mm); deepgemm, DeepGEMM's contiguous layout, each expert padded to 128 rows"
         ),
     )
+    cudnn_version: int | None = Field(
+        default=None,
+        ge=80000,
+        le=999999,
+        description=(
+            "cuDNN of the stack's containers as major x 10,000 + minor x 100 (9.11 = 91100), where an attention "
+            "backend depends on it (perf.attention_backend); None: recent enough that no gate applies"
+        ),
+    )
     source: str = ""
