@@ -34,6 +34,13 @@ Where the figures come from.
 
 On an A100 the Triton kernel thus runs at half the table's attention throughput; on an H100 at
 0.5 x 0.339 / 0.2265 = 0.75 of it (the Hopper table's 0.28 forward and 0.21 backward weigh to 0.2265).
+
+Accuracy (validate all, before and after; nothing refitted): llm-foundry's rows ran attn_impl triton except the
+large-scale table's 1b, 3b, 7b and 70b runs (flash); on the 79 Triton rows the sequence-length trend is gone (mpt-7b
+on 8 A100 80GB from +58% at 65,536 tokens and +38% at 32,768 to -2.5% and -4.4%; on 8 H100 from +20% and +16% to
+-4.4% and -4.1%). Tables: A100 80GB 17.96% -> 5.43%, A100 40GB 11.95% -> 7.43%, H100 80GB BF16 14.02% -> 9.52%,
+H100 large scale 12.82% -> 12.07%. All rows 11.46% -> 10.90% (leave-one-source-out 11.72% -> 11.32%), BF16 dense
+9.69% -> 8.24%, the < 256 band's mean signed error +4.62% -> +2.72%; the published set unchanged (3.57%, 3.80%).
 """
 
 from __future__ import annotations
