@@ -28,6 +28,16 @@ class EfficiencyTable(Spec):
     gemm_tile_dim: float = Field(gt=0, description="d0 of the GEMM size penalty, elements")
     attention_fwd_fraction: float = Field(gt=0, le=1, description="flash-attention forward, of bf16 peak")
     attention_bwd_fraction: float = Field(gt=0, le=1, description="flash-attention backward, of bf16 peak")
+    attention_fa2_fraction: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description=(
+            "FlashAttention-2's published forward+backward throughput on this card, of bf16 peak: the reference "
+            "that stacks running an older kernel are scaled from (perf.attention_kernel); none: the attention "
+            "fractions above are FlashAttention-2's own"
+        ),
+    )
     hbm_fraction: float = Field(gt=0, le=1, description="memory-bound kernels, of HBM bandwidth")
     fp8_overhead_fraction: float = Field(
         default=0.0, ge=0, description="casts/amax scaling per FP8 GEMM, as a fraction of its time"

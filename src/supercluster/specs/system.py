@@ -195,6 +195,15 @@ class SoftwareProfile(Spec):
         gt=0,
         description="HBM bytes per logit in the loss backward; 14 for Megatron's (scale the softmax 8, cast to bf16 6)",
     )
+    attention_fa2_relative: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description=(
+            "throughput of the stack's attention kernel relative to FlashAttention-2 on the same card, for stacks "
+            "that run an older kernel (perf.attention_kernel); none: a FlashAttention-2 class kernel or better"
+        ),
+    )
     attention_speed_factor: float = Field(
         default=1.0,
         gt=0,
