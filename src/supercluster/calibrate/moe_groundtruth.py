@@ -45,6 +45,9 @@ class MoeShape:
     expert_ffn: int = 768
     vocab: int = 151936
     seq: int = 4096
+    # copy the per-expert token counts to the host in every MoE layer's forward, as Megatron-Core's all-to-all
+    # dispatcher does to size its all-to-all (a device-to-host synchronisation that drains the launch queue)
+    host_sync: bool = False
 
     def spec(self) -> ModelSpec:
         return ModelSpec(
@@ -124,6 +127,8 @@ def _decoder(torch: Any, shape: MoeShape) -> Any:
             weight, ids = probs.topk(s.topk, dim=-1)
             weight = weight / weight.sum(-1, keepdim=True)  # Qwen3-30B-A3B: norm_topk_prob
             flat_ids = ids.reshape(-1)
+            if s.host_sync:
+                torch.bincount(flat_ids, minlength=s.experts).tolist()
             order = flat_ids.argsort(stable=True)
             rows, offs, buffer_rows = padded_layout(torch, flat_ids, s.experts)
             token_of_copy = order // s.topk
