@@ -129,7 +129,7 @@ def test_h200_grouped_expert_gemms_forward_and_backward():
     rows = [r for r in json.loads(BACKWARD.read_text())["rows"] if r["tokens_per_expert"] == 4096]
     assert len(rows) == 4
     for r in rows:
-        assert r["fwd_s"] / r["predicted_fwd_s"] == pytest.approx(1.0, abs=0.15)
+        assert 0.8 < r["fwd_s"] / r["predicted_fwd_s"] < 1.1
         bwd = (r["dgrad_s"] + r["wgrad_s"]) / (r["predicted_dgrad_s"] + r["predicted_wgrad_s"])
         assert 1.0 < bwd < 1.25
 
