@@ -122,8 +122,8 @@ BACKWARD = ROOT / "calibration" / "h200-sxm-141gb-2026-11-30.expert-backward.jso
 
 
 def test_h200_grouped_expert_gemms_forward_and_backward():
-    """torch._grouped_mm on an H200, 8 local experts at 4,096 tokens each (four published expert shapes): the step
-    model's forward is 0.85-1.02x of every measured one, and its backward (data plus weight gradient) is short by
+    """torch._grouped_mm on an H200, 8 local experts at 4,096 tokens each (four published expert shapes): each
+    measured forward runs 0.85-1.02x the step model's, and the model's backward (data plus weight gradient) is short by
     8-22%: the grouped kernel runs its backward layouts slower than its forward, which perf.expert_gemm prices alike.
     The bounds hold the measured gap, so a change to the expert GEMM model that widens it fails here."""
     rows = [r for r in json.loads(BACKWARD.read_text())["rows"] if r["tokens_per_expert"] == 4096]
