@@ -4,7 +4,8 @@ Axes: tp (divides heads and kv heads; up to 4 scale-up domains, crossing the
 network at its real cost), cp (powers of two leaving >= 1,024 tokens per rank,
 even chunks for causal balancing), pp (any divisor of the GPUs left, uneven
 first/last stages allowed), dp (what remains), ep (MoE: divides the experts and
-dp*cp), micro-batch, vpp (interleaving: pp*vpp <= layers, micro-batches a
+dp*cp), micro-batch, vpp (interleaving: pp*vpp <= layers + 2, the embedding
+and the output head each allowed a chunk of their own; micro-batches a
 multiple of pp), ZeRO 0-3, recompute none/selective/full, sequence parallelism,
 and FP8 where the accelerator has it.
 
@@ -30,6 +31,16 @@ VPP_CHOICES = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16)
 # run uses it; tensor parallelism past 4 scale-up domains pays the network on every layer and never ranks.
 MIN_TOKENS_PER_CP_RANK = 1024
 TP_DOMAINS = 4
+# Pipeline chunks beyond the transformer layers: the embedding and the output head (with the loss) may each be a
+# chunk of their own. Llama 3 (arXiv:2407.21783, section 3.3.2, "Pipeline parallelism improvements"): "To balance
+# the pipeline, we reduce one Transformer layer each from the first and the last stages, respectively. This means
+# that the first model chunk on the first stage has only the embedding, and the last model chunk on the last stage
+# has only output projection and loss calculation." (126 layers on 16 ranks: 16 x 8 = 128 chunks, one layer each
+# plus those two.) Megatron-Core's --pipeline-model-parallel-layout has the same stages ("E = embedding layer",
+# "L = loss calculation layer"; docs.nvidia.com/megatron-core/developer-guide/latest/user-guide/features/
+# pipeline_parallel_layout.html). So interleaving may
+# reach pp * vpp = layers + 2.
+EMBEDDING_HEAD_CHUNKS = 2
 
 
 @dataclass(frozen=True)
@@ -167,7 +178,8 @@ def enumerate_space(
             elif not stack_vpp:
                 vpps = [1]
             else:
-                vpps = [v for v in options.vpp_choices if v == 1 or (pp > 1 and pp * v <= model.layers)]
+                chunks = model.layers + EMBEDDING_HEAD_CHUNKS
+                vpps = [v for v in options.vpp_choices if v == 1 or (pp > 1 and pp * v <= chunks)]
             combos = list(itertools.product(mbs, vpps, zeros, rc_codes, prec_codes, eps, sps, sched_codes))
             generated += len(combos) * sp_variants * rc_total // len(rcs)
             if not combos:
