@@ -58,7 +58,7 @@ MLPERF_STEP_S = {768: 11.0751, 4096: 1.6086, 6144: 1.6153, 8192: 1.6192, 10240: 
 
 
 def test_mlperf_gpt3_scaling_curve_is_predicted_at_every_scale():
-    rows = _rows("mlperf")
+    rows = {k: r for k, r in _rows("mlperf").items() if "Training v3.1" in r["source"]}
     assert {int(r["gpus"]) for r in rows.values()} == set(MLPERF_STEP_S)
     predicted = {}
     for row in rows.values():
@@ -72,3 +72,15 @@ def test_mlperf_gpt3_scaling_curve_is_predicted_at_every_scale():
     measured_growth = MLPERF_STEP_S[8192] / MLPERF_STEP_S[4096] - 1.0
     assert measured_growth == pytest.approx(0.0066, abs=5e-4)
     assert abs(predicted[8192] / predicted[4096] - 1.0 - measured_growth) < 0.01
+
+
+def test_chunk_sync_window_and_floor_by_hand():
+    """perf.chunk_sync: a stage backward of 0.05 s per micro-batch, p = 8, v = 12: the window is
+    0.05 x (1 + 11 x 8) / 12 = 0.3708 s; with v = 1 it is the single micro-batch, 0.05 s. A 0.23 s collective leaves
+    (0.23 - 0.05) / 12 = 0.015 s to the chunk synchronised last, more than a 0.004 s bucket."""
+    from supercluster.perf import chunk_sync
+
+    assert float(chunk_sync.window_s(0.05, 8, 12)) == pytest.approx(0.05 * 89 / 12)
+    assert float(chunk_sync.window_s(0.05, 8, 1)) == pytest.approx(0.05)
+    assert float(chunk_sync.floor_s(0.23, 0.05, 0.004, 12)) == pytest.approx(0.015)
+    assert float(chunk_sync.floor_s(0.23, 0.05, 0.004, 1)) == pytest.approx(0.004)

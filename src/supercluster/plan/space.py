@@ -38,8 +38,7 @@ TP_DOMAINS = 4
 # has only output projection and loss calculation." (126 layers on 16 ranks: 16 x 8 = 128 chunks, one layer each
 # plus those two.) Megatron-Core's --pipeline-model-parallel-layout has the same stages ("E = embedding layer",
 # "L = loss calculation layer"; docs.nvidia.com/megatron-core/developer-guide/latest/user-guide/features/
-# pipeline_parallel_layout.html). So interleaving may
-# reach pp * vpp = layers + 2.
+# pipeline_parallel_layout.html). So interleaving may reach pp * vpp = layers + 2.
 EMBEDDING_HEAD_CHUNKS = 2
 
 
