@@ -1,5 +1,5 @@
 """Evidence at scale (issue 14): the Llama 3 pipeline layout and the MLPerf Training v3.1 GPT-3 175B scaling curve
-on 768 to 10,752 H100 (mlperf_runs.csv), predicted by the step model."""
+on 768 to 10,752 H100 (scale_runs.csv), predicted by the step model."""
 
 import pytest
 
@@ -53,12 +53,12 @@ def test_llama3_rows_are_filled_with_the_layout_the_paper_describes():
 
 
 # MLPerf Training v3.1, NVIDIA's GPT-3 175B on Eos (FP8, TP 4, PP 8, VPP 12, 1 sequence per micro-batch): median
-# logged train_step_timing, seconds (mlperf_runs.csv, from the submission's result_0-2.txt)
+# logged train_step_timing, seconds (scale_runs.csv, from the submission's result_0-2.txt)
 MLPERF_STEP_S = {768: 11.0751, 4096: 1.6086, 6144: 1.6153, 8192: 1.6192, 10240: 0.9255, 10752: 0.9296}
 
 
 def test_mlperf_gpt3_scaling_curve_is_predicted_at_every_scale():
-    rows = {k: r for k, r in _rows("mlperf").items() if "Training v3.1" in r["source"]}
+    rows = {k: r for k, r in _rows("scale").items() if "Training v3.1" in r["source"]}
     assert {int(r["gpus"]) for r in rows.values()} == set(MLPERF_STEP_S)
     predicted = {}
     for row in rows.values():
