@@ -23,7 +23,8 @@ ZeRO-2/3 reduce every micro-batch and already overlap the whole backward (perf.b
 
 Why it was looked at. On the rows at >= 4,096 GPUs (scripts/scale_decomposition.py) the exposed data-parallel time is
 the largest term after compute, and the rows where it is largest read slow: MLPerf v3.1 GPT-3 175B at 8 micro-batches
-(DP 21% of the step) -2.7% and -3.1%, against +0.2% to +0.8% at 16 micro-batches (DP 13%).
+(DP 21% of the step) -2.7% and -3.1%, against +0.2% to +0.8% at 16 micro-batches (DP 13%); Llama 3 405B at 8,192 and
+16,384 GPUs (DP 20%, ZeRO-2, reduced every micro-batch, so not this mechanism) -4.2% and -5.7%.
 
 Verdict (validate all, this module on against off, shared constants as fitted): all rows 11.40% -> 11.62% MAPE
 (leave-one-source-out 11.65% -> 11.80%), the published set 3.45% -> 3.70%, FP8 dense 11.32% -> 11.98%, the MLPerf

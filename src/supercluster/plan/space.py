@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from supercluster.perf.batch import PRECISION, RECOMPUTE, SCHEDULE_NAMES, Candidates
+from supercluster.perf.pipeline import EMBEDDING_HEAD_CHUNKS
 from supercluster.specs import ModelSpec, PlanSpec, SystemSpec, WorkloadSpec
 
 MICRO_BATCHES = (1, 2, 4, 8, 16)
@@ -31,15 +32,6 @@ VPP_CHOICES = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16)
 # run uses it; tensor parallelism past 4 scale-up domains pays the network on every layer and never ranks.
 MIN_TOKENS_PER_CP_RANK = 1024
 TP_DOMAINS = 4
-# Pipeline chunks beyond the transformer layers: the embedding and the output head (with the loss) may each be a
-# chunk of their own. Llama 3 (arXiv:2407.21783, section 3.3.2, "Pipeline parallelism improvements"): "To balance
-# the pipeline, we reduce one Transformer layer each from the first and the last stages, respectively. This means
-# that the first model chunk on the first stage has only the embedding, and the last model chunk on the last stage
-# has only output projection and loss calculation." (126 layers on 16 ranks: 16 x 8 = 128 chunks, one layer each
-# plus those two.) Megatron-Core's --pipeline-model-parallel-layout has the same stages ("E = embedding layer",
-# "L = loss calculation layer"; docs.nvidia.com/megatron-core/developer-guide/latest/user-guide/features/
-# pipeline_parallel_layout.html). So interleaving may reach pp * vpp = layers + 2.
-EMBEDDING_HEAD_CHUNKS = 2
 
 
 @dataclass(frozen=True)
