@@ -55,8 +55,11 @@ def test_published_llama3_layout_ranks_high_and_is_explained(llama16k):
     ex = explain(res, "tp8 pp16 cp1 dp128 zero2 mb1 rc-none sp bf16")
     assert ex.fits and ex.percentile < 10
     assert ex.gap_pct >= 0
-    # under its own stack (ZeRO-2 only) the published layout is within 2% of the planner's best, which is named
-    assert ex.gap_pct < 2.0
+    # under its own stack (ZeRO-2 only) the published layout is within 6% of the planner's best, which is named. The
+    # best is now pp 8 with 16 chunks per rank (126 layers + the embedding and head chunks = 128, the chunking the
+    # paper describes at pp 16, perf.pipeline.EMBEDDING_HEAD_CHUNKS): a 5.2% shorter step, the bubble 7/128 of the
+    # stage time instead of 15/128, at 73 of 80 GiB; Meta ran pp 16, whose best fill is the 8 chunks the paper implies
+    assert ex.gap_pct < 6.0
     assert any("best layout found" in r for r in ex.reasons) or any("best:" in r for r in ex.reasons)
 
 

@@ -807,7 +807,7 @@ def validate(
         str | None,
         typer.Argument(
             help="CSV in the published-runs schema, or a bundled set: published (default), project, fsdp, "
-            "reports, moe, vendor, or all."
+            "reports, moe, vendor, scale, or all."
         ),
     ] = None,
     calibration: CalOpt = None,

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from supercluster.perf import attention_backend, autocast, ep_overlap, fixed_cost, fsdp, interference
+from supercluster.perf import attention_backend, autocast, chunk_sync, ep_overlap, fixed_cost, fsdp, interference
 from supercluster.perf import straggler as stragglers
 from supercluster.perf.comm import CollectiveModel, span_of
 from supercluster.perf.context import Context, context
@@ -599,14 +599,23 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     # the interference (perf.interference) is the compute's slowdown beside the overlapped collectives: GPUs busy
     # with both, so it is booked as compute time (power follows it), not as exposed communication
     slowed = np.zeros(n)
+    if sw.chunk_dp_sync and chunk_sync.IN_STEP_TIME:  # one collective per model chunk (perf.chunk_sync)
+        chunked = (~zero2) & (vpp > 1)
+        b_stage, f_stage = n_first * t["bwd_rc"], n_first * t["fwd"]
+        sync_floor = np.where(chunked, chunk_sync.floor_s(sync, b_stage, sync_floor, vpp), sync_floor)
+        gather_floor = np.where(chunked, chunk_sync.floor_s(gather, f_stage, gather_floor, vpp), gather_floor)
+    else:
+        chunked = np.zeros(n, dtype=bool)
     if sw.dp_overlap:
         window = n_first * t["bwd_rc"] * np.where(zero2, m, 1.0)
+        window = np.where(chunked, chunk_sync.window_s(n_first * t["bwd_rc"], c.pp, vpp), window)
         sync_exposed = interference.exposed_s(sync, window, sync_floor, slowdown=0.0)
         slowed = slowed + interference.exposed_s(sync, window, sync_floor) - sync_exposed
     else:
         sync_exposed = sync
     if sw.param_gather_overlap:
         f_window = n_first * t["fwd"] * gathers
+        f_window = np.where(chunked, chunk_sync.window_s(n_first * t["fwd"], c.pp, vpp), f_window)
         gather_exposed = interference.exposed_s(gather, f_window, gather_floor, slowdown=0.0)
         slowed = slowed + interference.exposed_s(gather, f_window, gather_floor) - gather_exposed
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import get_args
 
 from supercluster.errors import SuperclusterError
+from supercluster.perf.pipeline import EMBEDDING_HEAD_CHUNKS
 from supercluster.rules import check_plan
 from supercluster.specs import Accelerator, ModelSpec, PlanSpec, ResolvedPlan
 from supercluster.specs.plan import TrainPrecision
@@ -36,8 +37,11 @@ def check_layout(model: ModelSpec, plan: ResolvedPlan, gpus: int, seq: int, glob
     if plan.vpp > 1:
         if p == 1:
             raise SuperclusterError(f"vpp({plan.vpp}) needs pp > 1")
-        if model.layers < p * plan.vpp:
-            raise SuperclusterError(f"pp({p}) * vpp({plan.vpp}) = {p * plan.vpp} model chunks > layers({model.layers})")
+        if model.layers + EMBEDDING_HEAD_CHUNKS < p * plan.vpp:
+            raise SuperclusterError(
+                f"pp({p}) * vpp({plan.vpp}) = {p * plan.vpp} model chunks > layers({model.layers}) + "
+                f"{EMBEDDING_HEAD_CHUNKS} (a chunk each for the embedding and the output head)"
+            )
     if seq % c:
         raise SuperclusterError(f"cp({c}) must divide seq_len({seq})")
     if c > 1 and (seq // c) % 2:

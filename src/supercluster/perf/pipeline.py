@@ -19,6 +19,16 @@ from typing import Any
 
 import numpy as np
 
+# Pipeline chunks beyond the transformer layers: the embedding and the output head (with the loss) may each be a
+# chunk of their own. Llama 3 (arXiv:2407.21783, section 3.3.2, "Pipeline parallelism improvements"): "To balance
+# the pipeline, we reduce one Transformer layer each from the first and the last stages, respectively. This means
+# that the first model chunk on the first stage has only the embedding, and the last model chunk on the last stage
+# has only output projection and loss calculation." (126 layers on 16 ranks: 16 x 8 = 128 chunks, one layer each
+# plus those two.) Megatron-Core's --pipeline-model-parallel-layout has the same stages ("E = embedding layer",
+# "L = loss calculation layer"; docs.nvidia.com/megatron-core/developer-guide/latest/user-guide/features/
+# pipeline_parallel_layout.html). So interleaving may reach pp * vpp = layers + 2.
+EMBEDDING_HEAD_CHUNKS = 2
+
 
 def balance_layers(layers: int, stages: int, first_extra: float, last_extra: float) -> list[int]:
     """Layers per stage; the extras are rounded to 1/1000 of a layer so results can be cached."""

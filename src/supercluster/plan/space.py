@@ -4,7 +4,8 @@ Axes: tp (divides heads and kv heads; up to 4 scale-up domains, crossing the
 network at its real cost), cp (powers of two leaving >= 1,024 tokens per rank,
 even chunks for causal balancing), pp (any divisor of the GPUs left, uneven
 first/last stages allowed), dp (what remains), ep (MoE: divides the experts and
-dp*cp), micro-batch, vpp (interleaving: pp*vpp <= layers, micro-batches a
+dp*cp), micro-batch, vpp (interleaving: pp*vpp <= layers + 2, the embedding
+and the output head each allowed a chunk of their own; micro-batches a
 multiple of pp), ZeRO 0-3, recompute none/selective/full, sequence parallelism,
 and FP8 where the accelerator has it.
 
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from supercluster.perf.batch import PRECISION, RECOMPUTE, SCHEDULE_NAMES, Candidates
+from supercluster.perf.pipeline import EMBEDDING_HEAD_CHUNKS
 from supercluster.specs import ModelSpec, PlanSpec, SystemSpec, WorkloadSpec
 
 MICRO_BATCHES = (1, 2, 4, 8, 16)
@@ -167,7 +169,8 @@ def enumerate_space(
             elif not stack_vpp:
                 vpps = [1]
             else:
-                vpps = [v for v in options.vpp_choices if v == 1 or (pp > 1 and pp * v <= model.layers)]
+                chunks = model.layers + EMBEDDING_HEAD_CHUNKS
+                vpps = [v for v in options.vpp_choices if v == 1 or (pp > 1 and pp * v <= chunks)]
             combos = list(itertools.product(mbs, vpps, zeros, rc_codes, prec_codes, eps, sps, sched_codes))
             generated += len(combos) * sp_variants * rc_total // len(rcs)
             if not combos:

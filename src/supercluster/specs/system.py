@@ -234,6 +234,14 @@ class SoftwareProfile(Spec):
             "(FSDP2's per-parameter sharding, split_with_sizes_copy); false: gathered in place (FSDP1, ZeRO)"
         ),
     )
+    chunk_dp_sync: bool = Field(
+        default=False,
+        description=(
+            "under the interleaved schedule each model chunk's gradient reduction starts when the chunk's last "
+            "micro-batch backward is done, and the next chunk's parameter gather during the current chunk's first "
+            "forwards (Megatron-Core grad_sync_func / param_sync_func per chunk; perf.chunk_sync)"
+        ),
+    )
     zero2_regather: bool = Field(
         default=False,
         description=(

@@ -45,6 +45,7 @@ DATASETS = {
     "reports": "reports_runs.csv",
     "moe": "moe_runs.csv",
     "vendor": "vendor_runs.csv",
+    "scale": "scale_runs.csv",
 }
 
 # GPU-count bands in which the model's error is reported (is it optimistic at scale?)
