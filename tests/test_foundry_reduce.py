@@ -53,3 +53,29 @@ def test_fp32_reduce_slows_the_mpt_7b_512_gpu_step_by_at_most_the_extra_reduce_s
     step_before = tokens_per_gpu / before.predicted
     extra_s = 6_658_859_008 * 2 / 400e9
     assert 0.0 < step_now - step_before <= extra_s
+
+
+def test_fms_fsdp_selective_ac_is_full_recompute_on_the_fraction_its_hfu_over_mfu_implies():
+    # fms-fsdp's 'Selective AC' checkpoints whole blocks on a fraction p of them (ac_handler.py), so HFU/MFU =
+    # 1 + p/3; p = 3 x (HFU/MFU - 1), the mean of the README's A100 and H100 columns, at most 1.
+    hfu_mfu = {  # (kind, model): ((MFU, HFU) A100, (MFU, HFU) H100), README HFU tables
+        ("eager", "llama2-13b"): ((0.51, 0.59), (0.35, 0.40)),
+        ("compile", "llama2-13b"): ((0.61, 0.69), (0.43, 0.46)),
+        ("compile", "fms-llama-34b"): ((0.55, 0.74), (0.38, 0.49)),
+        ("compile", "llama2-70b"): ((0.55, 0.74), (0.38, 0.47)),
+    }
+    rows = [r for r in read_rows("fsdp")[1] if r["id"].startswith("fmsfsdp24")]
+    assert len(rows) == 16 and not any(r["recompute"] == "selective" for r in rows)
+    checked = 0
+    for r in rows:
+        if "Selective AC" not in r["quote"]:
+            continue
+        pairs = hfu_mfu[(r["id"].split("-")[1], r["model"])]
+        p = min(1.0, sum(3.0 * (hfu / mfu - 1.0) for mfu, hfu in pairs) / 2)
+        assert r["recompute"] == "full", r["id"]
+        assert float(r["recompute_fraction"]) == round(p, 2), r["id"]
+        checked += 1
+    # 13b in both tables, 34b and 70b in the compiled one, each on A100 and H100
+    assert checked == 8
+    # eager 13b: 3 x (0.59/0.51 - 1) = 0.4706, 3 x (0.40/0.35 - 1) = 0.4286, mean 0.45
+    assert round((3 * (0.59 / 0.51 - 1) + 3 * (0.40 / 0.35 - 1)) / 2, 2) == 0.45
