@@ -36,17 +36,42 @@ Constants.
   micro-batch 1, 2,048 sequences of 4,096) saves 0.3-0.45 s of a 16-23 s step, over 41 kernels x 7.25 MoE layers x
   64 micro-batches per GPU: 8-23 us per removed launch on Grace, the same order; so the same host_s serves both.
 - Kernel counts: perf.fixed_cost.kernels_per_layer (forward share from :func:`forward_kernels`).
+- e, the per-expert host work the counts miss: :data:`HOST_PER_LOCAL_EXPERT_S` x local experts per MoE layer and
+  micro-batch, shared between forward and backward as the expert GEMMs (1/3, 2/3). The GB200 guide (section 2)
+  finds "Before the GEMM in the Expert part, there are a large number of small, fragmented kernels": per expert and
+  operand, the torch.zeros that allocate MXFP8 scaling factors and the kernels that swizzle them, plus "a few
+  microseconds of overhead on the host side" per PyTorch call; it expects a larger EP to cut them ("a large EP can
+  reduce the number of local experts, thereby reducing quantization and other overheads", section 3.1), hence per
+  local expert. Its ablations bound the size (same step arithmetic as above, DeepSeek-V3, 8 local experts, 464 MoE
+  layer-micro-batches per GPU): fusing the swizzles (762.12 -> 797.67 TFLOPS, with PDL) saved about 1.5 ms per
+  MoE layer and micro-batch, 190 us per local expert; fusing the torch.zeros with the permute rewrite (494.46 ->
+  529.55) 3.5 ms, 440 us per local expert (the permute rewrite saves some GPU time too); together about 630 us
+  per local expert, +-20% with the step's FLOP count (perf.conventions.megatron_flops, 372 GFLOP per token).
+  Fitted by scripts/host_sync_protocol.py over a grid of 0-1,200 us (all rows, leave one document out): 700 us
+  (benchmarks/results/host_sync_protocol.json), the order of the guide's ablations. With 8-bit experts
+  alone paying it the fit does not generalise (held out, the Megatron-Bridge document's rows pick 0), so every
+  precision pays it (a 16-bit grouped linear still splits, launches and synchronises its streams per expert).
+  Uncertainty: 500-800 us (the held-out pick and the grid's neighbours); the guide's later fusions (TE 2.8+,
+  the 26.04 containers) and CUDA-graphed scopes (``--cuda-graph-scope``) remove part of it, which the term does not
+  yet distinguish.
 
 Check against a measurement (tests/test_host_sync.py): the lead's H200 run of a Qwen3-MoE-style eager decoder (4
 layers of 128 experts, top-8) with and without a host copy of the expert counts per layer
 (calibration/h200-sxm-141gb-2026-11-30.moe-sync-check.json): 60.0 -> 66.2 ms at 1,024 tokens, nothing measurable at
-2,048 and 4,096 (noise about +-2 ms). The forward of that decoder's block calls 129 PyTorch functions (counted with
-a TorchFunctionMode on calibrate.moe_groundtruth's block, CPU, host_sync on); at 8.6 us each that is 1.11 ms of host
-per layer forward against the step model's 0.64 ms of GPU forward at 1,024 tokens, 1.03 ms at 2,048 and 2.04 ms at
-4,096: 4 x 0.47 = 1.9 ms added at 1,024, 0.3 ms at 2,048, none at 4,096. The mechanism gives the sign and the
-vanishing with size; it explains about a third of the 1,024-token cost (the remainder is the order of the kernels
-inside a segment: the host-only routing ops right after the copy expose their whole host time, which a per-segment
-total cannot see).
+2,048 and 4,096 (noise about +-2 ms). The forward of that decoder's block calls 129 PyTorch functions and its
+backward runs 106 operators (counted with a TorchFunctionMode and a TorchDispatchMode on calibrate.moe_groundtruth's
+block, CPU, host_sync on); at 8.67 us each that is 1.12 ms of host per layer forward and 0.92 ms backward, against
+the step model's 0.64 ms of GPU forward of 2.43 ms per layer at 1,024 tokens (1.03 of 3.66 at 2,048, 2.04 of 6.93 at
+4,096): unsynchronised the layer hides its host, as measured; synchronised, 4 x 0.48 = 1.9 ms added at 1,024, 0.4
+ms at 2,048, none at 4,096. The mechanism gives the sign and the vanishing with size; it explains about a third of
+the 1,024-token cost (the rest is the order of the kernels inside a segment: the host-only routing ops right after
+the copy expose their whole host time, which a per-segment total cannot see). That eager run has no per-expert
+loop (one grouped kernel), so e does not enter it.
+
+Verdict (scripts/host_sync_protocol.py): all rows 10.84% -> 10.38% in sample, leave one document out 10.84% ->
+10.49% (the harness's leave-one-source-out column 11.26% -> 10.88%); published set unchanged (3.57%, LOSO 3.80%);
+MoE groups BF16 15.0% -> 14.7%, FP8 17.1% -> 16.3%, MXFP8 25.8% -> 15.2% (its mean signed error +2.0% -> -14.0%:
+over-corrected where the stack graphs its router and attention). It lands (:data:`IN_STEP_TIME`).
 """
 
 from __future__ import annotations
@@ -69,7 +94,7 @@ EAGER_MOE_BLOCK_BWD_OPS = 106
 # Host seconds per local expert, MoE layer and micro-batch that the kernel counts miss (per-expert quantisation,
 # scale allocation and swizzles, split and stream bookkeeping of a grouped linear that runs one GEMM per expert);
 # fitted by scripts/host_sync_protocol.py (grid, leave-one-document-out), see the module docstring
-HOST_PER_LOCAL_EXPERT_S = 0.0
+HOST_PER_LOCAL_EXPERT_S = 700e-6
 # whether 16-bit experts pay it too (the protocol tries both; the GB200 guide names 8-bit quantisation as its source)
 EXPERT_HOST_BF16 = True
 
