@@ -33,7 +33,16 @@ from typing import Any
 
 import numpy as np
 
-from supercluster.perf import attention_backend, autocast, chunk_sync, ep_overlap, fixed_cost, fsdp, interference
+from supercluster.perf import (
+    attention_backend,
+    autocast,
+    chunk_sync,
+    ep_overlap,
+    fixed_cost,
+    fsdp,
+    host_sync,
+    interference,
+)
 from supercluster.perf import straggler as stragglers
 from supercluster.perf.comm import CollectiveModel, span_of
 from supercluster.perf.context import Context, context
@@ -274,6 +283,8 @@ _INNER_FIELDS = (
     "hw_flops_layers",
     "head_fb",
     "head_flops",
+    "kernels_fwd",
+    "expert_host",
     "emb_s",
     "act_dense",
     "act_moe",
@@ -347,6 +358,12 @@ def inner_terms(
         "p2p_ag": p2p_ag,
         "head_f": head_f,
         "kernels": _layer_kernels(model, sw, tp, sp, prec, rc, ep),
+        "kernels_fwd": _layer_kernels_fwd(model, sw, tp, sp, prec, ep),
+        "expert_host": host_sync.expert_host_s(
+            model.moe_experts / max(ep, 1) if model.is_moe else 0.0,
+            model.moe_layers / model.layers,
+            prec in (FP8, MXFP8),
+        ),
     }
 
 
@@ -361,6 +378,22 @@ def _layer_kernels(model: ModelSpec, sw: SoftwareProfile, tp: int, sp: int, prec
             tp_coll,
             prec in (FP8, MXFP8),
             RECOMPUTE[rc] == "full",
+            model.moe_layers / model.layers,
+            loop,
+            4.0 if ep > 1 else 0.0,
+        )
+    )
+
+
+def _layer_kernels_fwd(model: ModelSpec, sw: SoftwareProfile, tp: int, sp: int, prec: int, ep: int) -> float:
+    """Kernels of one (mean) layer's forward and micro-batch as :func:`host_sync.forward_kernels` counts them."""
+    local = model.moe_experts / max(ep, 1) if model.is_moe else 0.0
+    loop = 6.0 * max(local - 1.0, 0.0) if sw.expert_gemm in ("loop", "multistream") else 0.0
+    return float(
+        host_sync.forward_kernels(
+            sw.elementwise_fused,
+            0.0 if tp <= 1 else (8.0 if sp else 4.0),
+            prec in (FP8, MXFP8),
             model.moe_layers / model.layers,
             loop,
             4.0 if ep > 1 else 0.0,
@@ -501,6 +534,11 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     # fixed per-kernel costs of a layer and micro-batch (perf.fixed_cost): in the stage times when the protocol let
     # them land, so the steady state, the fill and the drain all pay them
     fix_layer = fixed_cost.layer_fixed_s(t["kernels"], mean_layer, sw.elementwise_fused)
+    if model.is_moe and sw.moe_host_sync and host_sync.IN_STEP_TIME:
+        # a host copy in each MoE layer's forward: the host-bound term per forward and backward (perf.host_sync)
+        fix_layer = fix_layer + host_sync.extra_s(
+            t["kernels_fwd"], t["kernels"], t["fwd"], mean_layer, sw.elementwise_fused, t["expert_host"]
+        )
     if fixed_cost.IN_STEP_TIME:
         mean_layer = mean_layer + fix_layer
     m = workload.global_batch / (c.dp * c.mb)

@@ -344,6 +344,14 @@ class SoftwareProfile(Spec):
             "(torch._grouped_mm); deepgemm, DeepGEMM's contiguous layout, each expert padded to 128 rows"
         ),
     )
+    moe_host_sync: bool = Field(
+        default=False,
+        description=(
+            "each MoE layer's forward copies its token counts to the host and waits for them (Megatron-Core's "
+            "dropless all-to-all dispatcher sizing its all-to-all; the flex dispatcher over DeepEP or HybridEP): "
+            "the host-bound term applies per forward and backward instead of per layer (perf.host_sync)"
+        ),
+    )
     cudnn_version: int | None = Field(
         default=None,
         ge=80000,
