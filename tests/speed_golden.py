@@ -22,23 +22,23 @@ from supercluster import catalog
 from supercluster.perf import context, estimate
 from supercluster.perf.batch import BatchResult
 from supercluster.plan import resolve, search
-from supercluster.specs import WorkloadSpec
+from supercluster.specs import PlanSpec, WorkloadSpec
 
 PATH = Path(__file__).parent / "data" / "speed_golden.json"
 
 # (model, system, software or None for the system's own, gpus, seq, global batch): dense and MoE, MLA, FP8,
 # Megatron, DeepEP, FSDP (eager and compiled), JAX, a 2021 stack without flash attention, AMD and Blackwell
-SEARCHES: tuple[tuple[str, str, str | None, int, int, int], ...] = (
-    ("llama3-405b", "dgx-h100-superpod", None, 16384, 8192, 2048),
-    ("grok-1", "colossus-100k", None, 8192, 8192, 4096),
-    ("deepseek-v3", "dgx-h100-superpod", "megatron-core-deepep-2025", 2048, 4096, 8192),
-    ("mixtral-8x7b", "dgx-h100-superpod", "fsdp-eager-2024", 256, 4096, 1024),
-    ("qwen3-30b-a3b", "dgx-b200-superpod", "automodel-2025", 512, 4096, 1024),
-    ("llama3-8b", "dgx-h100-superpod", "jax-fsdp-2024", 128, 8192, 512),
-    ("llama3-70b", "dgx-h100-superpod", "fsdp1-2023", 1024, 8192, 1024),
-    ("gpt3-175b", "dgx-a100-superpod", "megatron-lm-2021", 1024, 2048, 1536),
-    ("llama2-70b", "mi300x-cluster", None, 512, 4096, 1024),
-    ("nemotron4-340b", "gb200-nvl72-cluster", None, 6144, 4096, 768),
+SEARCHES: tuple[tuple[str, str, str | None, int, int, int, dict[str, object]], ...] = (
+    ("llama3-405b", "dgx-h100-superpod", None, 16384, 8192, 2048, {}),
+    ("grok-1", "colossus-100k", None, 2048, 8192, 2048, {"precision": "fp8"}),
+    ("deepseek-v3", "dgx-h100-superpod", "megatron-core-deepep-2025", 512, 4096, 1024, {"ep": 16, "precision": "fp8"}),
+    ("mixtral-8x7b", "dgx-h100-superpod", "fsdp-eager-2024", 256, 4096, 1024, {}),
+    ("qwen3-30b-a3b", "dgx-b200-superpod", "automodel-2025", 512, 4096, 1024, {}),
+    ("llama3-8b", "dgx-h100-superpod", "jax-fsdp-2024", 128, 8192, 512, {}),
+    ("llama3-70b", "dgx-h100-superpod", "fsdp1-2023", 1024, 8192, 1024, {}),
+    ("gpt3-175b", "dgx-a100-superpod", "megatron-lm-2021", 1024, 2048, 1536, {}),
+    ("llama2-70b", "mi300x-cluster", None, 512, 4096, 1024, {}),
+    ("nemotron4-340b", "gb200-nvl72-cluster", None, 6144, 4096, 768, {}),
 )
 SCENARIOS = ("llama3-405b-16k", "colossus-grok", "grok-3-class", "fairwater-two-site")
 
@@ -59,13 +59,13 @@ def batch_record(batch: BatchResult) -> dict[str, str]:
     return out
 
 
-def search_record(case: tuple[str, str, str | None, int, int, int]) -> dict[str, object]:
-    model, system_name, sw_name, gpus, seq, batch = case
+def search_record(case: tuple[str, str, str | None, int, int, int, dict[str, object]]) -> dict[str, object]:
+    model, system_name, sw_name, gpus, seq, batch, fixed = case
     system = catalog.system(system_name, gpus=gpus if system_name.startswith("dgx") else None)
     sw = catalog.software(sw_name or system.software)
     wl = WorkloadSpec(model=catalog.model(model), seq_len=seq, global_batch=batch)
     context.clear()
-    res = search(wl, system, sw, gpus, top_k=5)
+    res = search(wl, system, sw, gpus, fixed=PlanSpec(**fixed), top_k=5)
     return {
         "case": list(case),
         "evaluated": res.stats.evaluated,
