@@ -46,7 +46,7 @@ from supercluster.perf import (
 from supercluster.perf import straggler as stragglers
 from supercluster.perf.comm import CollectiveModel, span_of
 from supercluster.perf.context import Context, context
-from supercluster.perf.layer import embedding_cost, head_cost, layer_cost
+from supercluster.perf.layer import LayerCost, embedding_cost, finish, head_cost, layer_parts
 from supercluster.perf.memory import (
     FRAGMENTATION_FRACTION,
     RUNTIME_RESERVE_BYTES,
@@ -304,10 +304,23 @@ def _group(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def inner_terms(
-    model: ModelSpec, seq: int, system: SystemSpec, sw: SoftwareProfile, comm: CollectiveModel, key: tuple[int, ...]
+    model: ModelSpec,
+    seq: int,
+    system: SystemSpec,
+    sw: SoftwareProfile,
+    comm: CollectiveModel,
+    key: tuple[int, ...],
+    memo: dict[tuple[Any, ...], Any] | None = None,
 ) -> dict[str, float]:
+    """Per-layer, head and embedding terms of one inner key. ``memo`` (a context's, perf.context) keeps the pieces
+    that depend on fewer knobs than the key, by the knobs they read, for the next key that shares them: a layer's
+    costs before its recompute mode (perf.layer.layer_parts), a dense layer's without ep and etp, the output head
+    and the embedding by (tp, micro-batch, cp), the kernel count. The pieces are the same functions on the same
+    inputs, so every number is the one computed without it (tests/test_speed_identical.py)."""
     tp, cp, mb, sp, rc, prec, ep, etp = key
-    plan = ResolvedPlan(
+    memo = {} if memo is None else memo
+    # the key's values are a validated layout's (or the caller's own ints), so pydantic's validation is skipped
+    plan = ResolvedPlan.model_construct(
         tp=tp,
         pp=1,
         vpp=1,
@@ -322,14 +335,21 @@ def inner_terms(
         precision=PRECISION[prec],
     )
     acc = system.accelerator
-    dense = layer_cost(model, plan, seq, acc, sw, comm, moe=False)
-    moe = layer_cost(model, plan, seq, acc, sw, comm, moe=True) if model.is_moe else dense
+
+    def cost(moe: bool) -> LayerCost:
+        # a dense layer reads neither ep nor etp (perf.layer: every expert term is under ``moe``)
+        part_key = ("layer", True, tp, cp, mb, sp, prec, ep, etp) if moe else ("layer", False, tp, cp, mb, sp, prec)
+        parts = _kept(memo, part_key, lambda: layer_parts(model, plan, seq, acc, sw, comm, moe))
+        return finish(parts, plan.recompute, model.is_mla, sw)
+
+    dense = cost(False)
+    moe = cost(True) if model.is_moe else dense
     share = model.moe_layers / model.layers
 
     def mix(a: float, b: float) -> float:
         return a * (1 - share) + b * share
 
-    head_f, head_b, head_flops = head_cost(model, plan, seq, acc, comm, sw)
+    head_f, head_b, head_flops = _kept(memo, ("head", tp, mb, cp), lambda: head_cost(model, plan, seq, acc, comm, sw))
     n_moe = model.moe_layers
     # one layer re-run under full recompute holds all its activations (flash: no score matrix)
     work_plan = plan.model_copy(update={"recompute": "none" if sw.attention_kernel == "flash" else "selective"})
@@ -350,21 +370,37 @@ def inner_terms(
         "hw_flops_layers": (model.layers - n_moe) * dense.hw_flops + n_moe * moe.hw_flops,
         "head_fb": head_f + head_b,
         "head_flops": head_flops,
-        "emb_s": embedding_cost(model, plan, seq, acc, sw),
+        "emb_s": _kept(memo, ("embedding", tp, mb, cp), lambda: embedding_cost(model, plan, seq, acc, sw)),
         "act_dense": layer_activation_bytes(model, plan, seq, sw, moe=False),
         "act_moe": layer_activation_bytes(model, plan, seq, sw, moe=True) if model.is_moe else 0.0,
         "act_work": layer_activation_bytes(model, work_plan, seq, sw, moe=n_moe > 0),
         "p2p_bytes": p2p_bytes,
         "p2p_ag": p2p_ag,
         "head_f": head_f,
-        "kernels": _layer_kernels(model, sw, tp, sp, prec, rc, ep),
-        "kernels_fwd": _layer_kernels_fwd(model, sw, tp, sp, prec, ep),
-        "expert_host": host_sync.expert_host_s(
-            model.moe_experts / max(ep, 1) if model.is_moe else 0.0,
-            model.moe_layers / model.layers,
-            prec in (FP8, MXFP8),
+        "kernels": _kept(
+            memo, ("kernels", tp, sp, prec, rc, ep), lambda: _layer_kernels(model, sw, tp, sp, prec, rc, ep)
+        ),
+        "kernels_fwd": _kept(
+            memo, ("kernels_fwd", tp, sp, prec, ep), lambda: _layer_kernels_fwd(model, sw, tp, sp, prec, ep)
+        ),
+        "expert_host": _kept(
+            memo,
+            ("expert_host", ep, prec),
+            lambda: host_sync.expert_host_s(
+                model.moe_experts / max(ep, 1) if model.is_moe else 0.0,
+                model.moe_layers / model.layers,
+                prec in (FP8, MXFP8),
+            ),
         ),
     }
+
+
+def _kept(memo: dict[tuple[Any, ...], Any], key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+    """``memo[key]``, computed by ``compute`` on first use."""
+    hit = memo.get(key)
+    if hit is None:
+        hit = memo[key] = compute()
+    return hit
 
 
 def _layer_kernels(model: ModelSpec, sw: SoftwareProfile, tp: int, sp: int, prec: int, rc: int, ep: int) -> float:
@@ -430,7 +466,7 @@ def _inner_row(ctx: Context, key: tuple[int, ...]) -> tuple[float, ...]:
     """The :data:`_INNER_FIELDS` of :func:`inner_terms` for one inner key, computed once per context."""
     row = ctx.rows.get(key)
     if row is None:
-        terms = inner_terms(ctx.model, ctx.seq, ctx.system, ctx.sw, ctx.comm, key)
+        terms = inner_terms(ctx.model, ctx.seq, ctx.system, ctx.sw, ctx.comm, key, ctx.parts)
         row = ctx.rows[key] = tuple(terms[f] for f in _INNER_FIELDS)
     return row
 

@@ -42,6 +42,7 @@ class Context:
     sw: SoftwareProfile
     comm: CollectiveModel
     rows: dict[tuple[int, ...], tuple[float, ...]] = field(default_factory=dict)  # batch._inner_row
+    parts: dict[tuple[Any, ...], Any] = field(default_factory=dict)  # pieces of rows, batch.inner_terms' memo
 
 
 _contexts: OrderedDict[tuple[Any, ...], Context] = OrderedDict()
@@ -92,6 +93,7 @@ def context(model: ModelSpec, seq: int, system: SystemSpec, sw: SoftwareProfile)
         _contexts.move_to_end(key)
         if len(ctx.rows) > MAX_ROWS:
             ctx.rows.clear()
+            ctx.parts.clear()
         return ctx
     ctx = Context(model, seq, system, sw, collective_model(system))
     _contexts[key] = ctx

@@ -99,6 +99,31 @@ class LayerCost:
         return self.fwd_s + self.bwd_s + self.recompute_s + self.tp_comm_s + self.ep_comm_s
 
 
+@dataclass(frozen=True, slots=True)
+class LayerParts:
+    """What :func:`layer_cost` works out before it reads the plan's recompute mode: the same numbers whatever that
+    mode is, so the planner computes them once for the layouts that differ only in it (:func:`finish`)."""
+
+    fwd_gemm_s: float
+    fwd_attn_s: float
+    fwd_elem_s: float
+    bwd_gemm_s: float
+    bwd_attn_s: float
+    bwd_elem_s: float
+    selective_extra_s: float  # what a selective recompute re-runs of the attention core (0 with flash)
+    mla_selective_s: float  # MLA: its up-projections and RMSNorms again (DeepSeek-V3, 3.2.3)
+    mla_up_flops: float
+    flops_fwd: float
+    core_flops: float
+    core_hw_flops: float
+    model_core_flops: float
+    tp_fwd_s: float
+    tp_bwd_s: float
+    cp_fwd_s: float
+    cp_bwd_s: float
+    ep_fwd_s: float
+
+
 def layer_cost(
     model: ModelSpec,
     plan: ResolvedPlan,
@@ -108,6 +133,19 @@ def layer_cost(
     comm: CollectiveModel,
     moe: bool,
 ) -> LayerCost:
+    return finish(layer_parts(model, plan, seq, acc, sw, comm, moe), plan.recompute, model.is_mla, sw)
+
+
+def layer_parts(
+    model: ModelSpec,
+    plan: ResolvedPlan,
+    seq: int,
+    acc: Accelerator,
+    sw: SoftwareProfile,
+    comm: CollectiveModel,
+    moe: bool,
+) -> LayerParts:
+    """Everything of :func:`layer_cost` but the recompute: ``plan.recompute`` is not read."""
     t, b, prec = plan.tp, plan.micro_batch, plan.precision
     tok = b * seq / plan.cp  # tokens this GPU's context shard holds
     h, a, g, d = model.hidden, model.heads, model.kv, model.dhead
@@ -343,31 +381,60 @@ def layer_cost(
     ep_fwd = expert_dispatch(model, plan, sw, comm, tok * h * 2.0 / sp_div * load) if a2a else 0.0
     ep_fwd += etp_fwd
 
-    fwd_compute = f_gemm + f_attn + f_elem
-    if plan.recompute == "full":
-        recompute_s, recompute_flops = fwd_compute, flops_fwd + core_flops
-    elif plan.recompute == "selective":
-        recompute_s = selective_extra
-        recompute_flops = core_flops if sw.attention_kernel != "flash" else 0.0
-        if model.is_mla:
-            # DeepSeek-V3 section 3.2.3: RMSNorms (read h, write h, twice) and the MLA up-projections again
-            recompute_s += mla_up_s + memory_bound_s(2.0 * 2.0 * tok * h * 2.0 / sp_div, acc)
-            recompute_flops += mla_up_flops
-    else:
-        recompute_s, recompute_flops = 0.0, 0.0
-
-    model_flops = 3.0 * flops_fwd + model_core_flops
-    hw_flops = 3.0 * flops_fwd + core_hw + recompute_flops
-    return LayerCost(
+    # DeepSeek-V3 section 3.2.3: its selective recompute re-runs the RMSNorms (read h, write h, twice) and the MLA
+    # up-projections
+    mla_selective = mla_up_s + memory_bound_s(2.0 * 2.0 * tok * h * 2.0 / sp_div, acc) if model.is_mla else 0.0
+    return LayerParts(
         fwd_gemm_s=f_gemm,
         fwd_attn_s=f_attn,
         fwd_elem_s=f_elem,
         bwd_gemm_s=b_gemm,
         bwd_attn_s=b_attn,
         bwd_elem_s=b_elem,
+        selective_extra_s=selective_extra,
+        mla_selective_s=mla_selective,
+        mla_up_flops=mla_up_flops,
+        flops_fwd=flops_fwd,
+        core_flops=core_flops,
+        core_hw_flops=core_hw,
+        model_core_flops=model_core_flops,
+        tp_fwd_s=tp_fwd,
+        tp_bwd_s=tp_bwd,
+        cp_fwd_s=cp_fwd,
+        cp_bwd_s=cp_bwd,
+        ep_fwd_s=ep_fwd,
+    )
+
+
+def finish(p: LayerParts, recompute: str, is_mla: bool, sw: SoftwareProfile) -> LayerCost:
+    """The layer's cost under ``recompute``: a full recompute re-runs the forward (and its TP and EP traffic); a
+    selective one the attention core where no fused kernel keeps it out of memory (Korthikanti et al. 2022,
+    arXiv:2205.05198, selective activation recomputation), plus MLA's up-projections and norms (DeepSeek-V3,
+    arXiv:2412.19437, section 3.2.3). The same arithmetic, in the same order, as before the split."""
+    fwd_compute = p.fwd_gemm_s + p.fwd_attn_s + p.fwd_elem_s
+    if recompute == "full":
+        recompute_s, recompute_flops = fwd_compute, p.flops_fwd + p.core_flops
+    elif recompute == "selective":
+        recompute_s = p.selective_extra_s
+        recompute_flops = p.core_flops if sw.attention_kernel != "flash" else 0.0
+        if is_mla:
+            recompute_s += p.mla_selective_s
+            recompute_flops += p.mla_up_flops
+    else:
+        recompute_s, recompute_flops = 0.0, 0.0
+
+    model_flops = 3.0 * p.flops_fwd + p.model_core_flops
+    hw_flops = 3.0 * p.flops_fwd + p.core_hw_flops + recompute_flops
+    return LayerCost(
+        fwd_gemm_s=p.fwd_gemm_s,
+        fwd_attn_s=p.fwd_attn_s,
+        fwd_elem_s=p.fwd_elem_s,
+        bwd_gemm_s=p.bwd_gemm_s,
+        bwd_attn_s=p.bwd_attn_s,
+        bwd_elem_s=p.bwd_elem_s,
         recompute_s=recompute_s,
-        tp_comm_s=tp_fwd + tp_bwd + (tp_fwd if plan.recompute == "full" else 0.0) + cp_fwd + cp_bwd,
-        ep_comm_s=2.0 * ep_fwd + (ep_fwd if plan.recompute == "full" else 0.0),
+        tp_comm_s=p.tp_fwd_s + p.tp_bwd_s + (p.tp_fwd_s if recompute == "full" else 0.0) + p.cp_fwd_s + p.cp_bwd_s,
+        ep_comm_s=2.0 * p.ep_fwd_s + (p.ep_fwd_s if recompute == "full" else 0.0),
         model_flops=model_flops,
         hw_flops=hw_flops,
     )

@@ -1,0 +1,44 @@
+"""The speed work changes no number: planner searches and estimates against digests recorded before it.
+
+tests/data/speed_golden.json was written by tests/speed_golden.py from the code before the planner's inner rows were
+shared between recompute modes and memoised by their own keys (perf.rowparts); every per-candidate array of ten
+searches (dense and MoE, MLA, FP8, Megatron, DeepEP, FSDP eager and compiled, JAX, a 2021 stack, AMD, Blackwell) and
+four scenario estimates must match it to the last bit. A changed model is re-recorded on purpose, never to pass.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import speed_golden as golden
+
+from supercluster.perf import context
+
+RECORDED = json.loads(golden.PATH.read_text())
+
+
+@pytest.mark.parametrize("expected", RECORDED["searches"], ids=lambda r: f"{r['case'][0]}-{r['case'][2]}")
+def test_a_search_ranks_the_same_candidates_with_the_same_numbers(expected):
+    got = golden.search_record(tuple(expected["case"]))
+    assert got["evaluated"] == expected["evaluated"] and got["feasible"] == expected["feasible"]
+    changed = [name for name, d in expected["batch"].items() if got["batch"][name] != d]
+    assert changed == [], f"per-candidate arrays differ: {changed}"
+    assert got["order"] == expected["order"]
+    assert got["top"] == expected["top"]
+
+
+@pytest.mark.parametrize("expected", RECORDED["estimates"], ids=lambda r: r["scenario"])
+def test_an_estimate_cold_and_warm_gives_the_recorded_numbers(expected):
+    got = golden.estimate_record(expected["scenario"])
+    assert got["digest"] == expected["digest"], "estimate differs from the recorded one"
+
+
+def test_a_digest_sees_a_change_in_the_last_bit():
+    import numpy as np
+
+    a = np.array([0.1, 0.2, 0.3])
+    b = a.copy()
+    b[1] = np.nextafter(b[1], 1.0)
+    assert golden.digest(a) != golden.digest(b)
+    context.clear()
