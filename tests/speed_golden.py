@@ -54,7 +54,8 @@ def batch_record(batch: BatchResult) -> dict[str, str]:
         if f.name == "cand":
             continue
         value = getattr(batch, f.name)
-        out[f.name] = digest(value) if f.name != "stage_layers" else hashlib.sha256(repr(value).encode()).hexdigest()[:16]
+        text = repr(value).encode()  # the stage splits: a list of tuples
+        out[f.name] = digest(value) if f.name != "stage_layers" else hashlib.sha256(text).hexdigest()[:16]
     out["memory_bytes"] = digest(batch.memory_bytes)
     return out
 

@@ -42,3 +42,20 @@ def test_a_digest_sees_a_change_in_the_last_bit():
     b[1] = np.nextafter(b[1], 1.0)
     assert golden.digest(a) != golden.digest(b)
     context.clear()
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [([1, 2, 4], [1, 3], [0, 1, 2, 3], [0, 2], [0, 1], [1, 8, 64], [True], [0, 3]), ([1], [], [0]), ([5],)],
+)
+def test_the_space_s_product_is_itertools_own_rows_in_its_order(columns):
+    import itertools
+
+    import numpy as np
+
+    from supercluster.plan.space import product
+
+    rows = list(itertools.product(*columns))
+    expected = np.array(rows, dtype=np.int64).reshape(len(rows), len(columns))
+    got = product(tuple(columns))
+    assert got.dtype == np.int64 and got.shape == expected.shape and (got == expected).all()

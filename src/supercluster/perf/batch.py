@@ -319,20 +319,21 @@ def inner_terms(
     inputs, so every number is the one computed without it (tests/test_speed_identical.py)."""
     tp, cp, mb, sp, rc, prec, ep, etp = key
     memo = {} if memo is None else memo
-    # the key's values are a validated layout's (or the caller's own ints), so pydantic's validation is skipped
-    plan = ResolvedPlan.model_construct(
-        tp=tp,
-        pp=1,
-        vpp=1,
-        cp=cp,
-        ep=ep,
-        etp=etp if etp != tp else None,
-        dp=max(ep, 1),
-        zero=0,
-        sequence_parallel=bool(sp),
-        micro_batch=mb,
-        recompute=RECOMPUTE[rc],
-        precision=PRECISION[prec],
+    # one validated plan per memo, copied with each key's knobs (a copy is a sixth of a validation; the key's values
+    # are a validated layout's)
+    template = _kept(memo, ("plan",), lambda: ResolvedPlan.single())
+    plan = template.model_copy(
+        update={
+            "tp": tp,
+            "cp": cp,
+            "ep": ep,
+            "etp": etp if etp != tp else None,
+            "dp": max(ep, 1),
+            "sequence_parallel": bool(sp),
+            "micro_batch": mb,
+            "recompute": RECOMPUTE[rc],
+            "precision": PRECISION[prec],
+        }
     )
     acc = system.accelerator
 

@@ -18,7 +18,9 @@ statistics as generated but not evaluated.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -73,6 +75,18 @@ def cp_choices(seq: int) -> list[int]:
         out.append(c)
         c *= 2
     return out
+
+
+def product(columns: tuple[list[Any], ...]) -> np.ndarray:
+    """The rows of itertools.product(*columns), in its order (the last column fastest), as an int64 array with a
+    column per list: the same array np.array(list(itertools.product(...))) makes, without the Python tuples."""
+    sizes = [len(c) for c in columns]
+    out = np.empty((len(columns), math.prod(sizes)), dtype=np.int64)  # a contiguous row per column, returned as .T
+    for j, col in enumerate(columns):
+        # column j holds each value for prod(sizes[j + 1:]) rows in a row, the whole run prod(sizes[:j]) times
+        run = np.repeat(np.asarray(col, dtype=np.int64), math.prod(sizes[j + 1 :]))
+        out[j].reshape(math.prod(sizes[:j]), run.size)[:] = run
+    return out.T
 
 
 def enumerate_space(
@@ -171,11 +185,10 @@ def enumerate_space(
             else:
                 chunks = model.layers + EMBEDDING_HEAD_CHUNKS
                 vpps = [v for v in options.vpp_choices if v == 1 or (pp > 1 and pp * v <= chunks)]
-            combos = list(itertools.product(mbs, vpps, zeros, rc_codes, prec_codes, eps, sps, sched_codes))
-            generated += len(combos) * sp_variants * rc_total // len(rcs)
-            if not combos:
+            arr = product((mbs, vpps, zeros, rc_codes, prec_codes, eps, sps, sched_codes))
+            generated += len(arr) * sp_variants * rc_total // len(rcs)
+            if len(arr) == 0:
                 continue
-            arr = np.array(combos, dtype=np.int64)
             m = (lb or per_replica) // arr[:, 0]  # micro-batches per pipeline pass
             ok = (arr[:, 1] == 1) | (m % pp == 0)
             ok &= ~((arr[:, 6] == 1) & (tp == 1))
