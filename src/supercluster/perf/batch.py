@@ -55,7 +55,7 @@ from supercluster.perf.memory import (
     layer_activation_bytes,
     memory_total,
 )
-from supercluster.perf.pipeline import balance_layers, schedule_bubble
+from supercluster.perf.pipeline import schedule_bubble, stage_split
 from supercluster.perf.wan import SYNC_NAMES
 from supercluster.perf.wan import exposed_s as wan_exposed_s
 from supercluster.specs import ModelSpec, ResolvedPlan, SoftwareProfile, SystemSpec, WorkloadSpec
@@ -538,22 +538,17 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     # --- stage balance, once per (inner key, pp) ---
     pair_code = inner * 65536 + c.pp
     pairs, pair_idx = _group(pair_code)
-    stage_cache = []
-    for code_pair in pairs:
-        k_inner, stages = divmod(int(code_pair), 65536)
-        ml = table[k_inner, 0] * (1 - share) + table[k_inner, 1] * share
-        counts = balance_layers(
-            L,
-            stages,
-            table[k_inner, _INNER_FIELDS.index("emb_s")] / ml,
-            table[k_inner, _INNER_FIELDS.index("head_fb")] / ml,
-        )
-        mid = max(counts[1:-1]) if len(counts) > 2 else 0
-        stage_cache.append((counts[0], counts[-1], mid, tuple(counts)))
-    n_first = np.array([s[0] for s in stage_cache], dtype=float)[pair_idx]
-    n_last = np.array([s[1] for s in stage_cache], dtype=float)[pair_idx]
-    n_mid = np.array([s[2] for s in stage_cache], dtype=float)[pair_idx]
-    stage_layers = [stage_cache[i][3] for i in pair_idx]
+    # the ends' extra work in layers of each (inner key, pp) pair, as numpy arrays: the same float64 arithmetic per
+    # pair that a loop over them does, then one split per pair (pipeline.stage_split, memoised)
+    k_inner, stages = np.divmod(pairs, 65536)
+    ml = table[k_inner, 0] * (1 - share) + table[k_inner, 1] * share
+    first_extra = (table[k_inner, _INNER_FIELDS.index("emb_s")] / ml).tolist()
+    last_extra = (table[k_inner, _INNER_FIELDS.index("head_fb")] / ml).tolist()
+    splits = [stage_split(L, p, f, x) for p, f, x in zip(stages.tolist(), first_extra, last_extra, strict=True)]
+    n_first = np.array([s[0] for s in splits], dtype=float)[pair_idx]
+    n_last = np.array([s[-1] for s in splits], dtype=float)[pair_idx]
+    n_mid = np.array([max(s[1:-1]) if len(s) > 2 else 0 for s in splits], dtype=float)[pair_idx]
+    stage_layers = [splits[i] for i in pair_idx.tolist()]
 
     pp = c.pp.astype(float)
     vpp = c.vpp.astype(float)

@@ -32,7 +32,12 @@ EMBEDDING_HEAD_CHUNKS = 2
 
 def balance_layers(layers: int, stages: int, first_extra: float, last_extra: float) -> list[int]:
     """Layers per stage; the extras are rounded to 1/1000 of a layer so results can be cached."""
-    return list(_balance(layers, stages, round(float(first_extra), 3), round(float(last_extra), 3)))
+    return list(stage_split(layers, stages, first_extra, last_extra))
+
+
+def stage_split(layers: int, stages: int, first_extra: float, last_extra: float) -> tuple[int, ...]:
+    """:func:`balance_layers` as the memoised tuple (the planner's many (inner key, pp) pairs share few splits)."""
+    return _balance(layers, stages, round(float(first_extra), 3), round(float(last_extra), 3))
 
 
 @lru_cache(maxsize=65536)
