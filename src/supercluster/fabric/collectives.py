@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -101,7 +100,7 @@ class CollectiveModel:
         self.pod = fab.pod_gpus
         self.taper = fab.oversubscription
         self.sharp = fab.in_network_reduction
-        self._cached = lru_cache(maxsize=4096)(self._scalar)
+        self._memo: dict[tuple[str, float, float, float, float], float] = {}  # _scalar's answers (at most 4096)
 
     # ---- building blocks ----
     def _taper(self, s: Span) -> Any:
@@ -241,7 +240,12 @@ class CollectiveModel:
         if one is not None:
             n, k, extent = _one(s.n), _one(s.k), _one(s.extent)
             if n is not None and k is not None and extent is not None:
-                t = self._cached(op, one, n, k, extent)  # one message, one group: NCCL's choice, memoised
+                key = (op, one, n, k, extent)
+                t = self._memo.get(key)  # one message, one group: NCCL's choice, memoised
+                if t is None:
+                    if len(self._memo) >= 4096:
+                        self._memo.clear()
+                    t = self._memo[key] = self._scalar(op, one, n, k, extent)
                 shape = nbytes.shape if type(nbytes) is np.ndarray else np.shape(nbytes)
                 if shape == ():
                     return t

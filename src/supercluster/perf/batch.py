@@ -87,6 +87,7 @@ SCHEDULE_NAMES: tuple[Schedule, ...] = ("1f1b", "zb-h1", "zb-v", "dualpipe")
 PRECISION: tuple[TrainPrecision, ...] = ("bf16", "fp8", "mxfp8", "nvfp4")
 FP8, MXFP8 = PRECISION.index("fp8"), PRECISION.index("mxfp8")  # the 8-bit formats, as Candidates codes them
 _WEIGHT_BYTES = np.array([WEIGHT_BYTES[p] for p in PRECISION])  # memory.WEIGHT_BYTES by Candidates' code
+_ONE_GPU = ResolvedPlan.single()  # what inner_terms copies its plans from (frozen)
 
 
 @dataclass
@@ -319,10 +320,9 @@ def inner_terms(
     inputs, so every number is the one computed without it (tests/test_speed_identical.py)."""
     tp, cp, mb, sp, rc, prec, ep, etp = key
     memo = {} if memo is None else memo
-    # one validated plan per memo, copied with each key's knobs (a copy is a sixth of a validation; the key's values
-    # are a validated layout's)
-    template = _kept(memo, ("plan",), lambda: ResolvedPlan.single())
-    plan = template.model_copy(
+    # the validated one-GPU plan copied with the key's knobs (a copy is a sixth of a validation; the key's values are
+    # a validated layout's)
+    plan = _ONE_GPU.model_copy(
         update={
             "tp": tp,
             "cp": cp,

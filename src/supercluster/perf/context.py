@@ -23,6 +23,7 @@ from __future__ import annotations
 import sys
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from supercluster.perf.comm import CollectiveModel
@@ -70,18 +71,18 @@ def switches() -> tuple[Any, ...]:
     global _refs, _refs_modules
     if len(sys.modules) != _refs_modules:
         _refs_modules = len(sys.modules)
-        _refs = [
-            (module, name)
-            for mod_name, module in list(sys.modules.items())
-            if module is not None and mod_name.startswith(_PACKAGES) and mod_name != __name__
-            for name, value in list(vars(module).items())
-            if name.isupper() and type(value) in (bool, int, float)
-        ]
-    return tuple([getattr(module, name) for module, name in _refs])
+        _refs = []
+        for mod_name, module in list(sys.modules.items()):
+            if module is None or not mod_name.startswith(_PACKAGES) or mod_name == __name__:
+                continue
+            names = [n for n, v in list(vars(module).items()) if n.isupper() and type(v) in (bool, int, float)]
+            if names:  # one getter per module reads all its switches in one call
+                _refs.append((module, attrgetter(*names)))
+    return tuple([get(module) for module, get in _refs])
 
 
 _PACKAGES = ("supercluster.perf.", "supercluster.fabric.")
-_refs: list[tuple[Any, str]] = []
+_refs: list[tuple[Any, attrgetter]] = []
 _refs_modules = -1
 
 
