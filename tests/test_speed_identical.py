@@ -59,3 +59,19 @@ def test_the_space_s_product_is_itertools_own_rows_in_its_order(columns):
     expected = np.array(rows, dtype=np.int64).reshape(len(rows), len(columns))
     got = product(tuple(columns))
     assert got.dtype == np.int64 and got.shape == expected.shape and (got == expected).all()
+
+
+def test_a_trusted_plan_is_the_validated_plan_field_for_field():
+    from supercluster import catalog
+    from supercluster.perf.batch import Candidates
+    from supercluster.plan import resolve
+    from supercluster.specs import ResolvedPlan
+
+    for name in golden.SCENARIOS:
+        scn = catalog.load(name)
+        plan = resolve(scn.plan, scn.workload, scn.system, scn.software, scn.gpus).plan
+        cand = Candidates.from_plans([plan, plan.model_copy(update={"etp": 1, "local_batch": 4, "zero": 3})])
+        for i in range(2):
+            trusted, checked = cand.plan(i, trusted=True), cand.plan(i)
+            assert type(trusted) is ResolvedPlan and trusted.model_dump() == checked.model_dump()
+            assert trusted == checked and trusted.label() == checked.label()

@@ -193,9 +193,9 @@ class Candidates:
     def plan(self, i: int, trusted: bool = False) -> ResolvedPlan:
         """The i-th layout as a plan. ``trusted``: the candidates came from validated plans
         (:meth:`from_plans`), so the values are a validated plan's own and pydantic's validation of them is
-        skipped (``model_construct``: same fields, same values; it costs a tenth of an estimate)."""
-        make = ResolvedPlan.model_construct if trusted else ResolvedPlan
-        return make(
+        skipped: the validated one-GPU plan is copied with every field set to the layout's (same fields, same
+        values; a copy costs a sixth of ``model_construct``, which costs a tenth of an estimate)."""
+        values = dict(
             tp=int(self.tp[i]),
             pp=int(self.pp[i]),
             vpp=int(self.vpp[i]),
@@ -215,6 +215,7 @@ class Candidates:
             sync=SYNC_NAMES[int(self.sync[i])] if self.sync is not None else "allreduce",
             diloco_inner_steps=int(self.hin[i]) or None if self.hin is not None else None,
         )
+        return _ONE_GPU.model_copy(update=values) if trusted else ResolvedPlan(**values)
 
 
 @dataclass
