@@ -136,7 +136,8 @@ def enumerate_space(
     prec_codes = [PRECISION.index(p) for p in precs]
     sched_codes = [SCHEDULE_NAMES.index(sc) for sc in scheds]
     generated = 0
-    blocks = []
+    blocks: list[np.ndarray] = []  # the knob combinations of each (tp, cp, pp) that pass the checks
+    block_knobs: list[tuple[int, ...]] = []  # and that block's (tp, pp, cp, dp, lb, etp)
     for tp, cp in itertools.product(tps, cps):
         if gpus % (tp * cp):
             continue
@@ -201,24 +202,8 @@ def enumerate_space(
             k = len(arr)
             if k == 0:
                 continue
-            blocks.append(
-                Candidates(
-                    tp=np.full(k, tp),
-                    pp=np.full(k, pp),
-                    vpp=arr[:, 1],
-                    cp=np.full(k, cp),
-                    ep=arr[:, 5],
-                    dp=np.full(k, dp),
-                    zero=arr[:, 2],
-                    mb=arr[:, 0],
-                    sp=arr[:, 6].astype(bool),
-                    rc=arr[:, 3].astype(np.int8),
-                    prec=arr[:, 4].astype(np.int8),
-                    sched=arr[:, 7].astype(np.int8),
-                    lb=np.full(k, lb),
-                    etp=np.full(k, etp),
-                )
-            )
+            blocks.append(arr)
+            block_knobs.append((tp, pp, cp, dp, lb, etp))
     if not blocks:
         empty = np.zeros(0, dtype=np.int64)
         return Space(
@@ -237,7 +222,26 @@ def enumerate_space(
             ),
             generated,
         )
-    merged = Candidates(**{f: np.concatenate([getattr(b, f) for b in blocks]) for f in blocks[0].__dict__})
+    # each block's own columns concatenated, the knobs a block shares repeated over its rows: one array per field
+    cols = np.ascontiguousarray(np.concatenate(blocks).T)
+    knobs = np.repeat(np.array(block_knobs, dtype=np.int64), [len(b) for b in blocks], axis=0)
+    tp_col, pp_col, cp_col, dp_col, lb_col, etp_col = np.ascontiguousarray(knobs.T)
+    merged = Candidates(
+        tp=tp_col,
+        pp=pp_col,
+        vpp=cols[1],
+        cp=cp_col,
+        ep=cols[5],
+        dp=dp_col,
+        zero=cols[2],
+        mb=cols[0],
+        sp=cols[6].astype(bool),
+        rc=cols[3].astype(np.int8),
+        prec=cols[4].astype(np.int8),
+        sched=cols[7].astype(np.int8),
+        lb=lb_col,
+        etp=etp_col,
+    )
     if fixed.recompute_fraction is not None and merged.rcf is not None:
         # a given share applies to full recompute; the fill may still choose none or selective instead
         merged.rcf[merged.rc == 2] = fixed.recompute_fraction
