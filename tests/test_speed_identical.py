@@ -75,3 +75,37 @@ def test_a_trusted_plan_is_the_validated_plan_field_for_field():
             trusted, checked = cand.plan(i, trusted=True), cand.plan(i)
             assert type(trusted) is ResolvedPlan and trusted.model_dump() == checked.model_dump()
             assert trusted == checked and trusted.label() == checked.label()
+
+
+@pytest.mark.parametrize(
+    ("model", "software"),
+    [("grok-1", None), ("deepseek-v3", "megatron-core-deepep-2025"), ("mixtral-8x7b", "fsdp-eager-2024")],
+)
+def test_what_the_memo_shares_reads_none_of_the_knobs_left_out_of_its_key(model, software):
+    """perf.batch.inner_terms keeps a layer's parts without the recompute mode, a dense layer's without ep and etp,
+    the head and the embedding by (tp, micro-batch, cp) alone: each must come out the same whatever those knobs."""
+    from supercluster import catalog
+    from supercluster.perf.comm import CollectiveModel
+    from supercluster.perf.layer import embedding_cost, head_cost, layer_parts
+    from supercluster.specs import ResolvedPlan
+
+    system = catalog.system("dgx-h100-superpod", gpus=1024)
+    sw = catalog.software(software or system.software)
+    spec = catalog.model(model)
+    acc, comm, seq = system.accelerator, CollectiveModel(system), 4096
+    base = dict(tp=4, cp=2, micro_batch=2, sequence_parallel=True, precision="fp8", dp=8)
+    plans = [
+        ResolvedPlan.single(**base, recompute=rc, ep=ep, etp=etp)
+        for rc in ("none", "selective", "full")
+        for ep, etp in ((1, None), (8, None), (8, 1))
+    ]
+    for moe in (False, True):
+        for plan in plans:
+            same = plan.model_copy(update={"recompute": "none"})
+            assert layer_parts(spec, plan, seq, acc, sw, comm, moe) == layer_parts(spec, same, seq, acc, sw, comm, moe)
+    dense = {layer_parts(spec, p, seq, acc, sw, comm, False) for p in plans}
+    assert len(dense) == 1  # a dense layer: no ep, no etp, no recompute in its parts
+    assert len({layer_parts(spec, p, seq, acc, sw, comm, True) for p in plans}) > 1  # an MoE layer reads ep
+    for other in plans + [ResolvedPlan.single(**{**base, "sequence_parallel": False, "precision": "bf16"})]:
+        assert head_cost(spec, other, seq, acc, comm, sw) == head_cost(spec, plans[0], seq, acc, comm, sw)
+        assert embedding_cost(spec, other, seq, acc, sw) == embedding_cost(spec, plans[0], seq, acc, sw)
