@@ -106,6 +106,6 @@ def test_what_the_memo_shares_reads_none_of_the_knobs_left_out_of_its_key(model,
     dense = {layer_parts(spec, p, seq, acc, sw, comm, False) for p in plans}
     assert len(dense) == 1  # a dense layer: no ep, no etp, no recompute in its parts
     assert len({layer_parts(spec, p, seq, acc, sw, comm, True) for p in plans}) > 1  # an MoE layer reads ep
-    for other in plans + [ResolvedPlan.single(**{**base, "sequence_parallel": False, "precision": "bf16"})]:
+    for other in [*plans, ResolvedPlan.single(**{**base, "sequence_parallel": False, "precision": "bf16"})]:
         assert head_cost(spec, other, seq, acc, comm, sw) == head_cost(spec, plans[0], seq, acc, comm, sw)
         assert embedding_cost(spec, other, seq, acc, sw) == embedding_cost(spec, plans[0], seq, acc, sw)
