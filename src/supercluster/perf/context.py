@@ -5,6 +5,9 @@ context. Two things in it depend on that context only, not on the candidates: th
 (:class:`supercluster.fabric.collectives.CollectiveModel`, with its memo of NCCL's choices) and the per-layer
 costs of each inner key (:func:`supercluster.perf.batch.inner_terms`, one row per tp, cp, micro-batch, sequence
 parallel, recompute, precision, ep, etp). One estimate used to rebuild both on every call, a quarter of its time.
+The rows' pieces that depend on fewer knobs (a layer's costs before its recompute mode, a dense layer's without ep
+and etp, the head and embedding by tp, micro-batch and cp) are kept beside them (``parts``), so the planner computes
+each once for the rows that share it.
 
 The specs are frozen pydantic models, so the same objects always hold the same values: a context is looked up
 by the identity of its specs, and holds references to them so that no id is reused while its entry lives. The
@@ -15,7 +18,7 @@ results are bit-identical (tests/test_speed_cache.py). The scalar module constan
 constant) in place at run time must call :func:`clear`.
 
 Bounded: at most ``MAX_CONTEXTS`` contexts (least recently used dropped) and ``MAX_ROWS`` inner-key rows each
-(the rows are dropped when a context would exceed it; they are recomputed on demand).
+(the rows and their pieces are dropped when a context would exceed it; they are recomputed on demand).
 """
 
 from __future__ import annotations
