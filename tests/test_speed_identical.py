@@ -87,6 +87,7 @@ def test_what_the_memo_shares_reads_none_of_the_knobs_left_out_of_its_key(model,
     from supercluster import catalog
     from supercluster.perf.comm import CollectiveModel
     from supercluster.perf.layer import embedding_cost, head_cost, layer_parts
+    from supercluster.perf.memory import layer_activation_bytes
     from supercluster.specs import ResolvedPlan
 
     system = catalog.system("dgx-h100-superpod", gpus=1024)
@@ -106,6 +107,9 @@ def test_what_the_memo_shares_reads_none_of_the_knobs_left_out_of_its_key(model,
     dense = {layer_parts(spec, p, seq, acc, sw, comm, False) for p in plans}
     assert len(dense) == 1  # a dense layer: no ep, no etp, no recompute in its parts
     assert len({layer_parts(spec, p, seq, acc, sw, comm, True) for p in plans}) > 1  # an MoE layer reads ep
+    for rc in ("none", "selective", "full"):  # a dense layer's activations: no ep, no etp
+        same_rc = [p for p in plans if p.recompute == rc]
+        assert len({layer_activation_bytes(spec, p, seq, sw, moe=False) for p in same_rc}) == 1
     for other in [*plans, ResolvedPlan.single(**{**base, "sequence_parallel": False, "precision": "bf16"})]:
         assert head_cost(spec, other, seq, acc, comm, sw) == head_cost(spec, plans[0], seq, acc, comm, sw)
         assert embedding_cost(spec, other, seq, acc, sw) == embedding_cost(spec, plans[0], seq, acc, sw)

@@ -316,8 +316,9 @@ def inner_terms(
 ) -> dict[str, float]:
     """Per-layer, head and embedding terms of one inner key. ``memo`` (a context's, perf.context) keeps the pieces
     that depend on fewer knobs than the key, by the knobs they read, for the next key that shares them: a layer's
-    costs before its recompute mode (perf.layer.layer_parts), a dense layer's without ep and etp, the output head
-    and the embedding by (tp, micro-batch, cp), the kernel count. The pieces are the same functions on the same
+    costs before its recompute mode (perf.layer.layer_parts), a dense layer's costs and activations without ep and
+    etp, the re-run layer's activations without the recompute mode, the output head and the embedding by (tp,
+    micro-batch, cp), the kernel count. The pieces are the same functions on the same
     inputs, so every number is the one computed without it (tests/test_speed_identical.py)."""
     tp, cp, mb, sp, rc, prec, ep, etp = key
     memo = {} if memo is None else memo
@@ -354,7 +355,7 @@ def inner_terms(
     head_f, head_b, head_flops = _kept(memo, ("head", tp, mb, cp), lambda: head_cost(model, plan, seq, acc, comm, sw))
     n_moe = model.moe_layers
     # one layer re-run under full recompute holds all its activations (flash: no score matrix)
-    work_plan = plan.model_copy(update={"recompute": "none" if sw.attention_kernel == "flash" else "selective"})
+    work_rc = "none" if sw.attention_kernel == "flash" else "selective"
     p2p_bytes = mb * seq / cp * model.hidden * 2.0 / tp
     p2p_ag = 0.0
     if tp > 1 and not sp:  # the receiver re-assembles the full activation across its TP group
@@ -373,9 +374,18 @@ def inner_terms(
         "head_fb": head_f + head_b,
         "head_flops": head_flops,
         "emb_s": _kept(memo, ("embedding", tp, mb, cp), lambda: embedding_cost(model, plan, seq, acc, sw)),
-        "act_dense": layer_activation_bytes(model, plan, seq, sw, moe=False),
+        # a dense layer's activations read neither ep nor etp; the re-run layer's not the key's recompute mode
+        "act_dense": _kept(
+            memo, ("act", tp, cp, mb, sp, rc, prec), lambda: layer_activation_bytes(model, plan, seq, sw, moe=False)
+        ),
         "act_moe": layer_activation_bytes(model, plan, seq, sw, moe=True) if model.is_moe else 0.0,
-        "act_work": layer_activation_bytes(model, work_plan, seq, sw, moe=n_moe > 0),
+        "act_work": _kept(
+            memo,
+            ("act_work", tp, cp, mb, sp, prec, ep, etp),
+            lambda: layer_activation_bytes(
+                model, plan.model_copy(update={"recompute": work_rc}), seq, sw, moe=n_moe > 0
+            ),
+        ),
         "p2p_bytes": p2p_bytes,
         "p2p_ag": p2p_ag,
         "head_f": head_f,
