@@ -88,10 +88,34 @@ def estimate_record(name: str) -> dict[str, object]:
     return {"scenario": name, "digest": hashlib.sha256(text.encode()).hexdigest()[:16], "estimate": cold}
 
 
+COLLECTIVE_SYSTEMS = ("dgx-a100-superpod", "dgx-h100-superpod", "gb200-nvl72-cluster", "colossus-100k", "frontier")
+
+
+def collective_record(system_name: str, cases: int = 3000) -> str:
+    """Digest of NCCL's modelled choice (CollectiveModel._scalar, the one-message path) over seeded random messages
+    and groups: every size class (LL's cut-off included), groups inside and across scale-up domains and pods."""
+    import random
+
+    from supercluster.perf.comm import CollectiveModel
+
+    rng = random.Random(14)
+    model = CollectiveModel(catalog.system(system_name))
+    out = []
+    for _ in range(cases):
+        op = rng.choice(["all_reduce", "all_gather", "reduce_scatter"])
+        n = float(rng.choice([1, 2, 3, 4, 8, 16, 32, 64, 72, 128, 256, 1024, 4096, 16384, 98304, 1 << 20]))
+        k = float(min(n, rng.choice([1, 2, 4, 8, 16, 36, 72, 64])))
+        extent = n * rng.choice([1, 2, 4, 8, 16, 64])
+        nbytes = rng.choice([0.0, 8.0, 1e3, 1e5, 1 << 20, (1 << 20) + 1, 3e7, 1e9, 2.5e10]) * rng.uniform(0.5, 2)
+        out.append(model._scalar(op, nbytes, n, k, extent))
+    return digest(np.array(out))
+
+
 def record() -> dict[str, object]:
     return {
         "searches": [search_record(c) for c in SEARCHES],
         "estimates": [estimate_record(s) for s in SCENARIOS],
+        "collectives": {name: collective_record(name) for name in COLLECTIVE_SYSTEMS},
     }
 
 

@@ -34,6 +34,11 @@ def test_an_estimate_cold_and_warm_gives_the_recorded_numbers(expected):
     assert got["digest"] == expected["digest"], "estimate differs from the recorded one"
 
 
+@pytest.mark.parametrize("system", sorted(RECORDED["collectives"]))
+def test_nccl_s_modelled_choice_for_one_message_is_the_recorded_one(system):
+    assert golden.collective_record(system) == RECORDED["collectives"][system]
+
+
 def test_a_digest_sees_a_change_in_the_last_bit():
     import numpy as np
 

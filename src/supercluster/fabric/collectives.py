@@ -101,6 +101,10 @@ class CollectiveModel:
         self.taper = fab.oversubscription
         self.sharp = fab.in_network_reduction
         self._memo: dict[tuple[str, float, float, float, float], float] = {}  # _scalar's answers (at most 4096)
+        # NCCL's latency table and protocol efficiency by protocol, as _scalar reads them (ring, then tree)
+        tables = (PROTO_EFF, BASE_US["ring"], NVL_HOP_US["ring"], NET_HOP_US["ring"])
+        tables += (BASE_US["tree"], NVL_HOP_US["tree"], NET_HOP_US["tree"])
+        self._protocol_rows = [(p, *(table[p] for table in tables)) for p in PROTOCOLS]
 
     # ---- building blocks ----
     def _taper(self, s: Span) -> Any:
@@ -181,7 +185,9 @@ class CollectiveModel:
         return {name: np.where(active, t, 0.0) for name, t in out.items()}
 
     def _scalar(self, op: str, nbytes: float, n: float, k: float, extent: float) -> float:
-        """Pure-Python twin of :meth:`algorithms` + min for one message (the estimate's hot path)."""
+        """Pure-Python twin of :meth:`algorithms` + min for one message (the estimate's hot path). The terms that do
+        not depend on the protocol are worked out once, each the very sub-expression the per-protocol formulas
+        evaluate first (``factor * nbytes / bw`` is ``(factor * nbytes) / bw``), so the times are the same floats."""
         if n <= 1 or nbytes <= 0:
             return 0.0
         inside = k >= n
@@ -189,41 +195,38 @@ class CollectiveModel:
         nic = k * self.bw_nic * (MULTI_NIC_FRACTION if k > 1 else 1.0)
         ring_bw = self.bw_up if inside else min(self.bw_up, nic) / taper
         domains = max(1.0, math.floor(n / max(k, 1.0)))
-        factor = 2.0 * (n - 1) / n if op == "all_reduce" else (n - 1) / n
-        steps = 2 if op == "all_reduce" else 1
+        all_reduce = op == "all_reduce"
+        factor = 2.0 * (n - 1) / n if all_reduce else (n - 1) / n
+        steps = 2 if all_reduce else 1
         scale = self.net_hop_s / (4.0 * US)
+        moved = factor * nbytes
+        net_steps = steps * (domains - 1) if domains > 1 else 0.0
+        nvl_steps = steps * (n - 1) - net_steps
+        tree = all_reduce and not inside
+        if tree:
+            k_in, log_domains = min(k, n) - 1, math.log2(domains)
         best = math.inf
-        for proto in PROTOCOLS:
+        for proto, eff, base, nvl_hop, net_hop, t_base, t_nvl_hop, t_net_hop in self._protocol_rows:
             if proto == "LL" and nbytes > LL_MAX_BYTES:
                 continue
-            eff = PROTO_EFF[proto]
-            net_steps = steps * (domains - 1) if domains > 1 else 0.0
-            nvl_steps = steps * (n - 1) - net_steps
-            lat = (
-                BASE_US["ring"][proto]
-                + nvl_steps * NVL_HOP_US["ring"][proto]
-                + net_steps * NET_HOP_US["ring"][proto] * scale
-            ) * US
-            best = min(best, lat + factor * nbytes / (ring_bw * eff))
-            if op == "all_reduce" and not inside:
-                tlat = (
-                    BASE_US["tree"][proto]
-                    + 2.0
-                    * (
-                        (min(k, n) - 1) * NVL_HOP_US["tree"][proto]
-                        + math.log2(domains) * NET_HOP_US["tree"][proto] * scale
-                    )
-                ) * US
-                best = min(best, tlat + factor * nbytes / (ring_bw * eff * 0.9))
+            t = (base + nvl_steps * nvl_hop + net_steps * net_hop * scale) * US + moved / (ring_bw * eff)
+            if t < best:
+                best = t
+            if tree:
+                t = (t_base + 2.0 * (k_in * t_nvl_hop + log_domains * t_net_hop * scale)) * US + moved / (
+                    ring_bw * eff * 0.9
+                )
+                if t < best:
+                    best = t
         if self.bw_nvls > 0:
             nvls_bw = self.bw_nvls if inside else min(self.bw_nvls, ring_bw)
             base = (NVLS_US if inside else NVLS_US + NVLS_TREE_US) * US
             hops = 0.0 if inside else math.log2(domains) * 2 * self.net_hop_s
-            best = min(best, base + hops + factor * nbytes / nvls_bw)
-        if op == "all_reduce" and self.sharp and not inside:
+            best = min(best, base + hops + moved / nvls_bw)
+        if all_reduce and self.sharp and not inside:
             sharp_bw = min(self.bw_up, 2.0 * k * self.bw_nic) / taper
-            best = min(best, COLLNET_US * US + math.log2(domains) * 2 * self.net_hop_s + factor * nbytes / sharp_bw)
-        if op == "all_reduce" and not inside and min(k, n) > 1:
+            best = min(best, COLLNET_US * US + math.log2(domains) * 2 * self.net_hop_s + moved / sharp_bw)
+        if all_reduce and not inside and min(k, n) > 1:
             kk = min(k, n)
             lat = (
                 BASE_US["ring"]["Simple"]
