@@ -118,3 +118,19 @@ def test_what_the_memo_shares_reads_none_of_the_knobs_left_out_of_its_key(model,
     for other in [*plans, ResolvedPlan.single(**{**base, "sequence_parallel": False, "precision": "bf16"})]:
         assert head_cost(spec, other, seq, acc, comm, sw) == head_cost(spec, plans[0], seq, acc, comm, sw)
         assert embedding_cost(spec, other, seq, acc, sw) == embedding_cost(spec, plans[0], seq, acc, sw)
+
+
+def test_span_of_one_candidate_is_the_array_path_s_first_entry():
+    """span_of's one-element shortcut (the estimate's case) against the array formula it shortcuts (two entries)."""
+    import numpy as np
+
+    from supercluster.fabric.collectives import span_of
+
+    for domain in (1, 8, 36, 72):
+        for size in (0, 1, 2, 3, 16, 96, 12288, 98304):
+            for stride in (1, 3, 8, 64, 72, 1024):
+                for one_stride, two_stride in ((stride, stride), (np.array([stride]), np.array([stride, stride]))):
+                    one = span_of(np.array([size]), one_stride, domain)
+                    two = span_of(np.array([size, size]), two_stride, domain)
+                    for a, b in ((one.n, two.n), (one.k, two.k), (one.extent, two.extent)):
+                        assert a.dtype == b.dtype and a.shape == (1,) and a.tobytes() == b[:1].tobytes()

@@ -73,6 +73,14 @@ def span_of(size: Any, stride: Any, domain: int) -> Span:
             return Span(1.0, 1.0, 1.0)
         k_one = max(1.0, min(float(size), float(domain // stride))) if stride < domain else 1.0
         return Span(float(size), k_one, float(size * stride))
+    one_stride = type(stride) is int or (type(stride) is np.ndarray and stride.shape == (1,))
+    if type(size) is np.ndarray and size.shape == (1,) and one_stride and stride > 0:
+        # one candidate (an estimate): the same arithmetic on its one pair of floats, as one-element arrays
+        n_one, s_one = float(size[0]), float(stride if type(stride) is int else stride[0])
+        if n_one <= 1:
+            return Span(np.array([n_one]), np.array([1.0]), np.array([1.0]))
+        k_one = min(max(math.floor(domain / s_one), 1.0), n_one) if s_one < domain else 1.0
+        return Span(np.array([n_one]), np.array([float(k_one)]), np.array([n_one * s_one]))
     size = np.asarray(size, dtype=float)
     stride = np.asarray(stride, dtype=float)
     # np.clip(x, 1, size) as min(max(x, 1), size): the same values, without clip's overhead on small arrays

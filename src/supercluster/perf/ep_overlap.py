@@ -70,6 +70,8 @@ def hidden_s(ep_s: Any, fwd_s: Any, fb_s: Any, overlapped: Any) -> Any:
 
         exposed = 2 max(0, a - f/2) + 2 max(0, a - b/2)        hidden = 4 a - exposed
     """
+    if not np.asarray(overlapped).any():  # nothing overlapped: the zeros np.where below picks, without the terms
+        return np.zeros(np.broadcast_shapes(np.shape(ep_s), np.shape(fwd_s), np.shape(fb_s), np.shape(overlapped)))
     ep = np.asarray(ep_s, dtype=float)
     f = np.asarray(fwd_s, dtype=float)
     b = np.asarray(fb_s, dtype=float) - f

@@ -99,11 +99,12 @@ def schedule_bubble(sched: Any, t_mean: Any, fwd_share: Any, pp: Any, vpp: Any) 
     b = t_mean * (1.0 - fwd_share)
     out = (pp - 1) / vpp * t_mean
     # each schedule's candidates take their own formula (np.select's choice); a formula no candidate uses is skipped
+    sched = np.asarray(sched)
     is_zbh1, is_zbv, is_dual = sched == 1, sched == 2, sched == 3
-    if np.any(is_dual):
+    if is_dual.any():
         out = np.where(is_dual, np.maximum(pp / 2 - 1, 0.0) * (f / 2 + b / 2 + b / 2 - 3 * b / 4), out)
-    if np.any(is_zbv):
+    if is_zbv.any():
         out = np.where(is_zbv, (pp - 1) * np.maximum(0.0, f / 2 + b / 4 - b / 2), out)
-    if np.any(is_zbh1):
+    if is_zbh1.any():
         out = np.where(is_zbh1, (pp - 1) * f, out)
     return np.where(pp > 1, out, 0.0)

@@ -127,7 +127,7 @@ def slowest_rank_fraction(ranks: Any, sigma: float = RANK_SIGMA) -> np.ndarray:
     r = np.asarray(ranks, dtype=np.int64)
     if r.size == 0:
         return np.zeros(r.shape)
-    lo, hi = int(r.min()), int(r.max())
+    lo, hi = (int(r.item()),) * 2 if r.size == 1 else (int(r.min()), int(r.max()))
     if lo == hi:  # the planner's batches: every candidate on the same GPUs
         return np.full(r.shape, sigma * expected_max_normal(lo))
     uniq, inv = np.unique(r.reshape(-1), return_inverse=True)
