@@ -257,6 +257,8 @@ class CollectiveModel:
                     if len(self._memo) >= 4096:
                         self._memo.clear()
                     t = self._memo[key] = self._scalar(op, one, n, k, extent)
+                if type(nbytes) is float:
+                    return t
                 shape = nbytes.shape if type(nbytes) is np.ndarray else np.shape(nbytes)
                 if shape == ():
                     return t

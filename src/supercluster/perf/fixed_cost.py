@@ -98,12 +98,20 @@ def kernels_per_layer(
     without sequence parallelism, 4 all-gathers and reduce-scatters with it; 0 without TP); ``ep_collectives`` the
     all-to-alls of an MoE layer; ``moe_share`` the share of layers that are MoE and ``expert_loop`` the extra GEMM
     launches of a stack that runs its local experts one at a time (2 per expert forward, 4 backward)."""
-    fwd = (FUSED_FWD_KERNELS if fused else EAGER_FWD_KERNELS) + np.where(fp8, FP8_EXTRA_KERNELS / 2, 0.0)
-    bwd = (FUSED_BWD_KERNELS if fused else EAGER_BWD_KERNELS) + np.where(fp8, FP8_EXTRA_KERNELS / 2, 0.0)
+    fwd = (FUSED_FWD_KERNELS if fused else EAGER_FWD_KERNELS) + pick(fp8, FP8_EXTRA_KERNELS / 2, 0.0)
+    bwd = (FUSED_BWD_KERNELS if fused else EAGER_BWD_KERNELS) + pick(fp8, FP8_EXTRA_KERNELS / 2, 0.0)
     fwd = fwd + moe_share * (MOE_FWD_EXTRA + expert_loop / 3.0 + ep_collectives / 3.0)
     bwd = bwd + moe_share * (MOE_BWD_EXTRA + 2.0 * expert_loop / 3.0 + 2.0 * ep_collectives / 3.0)
     total = fwd + bwd + tp_collectives
-    return total + np.where(full_recompute, fwd + tp_collectives / 2.0, 0.0)
+    return total + pick(full_recompute, fwd + tp_collectives / 2.0, 0.0)
+
+
+def pick(mask: Any, if_true: Any, if_false: Any) -> Any:
+    """np.where(mask, if_true, if_false); for a plain bool (one layer's count) the chosen number itself, which adds
+    and multiplies to the same floats as the 0-d array np.where makes."""
+    if type(mask) is bool:
+        return if_true if mask else if_false
+    return np.where(mask, if_true, if_false)
 
 
 def layer_fixed_s(kernels: Any, gpu_s: Any, fused: bool) -> Any:

@@ -110,7 +110,7 @@ def forward_kernels(
     """Kernels of one layer's forward and one micro-batch as perf.fixed_cost.kernels_per_layer counts them: the same
     per-block counts, the forward's share of the expert loop and the all-to-alls (one third), half the TP
     collectives. Full recompute's second forward runs inside the backward and is not counted here."""
-    fwd = (fixed_cost.FUSED_FWD_KERNELS if fused else fixed_cost.EAGER_FWD_KERNELS) + np.where(
+    fwd = (fixed_cost.FUSED_FWD_KERNELS if fused else fixed_cost.EAGER_FWD_KERNELS) + fixed_cost.pick(
         fp8, fixed_cost.FP8_EXTRA_KERNELS / 2, 0.0
     )
     fwd = fwd + moe_share * (fixed_cost.MOE_FWD_EXTRA + expert_loop / 3.0 + ep_collectives / 3.0)
