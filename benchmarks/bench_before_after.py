@@ -85,8 +85,8 @@ def main() -> None:
     out: dict[str, object] = {
         "date": date.today().isoformat(),
         "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
-        "before": before,
-        "after": after,
+        "before_src": before,
+        "after_src": after,
         "rounds": rounds,
     }
     for tree, rows in runs.items():
