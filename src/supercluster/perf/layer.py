@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 
 from supercluster.fabric.placement import ep_stride
-from supercluster.perf import attention_kernel, expert_tp, moe_kernels, tp_overlap
+from supercluster.perf import attention_kernel, attention_span, expert_tp, moe_kernels, tp_overlap
 from supercluster.perf.comm import CollectiveModel, span_of
 from supercluster.perf.expert_gemm import expert_linear_gemms_s
 from supercluster.perf.gemm import NVFP4_BF16_LAYER_FRACTION, linear_fwd_bwd_s, linear_gemms_s, memory_bound_s
@@ -263,8 +263,10 @@ def layer_parts(
         core_flops = 0.5 * core_flops_full  # causal blocks skipped (and blocks outside a window)
         speed = attention_dim_factor(model.qk_dim) * sw.attention_speed_factor
         speed *= attention_kernel.kernel_speed_factor(acc.efficiency, sw)  # kernels older than FlashAttention-2
-        f_attn = core_flops / (peak16 * acc.efficiency.attention_fwd_fraction * speed)
-        b_attn = 2.5 * core_flops / (peak16 * acc.efficiency.attention_bwd_fraction * speed)
+        # the kernel's throughput at this run's key span per call over the table's reference span (perf.attention_span)
+        by_span = attention_span.span_speed(model, seq, plan.cp, acc.efficiency.attention_reference_span)
+        f_attn = core_flops / (peak16 * acc.efficiency.attention_fwd_fraction * speed * by_span.fwd)
+        b_attn = 2.5 * core_flops / (peak16 * acc.efficiency.attention_bwd_fraction * speed * by_span.bwd)
         core_hw = 3.5 * core_flops
         selective_extra = 0.0
     else:

@@ -38,6 +38,16 @@ class EfficiencyTable(Spec):
             "fractions above are FlashAttention-2's own"
         ),
     )
+    attention_reference_span: float | None = Field(
+        default=None,
+        ge=16,
+        le=1.0e7,
+        description=(
+            "mean keys per query row of the attention kernel calls at which the two attention fractions hold "
+            "(seq / 2 for a causal layer without context parallelism); other spans scale them "
+            "(perf.attention_span); none: fractions fitted without that term, kept at every span"
+        ),
+    )
     hbm_fraction: float = Field(gt=0, le=1, description="memory-bound kernels, of HBM bandwidth")
     fp8_overhead_fraction: float = Field(
         default=0.0, ge=0, description="casts/amax scaling per FP8 GEMM, as a fraction of its time"
