@@ -192,3 +192,29 @@ def test_step_model_prices_attention_at_the_span_of_each_call(span_on: None) -> 
     long = _attn(131072, 8, 2048.0)
     flops_long = 0.5 * 2.0 * (131072 / 8) * 131072 * m.heads * (m.qk_dim + m.vdim)
     assert long.fwd_attn_s == pytest.approx(flops_long / rate / 1.082621, rel=1e-6)
+
+
+def test_reference_share_by_hand():
+    # s(2048) forward 2048 / (2048 + 232) = 0.898246; backward n0 = 232 x 360 / 141 = 592.34, 2048 / 2640.34 =
+    # 0.775659; FLOP-weighted (backward 2.5x): 3.5 / (1 / 0.898246 + 2.5 / 0.775659) = 0.807130
+    from supercluster.perf import attention_span
+
+    assert attention_span.reference_share(2048) == pytest.approx(0.807130, abs=1e-5)
+    assert attention_span.reference_share(None) == 1.0
+
+
+def test_old_kernels_are_compared_at_the_reference_span():
+    """FlashAttention-2's published H100 figure (0.339 of peak) is its best, at long sequences: brought to the
+    2,048-key reference span (x 0.807) it is 0.2736, against the table's FLOP-weighted 0.2262 (0.28 forward, 0.21
+    backward), so half of it (llm-foundry's Triton kernel) runs 0.2736 x 0.5 / 0.2262 = 0.605 of the table."""
+    from supercluster import catalog
+    from supercluster.perf import attention_kernel, attention_span
+
+    eff = catalog.accelerator("h100-sxm-80gb").efficiency
+    sw = catalog.software("llm-foundry-triton-2023")
+    share = attention_span.reference_share(eff.attention_reference_span)
+    table = attention_kernel.table_fwd_bwd_fraction(eff)
+    assert table == pytest.approx(3.5 / (1 / 0.28 + 2.5 / 0.21), rel=1e-9)
+    want = 0.5 * eff.attention_fa2_fraction * share / table
+    assert attention_kernel.kernel_speed_factor(eff, sw, share) == pytest.approx(want, rel=1e-12)
+    assert want == pytest.approx(0.605, abs=0.005)

@@ -56,12 +56,18 @@ def table_fwd_bwd_fraction(eff: EfficiencyTable) -> float:
     return (1.0 + BWD_FLOPS_RATIO) / (1.0 / eff.attention_fwd_fraction + BWD_FLOPS_RATIO / eff.attention_bwd_fraction)
 
 
-def kernel_speed_factor(eff: EfficiencyTable, sw: SoftwareProfile) -> float:
+def kernel_speed_factor(eff: EfficiencyTable, sw: SoftwareProfile, reference_share: float = 1.0) -> float:
     """Throughput of the stack's attention kernel on the card relative to the card's table (1 for FlashAttention-2
-    class kernels and better)."""
+    class kernels and better).
+
+    ``reference_share``: where the step model scales attention by key span (perf.attention_span), the table holds at
+    its reference span while FlashAttention-2's published figure is the kernel's best, at long sequences (the
+    FlashAttention-3 paper's FlashAttention-2 curve on the H100 rises to its top at 16K tokens), so that figure is
+    brought to the reference span by the span efficiency there (attention_span.reference_share) before the two are
+    compared; the span factor then scales both alike."""
     rel = sw.attention_fa2_relative
     if rel is None:
         return 1.0
     if eff.attention_fa2_fraction is None:
         return rel
-    return min(1.0, rel * eff.attention_fa2_fraction / table_fwd_bwd_fraction(eff))
+    return min(1.0, rel * eff.attention_fa2_fraction * reference_share / table_fwd_bwd_fraction(eff))
