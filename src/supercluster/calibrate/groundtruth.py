@@ -154,6 +154,37 @@ def _gpt(torch: Any, layers: int, hidden: int, heads: int, vocab: int, seq: int)
     return GPT()
 
 
+def rope_table(torch: Any, head_dim: int, seq: int, theta: float = 10000.0) -> Any:
+    """Rotary embedding as complex numbers e^(i m theta^(-2j/d)) for positions m < seq (RoFormer, Su et al. 2021,
+    arXiv:2104.09864, section 3.2; Llama's base 10,000)."""
+    freqs = 1.0 / (theta ** (torch.arange(0, head_dim, 2).float() / head_dim))
+    angles = torch.outer(torch.arange(seq).float(), freqs)
+    return torch.polar(torch.ones_like(angles), angles)
+
+
+def apply_rotary(torch: Any, x: Any, freqs_cis: Any) -> Any:
+    """x [b, s, heads, d] rotated pairwise by ``freqs_cis`` through complex multiplication, in fp32 and back."""
+    xc = torch.view_as_complex(x.float().reshape(*x.shape[:-1], -1, 2))
+    return torch.view_as_real(xc * freqs_cis).flatten(3).type_as(x)
+
+
+def rms_norm_class(torch: Any) -> Any:
+    """RMSNorm (Zhang and Sennrich 2019, arXiv:1910.07467) as eager PyTorch writes it: upcast to fp32 in composite
+    ops, then scaled by a learned weight."""
+    nn = torch.nn
+
+    class RMSNorm(nn.Module):  # type: ignore[name-defined]
+        def __init__(self, dim: int) -> None:
+            super().__init__()
+            self.weight = nn.Parameter(torch.ones(dim))
+
+        def forward(self, x: Any) -> Any:
+            xf = x.float()
+            return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + 1e-6)).type_as(x) * self.weight
+
+    return RMSNorm
+
+
 def _llama(torch: Any, layers: int, hidden: int, heads: int, ffn: int, vocab: int, seq: int) -> Any:
     """A Llama-style decoder written as eager PyTorch writes it (torchtitan's 2024 model, from its description):
     RMSNorm upcast to fp32 in composite ops, SwiGLU as silu(w1 x) * w3 x, rotary embedding through complex
@@ -163,27 +194,16 @@ def _llama(torch: Any, layers: int, hidden: int, heads: int, ffn: int, vocab: in
     nn = torch.nn
     F = torch.nn.functional
     hd = hidden // heads
-    freqs = 1.0 / (10000.0 ** (torch.arange(0, hd, 2).float() / hd))
-    angles = torch.outer(torch.arange(seq).float(), freqs)
-    rope = torch.polar(torch.ones_like(angles), angles)
-
-    class RMSNorm(nn.Module):  # type: ignore[name-defined]
-        def __init__(self) -> None:
-            super().__init__()
-            self.weight = nn.Parameter(torch.ones(hidden))
-
-        def forward(self, x: Any) -> Any:
-            xf = x.float()
-            return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + 1e-6)).type_as(x) * self.weight
+    rope = rope_table(torch, hd, seq)
+    RMSNorm = rms_norm_class(torch)
 
     def rotary(x: Any, freqs_cis: Any) -> Any:
-        xc = torch.view_as_complex(x.float().reshape(*x.shape[:-1], -1, 2))
-        return torch.view_as_real(xc * freqs_cis).flatten(3).type_as(x)
+        return apply_rotary(torch, x, freqs_cis)
 
     class Block(nn.Module):  # type: ignore[name-defined]
         def __init__(self) -> None:
             super().__init__()
-            self.n1, self.n2 = RMSNorm(), RMSNorm()
+            self.n1, self.n2 = RMSNorm(hidden), RMSNorm(hidden)
             self.wq, self.wk, self.wv, self.wo = (nn.Linear(hidden, hidden, bias=False) for _ in range(4))
             self.w1, self.w3 = nn.Linear(hidden, ffn, bias=False), nn.Linear(hidden, ffn, bias=False)
             self.w2 = nn.Linear(ffn, hidden, bias=False)
@@ -203,7 +223,7 @@ def _llama(torch: Any, layers: int, hidden: int, heads: int, ffn: int, vocab: in
             super().__init__()
             self.tok = nn.Embedding(vocab, hidden)
             self.blocks = nn.ModuleList(Block() for _ in range(layers))
-            self.norm = RMSNorm()
+            self.norm = RMSNorm(hidden)
             self.head = nn.Linear(hidden, vocab, bias=False)
             self.register_buffer("freqs_cis", rope.view(1, seq, 1, hd // 2), persistent=False)
 

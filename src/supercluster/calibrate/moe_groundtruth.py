@@ -94,22 +94,11 @@ def _decoder(torch: Any, shape: MoeShape) -> Any:
     F = torch.nn.functional
     s = shape
     hd = s.head_dim
-    freqs = 1.0 / (1000000.0 ** (torch.arange(0, hd, 2).float() / hd))  # Qwen3 rope_theta 1e6
-    angles = torch.outer(torch.arange(s.seq).float(), freqs)
-    rope = torch.polar(torch.ones_like(angles), angles)
-
-    class RMSNorm(nn.Module):  # type: ignore[name-defined]
-        def __init__(self, dim: int) -> None:
-            super().__init__()
-            self.weight = nn.Parameter(torch.ones(dim))
-
-        def forward(self, x: Any) -> Any:
-            xf = x.float()
-            return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + 1e-6)).type_as(x) * self.weight
+    rope = groundtruth.rope_table(torch, hd, s.seq, theta=1000000.0)  # Qwen3 rope_theta 1e6
+    RMSNorm = groundtruth.rms_norm_class(torch)
 
     def rotary(x: Any, freqs_cis: Any) -> Any:
-        xc = torch.view_as_complex(x.float().reshape(*x.shape[:-1], -1, 2))
-        return torch.view_as_real(xc * freqs_cis).flatten(3).type_as(x)
+        return groundtruth.apply_rotary(torch, x, freqs_cis)
 
     class Experts(nn.Module):  # type: ignore[name-defined]
         def __init__(self) -> None:
