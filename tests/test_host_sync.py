@@ -39,10 +39,10 @@ def test_forward_share_of_the_counts():
     """Fused, no TP, BF16: 11 of the layer's 26 kernels are its forward; an MoE layer (share 1) with 8 looped experts
     (42 launches) and EP all-to-alls (4) adds 4 + 42/3 + 4/3 = 19.33 forward, the rest of its 58 backward; TP's
     collectives split half and half."""
-    assert host_sync.forward_kernels(True, 0.0, False) == pytest.approx(11)
-    assert host_sync.forward_kernels(True, 0.0, False, 1.0, 42.0, 4.0) == pytest.approx(11 + 4 + 14 + 4 / 3)
-    assert host_sync.forward_kernels(True, 8.0, True) == pytest.approx(11 + 4 + 4)
-    assert fc.kernels_per_layer(True, 8.0, True, False) - host_sync.forward_kernels(True, 8.0, True) == pytest.approx(
+    assert fc.forward_kernels(True, 0.0, False) == pytest.approx(11)
+    assert fc.forward_kernels(True, 0.0, False, 1.0, 42.0, 4.0) == pytest.approx(11 + 4 + 14 + 4 / 3)
+    assert fc.forward_kernels(True, 8.0, True) == pytest.approx(11 + 4 + 4)
+    assert fc.kernels_per_layer(True, 8.0, True, False) - fc.forward_kernels(True, 8.0, True) == pytest.approx(
         15 + 4 + 4
     )
 

@@ -415,38 +415,25 @@ def _kept(memo: dict[tuple[Any, ...], Any], key: tuple[Any, ...], compute: Calla
     return hit
 
 
-def _layer_kernels(model: ModelSpec, sw: SoftwareProfile, tp: int, sp: int, prec: int, rc: int, ep: int) -> float:
-    """Kernels of one (mean) layer and micro-batch as :func:`fixed_cost.kernels_per_layer` counts them."""
-    tp_coll = 0.0 if tp <= 1 else (8.0 if sp else 4.0)
+def _kernel_args(model: ModelSpec, sw: SoftwareProfile, tp: int, sp: int, prec: int, ep: int) -> tuple:
+    """(fused, TP collectives, 8-bit, MoE share, expert-loop launches, all-to-alls) of one (mean) layer, the arguments
+    perf.fixed_cost counts a layer's kernels from."""
     local = model.moe_experts / max(ep, 1) if model.is_moe else 0.0
     loop = 6.0 * max(local - 1.0, 0.0) if sw.expert_gemm in ("loop", "multistream") else 0.0
-    return float(
-        fixed_cost.kernels_per_layer(
-            sw.elementwise_fused,
-            tp_coll,
-            prec in (FP8, MXFP8),
-            RECOMPUTE[rc] == "full",
-            model.moe_layers / model.layers,
-            loop,
-            4.0 if ep > 1 else 0.0,
-        )
-    )
+    tp_coll = 0.0 if tp <= 1 else (8.0 if sp else 4.0)
+    fp8 = prec in (FP8, MXFP8)
+    return sw.elementwise_fused, tp_coll, fp8, model.moe_layers / model.layers, loop, 4.0 if ep > 1 else 0.0
+
+
+def _layer_kernels(model: ModelSpec, sw: SoftwareProfile, tp: int, sp: int, prec: int, rc: int, ep: int) -> float:
+    """Kernels of one (mean) layer and micro-batch as :func:`fixed_cost.kernels_per_layer` counts them."""
+    fused, tp_coll, fp8, share, loop, a2a = _kernel_args(model, sw, tp, sp, prec, ep)
+    return float(fixed_cost.kernels_per_layer(fused, tp_coll, fp8, RECOMPUTE[rc] == "full", share, loop, a2a))
 
 
 def _layer_kernels_fwd(model: ModelSpec, sw: SoftwareProfile, tp: int, sp: int, prec: int, ep: int) -> float:
-    """Kernels of one (mean) layer's forward and micro-batch as :func:`host_sync.forward_kernels` counts them."""
-    local = model.moe_experts / max(ep, 1) if model.is_moe else 0.0
-    loop = 6.0 * max(local - 1.0, 0.0) if sw.expert_gemm in ("loop", "multistream") else 0.0
-    return float(
-        host_sync.forward_kernels(
-            sw.elementwise_fused,
-            0.0 if tp <= 1 else (8.0 if sp else 4.0),
-            prec in (FP8, MXFP8),
-            model.moe_layers / model.layers,
-            loop,
-            4.0 if ep > 1 else 0.0,
-        )
-    )
+    """Kernels of one (mean) layer's forward and micro-batch as :func:`fixed_cost.forward_kernels` counts them."""
+    return float(fixed_cost.forward_kernels(*_kernel_args(model, sw, tp, sp, prec, ep)))
 
 
 def _stage_params(model: ModelSpec, c: Candidates, layers: np.ndarray, first: Any, last: Any) -> tuple[Any, Any]:

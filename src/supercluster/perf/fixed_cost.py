@@ -98,12 +98,33 @@ def kernels_per_layer(
     without sequence parallelism, 4 all-gathers and reduce-scatters with it; 0 without TP); ``ep_collectives`` the
     all-to-alls of an MoE layer; ``moe_share`` the share of layers that are MoE and ``expert_loop`` the extra GEMM
     launches of a stack that runs its local experts one at a time (2 per expert forward, 4 backward)."""
+    fwd, bwd = _block_kernels(fused, fp8, moe_share, expert_loop, ep_collectives)
+    total = fwd + bwd + tp_collectives
+    return total + pick(full_recompute, fwd + tp_collectives / 2.0, 0.0)
+
+
+def forward_kernels(
+    fused: bool,
+    tp_collectives: float,
+    fp8: Any,
+    moe_share: float = 0.0,
+    expert_loop: float = 0.0,
+    ep_collectives: float = 0.0,
+) -> Any:
+    """The forward's share of :func:`kernels_per_layer` (one layer, one micro-batch): the forward's own kernels, the
+    forward's third of the expert loop and the all-to-alls, half the TP collectives; full recompute's second forward
+    runs inside the backward and is not counted here (perf.host_sync's forward segment)."""
+    fwd, _ = _block_kernels(fused, fp8, moe_share, expert_loop, ep_collectives)
+    return fwd + tp_collectives / 2.0
+
+
+def _block_kernels(fused: bool, fp8: Any, moe_share: float, expert_loop: float, ep_collectives: float) -> tuple:
+    """(forward, backward) kernels of one layer and micro-batch without the TP collectives (module constants)."""
     fwd = (FUSED_FWD_KERNELS if fused else EAGER_FWD_KERNELS) + pick(fp8, FP8_EXTRA_KERNELS / 2, 0.0)
     bwd = (FUSED_BWD_KERNELS if fused else EAGER_BWD_KERNELS) + pick(fp8, FP8_EXTRA_KERNELS / 2, 0.0)
     fwd = fwd + moe_share * (MOE_FWD_EXTRA + expert_loop / 3.0 + ep_collectives / 3.0)
     bwd = bwd + moe_share * (MOE_BWD_EXTRA + 2.0 * expert_loop / 3.0 + 2.0 * ep_collectives / 3.0)
-    total = fwd + bwd + tp_collectives
-    return total + pick(full_recompute, fwd + tp_collectives / 2.0, 0.0)
+    return fwd, bwd
 
 
 def pick(mask: Any, if_true: Any, if_false: Any) -> Any:

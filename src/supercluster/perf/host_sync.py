@@ -35,7 +35,7 @@ Constants.
   the GB200 guide's router fusion (72 -> 31 router kernels, 529.55 -> 540.00 TFLOPS on 256 GB200s, TP1 PP8 EP32,
   micro-batch 1, 2,048 sequences of 4,096) saves 0.3-0.45 s of a 16-23 s step, over 41 kernels x 7.25 MoE layers x
   64 micro-batches per GPU: 8-23 us per removed launch on Grace, the same order; so the same host_s serves both.
-- Kernel counts: perf.fixed_cost.kernels_per_layer (forward share from :func:`forward_kernels`).
+- Kernel counts: perf.fixed_cost.kernels_per_layer (forward share from perf.fixed_cost.forward_kernels).
 - e, the per-expert host work the counts miss: :data:`HOST_PER_LOCAL_EXPERT_S` x local experts per MoE layer and
   micro-batch, shared between forward and backward as the expert GEMMs (1/3, 2/3). The GB200 guide (section 2)
   finds "Before the GEMM in the Expert part, there are a large number of small, fragmented kernels": per expert and
@@ -97,24 +97,6 @@ EAGER_MOE_BLOCK_BWD_OPS = 106
 HOST_PER_LOCAL_EXPERT_S = 700e-6
 # whether 16-bit experts pay it too (the protocol tries both; the GB200 guide names 8-bit quantisation as its source)
 EXPERT_HOST_BF16 = True
-
-
-def forward_kernels(
-    fused: bool,
-    tp_collectives: float,
-    fp8: Any,
-    moe_share: float = 0.0,
-    expert_loop: float = 0.0,
-    ep_collectives: float = 0.0,
-) -> Any:
-    """Kernels of one layer's forward and one micro-batch as perf.fixed_cost.kernels_per_layer counts them: the same
-    per-block counts, the forward's share of the expert loop and the all-to-alls (one third), half the TP
-    collectives. Full recompute's second forward runs inside the backward and is not counted here."""
-    fwd = (fixed_cost.FUSED_FWD_KERNELS if fused else fixed_cost.EAGER_FWD_KERNELS) + fixed_cost.pick(
-        fp8, fixed_cost.FP8_EXTRA_KERNELS / 2, 0.0
-    )
-    fwd = fwd + moe_share * (fixed_cost.MOE_FWD_EXTRA + expert_loop / 3.0 + ep_collectives / 3.0)
-    return fwd + tp_collectives / 2.0
 
 
 def segmented_host_s(
