@@ -3,8 +3,6 @@
 # 32 heads of 128, BF16: the in-isolation efficiency curve the long-context rows need. < 3 minutes.
 # Usage on the device machine: bash scripts/device_attention_check.sh   (writes into $OUT, or ./device-out)
 set -euo pipefail
-out="${OUT:-device-out}"
-mkdir -p "$out"
 # shellcheck source=scripts/device_env.sh
 . scripts/device_env.sh
 python3 - "$out/attention_curve.json" <<'PY'

@@ -5,8 +5,6 @@
 # (pydantic and its three helpers, Python 3.12 wheels) travel in .whl/ (carry it; see the device README).
 # Usage on the device machine: bash scripts/device_check.sh   (writes into $OUT, or ./device-out)
 set -euo pipefail
-out="${OUT:-device-out}"
-mkdir -p "$out"
 # shellcheck source=scripts/device_env.sh
 . scripts/device_env.sh
 sc() { python3 -c "from supercluster.cli import main; main()" "$@"; }

@@ -3,8 +3,6 @@
 # with elementwise_fused false/true (the committed calibration profile of that card). Two sizes; < 5 minutes.
 # Usage on the device machine: bash scripts/device_compile_check.sh PROFILE.yaml   (writes into $OUT, or ./device-out)
 set -euo pipefail
-out="${OUT:-device-out}"
-mkdir -p "$out"
 # shellcheck source=scripts/device_env.sh
 . scripts/device_env.sh
 python3 - "$1" "$out/compile_pair.json" <<'PY'

@@ -3,8 +3,6 @@
 # experts, four published expert shapes, 64-4,096 tokens per expert), beside the step model's. < 1 minute.
 # Usage on the device machine: bash scripts/device_expert_backward_check.sh   (writes into $OUT, or ./device-out)
 set -euo pipefail
-out="${OUT:-device-out}"
-mkdir -p "$out"
 # shellcheck source=scripts/device_env.sh
 . scripts/device_env.sh
 python3 - "$out" "${1:-calibration/h200-sxm-141gb-2026-11-30.yaml}" <<'PY'

@@ -5,8 +5,6 @@
 # with the committed H200 profile. < 3 minutes on an H200.
 # Usage on the device machine: bash scripts/device_moe_check.sh   (writes into $OUT, or ./device-out)
 set -euo pipefail
-out="${OUT:-device-out}"
-mkdir -p "$out"
 # shellcheck source=scripts/device_env.sh
 . scripts/device_env.sh
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,power.limit --format=csv > "$out/nvidia-smi.csv" || true

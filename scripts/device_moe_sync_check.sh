@@ -5,8 +5,6 @@
 # all-to-all that way). < 2 minutes on an H200.
 # Usage on the device machine: bash scripts/device_moe_sync_check.sh   (writes into $OUT, or ./device-out)
 set -euo pipefail
-out="${OUT:-device-out}"
-mkdir -p "$out"
 # shellcheck source=scripts/device_env.sh
 . scripts/device_env.sh
 python3 - "$out" "${1:-calibration/h200-sxm-141gb-2026-11-30.yaml}" <<'PY'
