@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from supercluster.calibrate import groundtruth, moe_groundtruth, overheads
+from supercluster.calibrate import moe_groundtruth, overheads
 from supercluster.calibrate.profile import load
 from supercluster.perf import autocast, fixed_cost
 
@@ -93,13 +93,9 @@ def _errors(bytes_per_param):
     for name in ("qwen3-30b-a3b-4l", "mixtral-8x7b-2l"):
         shape = moe_groundtruth.MoeShape(**data[name]["shape"])
         for row in data[name]["rows"]:
-            system, sw = groundtruth._single_device(prof, fused=False)
-            sw = sw.model_copy(update={"expert_gemm": "grouped", "autocast_cast_bytes_per_param": bytes_per_param})
-            from supercluster.perf import estimate
-            from supercluster.specs import ResolvedPlan, WorkloadSpec
-
-            wl = WorkloadSpec(model=shape.spec(), seq_len=shape.seq, global_batch=row["batch"])
-            pred = estimate(wl, system, sw, ResolvedPlan.single(micro_batch=row["batch"]), 1).step_time_s
+            pred = moe_groundtruth.predict_step_s(
+                prof, shape, row["batch"], autocast_cast_bytes_per_param=bytes_per_param
+            )
             errors.append(pred / row["measured_step_s"] - 1.0)
     return errors
 

@@ -331,8 +331,7 @@ def run_llama_pair(
     plan = ResolvedPlan.single(micro_batch=batch)
     pred = {}
     for fused in (False, True):
-        system, sw = _single_device(profile, fused)
-        pred[fused] = estimate(wl, system, sw, plan, 1).step_time_s
+        pred[fused] = predict_step_s(profile, wl, plan, fused)
     return {
         "model": {"layers": layers, "hidden": hidden, "heads": heads, "ffn": ffn, "vocab": vocab, "seq": seq},
         "batch": batch,
@@ -362,9 +361,14 @@ def _nanogpt(layers: int, hidden: int, heads: int, vocab: int, seq: int, batch: 
     return WorkloadSpec(model=spec, seq_len=seq, global_batch=batch), ResolvedPlan.single(micro_batch=batch)
 
 
-def predict_step_s(profile: CalibrationProfile, wl: WorkloadSpec, plan: ResolvedPlan) -> float:
-    """The step time the step model predicts for ``wl`` on one device described by ``profile``."""
-    system, sw = _single_device(profile)
+def predict_step_s(
+    profile: CalibrationProfile, wl: WorkloadSpec, plan: ResolvedPlan, fused: bool = True, **software: Any
+) -> float:
+    """The step time the step model predicts for ``wl`` on one device described by ``profile`` (``fused``: the eager
+    profile's elementwise_fused; ``software``: further fields of that profile set for this prediction)."""
+    system, sw = _single_device(profile, fused)
+    if software:
+        sw = sw.model_copy(update=software)
     return estimate(wl, system, sw, plan, 1).step_time_s
 
 

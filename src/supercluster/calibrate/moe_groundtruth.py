@@ -24,7 +24,6 @@ from typing import Any
 from supercluster.calibrate import groundtruth, overheads
 from supercluster.calibrate.measure import _torch
 from supercluster.calibrate.profile import CalibrationProfile
-from supercluster.perf import estimate
 from supercluster.specs import ModelSpec, ResolvedPlan, WorkloadSpec
 
 ALIGN_ROWS = 16
@@ -170,12 +169,12 @@ def _decoder(torch: Any, shape: MoeShape) -> Any:
     return Decoder()
 
 
-def predict_step_s(profile: CalibrationProfile, shape: MoeShape, batch: int) -> float:
-    """The step model's step for this shape on one device: eager PyTorch, unfused, grouped expert GEMMs."""
-    system, sw = groundtruth._single_device(profile, fused=False)
-    sw = sw.model_copy(update={"expert_gemm": "grouped"})
+def predict_step_s(profile: CalibrationProfile, shape: MoeShape, batch: int, **software: Any) -> float:
+    """The step model's step for this shape on one device: eager PyTorch, unfused, grouped expert GEMMs
+    (``software``: further fields of the eager profile set for this prediction)."""
     wl = WorkloadSpec(model=shape.spec(), seq_len=shape.seq, global_batch=batch)
-    return estimate(wl, system, sw, ResolvedPlan.single(micro_batch=batch), 1).step_time_s
+    plan = ResolvedPlan.single(micro_batch=batch)
+    return groundtruth.predict_step_s(profile, wl, plan, False, **{"expert_gemm": "grouped", **software})
 
 
 def run(
