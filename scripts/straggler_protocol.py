@@ -7,7 +7,7 @@ Runs every bundled validation set with the term left out of the step time and wi
 the MAPE of all rows, their leave-one-source-out MAPE, the mean signed speed error, the BF16/FP8 dense and MoE
 groups, every GPU-count band's MAPE and signed error, the published set in sample and leave-one-source-out, and the
 source tables whose error moved by more than 2 points. With ``--refit`` it also refits each card's fitted constants
-on their one source with the term in (scripts/fit_efficiency.py's per-source protocol), reports each fit's held-out
+on their one source with the term in (scripts/refit_protocol.py's one-source stage), reports each fit's held-out
 error, and validates again with the refitted constants. The term lands only if leave-one-source-out error (all rows
 and the published set) does not rise, either as it is or with the constants refitted (then the held-out error of
 each fit must not rise either). Writes benchmarks/results/straggler_protocol.json; the
@@ -16,57 +16,53 @@ verdict is perf.straggler.IN_STEP_TIME.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from typing import Any
 
-from term_protocol import ROOT, figures, judge, r2
+from fit_efficiency import FITS, mape, table_with
+from refit_protocol import one_source
+from term_protocol import figures, judge, r2
 
 from supercluster.perf import straggler
-from supercluster.validate.harness import run
+from supercluster.validate.harness import read_rows, run, source_table
 
 
 def refit() -> dict[str, Any]:
-    """scripts/fit_efficiency.py's per-source fit with and without the term in the step time: each card's constants,
-    fit and held-out error; then validate all and published with the constants refitted with the term in."""
-    spec = importlib.util.spec_from_file_location("fit_efficiency", ROOT / "scripts" / "fit_efficiency.py")
-    assert spec and spec.loader
-    fit = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(fit)
-    _, rows = fit.read_rows()
+    """scripts/refit_protocol.py's one-source fit with and without the term in the step time: each card's constants,
+    fit error and held-out error (every other row of the card, FP8 rows left out); then validate all and published
+    with the constants refitted with the term in."""
+    _, rows = read_rows()
     out: dict[str, Any] = {}
     tables = {}
     for in_step in (False, True):
         straggler.IN_STEP_TIME = in_step
         cards = {}
-        for acc_id, card in fit.FITS.items():
-            mine = [r for r in rows if r["gpu"] == acc_id and r["metric"] != "activation_gib_per_gpu"]
-            fit_rows = [r for r in mine if fit.source_table(r["source"]) == card["fit_source"]]
-            held = [r for r in mine if fit.source_table(r["source"]) != card["fit_source"] and r["precision"] != "fp8"]
-            best = min(
-                ((g, a) for g in card["gemm"] for a in card["attention"]),
-                key=lambda ga, acc_id=acc_id, fit_rows=fit_rows: fit.mape(
-                    fit_rows, {acc_id: fit.table_with(acc_id, *ga)}
-                ),
-            )
-            eff = {acc_id: fit.table_with(acc_id, *best)}
+        for acc_id, res in one_source().items():
+            spec = FITS[acc_id]
+            held = [
+                r
+                for r in rows
+                if r["gpu"] == acc_id
+                and r["metric"] != "activation_gib_per_gpu"
+                and source_table(r["source"]) != spec["fit_source"]
+                and r["precision"] != "fp8"
+            ]
+            eff = {acc_id: table_with(acc_id, res["gemm_bf16_fraction"], res["attention_fwd_fraction"])}
             cards[acc_id] = {
-                "gemm_bf16_fraction": best[0],
-                "fit_mape_pct": r2(fit.mape(fit_rows, eff)),
-                "held_out_mape_pct": r2(fit.mape(held, eff)) if held else None,
+                "gemm_bf16_fraction": res["gemm_bf16_fraction"],
+                "fit_mape_pct": r2(res["fit_mape_pct"]),
+                "held_out_mape_pct": r2(mape(held, eff)) if held else None,
             }
-            fp8 = None
-            if "fp8" in card:
-                fp8_rows = [r for r in mine if fit.source_table(r["source"]) == card["fp8_source"]]
-                f8 = fit.fit_fp8(acc_id, best, fp8_rows, card)
-                fp8 = f8["gemm_fp8_fraction"]
+            if "gemm_fp8_fraction" in res:
                 cards[acc_id] |= {
-                    "gemm_fp8_fraction": fp8,
-                    "fp8_fit_mape_pct": r2(f8["fp8_fit_mape_pct"]),
-                    "fp8_leave_one_out_mape_pct": r2(f8["fp8_leave_one_out_mape_pct"]),
+                    "gemm_fp8_fraction": res["gemm_fp8_fraction"],
+                    "fp8_fit_mape_pct": r2(res["fp8_fit_mape_pct"]),
+                    "fp8_leave_one_out_mape_pct": r2(res["fp8_leave_one_out_mape_pct"]),
                 }
             if in_step:
-                tables[acc_id] = fit.table_with(acc_id, *best, fp8)
+                tables[acc_id] = table_with(
+                    acc_id, res["gemm_bf16_fraction"], res["attention_fwd_fraction"], res.get("gemm_fp8_fraction")
+                )
         out["with_term" if in_step else "without_term"] = cards
     straggler.IN_STEP_TIME = True
     v = figures(run("all", tables).summary(), run("published", tables).summary())
