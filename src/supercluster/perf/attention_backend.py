@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from supercluster.perf import wide_heads
 from supercluster.specs import Accelerator, ModelSpec, SoftwareProfile
 
 # transformer_engine/common/fused_attn/fused_attn.cpp: the Blackwell MLA training condition
@@ -63,12 +64,16 @@ def effective(sw: SoftwareProfile, acc: Accelerator, model: ModelSpec) -> Softwa
     """``sw`` with the attention kernel it can run for ``model`` on ``acc``; the same object when nothing changes
     (the per-specs context cache of perf.context keys on it), else one kept copy per profile, card and shape."""
     kernel = attention_kernel(sw, acc, model)
-    if kernel == sw.attention_kernel:
+    fa2 = wide_heads.fa2_fallback(sw, acc, model)  # wide equal heads on Blackwell: FlashAttention-2 (perf.wide_heads)
+    if kernel == sw.attention_kernel and not fa2:
         return sw
     key = (id(sw), acc.sm_arch, model.qk_dim, model.vdim)
     hit = _derived.get(key)
     if hit is not None and hit[0] is sw:
         return hit[1]
-    derived = sw.model_copy(update={"attention_kernel": kernel})
+    update: dict[str, object] = {"attention_kernel": kernel}
+    if fa2:
+        update["attention_fa2_relative"] = 1.0
+    derived = sw.model_copy(update=update)
     _derived[key] = (sw, derived)
     return derived
