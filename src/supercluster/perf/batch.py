@@ -564,7 +564,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     # fixed per-kernel costs of a layer and micro-batch (perf.fixed_cost): in the stage times when the protocol let
     # them land, so the steady state, the fill and the drain all pay them
     fix_layer = fixed_cost.layer_fixed_s(t["kernels"], mean_layer, sw.elementwise_fused)
-    if model.is_moe and sw.moe_host_sync and host_sync.IN_STEP_TIME:
+    if host_sync.synchronises(sw, model) and host_sync.IN_STEP_TIME:
         # a host copy in each MoE layer's forward: the host-bound term per forward and backward (perf.host_sync)
         fix_layer = fix_layer + host_sync.extra_s(
             t["kernels_fwd"], t["kernels"], t["fwd"], mean_layer, sw.elementwise_fused, t["expert_host"]

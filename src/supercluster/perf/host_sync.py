@@ -23,6 +23,29 @@ Who synchronises (software profile field ``moe_host_sync``):
   communication to get the `input_splits` and `output_splits` CPU values." (NVIDIA/Megatron-LM,
   megatron/core/transformer/moe/token_dispatcher.py). Only the drop-and-pad mode (``--moe-pad-expert-input-to-
   capacity`` with a capacity factor) knows the sizes statically and skips it.
+- Drop-and-pad skips it (:func:`synchronises`): with ``--moe-pad-expert-input-to-capacity`` (software profile field
+  ``moe_pad_to_capacity``) and a capacity factor (``ModelSpec.moe_capacity_factor``), MoEAlltoAllTokenDispatcher.
+  preprocess takes its first branch, ``if self.drop_and_pad:``, sizes every expert's input on the host
+  (``torch.full((self.num_local_experts,), self.capacity * self.tp_size * self.ep_size, ...)``) and returns before
+  any ``_maybe_update_cuda_sync_point`` call, so ``self.cuda_sync_point`` keeps its initial ``"no_sync"``
+  (NVIDIA/Megatron-LM megatron/core/transformer/moe/token_dispatcher.py at 0014f137). Dropping without padding
+  still synchronises there ("Drop tokens to capacity, no padding." ... "A synchronization is needed before the
+  first permutation to get the `num_out_tokens` CPU value."). Megatron-Bridge's token-drop switch sets both
+  (src/megatron/bridge/training/utils/moe_token_drop.py: ``apply_moe_token_drop(model_provider,
+  moe_expert_capacity_factor: float = 1.0, moe_pad_expert_input_to_capacity: bool = True)``), and its 25.09
+  performance scripts apply it to every Qwen3 run (scripts/performance/run_script.py at v0.1.0rc4, the qwen3
+  30b_a3b and 235b_a22b branches: ``recipe.model = apply_moe_token_drop(recipe.model)``): the "(tokendrop)" rows
+  of the performance summary's 25.09 tables, profile megatron-bridge-droppad-2025. Transformer Engine CUDA graphs
+  of the ``attn``, ``moe_router`` and ``moe_preprocess`` scopes (the recipes' "dropless MoE" setting,
+  Megatron-Bridge docs training/cuda-graphs) are not taken to remove it: the dispatch that waits for the counts
+  and the experts after it are outside those scopes and stay eager.
+  Verdict (validate all, 744 -> 750 rows): no bundled row before them set the flag, so every other prediction is
+  unchanged; the six 25.09 rows read +7.8% to +37.2% (model too fast; MAPE 20.8%) without the sync, against
+  -63.6% to +10.6% (MAPE 19.4%) were it charged. The pairs with the 25.11 dropless rows of the same layout measure
+  what dropless costs: Qwen3-30B-A3B on 16 H100s (tp 1, pp 2, vpp 24, ep 8, micro-batch 2) 10,494 -> 5,275
+  tokens/s/GPU, on 8 B200s (micro-batch 1) 18,066 (FP8) -> 9,299 (MXFP8); the segmented term gives the first 6%
+  (the GPU's 13 ms per layer and micro-batch hides the host) and the second 73%: the dropless cost is priced
+  neither by size nor by where it binds, and even without the sync these rows run slower than the step model.
 - Megatron-Core's flex dispatcher over DeepEP or HybridEP keeps one: NVIDIA's DeepSeek-V3 GB200 guide (Megatron-LM
   docs/discussions/deepseek-v3-gb200-optimization, section 3.1, with DeepEP and HybridEP) names as future work "to
   eliminate the device-host sync in the MoE model (its purpose is to get the tokens per expert information)".
@@ -97,6 +120,18 @@ EAGER_MOE_BLOCK_BWD_OPS = 106
 HOST_PER_LOCAL_EXPERT_S = 700e-6
 # whether 16-bit experts pay it too (the protocol tries both; the GB200 guide names 8-bit quantisation as its source)
 EXPERT_HOST_BF16 = True
+
+
+def synchronises(sw: Any, model: Any) -> bool:
+    """Whether each MoE layer's forward waits for a host copy of its token counts: the stack's dispatcher does
+    (``sw.moe_host_sync``) unless the recipe drops and pads to a capacity (``sw.moe_pad_to_capacity`` with a
+    ``model.moe_capacity_factor``), whose all-to-all sizes are known on the host in advance (module docstring:
+    Megatron-Core's ``drop_and_pad`` branch sets no sync point). Padding without a capacity factor is not a
+    configuration Megatron-Core accepts (``assert self.config.moe_expert_capacity_factor is not None``), so it
+    keeps the sync."""
+    if not (model.is_moe and sw.moe_host_sync):
+        return False
+    return not (sw.moe_pad_to_capacity and model.moe_capacity_factor is not None)
 
 
 def segmented_host_s(

@@ -352,6 +352,14 @@ class SoftwareProfile(Spec):
             "the host-bound term applies per forward and backward instead of per layer (perf.host_sync)"
         ),
     )
+    moe_pad_to_capacity: bool = Field(
+        default=False,
+        description=(
+            "the recipe pads every expert's input to its capacity (Megatron-Core --moe-pad-expert-input-to-capacity "
+            "with --moe-expert-capacity-factor): where the model has a capacity factor, the all-to-all sizes are "
+            "static and the dispatcher skips its host copy (perf.host_sync.synchronises)"
+        ),
+    )
     cudnn_version: int | None = Field(
         default=None,
         ge=80000,
