@@ -9,7 +9,7 @@ import pytest
 from supercluster import catalog
 from supercluster.perf.imbalance import plan_routing_load
 from supercluster.perf.memory import SAVED_INPUT_BYTES, layer_activation_bytes
-from supercluster.perf.moe_kernels import allgather_permute_bytes, permute_bytes, routing_bytes
+from supercluster.perf.moe_kernels import allgather_permute_bytes, permute_bytes, routing_bytes, routing_s
 from supercluster.plan import resolve
 from supercluster.specs import ResolvedPlan
 from supercluster.validate import harness
@@ -90,3 +90,20 @@ def test_megatron_baseline_slower_than_megascale_moe() -> None:
         est = resolve(row_plan(row), row_workload(row, model), system, catalog.software(system.software), system.gpus)
         assert est.plan.ep == 1 and est.plan.expert_tp == 8
         assert est.step_time_s > 1.25 * megascale_s[system.gpus], row["id"]
+
+
+def test_unfused_scatter_add_chain_streams_near_the_routing_rate() -> None:
+    """Pricing unfused PyTorch gathers and zeroed scatter_add_ passes by their bytes at the routing rate, checked on a
+    published microbenchmark of such a chain: TileOPs PR #608 (github.com/tile-ai/TileOPs, "Benchmark (H200, bf16)",
+    the "PyTorch-vec" column; benchmarks/ops/bench_moe_unpermute.py at 918b847a): mm2_out[idx].float() * w, then
+    torch.zeros(T, H, fp32).scatter_add_ of the T k rows, then .to(bf16). Counted as allgather_permute_bytes counts
+    Megatron's: per T k H element gather 2 + 2, float cast 2 + 4, product 4 + 4, scatter_add_ 4 (read) + 4 + 4 (its
+    target); per T H element zeros 4 and the cast back 4 + 2: 30 T k H + 10 T H bytes."""
+    acc = catalog.accelerator("h200-sxm-141gb")
+    measured_ms = {(4096, 2, 4096): 0.38, (2048, 2, 4096): 0.20, (2048, 8, 7168): 1.21}
+    for (t, k, h), ms in measured_ms.items():
+        nbytes = 30.0 * t * k * h + 10.0 * t * h
+        predicted_ms = routing_s(nbytes, acc) * 1e3
+        # 1.17 GB in 0.38 ms is 3.1 TB/s, 64% of the H200's 4.8 TB/s: no atomic slowdown beyond the bytes; the
+        # routing rate (75%) reads it 14-18% fast
+        assert 0.80 * ms < predicted_ms < ms, (t, k, h)
