@@ -315,6 +315,7 @@ def layer_parts(
             precision=prec,
             learned=model.moe_router == "learned",
             exact=exact_rows,
+            gathered_tokens=tok / sp_div * t * plan.ep,
         )
         f_elem += moe_kernels.routing_s(rb.fwd, acc)
         b_elem += moe_kernels.routing_s(rb.bwd, acc)

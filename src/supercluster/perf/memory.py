@@ -150,8 +150,12 @@ def layer_activation_bytes(model: ModelSpec, plan: ResolvedPlan, seq: int, sw: S
         load = plan_routing_load(model, plan, seq)
         f_tokens = s * b * (model.moe_topk * load + model.moe_shared_experts)
         f_width = model.expert_ffn
-        # the permuted token copies the expert up-projections read, kept for their weight gradients
-        expert_in = lin_in * f_tokens * h
+        # the permuted token copies the expert up-projections read, kept for their weight gradients: h wide on
+        # every rank an expert is split over, so a rank holds et / t of the tensor-parallel group's routed copies
+        # (perf.expert_tp.routed_copy_rows; times et here, ``sharded`` is divided by t below), not 1 / t of them;
+        # a shared expert is a dense tensor-parallel MLP on the rank's own shard
+        routed = s * b * model.moe_topk * load * plan.expert_tp
+        expert_in = lin_in * (routed + s * b * model.moe_shared_experts) * h
     else:
         f_tokens, f_width = s * b, model.ffn_hidden
     up = 2 if model.gated else 1

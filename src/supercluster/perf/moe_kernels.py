@@ -41,6 +41,20 @@ megatron/core/transformer/moe/token_dispatcher.py):
   destination rank, and get_permuted_hidden_states_by_experts then permutes the received tokens into the local
   experts' order on the receiver: one gather of the R local copies, its unpermute on the way back. (HybridEP fuses
   that permutation into its dispatch kernel; the same bytes are then written by the dispatch, counted here alike.)
+- ``all-gather`` (MoEAllGatherTokenDispatcher, Megatron-LM's default through 2024; the code at commit f1f03922,
+  megatron/core/transformer/moe/token_dispatcher.py and moe_utils.py): no all-to-all; each rank gathers the
+  ``G`` tokens of its TP x EP group (perf.expert_tp) and moves its ``R`` local copies with unfused PyTorch
+  operators, each a full pass over its rows (:func:`allgather_permute_bytes`): ``moe_gather`` (torch.gather) of
+  the local copies out of the gathered tokens, the permutation into expert order (a second moe_gather), on the way
+  back ``moe_scatter`` (torch.zeros, then scatter_add_) into expert-independent order and the ``sum(dim=1)`` of
+  its [R, 1, h] view (a copy), the multiplication by the routing probabilities, and a second moe_scatter into a
+  zeroed buffer of all G tokens for the reduce-scatter. The backward runs each operator's gradient: a gather for
+  each moe_scatter, a zeroed scatter_add_ for each moe_gather, and the probability product's two gradients (the
+  copies' gradient, and the probabilities' as a product of the output gradient with the saved copies, then a
+  sum over h). Priced at the same streaming rate: a published chain of the same unfused operators (TileOPs PR #608,
+  H200, the "PyTorch-vec" baseline: gather, fp32 cast and product, zeroed scatter_add_, cast back) moves its bytes
+  at 3.0-3.1 TB/s, 63-64% of HBM, so the atomics cost no more than their bytes; ROUTING_HBM_FRACTION reads it
+  14-18% fast (tests/test_allgather_dispatcher.py).
 
 Quantized expert GEMMs (``fp8``, ``mxfp8``): every expert GEMM input is cast to 8 bits first, row-wise for the
 forward and column-wise (the transposed copy) for the weight gradient: Transformer Engine's fused cast-transpose
@@ -122,8 +136,32 @@ def router_bytes(tokens: float, experts: float, topk: float, learned: bool) -> t
     return fwd, bwd
 
 
+def allgather_permute_bytes(gathered_tokens: float, local_copies: float, hidden: float) -> tuple[float, float]:
+    """(forward, backward) bytes of the all-gather dispatcher's token movement on one rank (Megatron-LM at f1f03922).
+
+    ``gathered_tokens`` G, the TP x EP group's tokens every rank gathers; ``local_copies`` R, the copies of them
+    routed to this rank's experts; each row ``hidden`` wide in BF16 (2 B; index and probability reads are a few
+    bytes a row and left out). Forward, bytes per row element read + written: moe_gather 2 + 2, permute 2 + 2,
+    moe_scatter of the copies 2 (zeros) + 2 (read) + 2 + 2 (scatter_add_ reads and writes its target), the sum's
+    copy 2 + 2, the probability product 2 + 2 (R rows each), the scatter into the group's buffer 2 G (zeros) +
+    2 R (read) + 2 + 2 R (add): 30 R h + 2 G h. Backward: gather for the group scatter 4 R h, the product's
+    gradients 4 R h (copies) + 8 R h (read the output gradient and the saved copies, write their product, read it
+    for the sum), gather for the copies' moe_scatter 4 R h, zeroed scatter_add_ for the permute 8 R h and for the
+    first moe_gather 6 R h + 2 G h: 34 R h + 2 G h."""
+    rh, gh = local_copies * hidden, gathered_tokens * hidden
+    fwd = ACT_BYTES * (15.0 * rh + gh)
+    bwd = ACT_BYTES * (17.0 * rh + gh)
+    return fwd, bwd
+
+
 def permute_bytes(
-    tokens: float, copies: float, local_copies: float, hidden: float, dispatch: str, local_experts: float
+    tokens: float,
+    copies: float,
+    local_copies: float,
+    hidden: float,
+    dispatch: str,
+    local_experts: float,
+    gathered_tokens: float = 0.0,
 ) -> tuple[float, float]:
     """(forward, backward) bytes of the permutations around one MoE layer's dispatch and combine.
 
@@ -132,7 +170,10 @@ def permute_bytes(
     holds more than one expert and its inverse 4 R h, unpermute + combine 2 k T h + 12 k T + 2 T h. Per-destination
     (DeepEP): the receiver's permute 4 R h + 16 R and unpermute + sum 4 R h + 12 R (a received token's local
     copies summed: at most one output row per copy). Backward: the same, plus the routing weights' gradient (one
-    more read of the copies and the output gradient: 2 k T h + 2 T h; 4 R h on the receiver)."""
+    more read of the copies and the output gradient: 2 k T h + 2 T h; 4 R h on the receiver). All-gather: the
+    unfused operators of :func:`allgather_permute_bytes` over the ``gathered_tokens`` of the TP x EP group."""
+    if dispatch == "all-gather":
+        return allgather_permute_bytes(gathered_tokens, local_copies, hidden)
     meta = INDEX_BYTES + 2.0 * SCORE_BYTES  # index read, probability read and write per copy
     if dispatch == "per-expert":
         permute = 2.0 * ACT_BYTES * copies * hidden + meta * copies
@@ -178,15 +219,16 @@ def routing_bytes(
     precision: str,
     learned: bool,
     exact: bool,
+    gathered_tokens: float = 0.0,
 ) -> RoutingBytes:
     """All routing-kernel bytes of one MoE layer on one GPU and micro-batch (see the module docstring).
 
     ``tokens`` routed here, ``local_copies`` the routed copies this GPU's experts compute (the busiest rank's, under
     dropless routing), ``width`` the expert width on this GPU (f / expert TP), ``local_experts`` the experts it
-    holds."""
+    holds; ``gathered_tokens`` the TP x EP group's tokens the all-gather dispatcher gathers (unused by the others)."""
     copies = tokens * topk
     local = local_copies
     rf, rb = router_bytes(tokens, experts, topk, learned)
-    pf, pb = permute_bytes(tokens, copies, local, hidden, dispatch, local_experts)
+    pf, pb = permute_bytes(tokens, copies, local, hidden, dispatch, local_experts, gathered_tokens)
     qf, qb = quant_bytes(precision, local, local_experts, hidden, width, up, exact)
     return RoutingBytes(rf, rb, pf, pb, qf, qb)
