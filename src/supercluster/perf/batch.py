@@ -42,6 +42,7 @@ from supercluster.perf import (
     fsdp,
     host_sync,
     interference,
+    mtp_stage,
 )
 from supercluster.perf import straggler as stragglers
 from supercluster.perf.comm import CollectiveModel, span_of
@@ -541,7 +542,11 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     k_inner, stages = np.divmod(pairs, 65536)
     ml = table[k_inner, 0] * (1 - share) + table[k_inner, 1] * share
     first_extra = (table[k_inner, _INNER_FIELDS.index("emb_s")] / ml).tolist()
-    last_extra = (table[k_inner, _INNER_FIELDS.index("head_fb")] / ml).tolist()
+    # the last stage's head, and the MTP block where the stack's layout balances it (perf.mtp_stage)
+    mtp_unit = table[k_inner, _INNER_FIELDS.index("moe_total" if model.is_moe else "dense_total")]
+    mtp_balanced = model.mtp_depth if sw.mtp_stage_balance else 0
+    last_work = mtp_stage.last_stage_s(table[k_inner, _INNER_FIELDS.index("head_fb")], mtp_unit, mtp_balanced)
+    last_extra = (last_work / ml).tolist()
     splits = [stage_split(L, p, f, x) for p, f, x in zip(stages.tolist(), first_extra, last_extra, strict=True)]
     n_first = np.array([s[0] for s in splits], dtype=float)[pair_idx]
     n_last = np.array([s[-1] for s in splits], dtype=float)[pair_idx]

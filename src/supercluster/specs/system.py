@@ -279,6 +279,14 @@ class SoftwareProfile(Spec):
             "DualPipe schedule does the same whatever this says"
         ),
     )
+    mtp_stage_balance: bool = Field(
+        default=False,
+        description=(
+            "the stack's pipeline layout counts the multi-token-prediction block as the last stage's work and puts "
+            "fewer decoder layers beside it (Megatron-Bridge's DeepSeek-V3 layouts, perf.mtp_stage); false: the "
+            "layers are split without it and the block is added to the last stage"
+        ),
+    )
     schedules: list[str] = Field(default_factory=lambda: ["1f1b"], description="pipeline schedules the stack has")
     has_sequence_parallel: bool = Field(
         default=True,

@@ -27,6 +27,9 @@ ARCH_INT = (
     "moe_ffn_hidden",
     "moe_shared_experts",
     "moe_dense_layers",
+    # optional column beyond the shared schema: multi-token-prediction modules the run trained (DeepSeek-V3's preset
+    # carries 1; a run that switched MTP off says 0)
+    "mtp_depth",
 )
 PLAN_INT = ("tp", "pp", "vpp", "cp", "ep", "etp", "dp", "zero", "micro_batch", "local_batch")
 
