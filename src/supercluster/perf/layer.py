@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 
 from supercluster.fabric.placement import ep_stride
-from supercluster.perf import attention_kernel, attention_span, expert_tp, moe_kernels, tp_overlap
+from supercluster.perf import attention_kernel, attention_span, expert_tp, mcore_unfused, moe_kernels, tp_overlap
 from supercluster.perf.comm import CollectiveModel, span_of
 from supercluster.perf.expert_gemm import expert_linear_gemms_s
 from supercluster.perf.gemm import NVFP4_BF16_LAYER_FRACTION, linear_fwd_bwd_s, linear_gemms_s, memory_bound_s
@@ -330,6 +330,12 @@ def layer_parts(
         f_elem += memory_bound_s(routed * (per_f * model.expert_ffn / et + per_h * h), acc)
         per_f, per_h = UNFUSED_BIAS_BWD_BYTES
         b_elem += memory_bound_s(routed * (per_f * model.expert_ffn / et + per_h * h), acc)
+    # Megatron-Core's unfused YaRN RoPE and per-expert down-projection bias (perf.mcore_unfused)
+    qk_elems = tok * (a + g) * d / t
+    routed_h = tok * (et / t) * model.moe_topk * load * h if moe else 0.0
+    mc_f, mc_b = mcore_unfused.extra_s(model, sw, acc, qk_elems, routed_h, moe)
+    f_elem += mc_f
+    b_elem += mc_b
 
     # --- tensor-parallel communication: 2 collectives forward, 2 backward (Shoeybi et al. sec. 3) ---
     etp_fwd = 0.0  # the dispatcher's expert-TP (or TP x EP) all-gather and reduce-scatter (perf.expert_tp)

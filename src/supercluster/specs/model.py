@@ -65,6 +65,12 @@ class ModelSpec(Spec):
     expert_bias: bool = Field(
         default=False, description="routed experts carry bias vectors on their up and down projections (GPT-OSS)"
     )
+    rope_yarn_factor: float | None = Field(
+        default=None,
+        gt=0,
+        le=1024,
+        description="YaRN context-extension factor of the rotary embedding (GPT-OSS: 32); blank = plain RoPE",
+    )
     mtp_depth: int = Field(default=0, ge=0, description="multi-token-prediction modules (DeepSeek-V3: 1)")
     moe_node_limit: int | None = Field(
         default=None, ge=1, description="nodes a token's experts may span (DeepSeek-V3: 4); blank = no limit"

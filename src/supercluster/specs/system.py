@@ -256,6 +256,20 @@ class SoftwareProfile(Spec):
             "per expert by separate kernels after the GEMM, a cast and concatenation included"
         ),
     )
+    expert_down_bias_per_expert: bool = Field(
+        default=False,
+        description=(
+            "with expert_bias_fused: only the up-projection's bias is in the grouped GEMM; the down-projection's is "
+            "added per expert after it, scaled by the routing probability (Megatron-Core TEGroupedMLP._apply_bias)"
+        ),
+    )
+    rope_scaled_unfused: bool = Field(
+        default=False,
+        description=(
+            "a rotary embedding with a YaRN concentration factor other than 1 runs as unfused composite ops "
+            "(Megatron-Core rope_utils: TE's fused RoPE takes no mscale); false: the fused kernel either way"
+        ),
+    )
     elementwise_fused: bool = Field(
         default=True,
         description=(
