@@ -49,12 +49,25 @@ sample, 7.92% leave-one-source-out); BF16 dense 12.07% -> 11.72%; the torchtitan
 compute-communication interference (:mod:`supercluster.perf.interference`) would take a further 2-4 points off
 them but does not pass the protocol.
 
+One collective per unit. The same units set how many collectives a pass issues: FSDP all-gathers (and
+reduce-scatters) unit by unit, one NCCL call each (FSDP1 ``_unshard`` of one ``FlatParamHandle``, FSDP2
+``FSDPParamGroup.unshard``), so a pass over a stage of b blocks issues b + 1 calls, and each pays NCCL's latency:
+time = latency + bytes / bandwidth per call (NCCL src/graph/tuning.cc, ``ncclTopoGetAlgoTime``: "*time = lat +
+(info->nBytes) / (1000 * bw)"). The step model priced a pass as one call of the whole stage's parameters, paying
+the latency once. Across nodes all-gather and reduce-scatter run as rings (supercluster.fabric.collectives,
+``NVLS_ACROSS_DOMAINS``), whose latency grows with the ranks, (n - 1) hops (``nsteps = nRanks - 1`` for both in
+tuning.cc), so the difference grows with the data-parallel degree: for a 7B block (0.4 GB in BF16) on 512 H100
+the ring's LL128 latency is about 1.1 ms a call against 0.8 ms of transfer (:func:`per_unit_s`). The calls still
+overlap with the compute as before (``perf.batch``); what grows is the collectives' time on the GPU beside the
+compute (perf.interference) and the floor when the communication outlasts its window.
+
 The behaviours are switched on per stack by ``SoftwareProfile.shard_root_unit``, ``SoftwareProfile.zero2_regather``
 and ``SoftwareProfile.shard_copy_out`` (catalog/data/software.yaml), each with its source there.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -100,3 +113,12 @@ def copy_out_s(params: Any, param_bytes: Any, gathers: Any, hbm_bytes_per_s: flo
     ``params`` parameters per GPU, each read and written once at ``param_bytes`` (HBM-bound, on the compute
     stream)."""
     return np.asarray(gathers, dtype=float) * np.asarray(params, dtype=float) * 2.0 * param_bytes / hbm_bytes_per_s
+
+
+def per_unit_s(collective: Callable[[Any, Span], Any], total_bytes: Any, units: Any, span: Span) -> Any:
+    """Seconds of one pass that moves ``total_bytes`` per GPU as ``units`` equal collectives (one per FSDP unit),
+    each priced by NCCL's cost model (latency + bytes / bandwidth, ``collective`` = e.g. ``comm.all_gather``):
+    ``units x collective(total_bytes / units)``. The units are taken as equal in size (the root differs from a
+    block, but a ring's time is affine in the bytes, so only the protocol choice could tell them apart)."""
+    u = np.maximum(np.asarray(units, dtype=float), 1.0)
+    return u * collective(np.asarray(total_bytes, dtype=float) / u, span)
