@@ -61,6 +61,16 @@ the ring's LL128 latency is about 1.1 ms a call against 0.8 ms of transfer (:fun
 overlap with the compute as before (``perf.batch``); what grows is the collectives' time on the GPU beside the
 compute (perf.interference) and the floor when the communication outlasts its window.
 
+Accuracy (validate all, before and after the per-unit calls with the ring-only all-gather / reduce-scatter across
+nodes; benchmarks/results/refit_protocol_fsdp_unit_calls.json): all 743 predicted rows 9.42% -> 9.39% in sample,
+leave-one-source-out 9.49% -> 9.46% (whole-set refit: 9.55% -> 9.52%, the H100 BF16 GEMM refit 0.690 -> 0.6905,
+inside the search tolerance, so not moved); BF16 dense 7.33% -> 7.24%; llm-foundry's 'H100 80GB BF16 (Large Scale)'
+table 11.0% -> 10.1%, torchtitan Table 3 12.1% -> 11.7%, fms-fsdp 5.9% -> 5.6%; bands' signed means +1.55/+2.88/
++3.08/+0.82 -> +1.49/+2.84/+2.99/+0.61; the published set 3.64% -> 3.65% in sample, 3.77% -> 3.79%
+leave-one-source-out (Llama 3 Table 4 at 8,192 and 16,384 GPUs reads 0.2-0.4 points slower: its ZeRO reduce-scatter
+over 64-128 ranks now a ring). The measured fall of llm-foundry's throughput from 128 to 512 GPUs (-5% for 70B, -8
+to -10% for 1-7B) is still mostly unexplained: the model now falls 0.2-1.6%.
+
 The behaviours are switched on per stack by ``SoftwareProfile.shard_root_unit``, ``SoftwareProfile.zero2_regather``
 and ``SoftwareProfile.shard_copy_out`` (catalog/data/software.yaml), each with its source there.
 """
