@@ -8,6 +8,13 @@ latency, per algorithm and protocol). Latencies are NCCL's table (µs): base {Tr
 Simple 0; Ring: 6.6, 14, 8.4}, per NVLink hop {Ring 0.6, 1.9, 3.4; Tree 0.6, 1.25, 28}, NVLS 23,
 per network hop {Ring 2.7, 4.0, 14; Tree 5.0, 8.5, 28}, NVLS-tree 14, CollNet 31.
 Protocol efficiency: LL carries 4 data bytes per 8-byte store (50%), LL128 120 of 128 bytes (93.75%).
+NVLS (NVLink SHARP) serves all-gather and reduce-scatter only inside one NVLink domain: NCCL 2.18 prices these two
+operations with the ring alone (src/graph/tuning.cc v2.18.3-1: "if (coll == ncclFuncAllGather && a !=
+NCCL_ALGO_RING) continue;"), and from 2.19 on NVLS across nodes is switched off unless CollNet is enabled
+(v2.19.3-1: "if (comm->nNodes > 1) algoEnable[NCCL_ALGO_NVLS] = 0;" in the branch "Disable CollNet if it is not
+supported"; v2.27.3-1: NVLS is disabled when "comm->config.collnetEnable == 0 && ... (a == NCCL_ALGO_NVLS &&
+comm->nNodes > 1)"), and NCCL_COLLNET_ENABLE is off by default. So an all-gather or reduce-scatter that leaves its
+domain runs as a ring and pays the ring's (n - 1) hops of latency (:data:`NVLS_ACROSS_DOMAINS`).
 Bandwidths are measured ones: NVLink ring ~370 GB/s and NVLS ~480 GB/s bus bandwidth on 8 H100
 (nccl-tests #212), 46-49 GB/s per 400G NIC (nccl-tests #267/#290), ~320 GB/s for rings leaving 8-GPU
 nodes through 8 NICs (nccl #1221). Ring traffic factors follow Thakur et al. 2005 (all-reduce
@@ -33,6 +40,9 @@ BASE_US = {"tree": {"LL": 6.8, "LL128": 14.0, "Simple": 0.0}, "ring": {"LL": 6.6
 NVL_HOP_US = {"ring": {"LL": 0.6, "LL128": 1.9, "Simple": 3.4}, "tree": {"LL": 0.6, "LL128": 1.25, "Simple": 28.0}}
 NET_HOP_US = {"ring": {"LL": 2.7, "LL128": 4.0, "Simple": 14.0}, "tree": {"LL": 5.0, "LL128": 8.5, "Simple": 28.0}}
 NVLS_US, NVLS_TREE_US, COLLNET_US = 23.0, 14.0, 31.0
+# The operations NCCL may run with NVLS across NVLink domains (nodes) in its default configuration: all-reduce
+# (NVLS-tree) only; all-gather and reduce-scatter use NVLS inside one domain and the ring across (see the module).
+NVLS_ACROSS_DOMAINS = frozenset({"all_reduce"})
 # LL protocols only pay off for small messages: NCCL caps their use (tuning.cc thresholds); above this
 # size the model does not consider them.
 LL_MAX_BYTES = 1 << 20
@@ -174,7 +184,8 @@ class CollectiveModel:
             nvls_bw = np.where(inside, self.bw_nvls, np.minimum(self.bw_nvls, ring_bw))
             base = np.where(inside, NVLS_US, NVLS_US + NVLS_TREE_US) * US
             extra_hops = np.where(inside, 0.0, np.log2(self._domains(s)) * 2 * self.net_hop_s)
-            out["nvls/Simple"] = base + extra_hops + factor * nbytes / nvls_bw
+            nvls = base + extra_hops + factor * nbytes / nvls_bw
+            out["nvls/Simple"] = nvls if op in NVLS_ACROSS_DOMAINS else np.where(inside, nvls, np.inf)
         if op == "all_reduce" and self.sharp:
             # SHARP reduces in the switches: each node sends its data up once and receives the result
             # (n+1 transfers instead of 2n), so the network carries half of a ring's bytes.
@@ -226,7 +237,7 @@ class CollectiveModel:
                 )
                 if t < best:
                     best = t
-        if self.bw_nvls > 0:
+        if self.bw_nvls > 0 and (inside or op in NVLS_ACROSS_DOMAINS):
             nvls_bw = self.bw_nvls if inside else min(self.bw_nvls, ring_bw)
             base = (NVLS_US if inside else NVLS_US + NVLS_TREE_US) * US
             hops = 0.0 if inside else math.log2(domains) * 2 * self.net_hop_s

@@ -652,6 +652,12 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         lambda: comm.all_gather(params0 * p_bytes, dp_span) + comm.all_gather(expert0 * p_bytes, edp_span),
         lambda: 0.0,
     )
+    if sw.shard_root_unit:  # one collective per unit and pass, each paying NCCL's latency (perf.fsdp)
+        units = n_first + 1.0
+        unit_rs = fsdp.per_unit_s(comm.reduce_scatter, grad_bytes, units, dp_span)
+        unit_ag = fsdp.per_unit_s(comm.all_gather, params0 * p_bytes, units, dp_span)
+        sync = np.where(reduce_scattered, unit_rs + comm.reduce_scatter(exp_bytes, edp_span), sync)
+        gather = np.where(sharded, unit_ag + comm.all_gather(expert0 * p_bytes, edp_span), gather)
     zero2, zero3 = zero >= 2, zero >= 3
     sync = np.where(zero2, sync * m, sync)  # sharded gradients are reduced after every micro-batch
     # parameters gathered for every forward and backward (ZeRO-3), or for every forward where ZeRO-2 frees them after

@@ -49,12 +49,35 @@ sample, 7.92% leave-one-source-out); BF16 dense 12.07% -> 11.72%; the torchtitan
 compute-communication interference (:mod:`supercluster.perf.interference`) would take a further 2-4 points off
 them but does not pass the protocol.
 
+One collective per unit. The same units set how many collectives a pass issues: FSDP all-gathers (and
+reduce-scatters) unit by unit, one NCCL call each (FSDP1 ``_unshard`` of one ``FlatParamHandle``, FSDP2
+``FSDPParamGroup.unshard``), so a pass over a stage of b blocks issues b + 1 calls, and each pays NCCL's latency:
+time = latency + bytes / bandwidth per call (NCCL src/graph/tuning.cc, ``ncclTopoGetAlgoTime``: "*time = lat +
+(info->nBytes) / (1000 * bw)"). The step model priced a pass as one call of the whole stage's parameters, paying
+the latency once. Across nodes all-gather and reduce-scatter run as rings (supercluster.fabric.collectives,
+``NVLS_ACROSS_DOMAINS``), whose latency grows with the ranks, (n - 1) hops (``nsteps = nRanks - 1`` for both in
+tuning.cc), so the difference grows with the data-parallel degree: for a 7B block (0.4 GB in BF16) on 512 H100
+the ring's LL128 latency is about 1.1 ms a call against 0.8 ms of transfer (:func:`per_unit_s`). The calls still
+overlap with the compute as before (``perf.batch``); what grows is the collectives' time on the GPU beside the
+compute (perf.interference) and the floor when the communication outlasts its window.
+
+Accuracy (validate all, before and after the per-unit calls with the ring-only all-gather / reduce-scatter across
+nodes; benchmarks/results/refit_protocol_fsdp_unit_calls.json): all 743 predicted rows 9.42% -> 9.39% in sample,
+leave-one-source-out 9.49% -> 9.46% (whole-set refit: 9.55% -> 9.52%, the H100 BF16 GEMM refit 0.690 -> 0.6905,
+inside the search tolerance, so not moved); BF16 dense 7.33% -> 7.24%; llm-foundry's 'H100 80GB BF16 (Large Scale)'
+table 11.0% -> 10.1%, torchtitan Table 3 12.1% -> 11.7%, fms-fsdp 5.9% -> 5.6%; bands' signed means +1.55/+2.88/
++3.08/+0.82 -> +1.49/+2.84/+2.99/+0.61; the published set 3.64% -> 3.65% in sample, 3.77% -> 3.79%
+leave-one-source-out (Llama 3 Table 4 at 8,192 and 16,384 GPUs reads 0.2-0.4 points slower: its ZeRO reduce-scatter
+over 64-128 ranks now a ring). The measured fall of llm-foundry's throughput from 128 to 512 GPUs (-5% for 70B, -8
+to -10% for 1-7B) is still mostly unexplained: the model now falls 0.2-1.6%.
+
 The behaviours are switched on per stack by ``SoftwareProfile.shard_root_unit``, ``SoftwareProfile.zero2_regather``
 and ``SoftwareProfile.shard_copy_out`` (catalog/data/software.yaml), each with its source there.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -100,3 +123,12 @@ def copy_out_s(params: Any, param_bytes: Any, gathers: Any, hbm_bytes_per_s: flo
     ``params`` parameters per GPU, each read and written once at ``param_bytes`` (HBM-bound, on the compute
     stream)."""
     return np.asarray(gathers, dtype=float) * np.asarray(params, dtype=float) * 2.0 * param_bytes / hbm_bytes_per_s
+
+
+def per_unit_s(collective: Callable[[Any, Span], Any], total_bytes: Any, units: Any, span: Span) -> Any:
+    """Seconds of one pass that moves ``total_bytes`` per GPU as ``units`` equal collectives (one per FSDP unit),
+    each priced by NCCL's cost model (latency + bytes / bandwidth, ``collective`` = e.g. ``comm.all_gather``):
+    ``units x collective(total_bytes / units)``. The units are taken as equal in size (the root differs from a
+    block, but a ring's time is affine in the bytes, so only the protocol choice could tell them apart)."""
+    u = np.maximum(np.asarray(units, dtype=float), 1.0)
+    return u * collective(np.asarray(total_bytes, dtype=float) / u, span)
