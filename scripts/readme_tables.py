@@ -47,7 +47,7 @@ STACK_VARIANTS = {
 GROUPS = (
     ("bf16 dense throughput", "BF16 dense"),
     ("fp8 dense throughput", "FP8 dense"),
-    ("fp16 dense throughput", "FP16 dense (BLOOM search)"),
+    ("fp16 dense throughput", "FP16 dense (BLOOM, DeepSpeed Azure)"),
     ("bf16 moe throughput", "BF16 MoE"),
     ("fp8 moe throughput", "FP8 MoE"),
     ("mxfp8 moe throughput", "MXFP8 MoE"),
