@@ -40,6 +40,8 @@ STACK_VARIANTS = {
     ),
     # megatron-lm-2024: the same stack at an October 2024 commit with its default MoE layer (MegaScale-MoE's baseline)
     "megatron-core-2024": ("megatron-core-deepep-2025", "megatron-core-deepep-overlap-2025", "megatron-lm-2024"),
+    # NeMo recipes that leave the grouped GEMM off (SequentialMLP experts)
+    "nemo-2024": ("nemo-2024-sequential",),
     # llm-foundry's Jan 2024 large-scale runs: Composer 0.17 reduces their gradients in fp32
     "fsdp1-2023": ("llm-foundry-2024",),
     "llm-foundry-triton-2023": ("llm-foundry-triton-2024",),

@@ -16,7 +16,15 @@ import math
 from dataclasses import dataclass
 
 from supercluster.fabric.placement import ep_stride
-from supercluster.perf import attention_kernel, attention_span, expert_tp, mcore_unfused, moe_kernels, tp_overlap
+from supercluster.perf import (
+    attention_kernel,
+    attention_span,
+    expert_tp,
+    fp8_pad,
+    mcore_unfused,
+    moe_kernels,
+    tp_overlap,
+)
 from supercluster.perf.comm import CollectiveModel, span_of
 from supercluster.perf.expert_gemm import expert_linear_gemms_s
 from supercluster.perf.gemm import NVFP4_BF16_LAYER_FRACTION, linear_fwd_bwd_s, linear_gemms_s, memory_bound_s
@@ -319,6 +327,12 @@ def layer_parts(
         )
         f_elem += moe_kernels.routing_s(rb.fwd, acc)
         b_elem += moe_kernels.routing_s(rb.bwd, acc)
+        # Transformer Engine's row padding of the quantized expert GEMMs, as copies (perf.fp8_pad)
+        pf, pb = fp8_pad.pad_copy_bytes(
+            sw.fp8_pad_copies, prec, per_expert_tok * local_experts, local_experts, h, exact_rows
+        )
+        f_elem += moe_kernels.routing_s(pf, acc)
+        b_elem += moe_kernels.routing_s(pb, acc)
     # A stack whose weight-gradient GEMMs do not accumulate into the gradient buffer themselves adds every
     # micro-batch's weight gradients to it in a separate memory-bound pass (Megatron-LM's 2021 DDP hook:
     # param.main_grad.add_(param.grad)), wgrad_accum_bytes_per_param bytes per weight.

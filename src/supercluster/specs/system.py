@@ -366,6 +366,14 @@ class SoftwareProfile(Spec):
             "(torch._grouped_mm); deepgemm, DeepGEMM's contiguous layout, each expert padded to 128 rows"
         ),
     )
+    fp8_pad_copies: Literal["none", "unaligned", "always"] = Field(
+        default="none",
+        description=(
+            "quantized expert GEMMs: Transformer Engine's Fp8Padding/Fp8Unpadding copy the expert rows into and "
+            "out of a padded buffer (perf.fp8_pad): always (TE 1.11-2.2), unaligned (TE 2.3 and later, only when "
+            "some expert's count is not aligned), none"
+        ),
+    )
     moe_host_sync: bool = Field(
         default=False,
         description=(
