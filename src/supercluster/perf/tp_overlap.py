@@ -25,9 +25,10 @@ chunk i's compute overlaps chunk i+1's transfer). Three methods, each priced wit
       exposed = max(0, c - g)
 
 with c the collective's time alone and g the paired GEMM's time alone. The overlap is not free: the
-communication kernels occupy SMs (perf.sm_share, the rule every overlapped collective shares). A pipelined GEMM launched with an SM margin (``set_sm_margin: 1``) runs on
-``n - k`` of the card's ``n`` SMs for its whole length, ``g k / (n - k)`` longer; a bulk or ring-exchange
-collective takes its ``k`` SMs from the GEMM for as long as both run, ``min(c, g) k / n``.
+communication kernels occupy SMs (perf.sm_share, the rule every overlapped collective shares). A pipelined GEMM
+launched with an SM margin (``set_sm_margin: 1``) runs on ``n - k`` of the card's ``n`` SMs for its whole length,
+``g k / (n - k)`` longer; a bulk or ring-exchange collective takes its ``k`` SMs from the GEMM for as long as both
+run, ``min(c, g) k / n``.
 
 Per layer (NeMo's userbuffers configuration, NVIDIA/dgxc-benchmarking llama3.1/llama3.1_70b.yaml at v24.11.1,
 ``ub_tp_comm_overlap_cfg``; the same as NeMo 2.0's userbuffers_bf16_h100_h8192_tp4_mbs1_seqlen8192 in
