@@ -36,6 +36,7 @@ STACK_VARIANTS = {
     "megatron-bridge-2025": (
         "megatron-bridge-deepep-2025",
         "megatron-bridge-deepep-overlap-2025",
+        "megatron-bridge-hybridep-overlap-2025",
         "megatron-bridge-a2a-overlap-2025",
     ),
     # megatron-lm-2024: the same stack at an October 2024 commit with its default MoE layer (MegaScale-MoE's baseline)

@@ -564,7 +564,9 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     dual = sched == 3
     # DualPipe overlaps one micro-batch's all-to-all with another's computation (DeepSeek-V3, 3.2.1), and so does
     # Megatron-Core's combined 1F1B where the stack turns it on, once the protocol lets it land (perf.ep_overlap)
-    ep_hidden = ep_overlap.hidden_s(t["ep_s"], t["fwd"], t["fb"], ep_overlap.overlapped(dual, sw.ep_a2a_overlap))
+    ep_hidden = ep_overlap.hidden_s(
+        t["ep_s"], t["fwd"], t["fb"], ep_overlap.overlapped(dual, sw.ep_a2a_overlap), sw.ep_comm_sms
+    )
     mean_layer = mean_layer - ep_hidden
     # fixed per-kernel costs of a layer and micro-batch (perf.fixed_cost): in the stage times when the protocol let
     # them land, so the steady state, the fill and the drain all pay them

@@ -25,9 +25,10 @@ chunk i's compute overlaps chunk i+1's transfer). Three methods, each priced wit
       exposed = max(0, c - g)
 
 with c the collective's time alone and g the paired GEMM's time alone. The overlap is not free: the
-communication kernels occupy SMs. A pipelined GEMM launched with an SM margin (``set_sm_margin: 1``) runs on
-``n - k`` of the card's ``n`` SMs for its whole length, ``g k / (n - k)`` longer; a bulk or ring-exchange
-collective takes its ``k`` SMs from the GEMM for as long as both run, ``min(c, g) k / n``.
+communication kernels occupy SMs (perf.sm_share, the rule every overlapped collective shares). A pipelined GEMM
+launched with an SM margin (``set_sm_margin: 1``) runs on ``n - k`` of the card's ``n`` SMs for its whole length,
+``g k / (n - k)`` longer; a bulk or ring-exchange collective takes its ``k`` SMs from the GEMM for as long as both
+run, ``min(c, g) k / n``.
 
 Per layer (NeMo's userbuffers configuration, NVIDIA/dgxc-benchmarking llama3.1/llama3.1_70b.yaml at v24.11.1,
 ``ub_tp_comm_overlap_cfg``; the same as NeMo 2.0's userbuffers_bf16_h100_h8192_tp4_mbs1_seqlen8192 in
@@ -46,13 +47,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from supercluster.perf import sm_share
+
 # The accuracy protocol's switch (scripts/tp_overlap_protocol.py, benchmarks/results/tp_overlap_protocol.json): False
 # prices every stack's TP traffic with its flat tp_overlap_fraction. The protocol kept it on: all-rows
 # leave-one-source-out MAPE 15.42% -> 15.21%, the published set's 7.92% unchanged (in sample 3.06% -> 3.08%).
 ENABLED = True
 
-# SMs of the card the NeMo userbuffers configuration was tuned for (H100 SXM5; module docstring)
-TUNED_SMS = 132.0
+# SMs of the card the NeMo userbuffers configuration was tuned for (H100 SXM5; module docstring, perf.sm_share)
+TUNED_SMS = sm_share.REFERENCE_SMS
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +97,9 @@ def exposed_s(op: UbOp, comm_s: float, gemm_s: float, tp: int) -> float:
         residual = max(0.0, comm_s - gemm_s)
     else:
         raise ValueError(f"unknown userbuffers method '{op.method}'")
-    share = op.sms / TUNED_SMS
-    sm_cost = gemm_s * share / (1.0 - share) if op.margin else min(comm_s, gemm_s) * share
-    return residual + sm_cost
+    # the SMs the communication kernel holds (perf.sm_share: the one rule for every overlapped collective)
+    sm_cost = sm_share.margin_cost_s(gemm_s, op.sms) if op.margin else sm_share.beside_cost_s(comm_s, gemm_s, op.sms)
+    return residual + float(sm_cost)
 
 
 def userbuffers_tp_s(ag_s: float, rs_s: float, gemms: dict[str, float], tp: int) -> tuple[float, float]:

@@ -293,6 +293,16 @@ class SoftwareProfile(Spec):
             "DualPipe schedule does the same whatever this says"
         ),
     )
+    ep_comm_sms: float = Field(
+        default=20.0,
+        ge=0.0,
+        le=64.0,
+        description=(
+            "SMs the expert-parallel all-to-all kernels hold while they run beside another micro-batch's computation "
+            "(perf.sm_share): DeepEP's Buffer.num_sms = 20 and Megatron-Core's moe_deepep_num_sms = 20 by default, "
+            "the 20 of the 132 H800 SMs DeepSeek-V3 allocates (arXiv:2412.19437, section 3.5.1)"
+        ),
+    )
     mtp_stage_balance: bool = Field(
         default=False,
         description=(
