@@ -41,15 +41,20 @@ Findings (benchmarks/results/weakscale_diagnosis.json, main at aca8553; no step-
   What is missing is about 1.5 s per step. The per-step terms the model prices (expert-DP reduce-scatter and
   all-gather, 0.047 s exposed at 1,024 GPUs with expert-DP 8; optimizer 0.002-0.016 s; bubble 0.25 s) are an order
   short, and the folded layout, with twice the expert gradient bytes per GPU (expert TP 1), scales as modelled,
-  so the expert-DP synchronisation is not it either. VPP is not stated by the paper (filled 6); forcing vpp 1 on
-  all pf25 rows moves the plain Mixtral and Qwen2 series to -4..-22% (too slow), so interleaving was used.
+  so the expert-DP synchronisation as the model prices it is not it either. The shape is a lead: take out the
+  per-micro-batch offset the model already has at 128 GPUs (0.020 s) and the rest is 0, 0.81, 1.12, 1.23 s at
+  expert-DP 1, 2, 4, 8, close to 1.47 s x (edp - 1) / edp (0, 0.74, 1.10, 1.29), the form of a bandwidth-bound
+  ring over the expert-DP group; but 1.47 s for 4.2 GB of FP32 expert gradients per GPU would mean 3 GB/s, and
+  the folded series, with 8.5 GB per GPU, shows no such term. VPP is not stated by the paper (filled 6); forcing
+  vpp 1 on all pf25 rows moves the plain Mixtral and Qwen2 series to -4..-22% (too slow), so interleaving was used.
 - (a) ECMP collisions on the rows' fabric (dgx-h100-superpod, NDR400 rail-optimised fat tree): the data-parallel
   ring keeps its full rate with ECMP up to 256 GPUs even with scattered nodes (one leaf per rail), and falls to
   0.33 (512), 0.20 (768-1,024) and 0.17 (2,304) of line rate with scattered nodes; packed nodes and adaptive
   routing keep 1.00 everywhere. A ring runs at its slowest link, so the mechanism is a step (nothing at 128-256,
   a 3-6x slower ring beyond); that would expose about 0.5 s of Nemotron's 0.17 s reduce-scatter per step against a
   measured growth of 0.07 s, and it gives llm-foundry no loss from 128 to 256 GPUs where the measured step already
-  grows 2-4%. NVIDIA's DGX SuperPOD and Eos fabrics (Quantum-2) route adaptively. It does not explain these rows.
+  grows 2-4%. (Whether the sources' fabrics hashed or routed adaptively is not stated; either way the shape does
+  not fit.) It does not explain these rows.
 """
 
 from __future__ import annotations
