@@ -19,14 +19,17 @@ by construction, ``loso_rows``), next to the in-sample prediction. Run:
 
     python scripts/refit_protocol.py OUT.json [--one-source EARLIER.json]
     python scripts/refit_protocol.py --records OUT.json   # fit_sources.json's records from a run on this model
+    python scripts/refit_protocol.py --records OUT.json --only b200   # just the tables of one family's rows
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import platform
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 from fit_efficiency import (
@@ -164,12 +167,13 @@ def _constant_name(family: str) -> str:
     return f"{'/'.join(cards)} gemm_peak_fraction.bf16 (whole-set fit on every BF16 row of the family)"
 
 
-def write_records(result: dict) -> list[dict]:
+def write_records(result: dict, only: list[str] | None = None) -> list[dict]:
     """fit_sources.json from a run: the BF16 fraction of the H100 SXM and of each other fitted family (B200/GB200)
     is fitted on every BF16 row of its cards, so every table holding one is a fit table; its record is the mean
     error of all its rows predicted with the fractions refitted without its document. The A100 fraction stays
     fitted on Korthikanti et al. (its record likewise), the FP8 fraction's is its leave-one-row-out error, the MXFP8
-    record is kept."""
+    record is kept. ``only``: rewrite just the records of tables holding rows of these families (keys of
+    WHOLE_SET_FAMILIES) and keep every other record as it is (a change judged on one family's constant)."""
     _, rows = read_rows("all")
     scored = {r["id"]: r for r in result["score"]["rows"]}
     fitted = [a for a, w in result["whole_set"].items() if w.get("fitted", True) and a != "a100-sxm-80gb"]
@@ -209,15 +213,21 @@ def write_records(result: dict) -> list[dict]:
                 "table's rows predicted with that refit",
             }
         )
-    data["constants"] = [*records, dict(fp8, loso_mape_pct=round(loo, 2)), *kept]
+    if only:
+        mine = {t for t, fams in families.items() if set(fams) & set(only)}
+        records = [r for r in records if r["document"] in mine]
+        data["constants"] = [*[c for c in data["constants"] if c["document"] not in mine], *records]
+    else:
+        data["constants"] = [*records, dict(fp8, loso_mape_pct=round(loo, 2)), *kept]
     FIT_SOURCES.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     return records
 
 
 def main() -> None:
     if sys.argv[1] == "--records":
+        only = sys.argv[sys.argv.index("--only") + 1].split(",") if "--only" in sys.argv else None
         with open(sys.argv[2]) as fh:
-            print(len(write_records(json.load(fh))), "records written to", FIT_SOURCES)
+            print(len(write_records(json.load(fh), only)), "records written to", FIT_SOURCES)
         return
     path = sys.argv[1]
     out: dict = {}
@@ -244,6 +254,7 @@ def main() -> None:
     }
     out["whole_set_attention"] = attention
     out["elapsed_s"] = time.perf_counter() - t0
+    out["date"], out["machine"] = date.today().isoformat(), platform.platform()
     with open(path, "w") as fh:
         json.dump(out, fh, indent=1)
     print("wrote", path, f"{out['elapsed_s']:.0f} s")
