@@ -162,8 +162,24 @@ def fit_mxfp8() -> dict:
     }
 
 
-# Accelerators whose GEMM fraction the whole-evidence protocol refits (the card families with enough rows)
-WHOLE_SET_CARDS = {"h100-sxm-80gb": "bf16", "a100-sxm-80gb": "bf16"}
+# Card families whose BF16 GEMM fraction the whole-set protocol refits: one scalar per family, fitted on every
+# bundled row of all its cards, keyed by its first card. A family is one die (catalog accelerators.yaml sm_arch, from
+# NVIDIA's compute-capability table: "10.0 | NVIDIA GB200 NVIDIA B200", "10.3 | NVIDIA GB300 NVIDIA B300"); its
+# cards differ in clock and power, which their peaks already carry, so they keep the same share of peak.
+WHOLE_SET_FAMILIES: dict[str, tuple[str, ...]] = {
+    "h100-sxm-80gb": ("h100-sxm-80gb",),
+    "a100-sxm-80gb": ("a100-sxm-80gb",),
+    "b200": ("b200", "gb200"),
+    "b300": ("b300", "gb300"),
+}
+WHOLE_SET_CARDS = {key: "bf16" for key in WHOLE_SET_FAMILIES}
+# A family with fewer source documents than this is reported and not fitted: leave-one-source-out cannot score it
+MIN_DOCUMENTS = 3
+
+
+def family_tables(key: str, gemm: float, attention: float | None) -> dict:
+    """The efficiency tables of every card of the family ``key`` with its BF16 GEMM fraction set to ``gemm``."""
+    return {card: table_with(card, gemm, attention) for card in WHOLE_SET_FAMILIES.get(key, (key,))}
 
 
 def _golden(f, lo: float, hi: float, tol: float = 0.005) -> float:
@@ -185,12 +201,14 @@ def _golden(f, lo: float, hi: float, tol: float = 0.005) -> float:
 
 
 def whole_set_rows(rows: list[dict], acc_id: str, prec: str) -> list[dict]:
-    """The rows the whole-set protocol fits a card's GEMM fraction on: every predictable throughput row of the card
-    in its precision (FP16 and unstated precision read as BF16)."""
+    """The rows the whole-set protocol fits a family's GEMM fraction on: every predictable throughput row of its
+    cards (WHOLE_SET_FAMILIES; a card outside them is its own family) in its precision (FP16 and unstated precision
+    read as BF16)."""
+    cards = WHOLE_SET_FAMILIES.get(acc_id, (acc_id,))
     mine = [
         r
         for r in rows
-        if r["gpu"] == acc_id
+        if r["gpu"] in cards
         and r["metric"] != "activation_gib_per_gpu"
         and (r.get("precision") or "bf16").strip().lower() in (prec, "fp16", "")
     ]
@@ -199,7 +217,7 @@ def whole_set_rows(rows: list[dict], acc_id: str, prec: str) -> list[dict]:
 
 def whole_set() -> dict:
     """The protocol of the accuracy issue: each card's BF16 GEMM fraction fitted on EVERY bundled throughput row of
-    that card (all sets), scored by leave-one-source-out (refit without a source document, predict it), next to
+    that card's family (all sets), scored by leave-one-source-out (refit without a source document, predict it), next to
     the catalog's constant on the same rows. A refit that lowers in-sample error but raises leave-one-source-out
     error does not land."""
     from supercluster.validate.harness import source_document
@@ -212,17 +230,21 @@ def whole_set() -> dict:
         attention = base.attention_fwd_fraction
 
         def fit(subset: list, acc_id: str = acc_id, attention: float = attention) -> float:
-            return _golden(lambda frac: mape(subset, {acc_id: table_with(acc_id, frac, attention)}), 0.45, 0.95)
+            return _golden(lambda frac: mape(subset, family_tables(acc_id, frac, attention)), 0.45, 0.95)
 
         t0 = time.perf_counter()
-        g_all = fit(mine)
         docs = sorted({source_document(r["source"]) for r in mine})
+        if len(docs) < MIN_DOCUMENTS:
+            out[acc_id] = {"rows": len(mine), "documents": len(docs), "fitted": False}
+            print(json.dumps({acc_id: out[acc_id]}))
+            continue
+        g_all = fit(mine)
         loso_errs, catalog_errs = [], []
         per_doc = {}
         for doc in docs:
             held = [r for r in mine if source_document(r["source"]) == doc]
             g = fit([r for r in mine if source_document(r["source"]) != doc])
-            e_loso = mape(held, {acc_id: table_with(acc_id, g, attention)})
+            e_loso = mape(held, family_tables(acc_id, g, attention))
             e_cat = mape(held, None)
             loso_errs += [e_loso] * len(held)
             catalog_errs += [e_cat] * len(held)
@@ -235,10 +257,11 @@ def whole_set() -> dict:
         out[acc_id] = {
             "rows": len(mine),
             "documents": len(docs),
+            "fitted": True,
             "catalog_gemm_fraction": base.gemm_peak_fraction["bf16"],
             "catalog_mape_pct": mape(mine, None),
             "refit_gemm_fraction": round(g_all, 4),
-            "refit_in_sample_mape_pct": mape(mine, {acc_id: table_with(acc_id, g_all, attention)}),
+            "refit_in_sample_mape_pct": mape(mine, family_tables(acc_id, g_all, attention)),
             "refit_loso_mape_pct": sum(loso_errs) / len(loso_errs),
             "catalog_per_document_mape_pct": sum(catalog_errs) / len(catalog_errs),
             "lands": sum(loso_errs) / len(loso_errs) < mape(mine, None),

@@ -6,10 +6,12 @@ with its own refit (issue 14 item 2: a constant fitted on runs that already abso
 1. one source (fit_efficiency.py's default): the H100 BF16 GEMM and attention fractions on the Megatron-LM README
    table (its grid), the H100 FP8 fraction on NeMo's table with the BF16 values fixed (its grid, leave-one-row-out),
    the A100 BF16 GEMM fraction on Korthikanti et al. 2022 Tables 3+5 (its grid);
-2. the whole set (fit_efficiency.py --whole-set): each card's BF16 GEMM fraction on every bundled BF16/FP16 row of
-   the card, scored leave-one-source-out. Instead of a golden-section search per subset (24 searches of ~12
-   passes for the H100), every row is predicted once per grid point (0.45-0.95 in steps of 0.01) and each subset's
-   minimum is read from the cached errors (grid minimum, refined by a parabola through its neighbours). The
+2. the whole set (fit_efficiency.py --whole-set): each card family's BF16 GEMM fraction (WHOLE_SET_FAMILIES: the
+   H100 SXM, the A100, B200 with GB200, B300 with GB300) on every bundled BF16/FP16 row of the family, scored
+   leave-one-source-out; a family with fewer than MIN_DOCUMENTS source documents is reported and not fitted.
+   Instead of a golden-section search per subset (24 searches of ~12 passes for the H100), every row is predicted
+   once per grid point (0.45-0.95 in steps of 0.01) and each subset's minimum is read from the cached errors (grid
+   minimum, refined by a parabola through its neighbours). The
    answer is the script's to within its own tolerance (0.005).
 
 Every row of the bundled set is then predicted with the constants fitted without its document (leave-one-source-out
@@ -17,17 +19,28 @@ by construction, ``loso_rows``), next to the in-sample prediction. Run:
 
     python scripts/refit_protocol.py OUT.json [--one-source EARLIER.json]
     python scripts/refit_protocol.py --records OUT.json   # fit_sources.json's records from a run on this model
+    python scripts/refit_protocol.py --records OUT.json --only b200   # just the tables of one family's rows
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import platform
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
-from fit_efficiency import FITS, WHOLE_SET_CARDS, table_with, whole_set_rows
+from fit_efficiency import (
+    FITS,
+    MIN_DOCUMENTS,
+    WHOLE_SET_CARDS,
+    WHOLE_SET_FAMILIES,
+    family_tables,
+    table_with,
+    whole_set_rows,
+)
 
 from supercluster import catalog
 from supercluster.validate.harness import predict_row, read_rows, source_document, source_table
@@ -85,15 +98,18 @@ def _argmin(values: list[float]) -> float:
 
 
 def whole_set(attention: dict[str, float | None]) -> dict:
-    """fit_efficiency.py --whole-set on cached per-row errors; ``attention`` the fractions held fixed per card."""
+    """fit_efficiency.py --whole-set on cached per-row errors; ``attention`` the fractions held fixed per family."""
     _, rows = read_rows("all")
     out = {}
     for acc_id, prec in WHOLE_SET_CARDS.items():
         mine = whole_set_rows(rows, acc_id, prec)
         att = attention[acc_id]
         t0 = time.perf_counter()
-        cache = [[_err(r, {acc_id: table_with(acc_id, g, att)}) for g in GRID] for r in mine]
         docs = sorted({source_document(r["source"]) for r in mine})
+        if len(docs) < MIN_DOCUMENTS:  # too few documents to score by leave-one-source-out: not fitted
+            out[acc_id] = {"rows": len(mine), "documents": len(docs), "fitted": False}
+            continue
+        cache = [[_err(r, family_tables(acc_id, g, att)) for g in GRID] for r in mine]
 
         def fit(idx: list[int], cache: list = cache) -> float:
             return _argmin([sum(cache[i][j] for i in idx) / len(idx) for j in range(len(GRID))])
@@ -106,6 +122,8 @@ def whole_set(attention: dict[str, float | None]) -> dict:
         out[acc_id] = {
             "rows": len(mine),
             "documents": len(docs),
+            "fitted": True,
+            "cards": list(WHOLE_SET_FAMILIES[acc_id]),
             "refit_gemm_fraction": round(g_all, 4),
             "refit_without_document": per_doc,
             "search_s": time.perf_counter() - t0,
@@ -120,9 +138,9 @@ def score(gemm: dict[str, float], whole: dict, attention: dict[str, float | None
     res = {"rows": []}
     for r in rows:
         doc = source_document(r["source"])
-        eff_in = {a: table_with(a, gemm[a], attention[a]) for a in gemm}
+        eff_in = {c: t for a in gemm for c, t in family_tables(a, gemm[a], attention[a]).items()}
         loso_g = {a: whole[a]["refit_without_document"].get(doc, gemm[a]) for a in gemm}
-        eff_out = {a: table_with(a, loso_g[a], attention[a]) for a in gemm}
+        eff_out = {c: t for a in gemm for c, t in family_tables(a, loso_g[a], attention[a]).items()}
         p_in, p_out, p_cat = predict_row(r, eff_in), predict_row(r, eff_out), predict_row(r)
         res["rows"].append(
             {
@@ -142,21 +160,35 @@ FIT_SOURCES = Path(__file__).resolve().parents[1] / "src/supercluster/validate/d
 A100_TABLE = "Korthikanti et al. 2022 Tables 3+5"
 
 
-def write_records(result: dict) -> list[dict]:
-    """fit_sources.json from a run: the H100 SXM BF16 fraction is fitted on every BF16 row of the card, so every
-    table holding one is a fit table; its record is the mean error of all its rows predicted with the fractions
-    refitted without its document. The A100 fraction stays fitted on Korthikanti et al. (its record likewise), the
-    FP8 fraction's is its leave-one-row-out error, the MXFP8 record is kept."""
+def _constant_name(family: str) -> str:
+    cards = WHOLE_SET_FAMILIES[family]
+    if len(cards) == 1:
+        return f"{family} gemm_peak_fraction.bf16 (whole-set fit on every BF16 row of the card)"
+    return f"{'/'.join(cards)} gemm_peak_fraction.bf16 (whole-set fit on every BF16 row of the family)"
+
+
+def write_records(result: dict, only: list[str] | None = None) -> list[dict]:
+    """fit_sources.json from a run: the BF16 fraction of the H100 SXM and of each other fitted family (B200/GB200)
+    is fitted on every BF16 row of its cards, so every table holding one is a fit table; its record is the mean
+    error of all its rows predicted with the fractions refitted without its document. The A100 fraction stays
+    fitted on Korthikanti et al. (its record likewise), the FP8 fraction's is its leave-one-row-out error, the MXFP8
+    record is kept. ``only``: rewrite just the records of tables holding rows of these families (keys of
+    WHOLE_SET_FAMILIES) and keep every other record as it is (a change judged on one family's constant)."""
     _, rows = read_rows("all")
     scored = {r["id"]: r for r in result["score"]["rows"]}
-    fit_tables = {A100_TABLE} | {
-        source_table(r["source"])
-        for r in rows
-        if r["gpu"] == "h100-sxm-80gb"
-        and r["metric"] != "activation_gib_per_gpu"
-        and (r.get("precision") or "bf16").strip().lower() in ("bf16", "fp16", "")
-        and scored[r["id"]]["catalog"] is not None
-    }
+    fitted = [a for a, w in result["whole_set"].items() if w.get("fitted", True) and a != "a100-sxm-80gb"]
+    families: dict[str, list[str]] = {A100_TABLE: ["a100-sxm-80gb"]}
+    for r in rows:
+        fam = next((a for a in fitted if r["gpu"] in WHOLE_SET_FAMILIES.get(a, (a,))), None)
+        if (
+            fam is not None
+            and r["metric"] != "activation_gib_per_gpu"
+            and (r.get("precision") or "bf16").strip().lower() in ("bf16", "fp16", "")
+            and scored[r["id"]]["catalog"] is not None
+        ):
+            table = families.setdefault(source_table(r["source"]), [])
+            if fam not in table:
+                table.append(fam)
     errs: dict[str, list[float]] = {}
     for r in result["score"]["rows"]:
         if r["loso"] is not None:
@@ -166,30 +198,36 @@ def write_records(result: dict) -> list[dict]:
     fp8 = next(c for c in data["constants"] if c["constant"] == "h100-sxm-80gb gemm_peak_fraction.fp8")
     loo = result["one_source"]["h100-sxm-80gb"]["fp8_leave_one_out_mape_pct"]
     records = []
-    for table in sorted(fit_tables):
+    for table in sorted(families):
         a100 = table == A100_TABLE
         records.append(
             {
                 "constant": "a100 gemm_peak_fraction.bf16 (Ampere table)"
                 if a100
-                else "h100-sxm-80gb gemm_peak_fraction.bf16 (whole-set fit on every BF16 row of the card)",
+                else "; ".join(_constant_name(f) for f in families[table]),
                 "document": table,
                 "loso_mape_pct": round(sum(errs[table]) / len(errs[table]), 2),
                 "kind": "leave-one-source-out: refitted on every other bundled row of the card"
                 if a100
-                else "leave-one-source-out: refitted on every other bundled BF16 row of the card; the table's rows "
-                "predicted with that refit",
+                else "leave-one-source-out: refitted on every other bundled BF16 row of the card's family; the "
+                "table's rows predicted with that refit",
             }
         )
-    data["constants"] = [*records, dict(fp8, loso_mape_pct=round(loo, 2)), *kept]
+    if only:
+        mine = {t for t, fams in families.items() if set(fams) & set(only)}
+        records = [r for r in records if r["document"] in mine]
+        data["constants"] = [*[c for c in data["constants"] if c["document"] not in mine], *records]
+    else:
+        data["constants"] = [*records, dict(fp8, loso_mape_pct=round(loo, 2)), *kept]
     FIT_SOURCES.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     return records
 
 
 def main() -> None:
     if sys.argv[1] == "--records":
+        only = sys.argv[sys.argv.index("--only") + 1].split(",") if "--only" in sys.argv else None
         with open(sys.argv[2]) as fh:
-            print(len(write_records(json.load(fh))), "records written to", FIT_SOURCES)
+            print(len(write_records(json.load(fh), only)), "records written to", FIT_SOURCES)
         return
     path = sys.argv[1]
     out: dict = {}
@@ -209,13 +247,14 @@ def main() -> None:
     out["whole_set"] = whole_set(attention)
     brief = {a: {k: v for k, v in w.items() if k != "refit_without_document"} for a, w in out["whole_set"].items()}
     print(json.dumps(brief))
-    gemm = {a: out["whole_set"][a]["refit_gemm_fraction"] for a in WHOLE_SET_CARDS}
+    gemm = {a: w["refit_gemm_fraction"] for a, w in out["whole_set"].items() if w["fitted"]}
     out["score"] = score(gemm, out["whole_set"], attention)
     out["catalog"] = {
         a: {"bf16": cat[a].gemm_peak_fraction["bf16"], "attention": cat[a].attention_fwd_fraction} for a in cat
     }
     out["whole_set_attention"] = attention
     out["elapsed_s"] = time.perf_counter() - t0
+    out["date"], out["machine"] = date.today().isoformat(), platform.platform()
     with open(path, "w") as fh:
         json.dump(out, fh, indent=1)
     print("wrote", path, f"{out['elapsed_s']:.0f} s")

@@ -270,10 +270,12 @@ def layer_parts(
     if sw.attention_kernel == "flash":
         core_flops = 0.5 * core_flops_full  # causal blocks skipped (and blocks outside a window)
         speed = attention_dim_factor(model.qk_dim) * sw.attention_speed_factor
-        ref_share = attention_span.reference_share(acc.efficiency.attention_reference_span)
+        eff = acc.efficiency
+        n0 = attention_span.tile_overheads(eff.attention_fwd_tile_overhead_keys, eff.attention_bwd_tile_overhead_keys)
+        ref_share = attention_span.reference_share(eff.attention_reference_span, overheads_keys=n0)
         speed *= attention_kernel.kernel_speed_factor(acc.efficiency, sw, ref_share)  # kernels before FlashAttention-2
         # the kernel's throughput at this run's key span per call over the table's reference span (perf.attention_span)
-        by_span = attention_span.span_speed(model, seq, plan.cp, acc.efficiency.attention_reference_span)
+        by_span = attention_span.span_speed(model, seq, plan.cp, eff.attention_reference_span, n0)
         f_attn = core_flops / (peak16 * acc.efficiency.attention_fwd_fraction * speed * by_span.fwd)
         b_attn = 2.5 * core_flops / (peak16 * acc.efficiency.attention_bwd_fraction * speed * by_span.bwd)
         core_hw = 3.5 * core_flops

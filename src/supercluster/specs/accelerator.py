@@ -48,6 +48,21 @@ class EfficiencyTable(Spec):
             "(perf.attention_span); none: fractions fitted without that term, kept at every span"
         ),
     )
+    attention_fwd_tile_overhead_keys: float | None = Field(
+        default=None,
+        gt=0,
+        le=1.0e6,
+        description=(
+            "fixed cost per query tile of the fused-attention forward on this card, in keys of span (n0 of "
+            "perf.attention_span, fitted on the card's published curves); none: the Hopper value"
+        ),
+    )
+    attention_bwd_tile_overhead_keys: float | None = Field(
+        default=None,
+        gt=0,
+        le=1.0e6,
+        description="the same for the fused-attention backward; none: the Hopper value",
+    )
     hbm_fraction: float = Field(gt=0, le=1, description="memory-bound kernels, of HBM bandwidth")
     fp8_overhead_fraction: float = Field(
         default=0.0, ge=0, description="casts/amax scaling per FP8 GEMM, as a fraction of its time"
