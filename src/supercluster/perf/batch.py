@@ -667,6 +667,12 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     regather = (zero == 2) & sw.zero2_regather
     gathers = np.where(zero3, 2 * m, np.where(regather, m, 1.0))
     gather = gather * gathers
+    # FSDP1 under BACKWARD_POST gathers each unit for its backward only after the previous unit's gradients: those
+    # m all-gathers run serially with the compute (perf.fsdp.backward_post_serial_s); the rest overlap as before
+    post = zero3 & sw.backward_post_prefetch
+    serial_gather = np.where(post, fsdp.backward_post_serial_s(gather, gathers, m), 0.0)
+    gather = gather - serial_gather
+    overlap_gathers = np.where(post, gathers - m, gathers)
     params_all = params0 + expert0
     bucket_share = np.minimum(1.0, sw.dp_bucket_params / np.maximum(params_all, 1.0))
     sync_floor, gather_floor = sync * bucket_share, gather * bucket_share
@@ -695,13 +701,13 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     else:
         sync_exposed = sync
     if sw.param_gather_overlap:
-        f_window = n_first * t["fwd"] * gathers
+        f_window = n_first * t["fwd"] * overlap_gathers
         f_window = np.where(chunked, chunk_sync.window_s(n_first * t["fwd"], c.pp, vpp), f_window)
         gather_exposed = interference.exposed_s(gather, f_window, gather_floor, slowdown=0.0)
         slowed = slowed + interference.exposed_s(gather, f_window, gather_floor) - gather_exposed
     else:
         gather_exposed = gather
-    dp_exposed = sync_exposed + gather_exposed
+    dp_exposed = sync_exposed + gather_exposed + serial_gather
     if sw.shard_copy_out:  # FSDP2 copies each all-gather's output into the parameters, serially (perf.fsdp)
         hbm = acc.hbm_tb_per_s * 1e12 * acc.efficiency.hbm_fraction
         dp_exposed = dp_exposed + fsdp.copy_out_s(params_all, p_bytes, np.where(sharded, gathers, 0.0), hbm)

@@ -234,6 +234,13 @@ class SoftwareProfile(Spec):
             "(FSDP2's per-parameter sharding, split_with_sizes_copy); false: gathered in place (FSDP1, ZeRO)"
         ),
     )
+    backward_post_prefetch: bool = Field(
+        default=False,
+        description=(
+            "FSDP1 with BackwardPrefetch.BACKWARD_POST: each backward all-gather is issued after the previous unit's "
+            "gradient computation, so the backward gathers run serially with the compute (perf.fsdp)"
+        ),
+    )
     chunk_dp_sync: bool = Field(
         default=False,
         description=(
