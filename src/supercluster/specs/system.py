@@ -29,7 +29,7 @@ class FabricSpec(Spec):
     in_network_reduction: bool = Field(default=False, description="SHARP-style reductions in the switches")
     rails: int | None = Field(default=None, ge=1, description="compute NICs per node (default: one per GPU)")
     planes: int = Field(default=1, ge=1, description="independent copies of the fabric")
-    collective_busbw_cap_gb_per_s: float | None = Field(
+    measured_busbw_gb_per_s: float | None = Field(
         default=None,
         gt=0,
         le=10_000,

@@ -198,9 +198,8 @@ def row_fp16_software(row: dict[str, str], software: str) -> str:
     if variant is None:
         return software
     if variant not in catalog.names("software"):
-        raise SuperclusterError(
-            f"software '{software}' names unknown fp16_profile '{variant}'; valid: {', '.join(catalog.names('software'))}"
-        )
+        valid = ", ".join(catalog.names("software"))
+        raise SuperclusterError(f"software '{software}' names unknown fp16_profile '{variant}'; valid: {valid}")
     return variant
 
 
