@@ -46,6 +46,8 @@ STACK_VARIANTS = {
     # llm-foundry's Jan 2024 large-scale runs: Composer 0.17 reduces their gradients in fp32
     "fsdp1-2023": ("llm-foundry-2024",),
     "llm-foundry-triton-2023": ("llm-foundry-triton-2024",),
+    # the BLOOM layout search's fp16 rows: the same stack on DeepSpeed's ZeRO-1 FP16 optimizer (its fp16_profile)
+    "megatron-deepspeed-2022": ("megatron-deepspeed-2022-fp16",),
 }
 GROUPS = (
     ("bf16 dense throughput", "BF16 dense"),

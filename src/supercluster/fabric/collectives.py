@@ -19,6 +19,11 @@ Bandwidths are measured ones: NVLink ring ~370 GB/s and NVLS ~480 GB/s bus bandw
 (nccl-tests #212), 46-49 GB/s per 400G NIC (nccl-tests #267/#290), ~320 GB/s for rings leaving 8-GPU
 nodes through 8 NICs (nccl #1221). Ring traffic factors follow Thakur et al. 2005 (all-reduce
 2(n-1)/n, all-gather and reduce-scatter (n-1)/n of the data per rank).
+Where a fabric declares the bus bandwidth its owners measured for one collective across nodes
+(FabricSpec.measured_busbw_gb_per_s, e.g. BigScience's all-reduce benchmark on Jean Zay's Omni-Path, 40.5 Gbps),
+no all-reduce, all-gather or reduce-scatter that leaves a scale-up domain beats it: its time is at least
+factor x bytes / busbw (the nccl-tests definition, busbw = algbw x factor, NVIDIA/nccl-tests doc/PERFORMANCE.md).
+Point-to-point and all-to-all traffic, which that benchmark did not measure, keep the line-rate model.
 
 Every method takes numbers or numpy arrays (one entry per candidate layout).
 """
@@ -118,6 +123,9 @@ class CollectiveModel:
         self.pod = fab.pod_gpus
         self.taper = fab.oversubscription
         self.sharp = fab.in_network_reduction
+        # a multi-node collective never beats the bus bandwidth measured across nodes on this fabric (FabricSpec)
+        cap = fab.measured_busbw_gb_per_s
+        self.cap_bw = cap * GB if cap else 0.0
         self._memo: dict[tuple[str, float, float, float, float], float] = {}  # _scalar's answers (at most 4096)
         # NCCL's latency table and protocol efficiency by protocol, as _scalar reads them (ring, then tree)
         tables = (PROTO_EFF, BASE_US["ring"], NVL_HOP_US["ring"], NET_HOP_US["ring"])
@@ -200,6 +208,9 @@ class CollectiveModel:
             inter = 2 * (d - 1) / d * (nbytes / k) / (self.bw_nic / self._taper(s))
             lat = self._ring_latency(s, 2, "Simple")
             out["hierarchical/Simple"] = np.where(multi & (k > 1), lat + intra + inter, np.inf)
+        if self.cap_bw:  # no algorithm moves the data across nodes faster than the measured bus bandwidth
+            floor = np.where(multi, factor * nbytes / self.cap_bw, 0.0)
+            out = {name: np.maximum(t, floor) for name, t in out.items()}
         active = self._active(nbytes, s)
         return {name: np.where(active, t, 0.0) for name, t in out.items()}
 
@@ -255,6 +266,8 @@ class CollectiveModel:
             intra = 2 * (kk - 1) / kk * nbytes / self.bw_up
             inter = 2 * (domains - 1) / domains * (nbytes / kk) / (self.bw_nic / taper)
             best = min(best, lat + intra + inter)
+        if self.cap_bw and not inside:
+            best = max(best, moved / self.cap_bw)
         return best
 
     def _best(self, op: str, nbytes: Any, s: Span) -> Any:

@@ -29,6 +29,15 @@ class FabricSpec(Spec):
     in_network_reduction: bool = Field(default=False, description="SHARP-style reductions in the switches")
     rails: int | None = Field(default=None, ge=1, description="compute NICs per node (default: one per GPU)")
     planes: int = Field(default=1, ge=1, description="independent copies of the fabric")
+    measured_busbw_gb_per_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=10_000,
+        description=(
+            "measured NCCL bus bandwidth of one collective across nodes on this fabric, GB/s, where it falls short "
+            "of what the NICs' line rate predicts (none: no such measurement; fabric.collectives)"
+        ),
+    )
     source: str = ""
 
 
@@ -338,6 +347,15 @@ class SoftwareProfile(Spec):
         description=(
             "with sharded optimizer states (ZeRO-1) the stack still all-reduces the whole gradient and each rank "
             "updates its shard (DeepSpeed's BF16_Optimizer under the PipelineEngine); false: a reduce-scatter"
+        ),
+    )
+    fp16_profile: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description=(
+            "the software profile this stack runs as when a run trains in FP16 with loss scaling, where its FP16 "
+            "optimizer path reduces gradients differently from its BF16 one (validate.rows; none: the same profile)"
         ),
     )
     tied_embedding_grad_bytes: float = Field(

@@ -225,6 +225,8 @@ def predict_row(row: dict[str, str], efficiency: dict[str, EfficiencyTable] | No
         software, why = row_software(row)
         if software and why != "given":
             result.filled = {"software": why, **result.filled}
+        if software and system.software != software:  # the stack's FP16 optimizer path (rows.row_fp16_software)
+            result.filled = {"software": f"{system.software} (the fp16 path of {software})", **result.filled}
         alias_why = row_precision(row)[1]
         if alias_why:
             result.filled = {"precision": alias_why, **result.filled}

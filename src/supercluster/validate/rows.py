@@ -157,6 +157,8 @@ def row_system(row: dict[str, str], efficiency: dict[str, EfficiencyTable] | Non
     # optional column beyond the shared schema: the training stack the run used (FSDP, DualPipe, ...);
     # blank keeps the system's default stack
     software = row_software(row)[0]
+    if (row.get("precision") or "").strip().lower() == "fp16":
+        software = row_fp16_software(row, software or catalog.system(name).software)
     if software:
         if software not in catalog.names("software"):
             raise SuperclusterError(f"unknown software '{software}'; valid: {', '.join(catalog.names('software'))}")
@@ -181,6 +183,24 @@ def row_workload(row: dict[str, str], model: ModelSpec) -> WorkloadSpec:
 # 312 TFLOP/s for both; H100 SXM: 989 for both), with the same operand and activation bytes: the step model
 # prices it as BF16 and says so.
 PRECISION_ALIASES = {"fp16": "bf16"}
+
+
+def row_fp16_software(row: dict[str, str], software: str) -> str:
+    """The software profile a row runs under: ``software``, or the profile it names as its FP16 path
+    (SoftwareProfile.fp16_profile) when the row trained in FP16. FP16 runs the tensor cores as BF16 does
+    (PRECISION_ALIASES), but a stack's FP16 optimizer may reduce its gradients differently (DeepSpeed's ZeRO FP16
+    optimizer: fp16 on the wire, catalog/data/software.yaml megatron-deepspeed-2022-fp16)."""
+    if not software or (row.get("precision") or "").strip().lower() != "fp16":
+        return software
+    if software not in catalog.names("software"):
+        raise SuperclusterError(f"unknown software '{software}'; valid: {', '.join(catalog.names('software'))}")
+    variant = catalog.software(software).fp16_profile
+    if variant is None:
+        return software
+    if variant not in catalog.names("software"):
+        valid = ", ".join(catalog.names("software"))
+        raise SuperclusterError(f"software '{software}' names unknown fp16_profile '{variant}'; valid: {valid}")
+    return variant
 
 
 def row_precision(row: dict[str, str]) -> tuple[str | None, str]:
