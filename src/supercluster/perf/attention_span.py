@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from supercluster.perf import cp_ring_span
 from supercluster.specs import ModelSpec
 
 # The accuracy protocol's verdict (module docstring): in the step time, with the H100 SXM's GEMM fraction refitted.
@@ -86,7 +87,9 @@ class SpanSpeed:
 def span_speed(model: ModelSpec, seq: int, cp: int, reference_span_keys: float | None) -> SpanSpeed:
     """Forward and backward speed factors s(n) / s(n_ref) of one layer's attention, n the kernel span of each kind
     of layer (full, and sliding-window where the model has it), averaged by work: the layers' attention time is the
-    sum of work / speed over the kinds, so the factor is the work-weighted harmonic mean. Factors 1 when the table
+    sum of work / speed over the kinds, so the factor is the work-weighted harmonic mean. Under context parallelism
+    the full layers' ring calls are priced one by one (perf.cp_ring_span: the off-diagonal calls run unmasked,
+    with the unmasked kernel's smaller fixed cost per tile). Factors 1 when the table
     declares no reference span or the term is off (:data:`IN_STEP_TIME`)."""
     span = kernel_span_keys(float(seq), cp)
     if reference_span_keys is None or not IN_STEP_TIME:
@@ -98,15 +101,23 @@ def span_speed(model: ModelSpec, seq: int, cp: int, reference_span_keys: float |
         windowed = (model.attention_span(seq) - (1.0 - f) * seq) / f if f > 0 else float(seq)
         kinds = [(1.0 - f, float(seq)), (f, windowed)]
     out = []
-    for n0 in (FWD_TILE_OVERHEAD_KEYS, BWD_TILE_OVERHEAD_KEYS):
+    ring = cp > 1 and cp_ring_span.ENABLED  # load-balanced ring calls of the full layers (perf.cp_ring_span)
+    overheads = (
+        (FWD_TILE_OVERHEAD_KEYS, cp_ring_span.FWD_FULL_OVERHEAD_KEYS),
+        (BWD_TILE_OVERHEAD_KEYS, cp_ring_span.BWD_FULL_OVERHEAD_KEYS),
+    )
+    for n0, n0_full in overheads:
         ref = span_efficiency(reference_span_keys, n0)
         work = time = 0.0
-        for share, layer_span in kinds:
+        for kind, (share, layer_span) in enumerate(kinds):
             if share <= 0:
                 continue
             w = share * layer_span
             work += w
-            time += w / (span_efficiency(kernel_span_keys(layer_span, cp), n0) / ref)
+            if ring and kind == 0:
+                time += w * ref * cp_ring_span.ring_time_per_work(kernel_span_keys(layer_span, cp), cp, n0, n0_full)
+            else:
+                time += w / (span_efficiency(kernel_span_keys(layer_span, cp), n0) / ref)
         out.append(work / time)
     return SpanSpeed(fwd=out[0], bwd=out[1], span_keys=span)
 
