@@ -84,12 +84,13 @@ class SpanSpeed:
     span_keys: float  # mean keys per query row per kernel call (full-attention layers)
 
 
-def span_speed(model: ModelSpec, seq: int, cp: int, reference_span_keys: float | None) -> SpanSpeed:
+def span_speed(model: ModelSpec, seq: int, cp: int, reference_span_keys: float | None, ring: bool = True) -> SpanSpeed:
     """Forward and backward speed factors s(n) / s(n_ref) of one layer's attention, n the kernel span of each kind
     of layer (full, and sliding-window where the model has it), averaged by work: the layers' attention time is the
     sum of work / speed over the kinds, so the factor is the work-weighted harmonic mean. Under context parallelism
-    the full layers' ring calls are priced one by one (perf.cp_ring_span: the off-diagonal calls run unmasked,
-    with the unmasked kernel's smaller fixed cost per tile). Factors 1 when the table
+    the full layers' ring calls are priced one by one where the stack runs the load-balanced ring (``ring``;
+    perf.cp_ring_span: the off-diagonal calls run unmasked, with the unmasked kernel's smaller fixed cost per tile).
+    Factors 1 when the table
     declares no reference span or the term is off (:data:`IN_STEP_TIME`)."""
     span = kernel_span_keys(float(seq), cp)
     if reference_span_keys is None or not IN_STEP_TIME:
@@ -101,7 +102,7 @@ def span_speed(model: ModelSpec, seq: int, cp: int, reference_span_keys: float |
         windowed = (model.attention_span(seq) - (1.0 - f) * seq) / f if f > 0 else float(seq)
         kinds = [(1.0 - f, float(seq)), (f, windowed)]
     out = []
-    ring = cp > 1 and cp_ring_span.ENABLED  # load-balanced ring calls of the full layers (perf.cp_ring_span)
+    ring = ring and cp > 1 and cp_ring_span.ENABLED  # load-balanced ring calls of the full layers (perf.cp_ring_span)
     overheads = (
         (FWD_TILE_OVERHEAD_KEYS, cp_ring_span.FWD_FULL_OVERHEAD_KEYS),
         (BWD_TILE_OVERHEAD_KEYS, cp_ring_span.BWD_FULL_OVERHEAD_KEYS),

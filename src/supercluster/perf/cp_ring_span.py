@@ -34,8 +34,10 @@ s(n) / s(n_ref) with 1 / s(n) replaced by T). At cp = 1 there is only the causal
 perf.attention_span's own. The earlier model priced every call as causal (the step-0 kind), so it charged the
 off-diagonal calls the masked tile they do not have.
 
-Scope: full-attention (causal) layers only; sliding-window layers keep perf.attention_span's pricing (Transformer
-Engine's p2p ring does not run sliding windows; those stacks use the all-gather or all-to-all variants).
+Scope: stacks whose profile runs the ring (``SoftwareProfile.cp_comm_type`` p2p, the default); a stack that
+all-gathers K and V first (Llama 3's, arXiv:2407.21783 section 3.3.2: "our CP implementation adopts an all-gather
+based method") keeps perf.attention_span's causal pricing. Full-attention (causal) layers only; sliding-window
+layers keep perf.attention_span's pricing (an assumption: their ring calls are not the split described here).
 Whether the term is in the step time is :data:`ENABLED`.
 """
 
