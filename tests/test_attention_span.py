@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from supercluster import catalog
-from supercluster.perf import attention_span
+from supercluster.perf import attention_span, cp_ring_span
 from supercluster.perf.attention_span import (
     BWD_TILE_OVERHEAD_KEYS,
     FWD_TILE_OVERHEAD_KEYS,
@@ -48,8 +48,10 @@ H200_CURVE = Path(__file__).parent.parent / "calibration" / "h200-sxm-141gb-2026
 
 @pytest.fixture
 def span_on(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The mechanism's arithmetic, whatever the protocol decided for the step time."""
+    """The mechanism's arithmetic, whatever the protocol decided for the step time, with every ring-attention call
+    priced as a causal one (perf.cp_ring_span off; tests/test_cp_ring_span.py prices the unmasked ring calls)."""
     monkeypatch.setattr(attention_span, "IN_STEP_TIME", True)
+    monkeypatch.setattr(cp_ring_span, "ENABLED", False)
 
 
 def best_asymptote(shape: np.ndarray, tflops: np.ndarray) -> float:

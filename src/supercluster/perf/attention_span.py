@@ -55,6 +55,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from supercluster.perf import cp_ring_span
 from supercluster.specs import ModelSpec
 
 # The accuracy protocol's verdict (module docstring): in the step time, with the H100 SXM's GEMM fraction refitted.
@@ -112,11 +113,16 @@ def span_speed(
     cp: int,
     reference_span_keys: float | None,
     overheads_keys: tuple[float, float] | None = None,
+    ring: bool = True,
 ) -> SpanSpeed:
     """Forward and backward speed factors s(n) / s(n_ref) of one layer's attention, n the kernel span of each kind
     of layer (full, and sliding-window where the model has it), averaged by work: the layers' attention time is the
     sum of work / speed over the kinds, so the factor is the work-weighted harmonic mean. ``overheads_keys`` the
-    card's (forward, backward) n0 (:func:`tile_overheads`; the Hopper pair when none). Factors 1 when the table
+    card's (forward, backward) n0 (:func:`tile_overheads`; the Hopper pair when none). Under context parallelism
+    the full layers' ring calls are priced one by one where the stack runs the load-balanced ring (``ring``;
+    perf.cp_ring_span: the off-diagonal calls run unmasked, with the unmasked kernel's smaller fixed cost per tile);
+    only with the Hopper pair, the one whose unmasked curve is fitted (a card with its own n0 has no unmasked fit,
+    so its ring calls keep the causal pricing). Factors 1 when the table
     declares no reference span or the term is off (:data:`IN_STEP_TIME`)."""
     span = kernel_span_keys(float(seq), cp)
     if reference_span_keys is None or not IN_STEP_TIME:
@@ -128,15 +134,25 @@ def span_speed(
         windowed = (model.attention_span(seq) - (1.0 - f) * seq) / f if f > 0 else float(seq)
         kinds = [(1.0 - f, float(seq)), (f, windowed)]
     out = []
-    for n0 in overheads_keys or tile_overheads():
+    # load-balanced ring calls of the full layers (perf.cp_ring_span), priced where the unmasked curve is fitted
+    ring = ring and cp > 1 and cp_ring_span.ENABLED and overheads_keys in (None, tile_overheads())
+    fwd_n0, bwd_n0 = overheads_keys or tile_overheads()
+    overheads = (
+        (fwd_n0, cp_ring_span.FWD_FULL_OVERHEAD_KEYS),
+        (bwd_n0, cp_ring_span.BWD_FULL_OVERHEAD_KEYS),
+    )
+    for n0, n0_full in overheads:
         ref = span_efficiency(reference_span_keys, n0)
         work = time = 0.0
-        for share, layer_span in kinds:
+        for kind, (share, layer_span) in enumerate(kinds):
             if share <= 0:
                 continue
             w = share * layer_span
             work += w
-            time += w / (span_efficiency(kernel_span_keys(layer_span, cp), n0) / ref)
+            if ring and kind == 0:
+                time += w * ref * cp_ring_span.ring_time_per_work(kernel_span_keys(layer_span, cp), cp, n0, n0_full)
+            else:
+                time += w / (span_efficiency(kernel_span_keys(layer_span, cp), n0) / ref)
         out.append(work / time)
     return SpanSpeed(fwd=out[0], bwd=out[1], span_keys=span)
 

@@ -275,7 +275,9 @@ def layer_parts(
         ref_share = attention_span.reference_share(eff.attention_reference_span, overheads_keys=n0)
         speed *= attention_kernel.kernel_speed_factor(acc.efficiency, sw, ref_share)  # kernels before FlashAttention-2
         # the kernel's throughput at this run's key span per call over the table's reference span (perf.attention_span)
-        by_span = attention_span.span_speed(model, seq, plan.cp, eff.attention_reference_span, n0)
+        by_span = attention_span.span_speed(
+            model, seq, plan.cp, eff.attention_reference_span, n0, ring=sw.cp_comm_type == "p2p"
+        )
         f_attn = core_flops / (peak16 * acc.efficiency.attention_fwd_fraction * speed * by_span.fwd)
         b_attn = 2.5 * core_flops / (peak16 * acc.efficiency.attention_bwd_fraction * speed * by_span.bwd)
         core_hw = 3.5 * core_flops

@@ -222,6 +222,14 @@ class SoftwareProfile(Spec):
             "kernels the accelerators' efficiency tables are fitted with (FlexAttention's Triton backend: ~0.6)"
         ),
     )
+    cp_comm_type: Literal["p2p", "all_gather"] = Field(
+        default="p2p",
+        description=(
+            "how the stack runs context-parallel attention: p2p, the load-balanced ring whose off-diagonal calls "
+            "run unmasked (Transformer Engine's default, perf.cp_ring_span); all_gather, K and V gathered first "
+            "and each rank's query chunks attended causally (Llama 3's CP), whose calls keep the causal pricing"
+        ),
+    )
     fp8_param_gather: bool = Field(
         default=False,
         description=(
