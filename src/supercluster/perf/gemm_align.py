@@ -34,6 +34,9 @@ breaks constraints for invoking optimized fused softmax kernel"), but Megatron-D
 ``sq % 4 == 0`` and ``b * np % 4 == 0`` (and the kernel's batch-per-block): 4 x 16 heads per TP rank passes, so
 the softmax stays fused and the head dimension is what changed.
 
+The factor multiplies each score GEMM's priced time (perf.gemm's max of compute and memory): at these shapes
+(sequence 2,048 by head dim >= 64) the GEMMs are compute-bound, so it lands on the compute term.
+
 Scope: only the materialised-attention path and only half-precision operands (the fused kernels pad heads to
 their tile internally). Accelerators other than Ampere carry no non-tensor rate here, so the rule is limited to
 sm_80 cards, the only ones the stacks that materialise attention ran on in the bundled runs.
