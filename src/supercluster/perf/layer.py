@@ -21,6 +21,7 @@ from supercluster.perf import (
     attention_span,
     expert_tp,
     fp8_pad,
+    gemm_align,
     mcore_unfused,
     moe_kernels,
     tp_overlap,
@@ -289,6 +290,9 @@ def layer_parts(
         sq = seq / plan.cp
         qk_f, qk_b = linear_fwd_bwd_s(sq, seq, model.qk_dim, acc, "bf16")
         av_f, av_b = linear_fwd_bwd_s(sq, model.vdim, seq, acc, "bf16")
+        # a head dim off the 16-byte tensor-core alignment runs these off the tensor cores (perf.gemm_align)
+        slow = gemm_align.head_gemm_slowdown((model.qk_dim, model.vdim), acc)
+        qk_f, qk_b, av_f, av_b = qk_f * slow, qk_b * slow, av_f * slow, av_b * slow
         scores = batches * sq * seq
         softmax_bytes = scores * (4.0 + (5.0 if model.dropout else 0.0))
         f_attn = batches * (qk_f + av_f) + memory_bound_s(softmax_bytes, acc)
