@@ -46,8 +46,6 @@ from __future__ import annotations
 
 from supercluster.specs import Accelerator, ModelSpec, SoftwareProfile
 
-ENABLED = True
-
 # fused_attn.cpp: cuDNN takes training heads above this on Hopper only (sm_arch_ == 90)
 CUDNN_MAX_HEAD_DIM_OFF_HOPPER = 128
 # FlashAttention-2's widest head (TE utils.py: "head_dim_qk <= 256")
@@ -63,7 +61,7 @@ def fa2_fallback(sw: SoftwareProfile, acc: Accelerator, model: ModelSpec) -> boo
     cuDNN's fused attention does not take its heads: equal query/key and value heads wider than 128 and at most
     256, a Blackwell card, and a recorded cuDNN older than one that takes them (module docstring). A profile that
     already names a kernel older than FlashAttention-2 keeps it."""
-    if not ENABLED or sw.attention_kernel != "flash" or sw.attention_fa2_relative is not None:
+    if sw.attention_kernel != "flash" or sw.attention_fa2_relative is not None:
         return False
     if sw.cudnn_version is None or acc.sm_arch is None or acc.sm_arch < BLACKWELL_SM_ARCH:
         return False
