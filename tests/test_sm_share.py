@@ -37,7 +37,8 @@ def test_tp_overlap_prices_its_sms_with_the_shared_rule():
     # pipeline with margin, 16 SMs, 4 splits: 0.4 s beside 1 s -> last split 0.1 s + GEMM 1 * 16 / 116
     op = tp_overlap.UbOp("pipeline", 16, 4, True)
     assert tp_overlap.exposed_s(op, 0.4, 1.0, 4) == pytest.approx(0.1 + 16 / 116)
-    assert tp_overlap.TUNED_SMS == sm_share.REFERENCE_SMS
+    # the n of k / n is the H100 SXM5's 132 SMs ("8 GPCs, 66 TPCs, 132 SMs (2 per TPC)", Hopper whitepaper)
+    assert sm_share.REFERENCE_SMS == 66 * 2 == 132
 
 
 def test_all_to_all_gives_back_its_sm_share_by_hand():
