@@ -32,14 +32,15 @@ Which stacks: those whose profile records a cuDNN version (``SoftwareProfile.cud
 one is taken as new enough to hold a Blackwell wide-head cuDNN kernel, and is left alone. Heads of exactly 256 get
 cuDNN back from 9.23.
 
-Verdict (validate all, 744 rows, nothing refitted). Only Nemotron-4 340B on Blackwell under nemo-2024 moves. The
-DGX Cloud nemotron/README.md table (12 GB200 rows, NeMo 25.04) 18.4% -> 16.2% MAPE (BF16 rows about +21% -> +18%,
-FP8 about +39% -> +33%, model too fast); NeMo's 25.04 GB200 performance summary row +30.6% -> +24.7%; NeMo's
-25.02 B200 row -3.7% -> -6.3% (the one row that moves the wrong way). All rows 9.42% -> 9.37% (leave-one-source-out
-9.49% -> 9.49%), BF16 dense 7.33% -> 7.28%, FP8 dense 9.55% -> 9.43%; every GPU-count band's signed mean stays
-within +-4%; the published set is unchanged (3.64%, leave-one-source-out 3.77%). The rest of the GB200 rows' gap is
-not this: it is about the same number of seconds per micro-batch in BF16 and FP8, and the GB200's efficiency
-table is still the Hopper copy (an assumption until a GB200 calibration exists).
+Verdict at the time of landing (validate all, 744 rows, nothing refitted). Only Nemotron-4 340B on Blackwell under
+nemo-2024 moves. The DGX Cloud nemotron/README.md table (12 GB200 rows, NeMo 25.04) 18.4% -> 16.2% MAPE (BF16 rows about
++21% -> +18%, FP8 about +39% -> +33%, model too fast); NeMo's 25.04 GB200 performance summary row +30.6% -> +24.7%;
+NeMo's 25.02 B200 row -3.7% -> -6.3% (the one row that moves the wrong way). All rows 9.42% -> 9.37%
+(leave-one-source-out 9.49% -> 9.49%), BF16 dense 7.33% -> 7.28%, FP8 dense 9.55% -> 9.43%; every GPU-count band's
+signed mean stays within +-4%; the published set is unchanged (3.64%, leave-one-source-out 3.77%). The rest of the GB200
+rows' gap is not this: it is about the same number of seconds per micro-batch in BF16 and FP8, and the GB200's
+efficiency table was then still the Hopper copy (its BF16 GEMM fraction and attention span terms have since been fitted
+on the B200/GB200 rows: catalog accelerators.yaml, perf.attention_span).
 """
 
 from __future__ import annotations
