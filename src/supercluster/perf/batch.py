@@ -655,7 +655,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         lambda: 0.0,
     )
     if sw.shard_root_unit:  # one collective per unit and pass, each paying NCCL's latency (perf.fsdp)
-        units = n_first + 1.0
+        units = fsdp.units_per_pass(n_first)  # the blocks and the root
         unit_rs = fsdp.per_unit_s(comm.reduce_scatter, grad_bytes, units, dp_span)
         unit_ag = fsdp.per_unit_s(comm.all_gather, params0 * p_bytes, units, dp_span)
         sync = np.where(reduce_scattered, unit_rs + comm.reduce_scatter(exp_bytes, edp_span), sync)

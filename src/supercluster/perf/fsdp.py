@@ -170,6 +170,16 @@ def copy_out_s(params: Any, param_bytes: Any, gathers: Any, hbm_bytes_per_s: flo
     return np.asarray(gathers, dtype=float) * np.asarray(params, dtype=float) * 2.0 * param_bytes / hbm_bytes_per_s
 
 
+# FSDP units besides the blocks: the root (the embedding, and the head on a single stage; :func:`unit_params`)
+ROOT_UNITS = 1.0
+
+
+def units_per_pass(n_first: Any) -> Any:
+    """FSDP units, and so collectives, of one pass over a stage of ``n_first`` blocks: one per block plus the root
+    (module docstring, "One collective per unit": b + 1 calls)."""
+    return np.asarray(n_first, dtype=float) + ROOT_UNITS
+
+
 def per_unit_s(collective: Callable[[Any, Span], Any], total_bytes: Any, units: Any, span: Span) -> Any:
     """Seconds of one pass that moves ``total_bytes`` per GPU as ``units`` equal collectives (one per FSDP unit),
     each priced by NCCL's cost model (latency + bytes / bandwidth, ``collective`` = e.g. ``comm.all_gather``):
