@@ -104,6 +104,7 @@ from typing import Any
 import numpy as np
 
 from supercluster.perf import fixed_cost
+from supercluster.specs import ModelSpec, SoftwareProfile
 
 # The accuracy protocol's verdict (scripts/host_sync_protocol.py); the term is in the step time only while True.
 IN_STEP_TIME = True
@@ -122,7 +123,7 @@ HOST_PER_LOCAL_EXPERT_S = 700e-6
 EXPERT_HOST_BF16 = True
 
 
-def synchronises(sw: Any, model: Any) -> bool:
+def synchronises(sw: SoftwareProfile, model: ModelSpec) -> bool:
     """Whether each MoE layer's forward waits for a host copy of its token counts: the stack's dispatcher does
     (``sw.moe_host_sync``) unless the recipe drops and pads to a capacity (``sw.moe_pad_to_capacity`` with a
     ``model.moe_capacity_factor``), whose all-to-all sizes are known on the host in advance (module docstring:
