@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from supercluster import catalog
+from supercluster.errors import SuperclusterError
 from supercluster.perf import ep_overlap, sm_share, tp_overlap
 
 
@@ -13,7 +14,7 @@ def test_share_is_deepseek_v3s_20_of_132():
     # DeepSeek-V3 (arXiv:2412.19437, 3.5.1): "we allocate 20 out of the 132 SMs available in the H800 GPU"
     assert sm_share.share(20) == pytest.approx(20 / 132)
     assert sm_share.share(20) == pytest.approx(0.1515, abs=1e-4)
-    with pytest.raises(ValueError, match="communication SMs"):
+    with pytest.raises(SuperclusterError, match="communication SMs"):
         sm_share.share(132)
 
 
