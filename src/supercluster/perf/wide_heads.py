@@ -47,11 +47,12 @@ from __future__ import annotations
 
 from supercluster.specs import Accelerator, ModelSpec, SoftwareProfile
 
-# fused_attn.cpp: cuDNN takes training heads above this on Hopper only (sm_arch_ == 90)
+# fused_attn.cpp: cuDNN takes training heads above this on Hopper only (sm_arch_ == 90); cudnn-frontend before 9.11
+# rejects them off Hopper too (perf.attention_backend)
 CUDNN_MAX_HEAD_DIM_OFF_HOPPER = 128
 # FlashAttention-2's widest head (TE utils.py: "head_dim_qk <= 256")
 FA2_MAX_HEAD_DIM = 256
-# Blackwell: compute capability 10.x and later (TE: sm_arch_ >= 100)
+# Blackwell: compute capability 10.x and later (TE: sm_arch_ >= 100); perf.attention_backend reads it too
 BLACKWELL_SM_ARCH = 100
 # TE fused_attn.cpp: "9.23: d_qk = d_v = 256 + SM10x ... + bprop" (cuDNN 9.23.0)
 CUDNN_BLACKWELL_D256 = 92300
