@@ -204,15 +204,19 @@ def whole_set_rows(rows: list[dict], acc_id: str, prec: str) -> list[dict]:
     """The rows the whole-set protocol fits a family's GEMM fraction on: every predictable throughput row of its
     cards (WHOLE_SET_FAMILIES; a card outside them is its own family) in its precision (FP16 and unstated precision
     read as BF16)."""
-    cards = WHOLE_SET_FAMILIES.get(acc_id, (acc_id,))
-    mine = [
-        r
-        for r in rows
-        if r["gpu"] in cards
-        and r["metric"] != "activation_gib_per_gpu"
-        and (r.get("precision") or "bf16").strip().lower() in (prec, "fp16", "")
-    ]
+    mine = [r for r in rows if family_row(r, acc_id, prec)]
     return [r for r in mine if predict_row(r).error_pct is not None]
+
+
+def family_row(row: dict, acc_id: str, prec: str = "bf16") -> bool:
+    """Whether ``row`` is a throughput row of the family ``acc_id``'s cards (WHOLE_SET_FAMILIES; a card outside them
+    is its own family) in precision ``prec`` (FP16 and unstated precision read as BF16), before the check that the
+    step model predicts it."""
+    return (
+        row["gpu"] in WHOLE_SET_FAMILIES.get(acc_id, (acc_id,))
+        and row["metric"] != "activation_gib_per_gpu"
+        and (row.get("precision") or "bf16").strip().lower() in (prec, "fp16", "")
+    )
 
 
 def whole_set() -> dict:

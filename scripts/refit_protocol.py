@@ -37,6 +37,7 @@ from fit_efficiency import (
     MIN_DOCUMENTS,
     WHOLE_SET_CARDS,
     WHOLE_SET_FAMILIES,
+    family_row,
     family_tables,
     table_with,
     whole_set_rows,
@@ -179,13 +180,8 @@ def write_records(result: dict, only: list[str] | None = None) -> list[dict]:
     fitted = [a for a, w in result["whole_set"].items() if w.get("fitted", True) and a != "a100-sxm-80gb"]
     families: dict[str, list[str]] = {A100_TABLE: ["a100-sxm-80gb"]}
     for r in rows:
-        fam = next((a for a in fitted if r["gpu"] in WHOLE_SET_FAMILIES.get(a, (a,))), None)
-        if (
-            fam is not None
-            and r["metric"] != "activation_gib_per_gpu"
-            and (r.get("precision") or "bf16").strip().lower() in ("bf16", "fp16", "")
-            and scored[r["id"]]["catalog"] is not None
-        ):
+        fam = next((a for a in fitted if family_row(r, a)), None)
+        if fam is not None and scored[r["id"]]["catalog"] is not None:
             table = families.setdefault(source_table(r["source"]), [])
             if fam not in table:
                 table.append(fam)

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from term_protocol import judge
 
-from supercluster.perf import tp_overlap
+from supercluster.perf import sm_share, tp_overlap
 
 
 def main() -> None:
     constants = {
-        "tuned_sms": tp_overlap.TUNED_SMS,
+        "tuned_sms": sm_share.REFERENCE_SMS,  # the H100 SXM5 the userbuffers SM counts were tuned on
         "config": {k: [op.method, op.sms, op.splits, op.margin] for k, op in tp_overlap.NEMO_UB.items()},
     }
     judge(tp_overlap, "ENABLED", "tp_overlap", constants)

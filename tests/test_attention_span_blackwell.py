@@ -71,6 +71,8 @@ def test_catalog_pair_is_the_joint_fit_of_the_blackwell_curves(card: str) -> Non
 
 def test_a_table_without_its_own_pair_takes_hoppers() -> None:
     assert tile_overheads() == (FWD_TILE_OVERHEAD_KEYS, BWD_TILE_OVERHEAD_KEYS)
+    # the Hopper pair by its published fits: 232 keys forward, 232 x 360 / 141 = 592.34 backward (perf.attention_span)
+    assert tile_overheads() == pytest.approx((232.0, 592.34), abs=0.01)
     assert tile_overheads(629, None) == (629.0, BWD_TILE_OVERHEAD_KEYS)
     assert catalog.accelerator("h100-sxm-80gb").efficiency.attention_fwd_tile_overhead_keys is None
 

@@ -71,3 +71,14 @@ def test_layer_charges_the_padding_copies() -> None:
             model, bf16, 4096, acc, mcore.model_copy(update={"fp8_pad_copies": "none"}), comm, moe=True
         ).fwd_elem_s
     )
+
+
+def test_aligned_counts_within_float_rounding_are_aligned() -> None:
+    # R / G computed in floats can land a hair below a multiple of 16 (128 x (1 - 1e-15) = 127.99999999999987):
+    # perf.expert_gemm.padded_rows rounds it to 8 whole tiles (128 rows, no padding), so the copies must not run
+    # either, on either side of the multiple; 100 rows are 6.25 tiles and still pad
+    assert not pads("unaligned", "fp8", 128.0 * (1.0 - 1e-15), exact=True)
+    assert not pads("unaligned", "fp8", 128.0 * (1.0 + 1e-15), exact=True)
+    assert not pads("unaligned", "mxfp8", 96.0, exact=True)
+    assert pads("unaligned", "fp8", 100.0, exact=True)
+    assert pads("unaligned", "mxfp8", 112.0, exact=True)  # a multiple of 16 but not of 32

@@ -45,6 +45,8 @@ def test_per_unit_s_pays_the_latency_once_per_unit_by_hand():
 
     span = span_of(64, 1, 8)
     assert fsdp.per_unit_s(affine, 4e9, 4, span) == pytest.approx(4.004)
+    # a pass over MPT-1B's 24 blocks issues 24 + 1 (the root) calls
+    assert fsdp.units_per_pass(24) == 25.0
     assert fsdp.per_unit_s(affine, 4e9, np.array([1.0, 4.0]), span) == pytest.approx([4.001, 4.004])
 
 

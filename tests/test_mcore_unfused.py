@@ -77,19 +77,7 @@ def test_layer_adds_exactly_the_unfused_terms() -> None:
     sw = catalog.software("megatron-bridge-2025")
     fused = sw.model_copy(update={"rope_scaled_unfused": False, "expert_down_bias_per_expert": False})
     system = catalog.system("gb300-nvl72-cluster", gpus=64)
-    plan = ResolvedPlan(
-        tp=1,
-        pp=1,
-        vpp=1,
-        cp=1,
-        ep=64,
-        dp=64,
-        zero=1,
-        sequence_parallel=False,
-        recompute="none",
-        micro_batch=4,
-        precision="bf16",
-    )
+    plan = ResolvedPlan.single(ep=64, dp=64, zero=1, micro_batch=4)
     comm = CollectiveModel(system)
     on = layer_parts(model, plan, 4096, acc, sw, comm, True)
     off = layer_parts(model, plan, 4096, acc, fused, comm, True)

@@ -1,24 +1,14 @@
 """The residual tabulation of scripts/residual_features.py: features of a row, the printed HFU/MFU, the fits."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+
+@pytest.fixture(scope="module")
+def rf(load_script):
+    return load_script("residual_features")
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("residual_features", ROOT / "scripts" / "residual_features.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_printed_hfu_over_mfu_is_four_thirds_with_checkpointing_and_one_without():
-    rf = _script()
+def test_printed_hfu_over_mfu_is_four_thirds_with_checkpointing_and_one_without(rf):
     # llm-foundry README, H100 80GB BF16 (Large Scale): 13b, 128 GPUs, checkpointing True: MFU 42.18, HFU 56.24
     assert rf.printed_hfu_over_mfu("reported MFU 42.18% HFU 56.24% ('Model TFLOP' 417/GPU") == pytest.approx(
         56.24 / 42.18
@@ -29,8 +19,7 @@ def test_printed_hfu_over_mfu_is_four_thirds_with_checkpointing_and_one_without(
     assert rf.printed_hfu_over_mfu("no utilisation printed") is None
 
 
-def test_least_squares_recovers_an_exact_line_and_its_zero_residual():
-    rf = _script()
+def test_least_squares_recovers_an_exact_line_and_its_zero_residual(rf):
     # y = 2 + 3 x at x = 0, 1, 2, 3: 2, 5, 8, 11 by hand
     coef, rms = rf.least_squares([[0.0, 1.0, 2.0, 3.0]], [2.0, 5.0, 8.0, 11.0])
     assert coef == pytest.approx([2.0, 3.0])
@@ -41,8 +30,7 @@ def test_least_squares_recovers_an_exact_line_and_its_zero_residual():
     assert rms == pytest.approx(1.0)
 
 
-def test_features_of_two_bundled_llm_foundry_rows():
-    rf = _script()
+def test_features_of_two_bundled_llm_foundry_rows(rf):
     rows = {r["id"]: r for r in rf.matching("foundry")}
     plain = rf.features(rows["foundry24-h100-mpt-13b-s2048-g8-mb2"])
     assert plain.recompute == "none" and plain.no_recompute == 1.0
@@ -56,8 +44,7 @@ def test_features_of_two_bundled_llm_foundry_rows():
     assert checkpointed.hfu_over_mfu == pytest.approx(4 / 3, abs=0.001)
 
 
-def test_fits_name_every_feature_set_and_rank_an_informative_feature_first():
-    rf = _script()
+def test_fits_name_every_feature_set_and_rank_an_informative_feature_first(rf):
     # errors made to follow log2 tokens exactly (-5 per doubling), with recompute and memory unrelated
     rows = [
         rf.RowFeatures(f"r{i}", rc, 2**k, mem, None, 70.0 - 5.0 * k)

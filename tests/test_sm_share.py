@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from supercluster import catalog
+from supercluster.errors import SuperclusterError
 from supercluster.perf import ep_overlap, sm_share, tp_overlap
 
 
@@ -13,7 +14,7 @@ def test_share_is_deepseek_v3s_20_of_132():
     # DeepSeek-V3 (arXiv:2412.19437, 3.5.1): "we allocate 20 out of the 132 SMs available in the H800 GPU"
     assert sm_share.share(20) == pytest.approx(20 / 132)
     assert sm_share.share(20) == pytest.approx(0.1515, abs=1e-4)
-    with pytest.raises(ValueError, match="communication SMs"):
+    with pytest.raises(SuperclusterError, match="communication SMs"):
         sm_share.share(132)
 
 
@@ -37,7 +38,8 @@ def test_tp_overlap_prices_its_sms_with_the_shared_rule():
     # pipeline with margin, 16 SMs, 4 splits: 0.4 s beside 1 s -> last split 0.1 s + GEMM 1 * 16 / 116
     op = tp_overlap.UbOp("pipeline", 16, 4, True)
     assert tp_overlap.exposed_s(op, 0.4, 1.0, 4) == pytest.approx(0.1 + 16 / 116)
-    assert tp_overlap.TUNED_SMS == sm_share.REFERENCE_SMS
+    # the n of k / n is the H100 SXM5's 132 SMs ("8 GPCs, 66 TPCs, 132 SMs (2 per TPC)", Hopper whitepaper)
+    assert sm_share.REFERENCE_SMS == 66 * 2 == 132
 
 
 def test_all_to_all_gives_back_its_sm_share_by_hand():

@@ -1,44 +1,28 @@
 """scripts/weakscale_diagnosis.py (issue 14 item 3): the series arithmetic and the flow-level premise it reports."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
 from supercluster import catalog
 from supercluster.fabric.flows import simulate
 
-ROOT = Path(__file__).resolve().parents[1]
+
+@pytest.fixture(scope="module")
+def ws(load_script):
+    return load_script("weakscale_diagnosis")
 
 
-def _script():
-    sys.path.insert(0, str(ROOT / "scripts"))  # the script imports scale_decomposition from its own folder
-    try:
-        spec = importlib.util.spec_from_file_location(
-            "weakscale_diagnosis", ROOT / "scripts" / "weakscale_diagnosis.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
-    return module
-
-
-def test_line_recovers_slope_and_intercept():
+def test_line_recovers_slope_and_intercept(ws):
     """Steps built by hand as 0.182 s per micro-batch + 1.70 s at 16, 32, 64 and 128 micro-batches (4.612, 7.524,
     13.348, 24.996 s) give back 0.182 and 1.70."""
-    ws = _script()
     a, b = ws.line([16, 32, 64, 128], [4.612, 7.524, 13.348, 24.996])
     assert a == pytest.approx(0.182, abs=1e-9)
     assert b == pytest.approx(1.70, abs=1e-9)
 
 
-def test_series_growth_is_step_per_micro_batch_largest_over_smallest():
+def test_series_growth_is_step_per_micro_batch_largest_over_smallest(ws):
     """Two rows of one series: 128 GPUs (predicted 1.00 s, measured 1.10 s, 4 micro-batches) and 512 GPUs (predicted
     0.26 s, measured 0.30 s, 1 micro-batch). Per micro-batch: measured 0.30 / (1.10 / 4) = 1.0909, predicted
     0.26 / (1.00 / 4) = 1.04. The data-parallel size is the only layout difference, so they form one series."""
-    ws = _script()
     rows = [
         {"source": "s", "model": "m", "layout": "tp1 pp1 dp128 zero3", "gpus": 128, "speed_error_pct": 10.0,
          "step_time_s": 1.00, "measured_step_s": 1.10, "microbatches": 4},

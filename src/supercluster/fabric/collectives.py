@@ -125,7 +125,7 @@ class CollectiveModel:
         self.sharp = fab.in_network_reduction
         # a multi-node collective never beats the bus bandwidth measured across nodes on this fabric (FabricSpec)
         cap = fab.measured_busbw_gb_per_s
-        self.cap_bw = cap * GB if cap else 0.0
+        self.cap_bytes_per_s = cap * GB if cap else 0.0
         self._memo: dict[tuple[str, float, float, float, float], float] = {}  # _scalar's answers (at most 4096)
         # NCCL's latency table and protocol efficiency by protocol, as _scalar reads them (ring, then tree)
         tables = (PROTO_EFF, BASE_US["ring"], NVL_HOP_US["ring"], NET_HOP_US["ring"])
@@ -208,8 +208,8 @@ class CollectiveModel:
             inter = 2 * (d - 1) / d * (nbytes / k) / (self.bw_nic / self._taper(s))
             lat = self._ring_latency(s, 2, "Simple")
             out["hierarchical/Simple"] = np.where(multi & (k > 1), lat + intra + inter, np.inf)
-        if self.cap_bw:  # no algorithm moves the data across nodes faster than the measured bus bandwidth
-            floor = np.where(multi, factor * nbytes / self.cap_bw, 0.0)
+        if self.cap_bytes_per_s:  # no algorithm moves the data across nodes faster than the measured bus bandwidth
+            floor = np.where(multi, factor * nbytes / self.cap_bytes_per_s, 0.0)
             out = {name: np.maximum(t, floor) for name, t in out.items()}
         active = self._active(nbytes, s)
         return {name: np.where(active, t, 0.0) for name, t in out.items()}
@@ -266,8 +266,8 @@ class CollectiveModel:
             intra = 2 * (kk - 1) / kk * nbytes / self.bw_up
             inter = 2 * (domains - 1) / domains * (nbytes / kk) / (self.bw_nic / taper)
             best = min(best, lat + intra + inter)
-        if self.cap_bw and not inside:
-            best = max(best, moved / self.cap_bw)
+        if self.cap_bytes_per_s and not inside:
+            best = max(best, moved / self.cap_bytes_per_s)
         return best
 
     def _best(self, op: str, nbytes: Any, s: Span) -> Any:

@@ -36,13 +36,15 @@ from __future__ import annotations
 from typing import Literal
 
 from supercluster.perf import wide_heads
+from supercluster.perf.wide_heads import BLACKWELL_SM_ARCH, CUDNN_MAX_HEAD_DIM_OFF_HOPPER
 from supercluster.specs import Accelerator, ModelSpec, SoftwareProfile
 
-# transformer_engine/common/fused_attn/fused_attn.cpp: the Blackwell MLA training condition
-BLACKWELL_SM_ARCH = 100
+# transformer_engine/common/fused_attn/fused_attn.cpp: the Blackwell MLA training condition (sm_arch_ >= 100,
+# perf.wide_heads.BLACKWELL_SM_ARCH) from cuDNN 9.11
 CUDNN_BLACKWELL_MLA = 91100
-# cudnn-frontend before 9.11: head dimensions above this are rejected off Hopper
-CUDNN_OLD_BLACKWELL_MAX_HEAD_DIM = 128
+# cudnn-frontend before 9.11 rejects head dimensions above 128 off Hopper: the same limit as TE's gate for training
+# heads off Hopper (perf.wide_heads.CUDNN_MAX_HEAD_DIM_OFF_HOPPER)
+CUDNN_OLD_BLACKWELL_MAX_HEAD_DIM = CUDNN_MAX_HEAD_DIM_OFF_HOPPER
 
 _derived: dict[tuple[int, int | None, int, int], tuple[SoftwareProfile, SoftwareProfile]] = {}
 

@@ -34,10 +34,10 @@ remains unchanged" (Zadouri, Dao et al. 2026, FlashAttention-4, Together AI blog
 per-tile softmax and shared-memory work costs more keys' worth of tensor-core time (:func:`tile_overheads`).
 NVIDIA's published Blackwell curves (cudnn-frontend sdpa_benchmark_training: GB200 cuDNN 9.18, GB300 cuDNN 9.26 and
 FlashAttention-4, causal, head dim 128, 2K-32K tokens) give 629 keys forward and 795 backward (Hopper: 232, 592);
-tests/test_attention_span_blackwell.py. With that pair and reference span 2048 on the four Blackwell tables the
-bundled set's error falls 9.15% -> 9.02% in sample and 9.33% -> 9.25% leave-one-source-out, the published set's is
-unchanged (3.64% / 3.77%) and every band's signed mean moves by under 0.3 points; the B200/GB200 BF16 GEMM fraction
-is then refitted by the whole-set protocol (benchmarks/results/refit_protocol_blackwell.json).
+tests/test_attention_span_blackwell.py. With that pair and reference span 2048 on the four Blackwell tables the bundled
+set's error fell, at the time of landing, 9.15% -> 9.02% in sample and 9.33% -> 9.25% leave-one-source-out, the
+published set's is unchanged (3.64% / 3.77%) and every band's signed mean moves by under 0.3 points; the B200/GB200 BF16
+GEMM fraction is then refitted by the whole-set protocol (benchmarks/results/refit_protocol_blackwell.json).
 
 Whether the term is in the step time is :data:`IN_STEP_TIME`, the accuracy protocol's decision. Judged with the H100
 SXM's BF16 GEMM fraction refitted with it by the whole-set protocol (scripts/refit_protocol.py:

@@ -543,10 +543,10 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     ml = table[k_inner, 0] * (1 - share) + table[k_inner, 1] * share
     first_extra = (table[k_inner, _INNER_FIELDS.index("emb_s")] / ml).tolist()
     # the last stage's head, and the MTP block where the stack's layout balances it (perf.mtp_stage)
-    mtp_unit = table[k_inner, _INNER_FIELDS.index("moe_total" if model.is_moe else "dense_total")]
+    mtp_block_s = table[k_inner, _INNER_FIELDS.index("moe_total" if model.is_moe else "dense_total")]
     mtp_balanced = model.mtp_depth if sw.mtp_stage_balance else 0
-    last_work = mtp_stage.last_stage_s(table[k_inner, _INNER_FIELDS.index("head_fb")], mtp_unit, mtp_balanced)
-    last_extra = (last_work / ml).tolist()
+    last_work_s = mtp_stage.last_stage_s(table[k_inner, _INNER_FIELDS.index("head_fb")], mtp_block_s, mtp_balanced)
+    last_extra = (last_work_s / ml).tolist()
     splits = [stage_split(L, p, f, x) for p, f, x in zip(stages.tolist(), first_extra, last_extra, strict=True)]
     n_first = np.array([s[0] for s in splits], dtype=float)[pair_idx]
     n_last = np.array([s[-1] for s in splits], dtype=float)[pair_idx]
@@ -655,11 +655,11 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         lambda: 0.0,
     )
     if sw.shard_root_unit:  # one collective per unit and pass, each paying NCCL's latency (perf.fsdp)
-        units = n_first + 1.0
-        unit_rs = fsdp.per_unit_s(comm.reduce_scatter, grad_bytes, units, dp_span)
-        unit_ag = fsdp.per_unit_s(comm.all_gather, params0 * p_bytes, units, dp_span)
-        sync = np.where(reduce_scattered, unit_rs + comm.reduce_scatter(exp_bytes, edp_span), sync)
-        gather = np.where(sharded, unit_ag + comm.all_gather(expert0 * p_bytes, edp_span), gather)
+        units = fsdp.units_per_pass(n_first)  # the blocks and the root
+        unit_rs_s = fsdp.per_unit_s(comm.reduce_scatter, grad_bytes, units, dp_span)
+        unit_ag_s = fsdp.per_unit_s(comm.all_gather, params0 * p_bytes, units, dp_span)
+        sync = np.where(reduce_scattered, unit_rs_s + comm.reduce_scatter(exp_bytes, edp_span), sync)
+        gather = np.where(sharded, unit_ag_s + comm.all_gather(expert0 * p_bytes, edp_span), gather)
     zero2, zero3 = zero >= 2, zero >= 3
     sync = np.where(zero2, sync * m, sync)  # sharded gradients are reduced after every micro-batch
     # parameters gathered for every forward and backward (ZeRO-3), or for every forward where ZeRO-2 frees them after
@@ -670,8 +670,8 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     # FSDP1 under BACKWARD_POST gathers each unit for its backward only after the previous unit's gradients: those
     # m all-gathers run serially with the compute (perf.fsdp.backward_post_serial_s); the rest overlap as before
     post = zero3 & sw.backward_post_prefetch
-    serial_gather = np.where(post, fsdp.backward_post_serial_s(gather, gathers, m), 0.0)
-    gather = gather - serial_gather
+    serial_gather_s = np.where(post, fsdp.backward_post_serial_s(gather, gathers, m), 0.0)
+    gather = gather - serial_gather_s
     overlap_gathers = np.where(post, gathers - m, gathers)
     params_all = params0 + expert0
     bucket_share = np.minimum(1.0, sw.dp_bucket_params / np.maximum(params_all, 1.0))
@@ -707,7 +707,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         slowed = slowed + interference.exposed_s(gather, f_window, gather_floor) - gather_exposed
     else:
         gather_exposed = gather
-    dp_exposed = sync_exposed + gather_exposed + serial_gather
+    dp_exposed = sync_exposed + gather_exposed + serial_gather_s
     if sw.shard_copy_out:  # FSDP2 copies each all-gather's output into the parameters, serially (perf.fsdp)
         hbm = acc.hbm_tb_per_s * 1e12 * acc.efficiency.hbm_fraction
         dp_exposed = dp_exposed + fsdp.copy_out_s(params_all, p_bytes, np.where(sharded, gathers, 0.0), hbm)

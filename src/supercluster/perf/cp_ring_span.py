@@ -40,15 +40,15 @@ based method") keeps perf.attention_span's causal pricing. Full-attention (causa
 layers keep perf.attention_span's pricing (an assumption: their ring calls are not the split described here).
 Whether the term is in the step time is :data:`ENABLED`.
 
-Verdict (scripts/refit_protocol.py on the model without and with the term; benchmarks/results/
-refit_protocol_cp_ring_span.json is the run with it): all rows in sample 9.15% -> 9.09% MAPE, leave-one-source-out
-9.28% -> 9.22%; the published set 3.64% -> 3.59% (leave-one-source-out 3.77%, unchanged); the whole-set H100 BF16
-GEMM refit 0.6906 -> 0.6895 (the catalog's 0.690 stands); NeMo's FP8 one-source fit leave-one-out 5.49% -> 5.01%;
-every GPU-count band's signed mean stays within +-4% (< 256: +1.4 -> +1.6). The DGX Cloud Llama 3.1 8B table (TP1
-CP2) moves 19.0% -> 17.5% (signed -15.9 -> -14.8), the 405B and 70B tables by about half a point each; the long-
-context tables at cp 4-16 move the other way (Liu et al. 2025 Table 5: 4.9% -> 7.5%, already too fast), the
-Megatron-MoE Qwen3 long-context table 21.7% -> 21.0%. The term is a small part of the 8B table's gap: the rest is
-the attention core's shared fitted fraction (module perf.attention_span's reference fractions), not this term.
+Verdict at the time of landing (scripts/refit_protocol.py on the model without and with the term; benchmarks/results/
+refit_protocol_cp_ring_span.json is the run with it): all rows in sample 9.15% -> 9.09% MAPE, leave-one-source-out 9.28%
+-> 9.22%; the published set 3.64% -> 3.59% (leave-one-source-out 3.77%, unchanged); the whole-set H100 BF16 GEMM refit
+0.6906 -> 0.6895 (the catalog's 0.690 stands); NeMo's FP8 one-source fit leave-one-out 5.49% -> 5.01%; every GPU-count
+band's signed mean stays within +-4% (< 256: +1.4 -> +1.6). The DGX Cloud Llama 3.1 8B table (TP1 CP2) moves 19.0% ->
+17.5% (signed -15.9 -> -14.8), the 405B and 70B tables by about half a point each; the long- context tables at cp 4-16
+move the other way (Liu et al. 2025 Table 5: 4.9% -> 7.5%, already too fast), the Megatron-MoE Qwen3 long-context table
+21.7% -> 21.0%. The term is a small part of the 8B table's gap: the rest is the attention core's shared fitted fraction
+(module perf.attention_span's reference fractions), not this term.
 """
 
 from __future__ import annotations

@@ -30,19 +30,19 @@ Which stacks turn it on is a fact of the stack (``SoftwareProfile.ep_a2a_overlap
 Megatron-Bridge performance configs set ``moe_a2a_overlap`` per model and GPU (scripts/performance/configs), the
 Megatron-MoE-ModelZoo marks its "+1f1b overlap" row.
 
-Verdict (validate all, 676 predicted rows, with the dispatchers of the Megatron-Bridge and ModelZoo rows read from
-their recipes): pricing the combined 1F1B this way, without SM sharing, raised the MAPE of all rows from 14.89% to
-15.12% and the leave-one-source-out MAPE from 15.24% to 15.47%: it brought DeepSeek-V3 on 256 B200 from -40% to -16%
-but overshot the Qwen3-235B H100 runs (-13% and -19% to +38% and +29%). With the SMs the all-to-all kernels hold
-priced (perf.sm_share; :func:`hidden_s`) the term lands (:data:`COMBINED_1F1B_IN_STEP_TIME`; validate all, 749
-predicted rows): all rows 9.15% -> 9.14%, leave-one-source-out 9.33% -> 9.30%, every band's mean signed error within
-+-4% (256-2,047: +2.6% -> +3.2%). DeepSeek-V3 on 256 B200 -31.5% -> -7.7%, on 256 GB300 -34.5% -> -26.0%, the
-ModelZoo's GB200 overlap row -28.0% -> -6.9%, the DeepSeek-V3 report row (DualPipe) +8.3% -> +3.5%; the H100 rows
-still overshoot (ModelZoo Qwen3 overlap row -10.1% -> +28.8%, Megatron-Bridge Qwen3-235B H100 -23.3% -> +16.8% and
--17.6% -> +25.5%, DeepSeek-V3 on 1,024 H100 -11.7% -> +16.2%): the ModelZoo pair's measured gain (19.7 s -> 17.6 s,
-2.1 s) is about a third of what the model now hides there (19.6 s -> 13.7 s, 5.9 s), so something beyond the SM
-share (HBM contention, the all-to-all itself slowing beside the computation, the warm-up and cool-down micro-batches
-that run unpaired) is left out.
+Verdict at the time of landing (validate all, 676 predicted rows, with the dispatchers of the Megatron-Bridge and
+ModelZoo rows read from their recipes): pricing the combined 1F1B this way, without SM sharing, raised the MAPE of all
+rows from 14.89% to 15.12% and the leave-one-source-out MAPE from 15.24% to 15.47%: it brought DeepSeek-V3 on 256 B200
+from -40% to -16% but overshot the Qwen3-235B H100 runs (-13% and -19% to +38% and +29%). With the SMs the all-to-all
+kernels hold priced (perf.sm_share; :func:`hidden_s`) the term lands (:data:`COMBINED_1F1B_IN_STEP_TIME`; validate all,
+749 predicted rows): all rows 9.15% -> 9.14%, leave-one-source-out 9.33% -> 9.30%, every band's mean signed error within
++-4% (256-2,047: +2.6% -> +3.2%). DeepSeek-V3 on 256 B200 -31.5% -> -7.7%, on 256 GB300 -34.5% -> -26.0%, the ModelZoo's
+GB200 overlap row -28.0% -> -6.9%, the DeepSeek-V3 report row (DualPipe) +8.3% -> +3.5%; the H100 rows still overshoot
+(ModelZoo Qwen3 overlap row -10.1% -> +28.8%, Megatron-Bridge Qwen3-235B H100 -23.3% -> +16.8% and -17.6% -> +25.5%,
+DeepSeek-V3 on 1,024 H100 -11.7% -> +16.2%): the ModelZoo pair's measured gain (19.7 s -> 17.6 s, 2.1 s) is about a
+third of what the model now hides there (19.6 s -> 13.7 s, 5.9 s), so something beyond the SM share (HBM contention, the
+all-to-all itself slowing beside the computation, the warm-up and cool-down micro-batches that run unpaired) is left
+out.
 """
 
 from __future__ import annotations

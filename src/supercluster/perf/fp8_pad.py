@@ -27,16 +27,21 @@ that takes unaligned groups). In BF16 nothing is padded (TEGroupedMLP pads only 
 
 from __future__ import annotations
 
-import math
+from typing import get_args
 
 from supercluster.errors import SuperclusterError
 from supercluster.perf.expert_gemm import padded_rows
+from supercluster.perf.moe_kernels import ACT_BYTES, QUANT_ALIGN_ROWS
+from supercluster.specs import SoftwareProfile
 
-ACT_BYTES = 2.0  # bf16 activations and their gradients
-PAD_MODES: tuple[str, ...] = ("none", "unaligned", "always")
-# rows per expert the quantized grouped GEMM needs (TE Fp8Padding: "(m + 15) // 16 * 16" in TE 1.11-2.2;
-# get_align_size_for_quantization: 32 for MXFP8/NVFP4 and 16 for the other recipes, TE 2.3 and later)
-PAD_ALIGN_ROWS = {"fp8": 16.0, "mxfp8": 32.0}
+# the choices of SoftwareProfile.fp8_pad_copies (one list: the profile's Literal)
+PAD_MODES: tuple[str, ...] = get_args(SoftwareProfile.model_fields["fp8_pad_copies"].annotation)
+# rows per expert the quantized grouped GEMM needs: perf.moe_kernels.QUANT_ALIGN_ROWS, 16 for FP8 and 32 for MXFP8
+# (TE Fp8Padding: "(m + 15) // 16 * 16" in TE 1.11-2.2; get_align_size_for_quantization: 32 for MXFP8/NVFP4 and 16
+# for the other recipes, TE 2.3 and later)
+PAD_ALIGN_ROWS = QUANT_ALIGN_ROWS
+# rows within which an exact per-expert count counts as a multiple of the alignment (float rounding of R / G)
+ALIGNED_TOL_ROWS = 1e-6
 
 
 def pads(mode: str, precision: str, rows_per_expert: float, exact: bool) -> bool:
@@ -54,7 +59,8 @@ def pads(mode: str, precision: str, rows_per_expert: float, exact: bool) -> bool
         return True
     if not exact:
         return True
-    return not math.isclose(rows_per_expert % align, 0.0, abs_tol=1e-9)
+    # aligned when whole tiles hold the rows exactly, with perf.expert_gemm.padded_rows's own rounding tolerance
+    return padded_rows(rows_per_expert, align, exact=True) > rows_per_expert + ALIGNED_TOL_ROWS
 
 
 def pad_copy_bytes(

@@ -39,13 +39,13 @@ Who synchronises (software profile field ``moe_host_sync``):
   of the ``attn``, ``moe_router`` and ``moe_preprocess`` scopes (the recipes' "dropless MoE" setting,
   Megatron-Bridge docs training/cuda-graphs) are not taken to remove it: the dispatch that waits for the counts
   and the experts after it are outside those scopes and stay eager.
-  Verdict (validate all, 744 -> 750 rows): no bundled row before them set the flag, so every other prediction is
-  unchanged; the six 25.09 rows read +7.8% to +37.2% (model too fast; MAPE 20.8%) without the sync, against
-  -63.6% to +10.6% (MAPE 19.4%) were it charged. The pairs with the 25.11 dropless rows of the same layout measure
-  what dropless costs: Qwen3-30B-A3B on 16 H100s (tp 1, pp 2, vpp 24, ep 8, micro-batch 2) 10,494 -> 5,275
-  tokens/s/GPU, on 8 B200s (micro-batch 1) 18,066 (FP8) -> 9,299 (MXFP8); the segmented term gives the first 6%
-  (the GPU's 13 ms per layer and micro-batch hides the host) and the second 73%: the dropless cost is priced
-  neither by size nor by where it binds, and even without the sync these rows run slower than the step model.
+  Verdict at the time of landing (validate all, 744 -> 750 rows): no bundled row before them set the flag, so every
+  other prediction is unchanged; the six 25.09 rows read +7.8% to +37.2% (model too fast; MAPE 20.8%) without the sync,
+  against -63.6% to +10.6% (MAPE 19.4%) were it charged. The pairs with the 25.11 dropless rows of the same layout
+  measure what dropless costs: Qwen3-30B-A3B on 16 H100s (tp 1, pp 2, vpp 24, ep 8, micro-batch 2) 10,494 -> 5,275
+  tokens/s/GPU, on 8 B200s (micro-batch 1) 18,066 (FP8) -> 9,299 (MXFP8); the segmented term gives the first 6% (the
+  GPU's 13 ms per layer and micro-batch hides the host) and the second 73%: the dropless cost is priced neither by size
+  nor by where it binds, and even without the sync these rows run slower than the step model.
 - Megatron-Core's flex dispatcher over DeepEP or HybridEP keeps one: NVIDIA's DeepSeek-V3 GB200 guide (Megatron-LM
   docs/discussions/deepseek-v3-gb200-optimization, section 3.1, with DeepEP and HybridEP) names as future work "to
   eliminate the device-host sync in the MoE model (its purpose is to get the tokens per expert information)".
@@ -104,6 +104,7 @@ from typing import Any
 import numpy as np
 
 from supercluster.perf import fixed_cost
+from supercluster.specs import ModelSpec, SoftwareProfile
 
 # The accuracy protocol's verdict (scripts/host_sync_protocol.py); the term is in the step time only while True.
 IN_STEP_TIME = True
@@ -122,7 +123,7 @@ HOST_PER_LOCAL_EXPERT_S = 700e-6
 EXPERT_HOST_BF16 = True
 
 
-def synchronises(sw: Any, model: Any) -> bool:
+def synchronises(sw: SoftwareProfile, model: ModelSpec) -> bool:
     """Whether each MoE layer's forward waits for a host copy of its token counts: the stack's dispatcher does
     (``sw.moe_host_sync``) unless the recipe drops and pads to a capacity (``sw.moe_pad_to_capacity`` with a
     ``model.moe_capacity_factor``), whose all-to-all sizes are known on the host in advance (module docstring:

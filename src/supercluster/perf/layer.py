@@ -306,8 +306,11 @@ def layer_parts(
     h_passes = (H_PASSES if fused else H_PASSES_EAGER) + (H_PASSES_DROPOUT if model.dropout else 0.0)
     elem_fwd_bytes += tok * h * 2.0 * h_passes / sp_div
     elem_fwd_bytes += f_act_elems * (GATED_ACT_BYTES if fused else GATED_ACT_BYTES_EAGER)[model.gated]
+    qk_elems = tok * (a + g) * d / t  # elements of this GPU's Q and K (tokens x (heads + kv heads) x head dim)
+    # routed copies of this rank's tokens its experts compute (the busiest rank's share)
+    routed_copies = tok * (et / t) * model.moe_topk * load if moe else 0.0
     if not model.learned_positions:
-        elem_fwd_bytes += tok * (a + g) * d / t * (ROPE_BYTES if fused else ROPE_BYTES_EAGER)  # on Q and K
+        elem_fwd_bytes += qk_elems * (ROPE_BYTES if fused else ROPE_BYTES_EAGER)  # on Q and K
     if moe and not moe_kernels.ENABLED and sw.ep_dispatch == "per-expert":
         # token shuffling around the all-to-all: permute (read each token, write its k routed copies) and
         # unpermute with the router-weighted sum (read the k copies, write the token), bf16 (Megatron-Core's
@@ -346,16 +349,13 @@ def layer_parts(
     # param.main_grad.add_(param.grad)), wgrad_accum_bytes_per_param bytes per weight.
     b_elem += memory_bound_s(weight_elems * sw.wgrad_accum_bytes_per_param, acc)
     if moe and model.expert_bias and not sw.expert_bias_fused:
-        # routed copies of this rank's tokens (the busiest rank's share)
-        routed = tok * (et / t) * model.moe_topk * load
         per_f, per_h = UNFUSED_BIAS_FWD_BYTES
-        f_elem += memory_bound_s(routed * (per_f * model.expert_ffn / et + per_h * h), acc)
+        f_elem += memory_bound_s(routed_copies * (per_f * model.expert_ffn / et + per_h * h), acc)
         per_f, per_h = UNFUSED_BIAS_BWD_BYTES
-        b_elem += memory_bound_s(routed * (per_f * model.expert_ffn / et + per_h * h), acc)
-    # Megatron-Core's unfused YaRN RoPE and per-expert down-projection bias (perf.mcore_unfused)
-    qk_elems = tok * (a + g) * d / t
-    routed_h = tok * (et / t) * model.moe_topk * load * h if moe else 0.0
-    mc_f, mc_b = mcore_unfused.extra_s(model, sw, acc, qk_elems, routed_h, moe)
+        b_elem += memory_bound_s(routed_copies * (per_f * model.expert_ffn / et + per_h * h), acc)
+    # Megatron-Core's unfused YaRN RoPE and per-expert down-projection bias (perf.mcore_unfused), the latter over the
+    # h-wide outputs of the routed copies
+    mc_f, mc_b = mcore_unfused.extra_s(model, sw, acc, qk_elems, routed_copies * h, moe)
     f_elem += mc_f
     b_elem += mc_b
 

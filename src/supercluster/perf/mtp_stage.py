@@ -38,11 +38,11 @@ rows are exactly their recipes' layouts: 256 GB200, PP 4 x VPP 4: 16/16/16/13; 2
 256 GB300, PP 2 x VPP 8: 32/29; 256 B200, PP 16: 4 x 15 and 1 (the split without it: 15/16/16/14,
 7/7/8/8/8/8/8/7, 31/30 and 3, 4 x 14, 2, each with the block on top of its last rank).
 
-Verdict (validate all, 743 predicted rows): all rows 9.38% -> 9.35% in sample, leave-one-source-out 9.45% -> 9.42%;
-FP8 MoE 16.2% -> 15.7%, MXFP8 MoE 14.4% -> 14.2% (mean signed -12.5% -> -10.8%); the Megatron-Bridge DeepSeek-V3
-rows with MTP move towards their measurements (GB200 26.04.01 -12.6% -> -7.4%, B200 26.04.01 -42.3% -> -31.5%,
-H100 25.09 -26.2% -> -10.8%, GB300 26.06 -36.4% -> -34.5%) except the two that were already fast or near (B300
-26.04.01 -3.0% -> +6.3%, B200 25.11 +5.3% -> +18.7%); the published set is unchanged.
+Verdict at the time of landing (validate all, 743 predicted rows): all rows 9.38% -> 9.35% in sample,
+leave-one-source-out 9.45% -> 9.42%; FP8 MoE 16.2% -> 15.7%, MXFP8 MoE 14.4% -> 14.2% (mean signed -12.5% -> -10.8%);
+the Megatron-Bridge DeepSeek-V3 rows with MTP move towards their measurements (GB200 26.04.01 -12.6% -> -7.4%, B200
+26.04.01 -42.3% -> -31.5%, H100 25.09 -26.2% -> -10.8%, GB300 26.06 -36.4% -> -34.5%) except the two that were already
+fast or near (B300 26.04.01 -3.0% -> +6.3%, B200 25.11 +5.3% -> +18.7%); the published set is unchanged.
 """
 
 from __future__ import annotations

@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from supercluster.errors import SuperclusterError
+
 # SMs of the card the stacks' SM settings were tuned on (H100 SXM5 / H800; module docstring)
 REFERENCE_SMS = 132.0
 
@@ -39,7 +41,7 @@ REFERENCE_SMS = 132.0
 def share(sms: float) -> float:
     """Fraction of the card's SMs a communication kernel of ``sms`` SMs holds (module docstring)."""
     if not 0.0 <= sms < REFERENCE_SMS:
-        raise ValueError(f"communication SMs must be in [0, {REFERENCE_SMS:g}), got {sms}")
+        raise SuperclusterError(f"communication SMs must be in [0, {REFERENCE_SMS:g}), got {sms}")
     return sms / REFERENCE_SMS
 
 

@@ -54,9 +54,6 @@ from supercluster.perf import sm_share
 # leave-one-source-out MAPE 15.42% -> 15.21%, the published set's 7.92% unchanged (in sample 3.06% -> 3.08%).
 ENABLED = True
 
-# SMs of the card the NeMo userbuffers configuration was tuned for (H100 SXM5; module docstring, perf.sm_share)
-TUNED_SMS = sm_share.REFERENCE_SMS
-
 
 @dataclass(frozen=True, slots=True)
 class UbOp:

@@ -32,27 +32,27 @@ Which stacks: those whose profile records a cuDNN version (``SoftwareProfile.cud
 one is taken as new enough to hold a Blackwell wide-head cuDNN kernel, and is left alone. Heads of exactly 256 get
 cuDNN back from 9.23.
 
-Verdict (validate all, 744 rows, nothing refitted). Only Nemotron-4 340B on Blackwell under nemo-2024 moves. The
-DGX Cloud nemotron/README.md table (12 GB200 rows, NeMo 25.04) 18.4% -> 16.2% MAPE (BF16 rows about +21% -> +18%,
-FP8 about +39% -> +33%, model too fast); NeMo's 25.04 GB200 performance summary row +30.6% -> +24.7%; NeMo's
-25.02 B200 row -3.7% -> -6.3% (the one row that moves the wrong way). All rows 9.42% -> 9.37% (leave-one-source-out
-9.49% -> 9.49%), BF16 dense 7.33% -> 7.28%, FP8 dense 9.55% -> 9.43%; every GPU-count band's signed mean stays
-within +-4%; the published set is unchanged (3.64%, leave-one-source-out 3.77%). The rest of the GB200 rows' gap is
-not this: it is about the same number of seconds per micro-batch in BF16 and FP8, and the GB200's efficiency
-table is still the Hopper copy (an assumption until a GB200 calibration exists).
+Verdict at the time of landing (validate all, 744 rows, nothing refitted). Only Nemotron-4 340B on Blackwell under
+nemo-2024 moves. The DGX Cloud nemotron/README.md table (12 GB200 rows, NeMo 25.04) 18.4% -> 16.2% MAPE (BF16 rows about
++21% -> +18%, FP8 about +39% -> +33%, model too fast); NeMo's 25.04 GB200 performance summary row +30.6% -> +24.7%;
+NeMo's 25.02 B200 row -3.7% -> -6.3% (the one row that moves the wrong way). All rows 9.42% -> 9.37%
+(leave-one-source-out 9.49% -> 9.49%), BF16 dense 7.33% -> 7.28%, FP8 dense 9.55% -> 9.43%; every GPU-count band's
+signed mean stays within +-4%; the published set is unchanged (3.64%, leave-one-source-out 3.77%). The rest of the GB200
+rows' gap is not this: it is about the same number of seconds per micro-batch in BF16 and FP8, and the GB200's
+efficiency table was then still the Hopper copy (its BF16 GEMM fraction and attention span terms have since been fitted
+on the B200/GB200 rows: catalog accelerators.yaml, perf.attention_span).
 """
 
 from __future__ import annotations
 
 from supercluster.specs import Accelerator, ModelSpec, SoftwareProfile
 
-ENABLED = True
-
-# fused_attn.cpp: cuDNN takes training heads above this on Hopper only (sm_arch_ == 90)
+# fused_attn.cpp: cuDNN takes training heads above this on Hopper only (sm_arch_ == 90); cudnn-frontend before 9.11
+# rejects them off Hopper too (perf.attention_backend)
 CUDNN_MAX_HEAD_DIM_OFF_HOPPER = 128
 # FlashAttention-2's widest head (TE utils.py: "head_dim_qk <= 256")
 FA2_MAX_HEAD_DIM = 256
-# Blackwell: compute capability 10.x and later (TE: sm_arch_ >= 100)
+# Blackwell: compute capability 10.x and later (TE: sm_arch_ >= 100); perf.attention_backend reads it too
 BLACKWELL_SM_ARCH = 100
 # TE fused_attn.cpp: "9.23: d_qk = d_v = 256 + SM10x ... + bprop" (cuDNN 9.23.0)
 CUDNN_BLACKWELL_D256 = 92300
@@ -63,7 +63,7 @@ def fa2_fallback(sw: SoftwareProfile, acc: Accelerator, model: ModelSpec) -> boo
     cuDNN's fused attention does not take its heads: equal query/key and value heads wider than 128 and at most
     256, a Blackwell card, and a recorded cuDNN older than one that takes them (module docstring). A profile that
     already names a kernel older than FlashAttention-2 keeps it."""
-    if not ENABLED or sw.attention_kernel != "flash" or sw.attention_fa2_relative is not None:
+    if sw.attention_kernel != "flash" or sw.attention_fa2_relative is not None:
         return False
     if sw.cudnn_version is None or acc.sm_arch is None or acc.sm_arch < BLACKWELL_SM_ARCH:
         return False

@@ -160,9 +160,7 @@ def row_system(row: dict[str, str], efficiency: dict[str, EfficiencyTable] | Non
     if (row.get("precision") or "").strip().lower() == "fp16":
         software = row_fp16_software(row, software or catalog.system(name).software)
     if software:
-        if software not in catalog.names("software"):
-            raise SuperclusterError(f"unknown software '{software}'; valid: {', '.join(catalog.names('software'))}")
-        overrides["software"] = software
+        overrides["software"] = _known_software(software)
     if gpu:
         overrides["accelerator"] = gpu
     if efficiency:
@@ -185,6 +183,13 @@ def row_workload(row: dict[str, str], model: ModelSpec) -> WorkloadSpec:
 PRECISION_ALIASES = {"fp16": "bf16"}
 
 
+def _known_software(name: str) -> str:
+    """``name`` when it is a software profile of the catalog, else the error that lists the valid ones."""
+    if name not in catalog.names("software"):
+        raise SuperclusterError(f"unknown software '{name}'; valid: {', '.join(catalog.names('software'))}")
+    return name
+
+
 def row_fp16_software(row: dict[str, str], software: str) -> str:
     """The software profile a row runs under: ``software``, or the profile it names as its FP16 path
     (SoftwareProfile.fp16_profile) when the row trained in FP16. FP16 runs the tensor cores as BF16 does
@@ -192,9 +197,7 @@ def row_fp16_software(row: dict[str, str], software: str) -> str:
     optimizer: fp16 on the wire, catalog/data/software.yaml megatron-deepspeed-2022-fp16)."""
     if not software or (row.get("precision") or "").strip().lower() != "fp16":
         return software
-    if software not in catalog.names("software"):
-        raise SuperclusterError(f"unknown software '{software}'; valid: {', '.join(catalog.names('software'))}")
-    variant = catalog.software(software).fp16_profile
+    variant = catalog.software(_known_software(software)).fp16_profile
     if variant is None:
         return software
     if variant not in catalog.names("software"):
