@@ -37,7 +37,19 @@ backward for the softmax; this module replaces that for TE's class only. The sel
 
 Which stacks: a profile that records its cuDNN (``SoftwareProfile.cudnn_version``, set only on Transformer
 Engine stacks, whose attention backend depends on it) and runs ``materialized`` attention, which for those
-profiles happens only through perf.attention_backend's fallback to UnfusedDotProductAttention.
+profiles happens only through perf.attention_backend's fallback to UnfusedDotProductAttention. The counts are
+those of the TE 2.2-2.5 sources (the tags dated April to July 2025; 2.0-2.1 built the mask differently); the
+fallback's only bundled rows ran nvcr.io/nvidia/nemo:25.04.01 (April 2025, TE 2.2 or 2.3: the same code).
+
+What it does not price: the fused backward kernel holds two fp32 arrays of next_pow2(sk) / 32 values per thread
+(``grad_reg`` and ``output_reg`` in ``scaled_masked_softmax.cu``), 256 registers at 4,096 keys, so it must spill;
+its rate is taken as any memory-bound kernel's (``hbm_fraction``) for want of a measurement.
+
+Verdict (validate all, 750 rows, nothing refitted): only the three DGX Cloud DeepSeek-V3 BF16 GB200 rows move,
+from +71.7, +69.6 and +69.8% to +68.1, +66.0 and +66.3% (model too fast): per layer and micro-batch (64 heads,
+4,096 x 4,096) the forward's mask and softmax traffic rises from 0.632 to 0.989 ms and the backward's falls from
+1.263 to 0.947 ms, +0.40 ms with the recomputed forward against a 14 ms gap. The rest of those rows' gap is not
+the unfused attention's byte count.
 """
 
 from __future__ import annotations
