@@ -24,6 +24,7 @@ from supercluster.perf import (
     gemm_align,
     mcore_unfused,
     moe_kernels,
+    te_unfused,
     tp_overlap,
 )
 from supercluster.perf.comm import CollectiveModel, span_of
@@ -295,8 +296,12 @@ def layer_parts(
         qk_f, qk_b, av_f, av_b = qk_f * slow, qk_b * slow, av_f * slow, av_b * slow
         scores = batches * sq * seq
         softmax_bytes = scores * (4.0 + (5.0 if model.dropout else 0.0))
-        f_attn = batches * (qk_f + av_f) + memory_bound_s(softmax_bytes, acc)
-        b_attn = batches * (qk_b + av_b) + memory_bound_s(BWD_ELEMENTWISE_RATIO * softmax_bytes, acc)
+        f_bytes, b_bytes = softmax_bytes, BWD_ELEMENTWISE_RATIO * softmax_bytes
+        if te_unfused.applies(sw):  # Transformer Engine's UnfusedDotProductAttention, as it runs (perf.te_unfused)
+            te = te_unfused.elementwise_bytes(b, round(heads_local), round(sq), seq, model.dropout)
+            f_bytes, b_bytes = te.fwd_bytes, te.bwd_bytes
+        f_attn = batches * (qk_f + av_f) + memory_bound_s(f_bytes, acc)
+        b_attn = batches * (qk_b + av_b) + memory_bound_s(b_bytes, acc)
         core_hw = 3.0 * core_flops
         selective_extra = f_attn
     model_core_flops = 3.0 * 0.5 * core_flops_full
