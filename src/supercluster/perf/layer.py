@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from supercluster.fabric.placement import ep_stride
 from supercluster.perf import (
+    attention_class,
     attention_kernel,
     attention_span,
     expert_tp,
@@ -276,6 +277,7 @@ def layer_parts(
         n0 = attention_span.tile_overheads(eff.attention_fwd_tile_overhead_keys, eff.attention_bwd_tile_overhead_keys)
         ref_share = attention_span.reference_share(eff.attention_reference_span, overheads_keys=n0)
         speed *= attention_kernel.kernel_speed_factor(acc.efficiency, sw, ref_share)  # kernels before FlashAttention-2
+        speed *= attention_class.class_speed_factor(sw, acc)  # FlashAttention-2 against cuDNN on Hopper
         # the kernel's throughput at this run's key span per call over the table's reference span (perf.attention_span)
         by_span = attention_span.span_speed(
             model, seq, plan.cp, eff.attention_reference_span, n0, ring=sw.cp_comm_type == "p2p"

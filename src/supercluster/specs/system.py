@@ -213,6 +213,14 @@ class SoftwareProfile(Spec):
             "that run an older kernel (perf.attention_kernel); none: a FlashAttention-2 class kernel or better"
         ),
     )
+    attention_class: Literal["cudnn", "fa2"] = Field(
+        default="cudnn",
+        description=(
+            "attention kernel class the stack runs on Hopper: cudnn, Transformer Engine's cuDNN fused attention "
+            "(the class the H100 table is fitted with); fa2, FlashAttention-2 (flash-attn or PyTorch SDPA's flash "
+            "backend), about 0.62 of cuDNN's throughput there (perf.attention_class)"
+        ),
+    )
     attention_speed_factor: float = Field(
         default=1.0,
         gt=0,
