@@ -22,12 +22,11 @@ hardware_facts.md's A100 SXM 80GB row, which cites Klockwood's A100 page and the
 non-tensor rate as four times FP32, NVIDIA developer forum thread 218102, an NVIDIA moderator: "In those cases, the
 FP16 (non-tensor) throughput can be 4x the FP32 throughput ... It's documented (mentioned) in the A100 whitepaper
 (e.g. table 1)", 4 x 19.5 = 78.) A narrow-load tensor-core kernel sits somewhere between. The fallback is
-priced at the geometric middle
-of that bracket, sqrt(19.5 x 78) / 312 = 39 / 312 = 1/8 of the tensor rate, an assumption with an uncertainty of
-a factor of 2 either way (the bracket's ends); ``Accelerator.peak_tflops`` has no CUDA-core half rates, so the
-bracket is this module's A100 fact, keyed by compute capability 8.0. Sensitivity (validate all, the 10 rows it
-moves): at the bracket's ends the BigScience odd-head rows read -7..-16% (1/16) and +9..+20% (1/4); at 1/8,
-+2..+8%.
+priced at the geometric middle of that bracket, sqrt(19.5 x 78) / 312 = 39 / 312 = 1/8 of the tensor rate, an
+assumption with an uncertainty of a factor of 2 either way (the bracket's ends); ``Accelerator.peak_tflops`` has no
+CUDA-core half rates, so the bracket is this module's A100 fact, keyed by compute capability 8.0. Sensitivity at the
+time of landing (validate all, the 10 rows it moved): at the bracket's ends the BigScience odd-head rows read
+-7..-16% (1/16) and +9..+20% (1/4); at 1/8, +2..+8%.
 
 Evidence the mechanism is real (the measured runs, not fitted): BigScience tr11 chronicles-prequel.md, "NHEADs
 comparison" (https://github.com/bigscience-workshop/bigscience/blob/master/train/tr11-176B-ml/
@@ -52,8 +51,6 @@ from __future__ import annotations
 import math
 
 from supercluster.specs import Accelerator
-
-ENABLED = True
 
 # NVIDIA guide section 2.2: tensor-core operands aligned to multiples of 16 bytes
 ALIGN_BYTES = 16
@@ -81,7 +78,7 @@ def head_gemm_slowdown(head_dims: tuple[int, ...], acc: Accelerator) -> float:
     """Factor (>= 1) on the compute time of the attention-score batched GEMMs whose head dimensions are
     ``head_dims`` (query/key and value) on ``acc``: 1 / fallback_fraction when any of them is not
     16-byte aligned on a card with a recorded non-tensor rate, else 1 (module docstring)."""
-    if not ENABLED or all(aligned(d) for d in head_dims):
+    if all(aligned(d) for d in head_dims):
         return 1.0
     fraction = fallback_fraction(acc.sm_arch)
     return 1.0 / fraction if fraction else 1.0

@@ -294,8 +294,8 @@ def layer_parts(
         qk_f, qk_b = linear_fwd_bwd_s(sq, seq, model.qk_dim, acc, "bf16")
         av_f, av_b = linear_fwd_bwd_s(sq, model.vdim, seq, acc, "bf16")
         # a head dim off the 16-byte tensor-core alignment runs these off the tensor cores (perf.gemm_align)
-        slow = gemm_align.head_gemm_slowdown((model.qk_dim, model.vdim), acc)
-        qk_f, qk_b, av_f, av_b = qk_f * slow, qk_b * slow, av_f * slow, av_b * slow
+        unaligned = gemm_align.head_gemm_slowdown((model.qk_dim, model.vdim), acc)
+        qk_f, qk_b, av_f, av_b = qk_f * unaligned, qk_b * unaligned, av_f * unaligned, av_b * unaligned
         scores = batches * sq * seq
         softmax_bytes = scores * (4.0 + (5.0 if model.dropout else 0.0))
         f_bytes, b_bytes = softmax_bytes, BWD_ELEMENTWISE_RATIO * softmax_bytes
