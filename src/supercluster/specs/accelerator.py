@@ -114,8 +114,9 @@ class Accelerator(Spec):
         ge=10,
         le=200,
         description=(
-            "CUDA compute capability x 10 (90 Hopper, 100 B200/GB200, 103 B300/GB300) where a kernel's "
-            "availability depends on it (perf.attention_backend); None: not needed by any rule"
+            "CUDA compute capability x 10 (80 A100, 90 Hopper, 100 B200/GB200, 103 B300/GB300) where a kernel's "
+            "availability or rate depends on it (perf.attention_backend, perf.wide_heads, perf.gemm_align, "
+            "perf.attention_class); None: not needed by any rule"
         ),
     )
     microscaling: bool = Field(
