@@ -83,6 +83,8 @@ def test_dgx_cloud_layer_attention_by_hand():
     te = layer.layer_parts(model, est.plan, 4096, acc, te_sw, comm, moe=False)
     generic = layer.layer_parts(model, est.plan, 4096, acc, generic_sw, comm, moe=False)
     n, elems = 64 * 4096.0**2, 4096.0**2
+    # the generic pricing it is compared with: 4 B per score forward, twice that backward
+    assert (layer.SOFTMAX_BYTES_PER_SCORE, layer.BWD_ELEMENTWISE_RATIO) == (4.0, 2.0)
     assert te.fwd_attn_s - generic.fwd_attn_s == pytest.approx(memory_bound_s(n * 1 + elems * 81, acc))
     assert te.bwd_attn_s - generic.bwd_attn_s == pytest.approx(memory_bound_s(-2 * n, acc))
     # GB200: 8 TB/s x 0.85; forward 0.989 ms of mask and softmax traffic against 0.632 ms before

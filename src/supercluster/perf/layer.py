@@ -52,6 +52,10 @@ GATED_ACT_BYTES_EAGER = {True: 10.0, False: 4.0}
 # times freqs_cis (read 8, write 8), back to real and type_as (read 4, write 2) = 28 B per element against 4.
 ROPE_BYTES, ROPE_BYTES_EAGER = 4.0, 28.0
 BWD_ELEMENTWISE_RATIO = 2.0  # backward of an elementwise op reads the saved input and the gradient
+# A materialised softmax reads the bf16 scores and writes the bf16 probabilities: 4 B per score (the generic
+# pricing; Transformer Engine's own path is perf.te_unfused). Dropout on the probabilities adds
+# te_unfused.DROPOUT_BYTES (read 2, write 2 and a 1 B mask), PyTorch's fused dropout in any stack.
+SOFTMAX_BYTES_PER_SCORE = 2.0 + 2.0
 
 # Expert biases applied outside the grouped GEMM, per routed copy of a token (NVIDIA-NeMo/Automodel
 # nemo_automodel/components/moe: GroupedExpertsDeepEP._apply_bias, because torch._grouped_mm and grouped_gemm
@@ -297,7 +301,7 @@ def layer_parts(
         unaligned = gemm_align.head_gemm_slowdown((model.qk_dim, model.vdim), acc)
         qk_f, qk_b, av_f, av_b = qk_f * unaligned, qk_b * unaligned, av_f * unaligned, av_b * unaligned
         scores = batches * sq * seq
-        softmax_bytes = scores * (4.0 + (5.0 if model.dropout else 0.0))
+        softmax_bytes = scores * (SOFTMAX_BYTES_PER_SCORE + (te_unfused.DROPOUT_BYTES if model.dropout else 0.0))
         f_bytes, b_bytes = softmax_bytes, BWD_ELEMENTWISE_RATIO * softmax_bytes
         if te_unfused.applies(sw):  # Transformer Engine's UnfusedDotProductAttention, as it runs (perf.te_unfused)
             te = te_unfused.elementwise_bytes(b, round(heads_local), round(sq), seq, model.dropout)

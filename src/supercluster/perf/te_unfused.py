@@ -31,9 +31,10 @@ queries and sk keys over n local heads (N = b n sq sk scores), it runs:
    dropout reads 2 B, writes 2 B and a 1 B mask, and its backward the same (``DROPOUT_BYTES`` = 5 each way).
 5. ``torch.bmm(probs, v)``: the AV GEMM (K = sk; reading the probabilities is in its roofline).
 
-The step model's generic ``materialized`` pricing (perf.layer) charges 4 B per score forward and twice that
-backward for the softmax; this module replaces that for TE's class only. The selective recompute of the core
-(Megatron-Core's ``recompute_modules core_attn``) re-runs steps 1-5, which perf.layer already adds.
+The step model's generic ``materialized`` pricing (perf.layer.SOFTMAX_BYTES_PER_SCORE) charges 4 B per score
+forward and twice that backward for the softmax; this module replaces that for TE's class only. The selective
+recompute of the core (Megatron-Core's ``recompute_modules core_attn``) re-runs steps 1-5, which perf.layer already
+adds.
 
 Which stacks: a profile that records its cuDNN (``SoftwareProfile.cudnn_version``, set only on Transformer
 Engine stacks, whose attention backend depends on it) and runs ``materialized`` attention, which for those
