@@ -56,8 +56,10 @@ from supercluster.specs import Accelerator
 ALIGN_BYTES = 16
 # half-precision (fp16 / bf16) operand bytes: the attention-score GEMMs run in the training precision's 16 bits
 HALF_BYTES = 2
+# the A100's compute capability 8.0 (catalog accelerators.yaml sm_arch, NVIDIA's CUDA GPU table)
+A100_SM_ARCH = 80
 # A100 TFLOPS (sources in the docstring): FP32 non-Tensor, FP16 non-Tensor (4 x FP32), FP16 Tensor with FP32 acc.
-CUDA_CORE_BRACKET_TFLOPS = {80: (19.5, 78.0, 312.0)}
+CUDA_CORE_BRACKET_TFLOPS = {A100_SM_ARCH: (19.5, 78.0, 312.0)}
 
 
 def fallback_fraction(sm_arch: int | None) -> float | None:
