@@ -8,7 +8,7 @@ from supercluster import catalog
 from supercluster.perf import attention_backend
 from supercluster.plan import resolve
 from supercluster.validate import harness
-from supercluster.validate.rows import row_model, row_plan, row_system, row_workload
+from supercluster.validate.rows import row_specs
 
 
 def _parts(sw_id: str, acc_id: str, model_id: str):
@@ -69,9 +69,8 @@ def test_step_time_prices_the_fallback():
     with fused attention, and closer to the measurement."""
     _, rows = harness.read_rows("all")
     row = next(r for r in rows if r["id"] == "dgxcv2505-gb200-dsv3-bf16-256")
-    model = row_model(row)
-    system, workload, plan = row_system(row), row_workload(row, model), row_plan(row)
-    sw = catalog.software(system.software)
+    specs = row_specs(row)
+    system, workload, plan, sw = specs.system, specs.workload, specs.plan, specs.software
     fused = sw.model_copy(update={"cudnn_version": None})
     slow = resolve(plan, workload, system, sw, system.gpus).step_time_s
     fast = resolve(plan, workload, system, fused, system.gpus).step_time_s

@@ -7,7 +7,7 @@ from supercluster.fabric.collectives import CollectiveModel, span_of
 from supercluster.perf import fsdp
 from supercluster.plan import resolve
 from supercluster.validate.harness import read_rows
-from supercluster.validate.rows import row_model, row_plan, row_system, row_workload
+from supercluster.validate.rows import row_specs
 
 
 def test_serial_share_is_the_backward_pass_of_each_micro_batch():
@@ -26,9 +26,8 @@ def test_llm_foundry_stacks_prefetch_after_and_other_fsdp1_stacks_do_not():
 
 def test_a_foundry_row_pays_its_backward_gathers_beside_the_compute():
     row = next(r for r in read_rows("fsdp")[1] if r["id"] == "foundry24-h100-mpt-13b-s2048-g8-mb2")
-    model = row_model(row)
-    system, workload, plan = row_system(row), row_workload(row, model), row_plan(row)
-    sw = catalog.software(system.software)
+    specs = row_specs(row)
+    model, system, workload, plan, sw = specs.model, specs.system, specs.workload, specs.plan, specs.software
     on = resolve(plan, workload, system, sw, system.gpus)
     off = resolve(plan, workload, system, sw.model_copy(update={"backward_post_prefetch": False}), system.gpus)
     # the backward pass's all-gathers by hand: 13B parameters in bf16 over 8 GPUs, one call per unit (40 blocks

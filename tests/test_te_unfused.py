@@ -10,7 +10,7 @@ from supercluster.perf.comm import CollectiveModel
 from supercluster.perf.gemm import memory_bound_s
 from supercluster.plan import resolve
 from supercluster.validate import harness
-from supercluster.validate.rows import row_model, row_plan, row_system, row_workload
+from supercluster.validate.rows import row_specs
 
 
 def test_byte_constants_by_hand():
@@ -71,10 +71,9 @@ def test_dgx_cloud_layer_attention_by_hand():
     bytes: forward + (5 - 4) x N + 81 x 4096^2, backward (6 - 8) x N, N = 64 x 4096^2, at the card's HBM rate."""
     _, rows = harness.read_rows("all")
     row = next(r for r in rows if r["id"] == "dgxcv2505-gb200-dsv3-bf16-128")
-    model = row_model(row)
-    system, workload, plan = row_system(row), row_workload(row, model), row_plan(row)
-    sw = catalog.software(system.software)
-    est = resolve(plan, workload, system, sw, system.gpus)
+    specs = row_specs(row)
+    model, system, sw = specs.model, specs.system, specs.software
+    est = resolve(specs.plan, specs.workload, system, sw, system.gpus)
     acc = system.accelerator
     te_sw = attention_backend.effective(sw, acc, model)
     assert te_sw.attention_kernel == "materialized" and te_unfused.applies(te_sw)

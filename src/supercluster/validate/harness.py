@@ -23,15 +23,7 @@ from supercluster.perf.conventions import flops_per_step
 from supercluster.plan import resolve
 from supercluster.specs import EfficiencyTable
 from supercluster.units import GIB
-from supercluster.validate.rows import (
-    as_int,
-    row_model,
-    row_plan,
-    row_precision,
-    row_software,
-    row_system,
-    row_workload,
-)
+from supercluster.validate.rows import as_int, row_precision, row_software, row_specs
 
 METRICS = ("step_time_s", "tokens_per_s_per_gpu", "tflops_per_gpu", "mfu", "activation_gib_per_gpu")
 
@@ -195,12 +187,9 @@ def predict_row(row: dict[str, str], efficiency: dict[str, EfficiencyTable] | No
         result.measured = measured
         if metric not in METRICS:
             raise SuperclusterError(f"unknown metric '{metric}'; valid: {', '.join(METRICS)}")
-        model = row_model(row)
-        system = row_system(row, efficiency)
-        workload = row_workload(row, model)
-        plan = row_plan(row)
-        sw = catalog.software(system.software)
-        est = resolve(plan, workload, system, sw, system.gpus)
+        specs = row_specs(row, efficiency)
+        model, system, workload = specs.model, specs.system, specs.workload
+        est = resolve(specs.plan, workload, system, specs.software, system.gpus)
         conv = (row.get("flops_convention") or "").strip()
         step = est.step_time_s
         if metric == "step_time_s":

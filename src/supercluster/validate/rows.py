@@ -6,12 +6,13 @@ fills them (see :mod:`supercluster.perf.fill`) and reports what it chose.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from supercluster import catalog
 from supercluster.catalog.loader import build
 from supercluster.errors import SuperclusterError
-from supercluster.specs import EfficiencyTable, ModelSpec, PlanSpec, SystemSpec, WorkloadSpec
+from supercluster.specs import EfficiencyTable, ModelSpec, PlanSpec, SoftwareProfile, SystemSpec, WorkloadSpec
 
 ARCH_INT = (
     "layers",
@@ -230,3 +231,24 @@ def row_plan(row: dict[str, str]) -> PlanSpec:
             raise SuperclusterError(f"column recompute_fraction: '{text}' is not a number") from None
     data["precision"] = row_precision(row)[0]
     return build(PlanSpec, data, "plan")
+
+
+@dataclass(frozen=True)
+class RowSpecs:
+    """The specs one row is predicted from: its model, system, workload, plan and the system's software profile."""
+
+    model: ModelSpec
+    system: SystemSpec
+    workload: WorkloadSpec
+    plan: PlanSpec
+    software: SoftwareProfile
+
+
+def row_specs(row: dict[str, str], efficiency: dict[str, EfficiencyTable] | None = None) -> RowSpecs:
+    """Every spec of ``row`` (row_model, row_system, row_workload, row_plan, in that order, and the system's software
+    profile from the catalog): the one place that assembles what the harness and the tests resolve a row with."""
+    model = row_model(row)
+    system = row_system(row, efficiency)
+    workload = row_workload(row, model)
+    plan = row_plan(row)
+    return RowSpecs(model, system, workload, plan, catalog.software(system.software))
