@@ -447,7 +447,9 @@ class SoftwareProfile(Spec):
         le=999999,
         description=(
             "cuDNN of the stack's containers as major x 10,000 + minor x 100 (9.11 = 91100), where an attention "
-            "backend depends on it (perf.attention_backend); None: recent enough that no gate applies"
+            "backend depends on it (perf.attention_backend); set only on Transformer Engine stacks, so it also "
+            "selects TE's UnfusedDotProductAttention pricing when attention is materialised (perf.te_unfused); "
+            "None: recent enough that no gate applies"
         ),
     )
     source: str = ""
