@@ -283,6 +283,8 @@ def _file_under_a_file(tmp_path: Path) -> str:
 
 UNWRITABLE = {
     "/proc": lambda tmp: "/proc/x/out.x",
+    # a file straight in /proc: the folder exists and os.access says root may write it; only making a file fails
+    "/proc file": lambda tmp: "/proc/out.x",
     "directory": lambda tmp: str(tmp),
     "/dev/full": lambda tmp: "/dev/full",
     "under a file": _file_under_a_file,

@@ -40,8 +40,21 @@ def check_output(path: str | Path, what: str = "output") -> Path:
         raise SuperclusterError(f"{what} {p} is a folder; give a file path")
     if p.exists() and not p.is_file():
         raise SuperclusterError(f"{what} {p} is not a regular file (a device or pipe); give a file path")
-    ensure_folder(p.parent if str(p.parent) else Path("."), f"folder of {what}")
+    folder = ensure_folder(p.parent if str(p.parent) else Path("."), f"folder of {what}")
+    # os.access says yes to root everywhere; a read-only or pseudo file system (/proc, a read-only mount) only
+    # refuses when a file is made, so make (and remove) the temporary file the write would make
+    _discard(_temp_in(folder, p.name, what))
     return p
+
+
+def _temp_in(folder: Path, name: str, what: str) -> str:
+    """A new empty temporary file beside ``name`` in ``folder`` (closed), or one line saying why it cannot be."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    except OSError as err:
+        raise SuperclusterError(f"cannot write {what} in {folder}: {_reason(err)}; give a writable folder") from None
+    os.close(fd)
+    return tmp
 
 
 def _write_chunks(f: IO[Any], chunks: Iterable[Any]) -> None:
@@ -52,9 +65,9 @@ def _write_chunks(f: IO[Any], chunks: Iterable[Any]) -> None:
 def write_atomic(path: str | Path, chunks: Iterable[str] | Iterable[bytes], what: str = "output") -> Path:
     """Write ``chunks`` (all str or all bytes) to ``path`` via a temporary file in the same folder and a rename."""
     p = check_output(path, what)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    tmp = _temp_in(p.parent, p.name, what)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "wb") as f:
             _write_chunks(f, (c.encode("utf-8") if isinstance(c, str) else c for c in chunks))
             f.flush()
             os.fsync(f.fileno())
