@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -238,12 +239,13 @@ def fp8_records(result: dict, families: list[str], validated: list[dict]) -> lis
     leave-one-source-out errors) or the catalog's in-sample error (out of sample by construction). ``validated``:
     the rows of a ``validate all --json`` run on the catalog. A refitted family's one-source record is dropped."""
     loso, cat = {}, {}
-    tables: set[str] = set()
+    tables: dict[str, str] = {}  # table -> the constant its FP8 rows fit
     for fam in families:
+        name = "/".join(result["families"][fam]["cards"]) + " gemm_peak_fraction.fp8"
         for r in result["families"][fam]["rows"]:
             loso[r["id"]], cat[r["id"]] = r["loso"], r["catalog"]
             if r["precision"] == "fp8":
-                tables.add(r["table"])
+                tables[r["table"]] = name
     hopper = "hopper" in families
     constants = [dict(c) for c in _base_constants() if not (hopper and "gemm_peak_fraction.fp8" in c["constant"])]
     by_doc = {c["document"]: c for c in constants}
@@ -258,11 +260,12 @@ def fp8_records(result: dict, families: list[str], validated: list[dict]) -> lis
         if old is not None:  # the table's BF16 rows keep their recorded leave-one-source-out errors
             total = old["loso_mape_pct"] * n + sum(abs(loso[k]) - abs(cat[k]) for k in mine if k in loso)
             old["loso_mape_pct"] = round(total / n, 2)
+            old["constant"] += f"; {tables[table]} (whole-set fit on every FP8 row of the family)"
             old["fp8_rows"] = "FP8/MXFP8 rows predicted with the FP8 fraction refitted without the document"
             continue
         constants.append(
             {
-                "constant": "gemm_peak_fraction.fp8 (whole-set fit on every FP8 row of the card family)",
+                "constant": f"{tables[table]} (whole-set fit on every FP8 row of the family)",
                 "document": table,
                 "loso_mape_pct": round(sum(abs(loso.get(k, v)) for k, v in mine.items()) / n, 2),
                 "kind": "leave-one-source-out: refitted on every other bundled FP8 row of the card family "
@@ -348,7 +351,57 @@ def evaluate(result: dict, validated_all: dict, validated_published: dict) -> di
 def write_records(result: dict, families: list[str], validated_all: dict) -> None:
     data = json.loads(FIT_SOURCES.read_text(encoding="utf-8"))
     data["constants"] = fp8_records(result, families, validated_all["rows"])
+    extra = (
+        " FP8 of the families refitted by scripts/refit_fp8.py (benchmarks/results/refit_fp8.json): every table "
+        "holding an FP8 row of the family, its rows predicted with the FP8 fraction refitted without its document."
+    )
+    if extra not in data["note"]:
+        data["note"] += extra
     FIT_SOURCES.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+
+
+# The FP8 scaling recipe of a row, read from its own note and quote only (a row that names none is "unstated")
+RECIPES = (
+    ("current (per-tensor)", re.compile(r"current.scaling|fp8-cs|fp8_cs|tensorwise|float8", re.I)),
+    ("delayed (per-tensor)", re.compile(r"delayed|fp8-ds|amax.history", re.I)),
+    ("blockwise", re.compile(r"block-?wise|fine-grained|tile-?wise|1x128|128x128", re.I)),
+)
+
+
+def recipe(row: dict) -> str:
+    text = f"{row.get('notes') or ''} {row.get('quote') or ''}"
+    return next((name for name, pat in RECIPES if pat.search(text)), "unstated")
+
+
+def recipe_table(result: dict) -> dict:
+    """The fit rows' error by scaling recipe, at the catalog's fraction and the family's whole-set fraction: does
+    the residual depend on the recipe (the evidence a per-recipe FP8 rate would need)?"""
+    _, rows = read_rows("all")
+    by_id = {r["id"]: r for r in rows}
+    out: dict = {}
+    for fam, res in result["families"].items():
+        if not res.get("fitted"):
+            continue
+        groups: dict[str, list[dict]] = {}
+        for r in res["rows"]:
+            if r["precision"] == "fp8":
+                groups.setdefault(recipe(by_id[r["id"]]), []).append(r)
+        out[fam] = {
+            name: {
+                "rows": len(g),
+                "documents": len({r["doc"] for r in g}),
+                **{
+                    f"{key}_{kind}": round(
+                        sum((abs(r[key]) if kind == "mape_pct" else _speed(r["metric"], r[key])) for r in g) / len(g),
+                        2,
+                    )
+                    for key in ("catalog", "in_sample")
+                    for kind in ("mape_pct", "signed_pct")
+                },
+            }
+            for name, g in sorted(groups.items())
+        }
+    return out
 
 
 def _load(path: str) -> dict:
@@ -364,6 +417,7 @@ def main() -> None:
     if sys.argv[1] == "--evaluate":  # RESULT.json VALIDATE_ALL.json VALIDATE_PUBLISHED.json: adds the before/after
         result = _load(sys.argv[2])
         result["evaluation"] = evaluate(result, _load(sys.argv[3]), _load(sys.argv[4]))
+        result["by_recipe"] = recipe_table(result)
         Path(sys.argv[2]).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
         for choice, res in result["evaluation"].items():
             brief = {k: res[k]["loso_mape_pct"] for k in ("all", "published")}
