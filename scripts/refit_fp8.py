@@ -31,25 +31,26 @@ from __future__ import annotations
 import json
 import platform
 import re
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from fit_efficiency import MIN_DOCUMENTS, WHOLE_SET_FAMILIES
 from refit_protocol import FIT_SOURCES
 
 from supercluster import catalog
 from supercluster.validate.harness import GPU_BANDS, gpu_band, predict_row, read_rows, source_document, source_table
 
-# card family -> its cards (one FP8 fraction each family); see the module docstring for the grouping
+# card family -> its cards (one FP8 fraction each family); see the module docstring for the grouping. The Blackwell
+# families are the BF16 whole-set protocol's; every Hopper card shares the Hopper table's FP8 fraction (the H100 SXM
+# has its own BF16 fit only), so the FP8 family holds them all
 FAMILIES = {
     "hopper": ["h100-sxm-80gb", "h100-hbm2e-96gb", "h100-pcie-80gb", "h800-sxm-80gb", "h200-sxm-141gb"],
-    "blackwell": ["b200", "gb200"],
-    "blackwell-ultra": ["b300", "gb300"],
+    "blackwell": list(WHOLE_SET_FAMILIES["b200"]),
+    "blackwell-ultra": list(WHOLE_SET_FAMILIES["b300"]),
 }
-MIN_DOCUMENTS = 3
-BASE_REF = "HEAD"  # fit_sources.json the records are written onto (the committed file: run --records once)
+FP8_TAG = " (whole-set fit on every FP8 row of the family)"  # ends the name of every record this script writes
 GRID = [round(0.40 + 0.01 * i, 2) for i in range(41)]  # 0.40 .. 0.80
 SCORED_PRECISIONS = ("fp8", "mxfp8", "nvfp4")  # the precisions perf.gemm prices with gemm_peak_fraction.fp8
 LAYOUT_KEYS = ("gpus", "model", "tp", "pp", "vpp", "cp", "ep", "dp", "micro_batch", "global_batch", "seq_len")
@@ -115,6 +116,23 @@ def fit_family(fam: dict) -> dict:
         fam[f"fp8_rows_{key}_mape_pct"] = round(sum(abs(r[key]) for r in fp8) / len(fp8), 3)
         fam[f"scored_rows_{key}_mape_pct"] = round(sum(abs(r[key]) for r in rows) / len(rows), 3)
     return fam
+
+
+def update_cache(result: dict, rows: list[dict]) -> int:
+    """Re-predict on the grid only the cached rows whose catalog error the model has moved since the run (another
+    mechanism merged); the rest of the cache stands. Returns how many rows were recomputed."""
+    by_id = {r["id"]: r for r in rows}
+    n = 0
+    for fam in result["families"].values():
+        # "catalog" is the error at the FP8 fractions of the run (catalog_fp8), not at a refit landed since
+        at_run = {a: _with_fp8(a, f) for a, f in fam["catalog_fp8"].items()}
+        for r in fam.get("rows", []):
+            now = predict_row(by_id[r["id"]], at_run).error_pct
+            if now is not None and abs(now - r["catalog"]) > 1e-9:
+                r["catalog"] = now
+                r["grid_errors"] = [round(e, 3) for e in cache_errors([by_id[r["id"]]], fam["cards"])[0]]
+                n += 1
+    return n
 
 
 def _interp(errs: list[float], frac: float) -> float:
@@ -221,15 +239,20 @@ def _speed(metric: str, err_pct: float) -> float:
 
 
 def _base_constants() -> list[dict]:
-    """fit_sources.json's records as on ``BASE_REF`` (the records are written onto those, so writing is idempotent)."""
-    out = subprocess.run(
-        ["git", "show", f"{BASE_REF}:src/supercluster/validate/data/fit_sources.json"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=FIT_SOURCES.parents[4],
-    ).stdout
-    return json.loads(out)["constants"]
+    """fit_sources.json's records without this script's: its own records dropped, the records it adjusted restored
+    (each keeps its value before the adjustment), so that writing the records again is idempotent."""
+    base = []
+    for c in json.loads(FIT_SOURCES.read_text(encoding="utf-8"))["constants"]:
+        c = dict(c)
+        if "loso_mape_pct_before_fp8_refit" in c:
+            c["loso_mape_pct"] = c.pop("loso_mape_pct_before_fp8_refit")
+            if c["constant"].endswith(FP8_TAG):
+                c["constant"] = c["constant"].rsplit("; ", 1)[0]
+            c.pop("fp8_rows", None)
+        elif c["constant"].endswith(FP8_TAG):
+            continue
+        base.append(c)
+    return base
 
 
 def fp8_records(result: dict, families: list[str], validated: list[dict]) -> list[dict]:
@@ -259,13 +282,14 @@ def fp8_records(result: dict, families: list[str], validated: list[dict]) -> lis
         old = by_doc.get(table)
         if old is not None:  # the table's BF16 rows keep their recorded leave-one-source-out errors
             total = old["loso_mape_pct"] * n + sum(abs(loso[k]) - abs(cat[k]) for k in mine if k in loso)
+            old["loso_mape_pct_before_fp8_refit"] = old["loso_mape_pct"]
             old["loso_mape_pct"] = round(total / n, 2)
-            old["constant"] += f"; {tables[table]} (whole-set fit on every FP8 row of the family)"
+            old["constant"] += f"; {tables[table]}{FP8_TAG}"
             old["fp8_rows"] = "FP8/MXFP8 rows predicted with the FP8 fraction refitted without the document"
             continue
         constants.append(
             {
-                "constant": f"{tables[table]} (whole-set fit on every FP8 row of the family)",
+                "constant": f"{tables[table]}{FP8_TAG}",
                 "document": table,
                 "loso_mape_pct": round(sum(abs(loso.get(k, v)) for k, v in mine.items()) / n, 2),
                 "kind": "leave-one-source-out: refitted on every other bundled FP8 row of the card family "
@@ -428,6 +452,7 @@ def main() -> None:
         _, rows = read_rows("all")
         result["paired"] = paired(rows)
         result["rescored"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        result["rows_recomputed"] = update_cache(result, rows)
         for fam in result["families"].values():
             if fam.get("fitted"):
                 fit_family(fam)

@@ -1,28 +1,17 @@
 """The FP8 whole-set protocol of scripts/refit_fp8.py: grid minimum, interpolation, speed sign, the leave-one-source-
 out fit from cached errors, and the card families it groups."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
 from supercluster import catalog
 
-ROOT = Path(__file__).resolve().parent.parent
+
+@pytest.fixture(scope="module")
+def rf(load_script):
+    return load_script("refit_fp8")
 
 
-def _script():
-    sys.path.insert(0, str(ROOT / "scripts"))  # refit_fp8 imports refit_protocol, which imports fit_efficiency
-    spec = importlib.util.spec_from_file_location("refit_fp8", ROOT / "scripts" / "refit_fp8.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_grid_minimum_refined_by_the_parabola_through_its_neighbours():
-    rf = _script()
+def test_grid_minimum_refined_by_the_parabola_through_its_neighbours(rf):
     grid = rf.GRID
     # MAPE = |f - 0.623| x 100 sampled on the grid: minimum at 0.62 (0.3), neighbours 0.61 (1.3) and 0.63 (0.7);
     # parabola vertex 0.62 + 0.01 x 0.5 x (1.3 - 0.7) / (1.3 - 2 x 0.3 + 0.7) = 0.62 + 0.003 / 1.4 = 0.622143
@@ -32,8 +21,7 @@ def test_grid_minimum_refined_by_the_parabola_through_its_neighbours():
     assert rf._argmin([float(i) for i in range(len(grid))]) == grid[0]
 
 
-def test_interpolation_between_grid_points_and_speed_sign():
-    rf = _script()
+def test_interpolation_between_grid_points_and_speed_sign(rf):
     errs = [float(i) for i in range(len(rf.GRID))]  # error = index: 0.40 -> 0, 0.41 -> 1, ...
     assert rf._interp(errs, 0.455) == pytest.approx(5.5)
     # a step time predicted 25% long is a model 20% too slow: 1 / 1.25 - 1 = -0.20
@@ -41,8 +29,7 @@ def test_interpolation_between_grid_points_and_speed_sign():
     assert rf._speed("tokens_per_s_per_gpu", 25.0) == 25.0
 
 
-def test_leave_one_source_out_fit_from_cached_errors():
-    rf = _script()
+def test_leave_one_source_out_fit_from_cached_errors(rf):
     grid = rf.GRID
 
     def row(doc: str, best: float, prec: str = "fp8") -> dict:
@@ -68,8 +55,7 @@ def test_leave_one_source_out_fit_from_cached_errors():
     assert fam["scored_rows_in_sample_mape_pct"] == pytest.approx((4.33 + 10.33) / 6, abs=1e-3)
 
 
-def test_families_share_a_compute_capability_and_an_fp8_rate():
-    rf = _script()
+def test_families_share_a_compute_capability_and_an_fp8_rate(rf):
     for cards in rf.FAMILIES.values():
         accs = [catalog.accelerator(a) for a in cards]
         # the H800 is the export H100: same sm_arch (NVIDIA compute-capability table, quoted in the catalog)
