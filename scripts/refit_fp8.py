@@ -38,6 +38,7 @@ from pathlib import Path
 
 from fit_efficiency import MIN_DOCUMENTS, WHOLE_SET_FAMILIES
 from refit_protocol import FIT_SOURCES
+from refit_protocol import _argmin as refit_argmin  # one parabola-refined grid minimum for both scripts
 
 from supercluster import catalog
 from supercluster.validate.harness import GPU_BANDS, gpu_band, predict_row, read_rows, source_document, source_table
@@ -66,15 +67,9 @@ def _with_fp8(acc_id: str, fp8: float):
 
 
 def _argmin(values: list[float]) -> float:
-    """Grid minimum refined by the parabola through it and its two neighbours (refit_protocol._argmin on this
-    script's grid)."""
-    j = min(range(len(values)), key=values.__getitem__)
-    if 0 < j < len(values) - 1:
-        a, b, c = values[j - 1], values[j], values[j + 1]
-        den = a - 2 * b + c
-        if den > 0:
-            return GRID[j] + 0.01 * 0.5 * (a - c) / den
-    return GRID[j]
+    """Grid minimum refined by the parabola through it and its two neighbours (refit_protocol's, on this script's
+    grid)."""
+    return refit_argmin(values, GRID)
 
 
 def family_rows(rows: list[dict], cards: list[str]) -> list[dict]:

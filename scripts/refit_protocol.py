@@ -87,15 +87,16 @@ def one_source() -> dict:
     return out
 
 
-def _argmin(values: list[float]) -> float:
-    """Grid minimum refined by the parabola through it and its two neighbours."""
+def _argmin(values: list[float], grid: list[float] = GRID) -> float:
+    """Grid minimum refined by the parabola through it and its two neighbours (``grid`` evenly spaced, the values'
+    abscissae)."""
     j = min(range(len(values)), key=values.__getitem__)
     if 0 < j < len(values) - 1:
         a, b, c = values[j - 1], values[j], values[j + 1]
         den = a - 2 * b + c
         if den > 0:
-            return GRID[j] + 0.01 * 0.5 * (a - c) / den
-    return GRID[j]
+            return grid[j] + (grid[j + 1] - grid[j]) * 0.5 * (a - c) / den
+    return grid[j]
 
 
 def whole_set(attention: dict[str, float | None]) -> dict:
