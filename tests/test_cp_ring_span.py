@@ -92,3 +92,12 @@ def test_all_gather_stack_keeps_the_causal_pricing(ring_on: None) -> None:
     meta = layer_cost(llama, plan, 8192, acc, sw, CollectiveModel(system), False)
     ring = layer_cost(llama, plan, 8192, acc, catalog.software("megatron-core-2024"), CollectiveModel(system), False)
     assert ring.bwd_attn_s == pytest.approx(meta.bwd_attn_s / 1.046023, rel=1e-6)
+
+
+def test_ring_priced_only_for_the_p2p_ring_on_the_hopper_tile_costs():
+    from supercluster.perf.attention_span import ring_priced
+
+    assert ring_priced("p2p", None, None)  # Hopper: the pair whose unmasked curve is fitted
+    assert not ring_priced("all_gather", None, None)  # Meta's all-gather CP: causal calls over the gathered keys
+    assert not ring_priced("p2p", 629.0, 795.0)  # a card with its own tile costs (Blackwell): no unmasked fit
+    assert not ring_priced("p2p", 629.0, None)

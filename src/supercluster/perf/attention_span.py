@@ -107,6 +107,13 @@ def tile_overheads(fwd_keys: float | None = None, bwd_keys: float | None = None)
     )
 
 
+def ring_priced(cp_comm_type: str, fwd_keys: float | None, bwd_keys: float | None) -> bool:
+    """Whether a layer's ring calls are priced one by one (perf.cp_ring_span): the stack runs the load-balanced ring
+    (``cp_comm_type`` p2p, not Meta's all-gather) and the card takes the Hopper tile costs (neither of its own
+    ``attention_*_tile_overhead_keys``), whose unmasked curve is fitted."""
+    return cp_comm_type == "p2p" and fwd_keys is None and bwd_keys is None
+
+
 def span_speed(
     model: ModelSpec,
     seq: int,
@@ -120,9 +127,9 @@ def span_speed(
     sum of work / speed over the kinds, so the factor is the work-weighted harmonic mean. ``overheads_keys`` the
     card's (forward, backward) n0 (:func:`tile_overheads`; the Hopper pair when none). Under context parallelism
     the full layers' ring calls are priced one by one where the stack runs the load-balanced ring (``ring``;
-    perf.cp_ring_span: the off-diagonal calls run unmasked, with the unmasked kernel's smaller fixed cost per tile);
-    only with the Hopper pair, the one whose unmasked curve is fitted (a card with its own n0 has no unmasked fit,
-    so its ring calls keep the causal pricing). Factors 1 when the table
+    perf.cp_ring_span: the off-diagonal calls run unmasked, with the unmasked kernel's smaller fixed cost per tile),
+    which needs the Hopper pair: its unmasked curve is the one fitted, so the caller passes ``ring`` False for a card
+    with its own n0 (:func:`ring_priced`) and its ring calls keep the causal pricing. Factors 1 when the table
     declares no reference span or the term is off (:data:`IN_STEP_TIME`)."""
     span = kernel_span_keys(float(seq), cp)
     if reference_span_keys is None or not IN_STEP_TIME:
@@ -134,8 +141,9 @@ def span_speed(
         windowed = (model.attention_span(seq) - (1.0 - f) * seq) / f if f > 0 else float(seq)
         kinds = [(1.0 - f, float(seq)), (f, windowed)]
     out = []
-    # load-balanced ring calls of the full layers (perf.cp_ring_span), priced where the unmasked curve is fitted
-    ring = ring and cp > 1 and cp_ring_span.ENABLED and overheads_keys in (None, tile_overheads())
+    # load-balanced ring calls of the full layers (perf.cp_ring_span); the caller passes ``ring`` False for a card
+    # with its own tile costs, which has no fitted unmasked curve
+    ring = ring and cp > 1 and cp_ring_span.ENABLED
     fwd_n0, bwd_n0 = overheads_keys or tile_overheads()
     overheads = (
         (fwd_n0, cp_ring_span.FWD_FULL_OVERHEAD_KEYS),

@@ -283,9 +283,10 @@ def layer_parts(
         speed *= attention_kernel.kernel_speed_factor(acc.efficiency, sw, ref_share)  # kernels before FlashAttention-2
         speed *= attention_class.class_speed_factor(sw, acc)  # FlashAttention-2 against cuDNN on Hopper
         # the kernel's throughput at this run's key span per call over the table's reference span (perf.attention_span)
-        by_span = attention_span.span_speed(
-            model, seq, plan.cp, eff.attention_reference_span, n0, ring=sw.cp_comm_type == "p2p"
+        ring = attention_span.ring_priced(
+            sw.cp_comm_type, eff.attention_fwd_tile_overhead_keys, eff.attention_bwd_tile_overhead_keys
         )
+        by_span = attention_span.span_speed(model, seq, plan.cp, eff.attention_reference_span, n0, ring=ring)
         f_attn = core_flops / (peak16 * acc.efficiency.attention_fwd_fraction * speed * by_span.fwd)
         b_attn = 2.5 * core_flops / (peak16 * acc.efficiency.attention_bwd_fraction * speed * by_span.bwd)
         core_hw = 3.5 * core_flops
