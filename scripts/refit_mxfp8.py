@@ -46,7 +46,7 @@ from supercluster.validate.harness import predict_row, read_rows, source_documen
 
 GRID = [round(0.01 * i, 2) for i in range(41)]  # overhead 0.00 .. 0.40
 MX_TAG = " (whole-set fit on every MXFP8 row of the family)"  # ends the name of every record this script writes
-OLD_RECORD = "mxfp8_overhead_fraction (Blackwell)"  # fit_efficiency.fit_mxfp8's one-document record
+OLD_RECORD = "mxfp8_overhead_fraction (Blackwell: b200, gb200, b300, gb300)"  # the ratio fit's record
 
 
 def _prec(row: dict) -> str:
