@@ -16,6 +16,12 @@ arXiv:2104.04473, section 2.2: the pipeline advances at the pace of its slowest 
 The split is the stack's (``SoftwareProfile.pp_split``): ``"balanced"`` keeps the ends' extra work in the split,
 ``"uniform"`` drops it (the layers split as evenly as the count allows; Megatron-Core asserts an exact split, which
 the bundled uniform rows have).
+
+Verdict (validate all, 749 predicted rows; no fitted constant, so in sample and leave-one-source-out move alike): the
+profile megatron-bridge-uniform-pp-2025 is used by the two GPT-OSS 120B H100 rows (PP 4), whose recipes set no
+layout; 26.04.01 +32.7% -> +11.3% (stages 10/10/10/6 -> 9/9/9/9); 25.11 -3.3% -> +7.6% together with its recompute
+read from the recipe (selective, where the harness had filled full). All rows 8.17% -> 8.15% MAPE, BF16 MoE 12.42%
+-> 12.27%, source tables above 12% 35 -> 34; the published set and every other row unchanged.
 """
 
 from __future__ import annotations
