@@ -43,6 +43,7 @@ from supercluster.perf import (
     host_sync,
     interference,
     mtp_stage,
+    pp_split,
 )
 from supercluster.perf import straggler as stragglers
 from supercluster.perf.comm import CollectiveModel, span_of
@@ -547,7 +548,11 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     mtp_balanced = model.mtp_depth if sw.mtp_stage_balance else 0
     last_work_s = mtp_stage.last_stage_s(table[k_inner, _INNER_FIELDS.index("head_fb")], mtp_block_s, mtp_balanced)
     last_extra = (last_work_s / ml).tolist()
-    splits = [stage_split(L, p, f, x) for p, f, x in zip(stages.tolist(), first_extra, last_extra, strict=True)]
+    # the split balances those extras only where the stack's layout does (perf.pp_split)
+    splits = [
+        stage_split(L, p, *pp_split.stage_extras(sw, f, x))
+        for p, f, x in zip(stages.tolist(), first_extra, last_extra, strict=True)
+    ]
     n_first = np.array([s[0] for s in splits], dtype=float)[pair_idx]
     n_last = np.array([s[-1] for s in splits], dtype=float)[pair_idx]
     n_mid = np.array([max(s[1:-1]) if len(s) > 2 else 0 for s in splits], dtype=float)[pair_idx]

@@ -343,6 +343,14 @@ class SoftwareProfile(Spec):
             "layers are split without it and the block is added to the last stage"
         ),
     )
+    pp_split: Literal["balanced", "uniform"] = Field(
+        default="balanced",
+        description=(
+            "how the stack splits the layers over pipeline stages (perf.pp_split): balanced against the embedding's "
+            "and the output head's work (fewer layers on the end stages), or uniform (Megatron-Core's split when a "
+            "recipe sets no layout and no account_for_*_in_pipeline_split flag)"
+        ),
+    )
     schedules: list[str] = Field(default_factory=lambda: ["1f1b"], description="pipeline schedules the stack has")
     has_sequence_parallel: bool = Field(
         default=True,
