@@ -366,6 +366,24 @@ class SoftwareProfile(Spec):
             "al. 2022, arXiv:2205.05198, section 5); false: the fill and the planner choose none or full"
         ),
     )
+    recipe_micro_batch: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description=(
+            "micro-batch the stack's published launch recipes run, taken when a measured run's source does not "
+            "state one (supercluster.validate.fill_rule); none: no documented default, the fill takes the fastest. "
+            "The planner ignores it and searches every micro-batch"
+        ),
+    )
+    recipe_recompute_least: bool = Field(
+        default=False,
+        description=(
+            "the stack recomputes nothing unless told to (an argument default), so a measured run's unstated "
+            "recompute is the least that fits: none, then selective, then full (supercluster.validate.fill_rule); "
+            "false: the fill takes the fastest. The planner ignores it"
+        ),
+    )
     sharded_grad_allreduce: bool = Field(
         default=False,
         description=(
