@@ -15,6 +15,28 @@ launch, the recomputed forward counted with the backward it runs in; gpu_f, gpu_
 forward (many small routing and permutation kernels, a short micro-batch) can no longer borrow the lead the host
 builds during a GPU-heavy backward. :func:`extra_s` is what the synchronisation adds to perf.fixed_cost's term.
 
+Where in the forward the synchronisation sits. It is not at a segment's edge but inside the MoE block, after the
+router (the copy of the token counts that sizes the all-to-all and the grouped GEMM's m_splits: Megatron-Core
+token_dispatcher.py at 0d8e071, the core of Megatron-Bridge 25.11, MoEAlltoAllTokenDispatcher sets
+``cuda_sync_point = "before_ep_alltoall"`` dropless, and _HybridEPManager sizes its output with
+``self.num_permuted_tokens = self.tokens_per_expert.sum()``, "after permute op, -1 means no up-bound, will cause a
+CPU sync"; TEGroupedMLP.forward then reads ``tokens_per_expert = tokens_per_expert.tolist()``). When the host passes
+it, the GPU has run everything queued, attention included, and idles until the host launches the next kernel. What
+comes next is the dispatch, the experts and the combine, whose launches (per-expert GEMMs, casts and bookkeeping)
+are many and whose kernels are short: a launch-bound region whose host time the attention's GPU time, already
+spent, cannot hide. The forward is therefore two segments, split at the synchronisation::
+
+    forward = max(0, H_p - g_p) + max(0, H_a - g_a)
+
+with H_p = k_p x host_s + e / 3 the host time after the synchronisation (k_p: :func:`post_sync_kernels`, the
+permute and unpermute, FC1, activation, FC2, the forward's third of the all-to-alls and of the per-expert GEMM
+launches, the FFN casts in 8-bit) against g_p its GPU time (:func:`post_sync_gpu_s`: the expert GEMMs' share of
+the MoE layer's forward GEMM time by FLOPs per token, and the forward all-to-all), and H_a, g_a the rest of the
+forward (attention and router: launched while the GPU still runs the attention, so hidden in practice). The cost
+then grows with the host work per expert and shrinks only with the experts' own GPU time, not the layer's: on an
+H100 (the GPU's 13 ms per layer and micro-batch of Qwen3-30B-A3B) the old whole-forward segment hid the experts'
+host time behind the attention; split at the synchronisation it no longer can.
+
 Who synchronises (software profile field ``moe_host_sync``):
 
 - Megatron-Core's all-to-all token dispatcher, dropless: MoEAlltoAllTokenDispatcher.preprocess copies the per-rank
@@ -121,6 +143,9 @@ EAGER_MOE_BLOCK_BWD_OPS = 106
 HOST_PER_LOCAL_EXPERT_S = 700e-6
 # whether 16-bit experts pay it too (the protocol tries both; the GB200 guide names 8-bit quantisation as its source)
 EXPERT_HOST_BF16 = True
+# launches of the MoE forward after the synchronisation besides the all-to-alls, the per-expert GEMMs and the casts
+# (fused stack): permute, unpermute, FC1, activation, FC2
+POST_SYNC_FWD_KERNELS = 5
 
 
 def synchronises(sw: SoftwareProfile, model: ModelSpec) -> bool:
@@ -136,31 +161,74 @@ def synchronises(sw: SoftwareProfile, model: ModelSpec) -> bool:
 
 
 def segmented_host_s(
-    kernels_fwd: Any, kernels: Any, gpu_fwd_s: Any, gpu_s: Any, expert_host_s: Any = 0.0, host_s: float = HOST_S
+    kernels_fwd: Any,
+    kernels: Any,
+    gpu_fwd_s: Any,
+    gpu_s: Any,
+    expert_host_s: Any = 0.0,
+    host_s: float = HOST_S,
+    kernels_post: Any = 0.0,
+    gpu_post_s: Any = 0.0,
 ) -> Any:
     """Host-bound seconds of one layer and micro-batch with a synchronisation in its forward:
-    max(0, H_f - g_f) + max(0, H_b - g_b), H_f = k_f h + e / 3 and H_b = (k - k_f) h + 2 e / 3, with e the host
-    seconds of the per-expert work (:func:`expert_host_s`; forward and backward shared as the expert GEMMs)."""
+    max(0, H_p - g_p) + max(0, H_a - g_a) + max(0, H_b - g_b), with H_p = k_p h + e / 3 the host time of the
+    forward after the synchronisation (the dispatch, the experts and the combine: ``kernels_post`` launches and the
+    forward's third of the per-expert work e, :func:`expert_host_s`) against g_p their GPU time (``gpu_post_s``),
+    H_a = (k_f - k_p) h the rest of the forward (attention and router, launched behind the GPU-heavy attention)
+    against g_a = g_f - g_p, and H_b = (k - k_f) h + 2 e / 3 against the backward's g_b = g - g_f (no
+    synchronisation there). With k_p = g_p = 0 it is the forward and backward segments alone."""
     k_f, k = np.asarray(kernels_fwd, dtype=float), np.asarray(kernels, dtype=float)
     g_f, g = np.asarray(gpu_fwd_s, dtype=float), np.asarray(gpu_s, dtype=float)
+    k_p, g_p = np.asarray(kernels_post, dtype=float), np.asarray(gpu_post_s, dtype=float)
     e = np.asarray(expert_host_s, dtype=float)
-    h_f = k_f * host_s + e / 3.0
+    h_p = k_p * host_s + e / 3.0
+    h_a = (k_f - k_p) * host_s
     h_b = (k - k_f) * host_s + 2.0 * e / 3.0
-    return np.maximum(0.0, h_f - g_f) + np.maximum(0.0, h_b - (g - g_f))
+    post = np.maximum(0.0, h_p - g_p)
+    rest = np.maximum(0.0, h_a - (g_f - g_p))
+    return post + rest + np.maximum(0.0, h_b - (g - g_f))
 
 
-def expert_host_s(local_experts: float, moe_share: float, eight_bit: bool) -> float:
+def post_sync_kernels(fp8: Any, moe_share: float, expert_loop: float, ep_collectives: float) -> Any:
+    """Launches of a (mean) layer's forward after the synchronisation (perf.fixed_cost's counts): the permute and
+    unpermute, the expert FFN's FC1, activation and FC2 (:data:`POST_SYNC_FWD_KERNELS`), the forward's third of
+    the all-to-alls and of the per-expert GEMM launches, and the casts of the two FFN GEMM inputs when 8-bit."""
+    casts = fixed_cost.pick(fp8, fixed_cost.FP8_EXTRA_KERNELS / 4.0, 0.0)
+    return moe_share * (POST_SYNC_FWD_KERNELS + expert_loop / 3.0 + ep_collectives / 3.0 + casts)
+
+
+def post_sync_gpu_s(model: ModelSpec, moe: Any, full_recompute: bool) -> float:
+    """GPU seconds of an MoE layer's forward after the synchronisation: the expert GEMMs' share of its forward GEMM
+    time (routed and shared experts' weights over those and the attention projections and router, by FLOPs per
+    token) and its forward all-to-alls (``moe.ep_comm_s`` counts the forward, the backward and, under full
+    recompute, the forward again, each alike: perf.layer)."""
+    experts = (model.moe_topk + model.moe_shared_experts) * model.expert_params
+    gemm_share = experts / (experts + model.attention_params + model.hidden * model.moe_experts)
+    return moe.fwd_gemm_s * gemm_share + moe.ep_comm_s / (3.0 if full_recompute else 2.0)
+
+
+def expert_host_s(local_experts: float, moe_share: float, precision: str) -> float:
     """Host seconds per (mean) layer and micro-batch of the per-expert work that perf.fixed_cost does not count:
     local experts x :data:`HOST_PER_LOCAL_EXPERT_S`, on the MoE share of the layers (8-bit only unless
     :data:`EXPERT_HOST_BF16`)."""
-    if not (eight_bit or EXPERT_HOST_BF16):
+    if not (precision in ("fp8", "mxfp8") or EXPERT_HOST_BF16):
         return 0.0
     return moe_share * local_experts * HOST_PER_LOCAL_EXPERT_S
 
 
-def extra_s(kernels_fwd: Any, kernels: Any, gpu_fwd_s: Any, gpu_s: Any, fused: bool, expert_s: Any = 0.0) -> Any:
+def extra_s(
+    kernels_fwd: Any,
+    kernels: Any,
+    gpu_fwd_s: Any,
+    gpu_s: Any,
+    fused: bool,
+    expert_s: Any = 0.0,
+    kernels_post: Any = 0.0,
+    gpu_post_s: Any = 0.0,
+) -> Any:
     """What the synchronisation adds to perf.fixed_cost.layer_fixed_s's host term (eager: max(0, k h - g); fused:
     none) for one layer and micro-batch."""
     k, g = np.asarray(kernels, dtype=float), np.asarray(gpu_s, dtype=float)
     priced = 0.0 if fused else np.maximum(0.0, k * fixed_cost.EAGER_HOST_S - g)
-    return segmented_host_s(kernels_fwd, kernels, gpu_fwd_s, gpu_s, expert_s) - priced
+    seg = segmented_host_s(kernels_fwd, kernels, gpu_fwd_s, gpu_s, expert_s, HOST_S, kernels_post, gpu_post_s)
+    return seg - priced
