@@ -47,3 +47,21 @@ def test_post_sync_gpu_share_qwen3_30b():
     share = 37_748_736 / (37_748_736 + 18_874_368 + 262_144)
     assert host_sync.post_sync_gpu_s(m, cost, False) == pytest.approx(1e-3 * share + 0.2e-3)
     assert host_sync.post_sync_gpu_s(m, cost, True) == pytest.approx(1e-3 * share + 0.4e-3 / 3)
+
+
+def test_combined_1f1b_joins_the_weight_gradients_by_hand():
+    """Combined 1F1B (Megatron-Core model_chunk_schedule_plan.py: the comp stream runs mlp_bwd -> mlp_bwd_dw ->
+    mlp_fwd between the paired micro-batch's dispatch points): the experts' weight-gradient launches (as many as the
+    forward's, k_p = 60, and e / 3 of host) follow the synchronisation too. With k_f = 100, k = 300, 10 us each,
+    e = 3 ms, g_f = 2 ms, g = 6 ms, g_p = 0.2 ms: after the sync 2 x (0.6 + 1) = 3.2 ms of host against 0.4 ms of
+    GPU, 2.8 ms; before it 0.4 ms behind 1.8 ms, nothing; the rest of the backward (300 - 100 - 60 = 140 launches,
+    1.4 ms, and e / 3 = 1 ms) behind 4 - 0.2 = 3.8 ms, nothing: 2.8 ms, against 1.4 ms without the overlap."""
+    args = (100, 300, 2e-3, 6e-3, 3e-3, 10e-6, 60, 0.2e-3)
+    assert host_sync.segmented_host_s(*args, combined_1f1b=True) == pytest.approx(2.8e-3)
+    assert host_sync.segmented_host_s(*args) == pytest.approx(1.4e-3)
+    # the launches and host work are only moved between segments, never added: with nothing hidden the sum is the
+    # total host time minus the total GPU time either way
+    busy = (100, 300, 0.0, 0.0, 3e-3, 10e-6, 60, 0.0)
+    total = 300 * 10e-6 + 3e-3
+    assert host_sync.segmented_host_s(*busy, combined_1f1b=True) == pytest.approx(total)
+    assert host_sync.segmented_host_s(*busy) == pytest.approx(total)

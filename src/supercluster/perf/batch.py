@@ -591,6 +591,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
             t["expert_host"],
             t["kernels_post"],
             t["fwd_post"],
+            bool(sw.ep_a2a_overlap and ep_overlap.COMBINED_1F1B_IN_STEP_TIME),
         )
     if fixed_cost.IN_STEP_TIME:
         mean_layer = mean_layer + fix_layer
