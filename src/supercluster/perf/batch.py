@@ -289,6 +289,8 @@ _INNER_FIELDS = (
     "head_flops",
     "kernels_fwd",
     "expert_host",
+    "fwd_post",
+    "kernels_post",
     "emb_s",
     "act_dense",
     "act_moe",
@@ -397,13 +399,20 @@ def inner_terms(
         "kernels_fwd": _kept(
             memo, ("kernels_fwd", tp, sp, prec, ep), lambda: _layer_kernels_fwd(model, sw, tp, sp, prec, ep)
         ),
+        # GPU seconds of the MoE forward after its host synchronisation: the expert GEMMs and the all-to-alls
+        "fwd_post": share * host_sync.post_sync_gpu_s(model, moe, RECOMPUTE[rc] == "full") if model.is_moe else 0.0,
+        "kernels_post": _kept(
+            memo,
+            ("kernels_post", prec, ep),
+            lambda: host_sync.post_sync_kernels(*_kernel_args(model, sw, tp, sp, prec, ep)[2:]),
+        ),
         "expert_host": _kept(
             memo,
             ("expert_host", ep, prec),
             lambda: host_sync.expert_host_s(
                 model.moe_experts / max(ep, 1) if model.is_moe else 0.0,
                 model.moe_layers / model.layers,
-                prec in (FP8, MXFP8),
+                PRECISION[prec],
             ),
         ),
     }
@@ -579,7 +588,15 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     if host_sync.synchronises(sw, model) and host_sync.IN_STEP_TIME:
         # a host copy in each MoE layer's forward: the host-bound term per forward and backward (perf.host_sync)
         fix_layer = fix_layer + host_sync.extra_s(
-            t["kernels_fwd"], t["kernels"], t["fwd"], mean_layer, sw.elementwise_fused, t["expert_host"]
+            t["kernels_fwd"],
+            t["kernels"],
+            t["fwd"],
+            mean_layer,
+            sw.elementwise_fused,
+            t["expert_host"],
+            t["kernels_post"],
+            t["fwd_post"],
+            bool(sw.ep_a2a_overlap and ep_overlap.COMBINED_1F1B_IN_STEP_TIME),
         )
     if fixed_cost.IN_STEP_TIME:
         mean_layer = mean_layer + fix_layer
