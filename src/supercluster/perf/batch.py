@@ -44,6 +44,7 @@ from supercluster.perf import (
     interference,
     mtp_stage,
     pp_split,
+    zero3_prefetch,
 )
 from supercluster.perf import straggler as stragglers
 from supercluster.perf.comm import CollectiveModel, span_of
@@ -688,6 +689,21 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     # each backward (perf.fsdp)
     regather = (zero == 2) & sw.zero2_regather
     gathers = np.where(zero3, 2 * m, np.where(regather, m, 1.0))
+    # DeepSpeed ZeRO-3 prefetches under a live-parameter cap: the gathers it cannot issue ahead run on demand,
+    # serially, and full recompute gathers again unless the reuse distance kept them (perf.zero3_prefetch)
+    demand_share = np.zeros(n)
+    if sw.zero3_max_live_params > 0:
+        demand_share, passes = zero3_prefetch.shares(
+            model,
+            c.tp,
+            n_first,
+            c.rc == RECOMPUTE.index("full"),
+            sw.zero3_max_live_params,
+            sw.zero3_prefetch_bucket_params,
+            sw.zero3_max_reuse_params,
+        )
+        demand_share = np.where(zero3, demand_share, 0.0)
+        gathers = np.where(zero3, passes * m, gathers)
     gather = gather * gathers
     # FSDP1 under BACKWARD_POST gathers each unit for its backward only after the previous unit's gradients: those
     # m all-gathers run serially with the compute (perf.fsdp.backward_post_serial_s); the rest overlap as before
@@ -695,6 +711,10 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     serial_gather_s = np.where(post, fsdp.backward_post_serial_s(gather, gathers, m), 0.0)
     gather = gather - serial_gather_s
     overlap_gathers = np.where(post, gathers - m, gathers)
+    demand_s = demand_share * gather  # on demand: serial with the compute (perf.zero3_prefetch)
+    serial_gather_s = serial_gather_s + demand_s
+    gather = gather - demand_s
+    overlap_gathers = overlap_gathers * (1.0 - demand_share)
     params_all = params0 + expert0
     bucket_share = np.minimum(1.0, sw.dp_bucket_params / np.maximum(params_all, 1.0))
     sync_floor, gather_floor = sync * bucket_share, gather * bucket_share

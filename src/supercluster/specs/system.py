@@ -259,6 +259,31 @@ class SoftwareProfile(Spec):
             "(FSDP2's per-parameter sharding, split_with_sizes_copy); false: gathered in place (FSDP1, ZeRO)"
         ),
     )
+    zero3_max_live_params: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1e13,
+        description=(
+            "DeepSpeed ZeRO-3's stage3_max_live_parameters (elements): prefetch issues only what fits under it, "
+            "so gathers that do not fit run on demand, serially with the compute (perf.zero3_prefetch); 0: not "
+            "replayed (every gather prefetched, two passes per micro-batch)"
+        ),
+    )
+    zero3_prefetch_bucket_params: float = Field(
+        default=5e7,
+        gt=0.0,
+        le=1e13,
+        description="DeepSpeed ZeRO-3's stage3_prefetch_bucket_size (elements prefetched ahead per submodule)",
+    )
+    zero3_max_reuse_params: float = Field(
+        default=1e9,
+        ge=0.0,
+        le=1e13,
+        description=(
+            "DeepSpeed ZeRO-3's stage3_max_reuse_distance (elements of the trace within which a released "
+            "submodule's parameters are kept because they are used again)"
+        ),
+    )
     backward_post_prefetch: bool = Field(
         default=False,
         description=(

@@ -1,0 +1,154 @@
+"""DeepSpeed ZeRO-3's parameter prefetch, replayed: which all-gathers run serially with the compute.
+
+DeepSpeed 0.6's ZeRO-3 (``deepspeed/runtime/zero/partitioned_param_coordinator.py`` at v0.6.2) gathers the
+parameters of one submodule at a time, in the order it recorded on the first step (the *trace*), and overlaps a
+gather with the compute only when it was issued ahead, as a prefetch. ``fetch_sub_module`` does three things per
+submodule:
+
+1. it all-gathers the submodule's own parameters if they are not already there and waits for them ("kick off all
+   gather for params in the immediately required submodule ... wait for parameters in the immediately needed
+   submodule to become available"): a gather issued here runs serially with the compute;
+2. it prefetches the next parameters of the trace, but only up to ``min(max_n_available_params -
+   n_available_params, prefetch_bucket_sz)`` elements (``max_params_to_prefetch``; the loop ``while
+   self.__param_queue and numel_prefetching < max_params_to_prefetch`` pops at least one parameter whenever the
+   headroom is positive), where ``max_n_available_params`` is ``stage3_max_live_parameters`` and
+   ``n_available_params`` counts every gathered (or in-flight) parameter not yet released;
+3. after the submodule runs, ``release_sub_module`` frees its parameters unless they are used again within
+   ``stage3_max_reuse_distance`` elements of the trace (``__params_to_release``: "examine all modules within
+   `max_reuse_dist_in_numel` of the current step, if we see any of the candidate parameters to be released reoccur
+   while doing this, remove them from the set of parameters to release").
+
+So a submodule whose parameters nearly fill ``stage3_max_live_parameters`` leaves no headroom: the next submodule's
+gather is not prefetched and runs on demand, serially. Microsoft's Azure recipes (Megatron-DeepSpeed
+examples/azure/run-1t.sh and run-175b.sh, commit 62bc456, 2022-07-11) set ``"stage3_max_live_parameters": 3e9``,
+``"stage3_max_reuse_distance": 3e9`` and ``"stage3_prefetch_bucket_size": 5e7``: a 2T model's fused QKV matrix
+(3 x 32,768^2 = 3.2e9) and its FFN matrices (4 x 32,768^2 = 4.3e9) are each larger than the cap, a 1T model's FFN
+matrices (2.6e9) fill 87% of it, and with full recompute the parameters kept for reuse between a layer's recompute
+and its backward stay counted while the next ones would be prefetched.
+
+:func:`replay` walks the trace of one step (forward; then per layer, last first, the recompute forward under full
+recompute and the backward) with these three rules and returns the share of the gathered elements that were
+fetched on demand and the gathered elements per parameter (the passes: 2 without reuse, up to 3 with full
+recompute, fewer where the reuse distance keeps a module from its recompute to its backward). The step model
+(:mod:`supercluster.perf.batch`) books the on-demand share of the all-gather time as serial with the compute and
+overlaps the rest, as before. A prefetched gather is taken as hidden: whether one submodule's compute covers the
+next one's gather is left to the step model's overlap window.
+
+Modules of a Megatron GPT layer with parameters (Megatron-DeepSpeed ``ParallelAttention.query_key_value``,
+``.dense``, ``ParallelMLP.dense_h_to_4h``, ``.dense_4h_to_h``); the layer norms and biases are below
+``stage3_param_persistence_threshold`` (1e5 elements) and persist, so they are never gathered.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from supercluster.specs import ModelSpec
+
+
+def layer_modules(model: ModelSpec, tp: int = 1) -> tuple[float, ...]:
+    """Parameters per GPU of the four parameterised submodules of one dense layer, in forward order: the fused QKV
+    projection, the attention output projection, the FFN up projection (gate and up fused when gated) and the FFN
+    down projection, each divided by the tensor-parallel degree."""
+    out = float(model.heads * model.dhead * model.hidden)
+    qkv = float(model.attention_params) - out
+    down = float(model.hidden * model.ffn_hidden)
+    up = float(model.dense_ffn_params) - down
+    return tuple(p / tp for p in (qkv, out, up, down))
+
+
+def _trace(modules: tuple[float, ...], layers: int, recompute: bool) -> list[tuple[int, float]]:
+    """(parameter id, elements) of every submodule visit of one step: forward, then per layer (last first) the
+    recompute forward (full recompute) and the backward in reverse module order."""
+    k = len(modules)
+    visits = [(layer * k + j, modules[j]) for layer in range(layers) for j in range(k)]
+    for layer in reversed(range(layers)):
+        if recompute:
+            visits += [(layer * k + j, modules[j]) for j in range(k)]
+        visits += [(layer * k + j, modules[j]) for j in reversed(range(k))]
+    return visits
+
+
+@lru_cache(maxsize=256)
+def replay(
+    modules: tuple[float, ...],
+    layers: int,
+    recompute: bool,
+    max_live: float,
+    prefetch_bucket: float,
+    max_reuse: float,
+) -> tuple[float, float]:
+    """(on-demand share of the gathered elements, gathered elements per parameter) of one step of DeepSpeed 0.6
+    ZeRO-3 over ``layers`` layers of ``modules`` (module docstring: fetch, prefetch under the live-parameter cap,
+    release beyond the reuse distance)."""
+    trace = _trace(modules, layers, recompute)
+    size = {pid: n for pid, n in trace}
+    available: set[int] = set()
+    live = 0.0
+    queue = deque(range(len(trace)))
+    demand = gathered = 0.0
+    for step, (pid, numel) in enumerate(trace):
+        if pid not in available:  # not prefetched: gathered now, and waited for
+            available.add(pid)
+            live += numel
+            demand += numel
+            gathered += numel
+        while queue and queue[0] <= step:  # the current submodule's own entries leave the queue
+            queue.popleft()
+        headroom = min(max_live - live, prefetch_bucket)
+        taken = 0.0
+        while queue and taken < headroom:
+            nxt = trace[queue.popleft()][0]
+            taken += size[nxt]
+            if nxt not in available:
+                available.add(nxt)
+                live += size[nxt]
+                gathered += size[nxt]
+        # release unless used again within max_reuse elements of the trace ahead
+        traversed, reused = 0.0, False
+        for ahead_pid, ahead_numel in trace[step + 1 :]:
+            if traversed > max_reuse:
+                break
+            if ahead_pid == pid:
+                reused = True
+                break
+            traversed += ahead_numel
+        if not reused:
+            available.discard(pid)
+            live -= numel
+    params = float(sum(modules)) * layers
+    return (demand / gathered if gathered else 0.0), (gathered / params if params else 0.0)
+
+
+def shares(
+    model: ModelSpec,
+    tp: Any,
+    layers: Any,
+    full_recompute: Any,
+    max_live: float,
+    prefetch_bucket: float,
+    max_reuse: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(on-demand share, gathered elements per parameter) for each candidate layout (arrays of the
+    tensor-parallel degree, the first stage's layers and whether it recomputes fully), from :func:`replay` once per
+    distinct triple. MoE models are left at the step model's default (no on-demand share, two passes): their
+    experts' gathers run on their own groups and are not replayed here."""
+    tp_a, layers_a, rc_a = np.broadcast_arrays(
+        np.asarray(tp, dtype=np.int64), np.asarray(layers, dtype=float), np.asarray(full_recompute, dtype=bool)
+    )
+    share = np.zeros(tp_a.shape)
+    passes = np.full(tp_a.shape, 2.0)
+    if model.is_moe:
+        return share, passes
+    for key in set(zip(tp_a.ravel().tolist(), layers_a.ravel().tolist(), rc_a.ravel().tolist(), strict=True)):
+        t, n, rc = key
+        if n < 1:
+            continue
+        mask = (tp_a == t) & (layers_a == n) & (rc_a == rc)
+        s, p = replay(layer_modules(model, int(t)), int(n), bool(rc), max_live, prefetch_bucket, max_reuse)
+        share[mask], passes[mask] = s, p
+    return share, passes
