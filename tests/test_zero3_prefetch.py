@@ -4,7 +4,8 @@ traces, the Azure recipes' 1T and 2T layers, and the on-demand gathers entering 
 import pytest
 
 from supercluster import catalog
-from supercluster.perf import estimate, interference, zero3_prefetch
+from supercluster.perf import estimate, fsdp, interference, zero3_prefetch
+from supercluster.perf.comm import CollectiveModel, span_of
 from supercluster.specs import ModelSpec, ResolvedPlan, WorkloadSpec
 
 # one layer of four submodules of 3, 1, 4 and 4 elements; trace: forward M0 M1 M2 M3, backward M3 M2 M1 M0
@@ -78,3 +79,45 @@ def test_on_demand_gathers_enter_the_step_serially(monkeypatch):
     assert capped.compute_s == free.compute_s
     assert capped.dp_comm_s > free.dp_comm_s + 10.0
     assert capped.step_time_s - free.step_time_s == pytest.approx(capped.dp_comm_s - free.dp_comm_s, rel=1e-6)
+
+
+def test_calls_per_pass_by_hand():
+    """Four gathers per layer; reduce-scatters with a 9e7-element bucket: the Azure 175B layer's matrices (h =
+    12,288: 4.5e8, 1.5e8, 6.0e8, 6.0e8 elements) are each larger than the bucket, one call each; a 1,024-wide layer
+    (3.1e6, 1.0e6, 4.2e6, 4.2e6 = 1.26e7) shares one bucket: 1.26e7 / 9e7 = 0.14 of a call."""
+    ag, rs = zero3_prefetch.calls_per_pass(_gpt(12288, 96, 96), 1, 96, 9e7)
+    assert float(ag) == 384.0 and float(rs) == 384.0
+    _, rs_small = zero3_prefetch.calls_per_pass(_gpt(1024, 24, 16), 1, 24, 9e7)
+    assert float(rs_small) == pytest.approx(24 * 12 * 1024 * 1024 / 9e7)
+
+
+def test_offloaded_optimizer_serialises_the_reduce_scatters(monkeypatch):
+    """With the optimizer on the host (blocking gradient copy in the hook) every bucket's reduce-scatter is waited
+    for: the step grows by the reduce-scatters' time (one call per submodule, 4 x 160 calls sharing the 2T
+    model's fp16 gradients, 2.06e12 x 2 bytes), less the floor the overlapped profile already exposed."""
+    monkeypatch.setattr(interference, "IN_STEP_TIME", False)
+    plain = _azure_2t()
+    offload = _azure_2t(zero3_offload_grad_copy_sync=True)
+    model = _gpt(32768, 160, 128)
+    comm = CollectiveModel(catalog.system("dgx-a100-superpod", gpus=1024))
+    params = 12 * 32768**2 * 160 + 2 * 50257 * 32768  # layers' matrices, token embedding and (untied) head
+    _, rs_calls = zero3_prefetch.calls_per_pass(model, 1, 160, 9e7)
+    rs_s = float(fsdp.per_unit_s(comm.reduce_scatter, params * 2.0, rs_calls, span_of(1024, 1, 8)))
+    grown = offload.step_time_s - plain.step_time_s
+    assert 0.9 * rs_s < grown <= rs_s * (1 + 1e-9)
+    assert offload.compute_s == plain.compute_s
+
+
+def test_profiles_carry_the_recipes_zero3_settings():
+    """run-1t.sh / run-175b.sh ds_config: "stage3_max_live_parameters": 3e9, "stage3_max_reuse_distance": 3e9,
+    "stage3_prefetch_bucket_size": 5e7; only the 1T recipe offloads the optimizer."""
+    for name in ("deepspeed-zero3-2022", "deepspeed-zero3-2022-offload"):
+        sw = catalog.software(name)
+        assert (sw.zero3_max_live_params, sw.zero3_max_reuse_params, sw.zero3_prefetch_bucket_params) == (
+            3e9,
+            3e9,
+            5e7,
+        )
+    assert catalog.software("deepspeed-zero3-2022-offload").zero3_offload_grad_copy_sync
+    assert not catalog.software("deepspeed-zero3-2022").zero3_offload_grad_copy_sync
+    assert catalog.software("fsdp-2024").zero3_max_live_params == 0.0  # FSDP: no DeepSpeed coordinator

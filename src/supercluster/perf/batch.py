@@ -683,6 +683,11 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         unit_ag_s = fsdp.per_unit_s(comm.all_gather, params0 * p_bytes, units, dp_span)
         sync = np.where(reduce_scattered, unit_rs_s + comm.reduce_scatter(exp_bytes, edp_span), sync)
         gather = np.where(sharded, unit_ag_s + comm.all_gather(expert0 * p_bytes, edp_span), gather)
+    replayed = sw.zero3_max_live_params > 0 and not model.is_moe
+    if replayed:  # DeepSpeed ZeRO-3: one gather per submodule, one reduce-scatter per bucket (perf.zero3_prefetch)
+        ag_calls, rs_calls = zero3_prefetch.calls_per_pass(model, c.tp, n_first, sw.dp_bucket_params)
+        sync = np.where(reduce_scattered, fsdp.per_unit_s(comm.reduce_scatter, grad_bytes, rs_calls, dp_span), sync)
+        gather = np.where(sharded, fsdp.per_unit_s(comm.all_gather, params0 * p_bytes, ag_calls, dp_span), gather)
     zero2, zero3 = zero >= 2, zero >= 3
     sync = np.where(zero2, sync * m, sync)  # sharded gradients are reduced after every micro-batch
     # parameters gathered for every forward and backward (ZeRO-3), or for every forward where ZeRO-2 frees them after
@@ -735,11 +740,15 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         gather_floor = np.where(chunked, chunk_sync.floor_s(gather, f_stage, gather_floor, vpp), gather_floor)
     else:
         chunked = np.zeros(n, dtype=bool)
+    # DeepSpeed ZeRO-3 with the optimizer offloaded: the backward waits for each bucket's reduce-scatter, which
+    # runs serially with the compute (perf.zero3_prefetch)
+    serial_sync = zero3 & sw.zero3_offload_grad_copy_sync
     if sw.dp_overlap:
         window = n_first * t["bwd_rc"] * np.where(zero2, m, 1.0)
         window = np.where(chunked, chunk_sync.window_s(n_first * t["bwd_rc"], c.pp, vpp), window)
-        sync_exposed = interference.exposed_s(sync, window, sync_floor, slowdown=0.0)
-        slowed = slowed + interference.exposed_s(sync, window, sync_floor) - sync_exposed
+        overlapped = interference.exposed_s(sync, window, sync_floor, slowdown=0.0)
+        slowed = slowed + np.where(serial_sync, 0.0, interference.exposed_s(sync, window, sync_floor) - overlapped)
+        sync_exposed = np.where(serial_sync, sync, overlapped)
     else:
         sync_exposed = sync
     if sw.param_gather_overlap:

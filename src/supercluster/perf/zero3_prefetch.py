@@ -152,3 +152,21 @@ def shares(
         s, p = replay(layer_modules(model, int(t)), int(n), bool(rc), max_live, prefetch_bucket, max_reuse)
         share[mask], passes[mask] = s, p
     return share, passes
+
+
+def calls_per_pass(model: ModelSpec, tp: Any, layers: Any, bucket: float) -> tuple[np.ndarray, np.ndarray]:
+    """(all-gather calls, reduce-scatter calls) of one pass over ``layers`` dense layers under DeepSpeed ZeRO-3.
+
+    Gathers: one ``all_gather_coalesced`` per parameterised submodule (``fetch_sub_module`` gathers
+    ``iter_params(current_submodule)`` in one call), four per layer (:func:`layer_modules`). Reduce-scatters: the
+    gradients fill a bucket of ``reduce_bucket_size`` elements, flushed before a gradient that would overflow it
+    (stage3.py ``reduce_independent_p_g_buckets_and_remove_grads``: "if self.elements_in_ipg_bucket +
+    param.ds_numel > self.reduce_bucket_size: self.__reduce_and_partition_ipg_grads()"), so a submodule at least
+    as large as the bucket is one call of its own and smaller ones share calls::
+
+        reduce-scatter calls per layer = sum_j min(1, n_j / bucket)"""
+    tp_a, layers_a = np.broadcast_arrays(np.asarray(tp, dtype=np.int64), np.asarray(layers, dtype=float))
+    per_layer = np.zeros(tp_a.shape)
+    for t in set(tp_a.ravel().tolist()):
+        per_layer[tp_a == t] = sum(min(1.0, n / bucket) for n in layer_modules(model, int(t)))
+    return 4.0 * layers_a, per_layer * layers_a

@@ -284,6 +284,14 @@ class SoftwareProfile(Spec):
             "submodule's parameters are kept because they are used again)"
         ),
     )
+    zero3_offload_grad_copy_sync: bool = Field(
+        default=False,
+        description=(
+            "DeepSpeed ZeRO-3 with offload_optimizer copies each reduced gradient partition to the host with a "
+            "blocking copy inside the gradient hook, so the backward waits for every bucket's reduce-scatter: "
+            "the reduce-scatters run serially with the compute (perf.zero3_prefetch)"
+        ),
+    )
     backward_post_prefetch: bool = Field(
         default=False,
         description=(
