@@ -34,6 +34,34 @@ recompute, fewer where the reuse distance keeps a module from its recompute to i
 overlaps the rest, as before. A prefetched gather is taken as hidden: whether one submodule's compute covers the
 next one's gather is left to the step model's overlap window.
 
+Two more behaviours of the same code, priced alongside (``batch``):
+
+- One collective per submodule (:func:`calls_per_pass`): each parameterised submodule is gathered with its own
+  ``all_gather_coalesced`` call and each reduce bucket is one reduce-scatter, so a pass pays NCCL's latency per
+  call (``fsdp.per_unit_s``), as FSDP's units do; at 1,024 ranks a ring call's latency is milliseconds.
+- With the optimizer offloaded to the host (``offload_optimizer``), ``__partition_grads`` copies each reduced
+  gradient partition into the host's fp32 buffer with a blocking ``copy_`` inside the gradient hook, on the
+  thread that launches the backward's kernels: the backward waits for every bucket's reduce-scatter, which then
+  runs serially with the compute (``SoftwareProfile.zero3_offload_grad_copy_sync``).
+
+Not priced, and why (read in the same code): every submodule's pre-forward and pre-backward hook, parameterised
+or not, ends ``fetch_sub_module`` with ``torch.cuda.current_stream().wait_stream(self.__allgather_stream)``, so a
+prefetched gather hides only behind the one submodule's compute between its issue and the next hook (depth one),
+not behind the whole pass the step model's window allows. At the bundled rows' micro-batches (8,192 tokens and
+more per GPU) each matrix multiply still covers the next matrix's gather; it matters at 1-4 sequences per GPU,
+which the post's figures show (its Figures 5-7: TFLOPs/GPU 50-77 at one sequence per GPU against 157-204 at 8-32).
+
+Accuracy at the time of landing (validate all, before and after; no constant fitted, every setting the recipes'):
+all 749 predicted rows 8.17% -> 8.14% in sample, leave-one-source-out 8.27% -> 8.23%; the FP16 group 6.20% ->
+5.92%; the 256-2,047 band's signed mean +2.06% -> +2.00%; the Azure post's 1T/2T table 44.0% -> 32.5% (1T +39.6%
+-> +32.8%, 2T +48.4% -> +32.2%: the 2T's on-demand gathers took the gap between the two), its 175B row +11.5% ->
++11.3%; the published set unchanged (3.60% / 3.73%); no other row moves (only these profiles carry the fields).
+Both offloaded rows still read a third too fast; the post's micro-batch sweeps (Figures 5b, 6 and 7) put the
+step at about compute + a per-step cost that does not shrink with the micro-batch and grows with the GPU count
+(175B at 1,024 sequence length: about 8 s at 128 GPUs, 20 s at 1,024), the size of the whole step's ZeRO-3
+traffic as ``comm`` prices it, as if none of it overlapped; which code path serialises it beyond the above is
+not identified, so it is not priced.
+
 Modules of a Megatron GPT layer with parameters (Megatron-DeepSpeed ``ParallelAttention.query_key_value``,
 ``.dense``, ``ParallelMLP.dense_h_to_4h``, ``.dense_4h_to_h``); the layer norms and biases are below
 ``stage3_param_persistence_threshold`` (1e5 elements) and persist, so they are never gathered.
