@@ -119,6 +119,14 @@ def replay(
     live = 0.0
     queue = deque(range(len(trace)))
     demand = gathered = 0.0
+    prefix = [0.0]  # prefix[k]: elements of visits 0 .. k-1
+    for _, n in trace:
+        prefix.append(prefix[-1] + n)
+    next_use: list[int | None] = [None] * len(trace)
+    seen: dict[int, int] = {}
+    for k in range(len(trace) - 1, -1, -1):
+        next_use[k] = seen.get(trace[k][0])
+        seen[trace[k][0]] = k
     for step, (pid, numel) in enumerate(trace):
         if pid not in available:  # not prefetched: gathered now, and waited for
             available.add(pid)
@@ -136,15 +144,10 @@ def replay(
                 available.add(nxt)
                 live += size[nxt]
                 gathered += size[nxt]
-        # release unless used again within max_reuse elements of the trace ahead
-        traversed, reused = 0.0, False
-        for ahead_pid, ahead_numel in trace[step + 1 :]:
-            if traversed > max_reuse:
-                break
-            if ahead_pid == pid:
-                reused = True
-                break
-            traversed += ahead_numel
+        # release unless used again within max_reuse elements of the trace ahead: the elements of the visits
+        # strictly between this one and the parameter's next visit must not exceed it
+        nxt_use = next_use[step]
+        reused = nxt_use is not None and prefix[nxt_use] - prefix[step + 1] <= max_reuse
         if not reused:
             available.discard(pid)
             live -= numel
