@@ -52,10 +52,10 @@ more per GPU) each matrix multiply still covers the next matrix's gather; it mat
 which the post's figures show (its Figures 5-7: TFLOPs/GPU 50-77 at one sequence per GPU against 157-204 at 8-32).
 
 Accuracy at the time of landing (validate all, before and after; no constant fitted, every setting the recipes'):
-all 749 predicted rows 8.17% -> 8.14% in sample, leave-one-source-out 8.27% -> 8.23%; the FP16 group 6.20% ->
-5.92%; the 256-2,047 band's signed mean +2.06% -> +2.00%; the Azure post's 1T/2T table 44.0% -> 32.5% (1T +39.6%
+all 749 predicted rows 7.66% -> 7.63% in sample, leave-one-source-out 8.09% -> 8.06%; the FP16 group 6.20% ->
+5.92%; the 256-2,047 band's signed mean +0.68% -> +0.61%; the Azure post's 1T/2T table 44.0% -> 32.5% (1T +39.6%
 -> +32.8%, 2T +48.4% -> +32.2%: the 2T's on-demand gathers took the gap between the two), its 175B row +11.5% ->
-+11.3%; the published set unchanged (3.60% / 3.73%); no other row moves (only these profiles carry the fields).
++11.3%; the published set unchanged (3.83% / 3.93%); no other row moves (only these profiles carry the fields).
 Both offloaded rows still read a third too fast; the post's micro-batch sweeps (Figures 5b, 6 and 7) put the
 step at about compute + a per-step cost that does not shrink with the micro-batch and grows with the GPU count
 (175B at 1,024 sequence length: about 8 s at 128 GPUs, 20 s at 1,024), the size of the whole step's ZeRO-3
