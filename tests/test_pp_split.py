@@ -69,3 +69,62 @@ def test_default_split_is_balanced():
     from supercluster.specs import SoftwareProfile
 
     assert SoftwareProfile.model_fields["pp_split"].default == "balanced"
+
+
+def test_accounted_split_by_hand():
+    """Both account_for_* flags (Llama 3.1 405B, NeMo and Megatron-Bridge recipes): 126 + 2 = 128 layers over 8 ranks
+    is 16 each, the first rank building 16 - 1 = 15 decoder layers beside the embedding and the last 15 beside the
+    loss: 15 + 6 x 16 + 15 = 126. The embedding's and the head's real costs (0.1, 3.9) do not enter."""
+    sw = catalog.software("nemo-2024-accounted")
+    assert sw.pp_split == "accounted" and sw.pp_accounted_layers == (1, 1)
+    assert pp_split.stage_extras(sw, 0.1, 3.9) == (1.0, 1.0)
+    assert stage_split(126, 8, *pp_split.stage_extras(sw, 0.1, 3.9)) == (15, 16, 16, 16, 16, 16, 16, 15)
+    bridge = catalog.software("megatron-bridge-accounted-pp-2025")
+    # pp 16: 128 / 16 = 8, so 7 + 14 x 8 + 7 = 126
+    assert stage_split(126, 16, *pp_split.stage_extras(bridge, 0.0, 0.0)) == (7,) + (8,) * 14 + (7,)
+
+
+def test_nemo_deepseek_first_last_counts_by_hand():
+    """NeMo v2.3 pretrain_deepseek_v3.py: middle = 64 // pp, first = middle - 1, last = middle - 2 for 61 layers:
+    pp 4 -> 15/16/16/14 (15 + 32 + 14 = 61); pp 8 -> 7/8 x 6/6 (7 + 48 + 6 = 61); pp 16 -> 3/4 x 14/2."""
+    sw = catalog.software("nemo-2024-dsv3-first-last")
+    extras = pp_split.stage_extras(sw, 0.1, 5.0)
+    assert extras == (1.0, 2.0)
+    assert stage_split(61, 4, *extras) == (15, 16, 16, 14)
+    assert stage_split(61, 8, *extras) == (7, 8, 8, 8, 8, 8, 8, 6)
+    assert stage_split(61, 16, *extras) == (3,) + (4,) * 14 + (2,)
+
+
+def test_stack_defaults():
+    """Megatron-LM 2021 and NeMo split uniformly unless a recipe says otherwise; Megatron-Bridge's base profile keeps
+    the balanced split its MoE recipes' explicit layouts approximate."""
+    assert catalog.software("megatron-lm-2021").pp_split == "uniform"
+    assert catalog.software("nemo-2024").pp_split == "uniform"
+    assert catalog.software("nemo-2024-sequential").pp_split == "uniform"
+    assert catalog.software("megatron-bridge-2025").pp_split == "balanced"
+    assert catalog.software("megatron-bridge-deepep-2025").pp_split == "balanced"
+
+
+def _automodel_rank_layers(layers: int, pp: int, virtual_stages: int) -> list[int]:
+    """AutoModel's split written out stage by stage (generate_hf_model_fqn_per_model_part, loop-style ranks)."""
+    base, extra = divmod(layers, virtual_stages)
+    per_stage = [base + (1 if s < extra else 0) for s in range(virtual_stages)]
+    return [sum(per_stage[r::pp]) for r in range(pp)]
+
+
+def test_automodel_front_loaded_split_by_hand():
+    """DeepSeek-V3 (61 layers) on PP 4 with layers_per_stage 2: ceil(61 / 2) = 31 stages, rounded down to 28; 61 =
+    28 x 2 + 5, stages 0-4 hold 3, so rank 0 (stages 0, 4, ..., 24) holds 2 x 7 + 2 = 16 and ranks 1-3 hold 15.
+    Kimi K2 (61) on PP 8: 24 stages, 61 = 24 x 2 + 13, ranks 0-4 hold 8 and ranks 5-7 hold 7."""
+    sw = catalog.software("automodel-2025")
+    assert sw.pp_split == "uniform-front"
+    assert _automodel_rank_layers(61, 4, 28) == [16, 15, 15, 15]
+    assert pp_split.stage_layers(sw, 61, 4, 0.1, 1.5) == (16, 15, 15, 15)
+    assert _automodel_rank_layers(61, 8, 24) == [8, 8, 8, 8, 8, 7, 7, 7]
+    assert pp_split.stage_layers(sw, 61, 8, 0.1, 1.5) == (8, 8, 8, 8, 8, 7, 7, 7)
+    # the per-rank counts do not depend on the number of virtual stages (a multiple of pp)
+    for stages in (8, 16, 32):
+        assert tuple(_automodel_rank_layers(61, 4, stages)) == pp_split.stage_layers(sw, 61, 4, 0.0, 0.0)
+    # Megatron-Core's splits go through the balancing split with their own extras
+    nemo = catalog.software("nemo-2024")
+    assert pp_split.stage_layers(nemo, 80, 4, 0.1, 1.3) == (20, 20, 20, 20)

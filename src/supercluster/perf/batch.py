@@ -58,7 +58,7 @@ from supercluster.perf.memory import (
     layer_activation_bytes,
     memory_total,
 )
-from supercluster.perf.pipeline import schedule_bubble, stage_split
+from supercluster.perf.pipeline import schedule_bubble
 from supercluster.perf.wan import SYNC_NAMES
 from supercluster.perf.wan import exposed_s as wan_exposed_s
 from supercluster.specs import ModelSpec, ResolvedPlan, SoftwareProfile, SystemSpec, WorkloadSpec
@@ -549,7 +549,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     pair_code = inner * 65536 + c.pp
     pairs, pair_idx = _group(pair_code)
     # the ends' extra work in layers of each (inner key, pp) pair, as numpy arrays: the same float64 arithmetic per
-    # pair that a loop over them does, then one split per pair (pipeline.stage_split, memoised)
+    # pair that a loop over them does, then one split per pair (pp_split.stage_layers)
     k_inner, stages = np.divmod(pairs, 65536)
     ml = table[k_inner, 0] * (1 - share) + table[k_inner, 1] * share
     first_extra = (table[k_inner, _INNER_FIELDS.index("emb_s")] / ml).tolist()
@@ -560,8 +560,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     last_extra = (last_work_s / ml).tolist()
     # the split balances those extras only where the stack's layout does (perf.pp_split)
     splits = [
-        stage_split(L, p, *pp_split.stage_extras(sw, f, x))
-        for p, f, x in zip(stages.tolist(), first_extra, last_extra, strict=True)
+        pp_split.stage_layers(sw, L, p, f, x) for p, f, x in zip(stages.tolist(), first_extra, last_extra, strict=True)
     ]
     n_first = np.array([s[0] for s in splits], dtype=float)[pair_idx]
     n_last = np.array([s[-1] for s in splits], dtype=float)[pair_idx]

@@ -125,6 +125,10 @@ class SystemSpec(Spec):
         return -(-self.gpus // self.gpus_per_node)
 
 
+# decoder layers one end stage gives up under an accounted pipeline split (SoftwareProfile.pp_accounted_layers)
+_EndLayers = Annotated[int, Field(ge=0, le=16)]
+
+
 class SoftwareProfile(Spec):
     """What the training stack does: kernels, overlap, gradient precision.
 
@@ -376,12 +380,21 @@ class SoftwareProfile(Spec):
             "layers are split without it and the block is added to the last stage"
         ),
     )
-    pp_split: Literal["balanced", "uniform"] = Field(
+    pp_split: Literal["balanced", "uniform", "accounted", "uniform-front"] = Field(
         default="balanced",
         description=(
             "how the stack splits the layers over pipeline stages (perf.pp_split): balanced against the embedding's "
             "and the output head's work (fewer layers on the end stages), or uniform (Megatron-Core's split when a "
-            "recipe sets no layout and no account_for_*_in_pipeline_split flag)"
+            "recipe sets no layout and no account_for_*_in_pipeline_split flag), or accounted (both flags set: the "
+            "embedding and the loss count as one layer each), or uniform-front (NeMo AutoModel: even, the spare layers "
+            "on the first ranks)"
+        ),
+    )
+    pp_accounted_layers: tuple[_EndLayers, _EndLayers] = Field(
+        default=(1, 1),
+        description=(
+            "under pp_split accounted, the decoder layers the first and the last stage give up to the embedding "
+            "and to the head (Megatron-Core's two account_for_* flags: one each; perf.pp_split)"
         ),
     )
     schedules: list[str] = Field(default_factory=lambda: ["1f1b"], description="pipeline schedules the stack has")
