@@ -35,8 +35,9 @@ Verdict on the bundled set (2026-12-01, main at f034d31):
   (an estimate: even one all-reduce per layer, micro-batch and direction, 16 x 32 x 2 = 1,024 per step of the 405B
   rows at about 30 us each, is about 30 ms of a 6.1 s step, 0.5%), and TE's Blackwell non-TN FP8 GEMMs (no
   transpose copies) are already in TE 2.1 (transformer_engine/pytorch/csrc/extensions/quantizer.cpp: "bool
-  create_transpose = columnwise_usage && !non_tn_fp8_gemm_supported();"; the NeMo commit's requirements/manifest.json
-  pins TE bee4649, March 2025, between v2.1 and v2.2), so the gap is not a quantization kernel the older stack ran.
+  create_transpose = columnwise_usage && !non_tn_fp8_gemm_supported();"; the CI build manifest of the NeMo commit,
+  requirements/manifest.json, pins TE bee4649, March 2025, between v2.1 and v2.2), so the gap is not a quantization
+  kernel the older stack ran.
 - The FP8 fraction is a shared whole-set constant (scripts/refit_fp8.py). Setting the family's to the pairs' 0.454
   (what-if, not landed): all rows 8.11% -> 8.56% (leave-one-source-out column 8.25% -> 8.29%), FP8 dense 8.60% ->
   9.99%, FP8 MoE 15.37% -> 14.54%, MXFP8 dense 9.61% -> 21.09%; the DGX Cloud Nemotron and Llama 4 GB200 tables
