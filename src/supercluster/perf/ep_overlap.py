@@ -45,24 +45,24 @@ all-to-all itself slowing beside the computation, the warm-up and cool-down micr
 out.
 
 Hopper: the all-to-all waits behind a running GEMM. Before Blackwell a communication kernel issued on another stream
-cannot start while a persistent GEMM holds every SM; it runs when that GEMM ends. Megatron-Bridge says so where it
-picks CUDA_DEVICE_MAX_CONNECTIONS (scripts/performance/perf_plugins.py, _set_num_cuda_device_max_connections, at
-v0.2.0 = 25.11, commit 717c62d, and 26.04.01, 406d3be): on "Hopper or earlier generation GPUs" it sets 1 connection
-"to enforce kernel queuing order from host to execution order on GPU. This is needed to schedule a communication
-kernel before the overlapping persistent GEMM kernel. Otherwise, communication kernel will be pushed to the end of the
-GEMM kernel, failing to overlap the kernels", but not when moe_a2a_overlap is on (8 connections, 32 with DeepEP or
-HybridEP), which the combined 1F1B needs (Megatron-LM docs/user-guide/features/moe_a2a_overlap.md at fc81b209:
-"CUDA_DEVICE_MAX_CONNECTIONS > 1 lets compute and communication streams make progress concurrently"; "On Blackwell
-and newer architectures the previous TP/CP requirement for CUDA_DEVICE_MAX_CONNECTIONS=1 no longer applies"; "A
-persistent compute kernel that occupies every SM can prevent the communication kernel from being scheduled"). On
-SM 9.x and earlier (:func:`gemm_blocks_comm`) the combined 1F1B's all-to-alls therefore cover only the paired chunk's
-kernels other than its GEMMs (attention core, norms, activations, permutations; the Bridge also gives Transformer
-Engine's norm kernels an SM margin, NVTE_FWD/BWD_LAYERNORM_SM_MARGIN = 16, "to support the overlap with LayerNorm
+cannot start while a persistent GEMM holds every SM; it runs when that GEMM ends. Megatron-Bridge says so where it picks
+CUDA_DEVICE_MAX_CONNECTIONS (scripts/performance/perf_plugins.py, _set_num_cuda_device_max_connections, at v0.2.0 =
+25.11, commit 717c62d, and 26.04.01, 406d3be): on "Hopper or earlier generation GPUs" it sets 1 connection "to enforce
+kernel queuing order from host to execution order on GPU. This is needed to schedule a communication kernel before the
+overlapping persistent GEMM kernel. Otherwise, communication kernel will be pushed to the end of the GEMM kernel,
+failing to overlap the kernels", but not when moe_a2a_overlap is on (8 connections, 32 with DeepEP or HybridEP), which
+the combined 1F1B needs (Megatron-LM docs/user-guide/features/moe_a2a_overlap.md at fc81b209:
+"CUDA_DEVICE_MAX_CONNECTIONS > 1 lets compute and communication streams make progress concurrently"; "On Blackwell and
+newer architectures the previous TP/CP requirement for CUDA_DEVICE_MAX_CONNECTIONS=1 no longer applies"; "A persistent
+compute kernel that occupies every SM can prevent the communication kernel from being scheduled"). On SM 9.x and earlier
+(:func:`gemm_blocks_comm`) the combined 1F1B's all-to-alls therefore cover only the paired chunk's kernels other than
+its GEMMs (attention core, norms, activations, permutations; the Bridge also gives Transformer Engine's norm kernels an
+SM margin, NVTE_FWD/BWD_LAYERNORM_SM_MARGIN = 16, 20 with DeepEP or HybridEP, "to support the overlap with LayerNorm
 kernel"): :func:`hidden_s` with ``gemm_blocks``. Not applied to DualPipe: DeepSeek-V3 runs its own GEMM and
-communication kernels on SMs partitioned between them (arXiv:2412.19437, section 3.2.2: 20 SMs for communication),
-so its GEMMs never hold the communication's SMs. Uncertainty: attention kernels that are persistent too (cuDNN or
-FlashAttention-3 on Hopper) would block as well, and a GEMM that launches while an all-to-all holds its SMs runs
-on the rest; neither is priced.
+communication kernels on SMs partitioned between them (arXiv:2412.19437, section 3.2.2: 20 SMs for communication), so
+its GEMMs never hold the communication's SMs. Uncertainty: attention kernels that are persistent too (cuDNN or
+FlashAttention-3 on Hopper) would block as well, and a GEMM that launches while an all-to-all holds its SMs runs on the
+rest; neither is priced.
 
 Fill and drain: only steady-state passes are paired. The combined 1F1B pairs "the forward of microbatch i+1 with
 the backward of microbatch i"; "The first forward and final backward remain exposed fill/drain phases", and with
