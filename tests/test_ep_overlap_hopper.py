@@ -57,14 +57,21 @@ def _zoo_pair() -> dict[str, float]:
 
 def test_hopper_rule_shrinks_what_the_overlap_buys_on_the_modelzoo_pair(monkeypatch):
     """The ModelZoo table measured 19.7 s without and 17.6 s with the overlap (2.1 s, best_practice/qwen3/readme.md
-    at e865051); the model credited 5.9 s before the rule. With it the credit is smaller and still positive."""
-    ruled = _zoo_pair()
-    monkeypatch.setattr(ep_overlap, "PROGRAM_ORDER_SM_ARCH", 0)  # no card blocks: the rule off
+    at e865051); the model credits 5.9 s without the rule. With it the credit is smaller and still positive."""
     free = _zoo_pair()
+    monkeypatch.setattr(ep_overlap, "GEMM_BLOCK_IN_STEP_TIME", True)
+    ruled = _zoo_pair()
     assert ruled["plain"] == pytest.approx(free["plain"])  # no overlap: untouched
     gain_ruled, gain_free = ruled["plain"] - ruled["overlap"], free["plain"] - free["overlap"]
     assert 0.0 < gain_ruled < 0.8 * gain_free
     assert gain_free > 2.5 * 2.1 and gain_ruled < 2.5 * 2.1
+
+
+def test_neither_term_is_in_the_step_time_by_the_protocols_verdict(monkeypatch):
+    assert not ep_overlap.GEMM_BLOCK_IN_STEP_TIME and not ep_overlap.FILL_DRAIN_IN_STEP_TIME
+    base = _zoo_pair()
+    monkeypatch.setattr(ep_overlap, "PROGRAM_ORDER_SM_ARCH", 0)  # no card blocks
+    assert _zoo_pair()["overlap"] == pytest.approx(base["overlap"])
 
 
 def test_fill_and_drain_switch_prices_the_unpaired_passes(monkeypatch):

@@ -584,7 +584,8 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     dual = sched == 3
     # DualPipe overlaps one micro-batch's all-to-all with another's computation (DeepSeek-V3, 3.2.1), and so does
     # Megatron-Core's combined 1F1B where the stack turns it on, once the protocol lets it land (perf.ep_overlap)
-    # (before Blackwell the combined 1F1B's all-to-alls wait behind GEMMs; it pairs only its steady-state passes)
+    # (before Blackwell the combined 1F1B's all-to-alls wait behind GEMMs, and it pairs only its steady-state passes:
+    # both priced only where the protocol lets them land, perf.ep_overlap)
     combined = ~dual
     paired = 1.0
     if ep_overlap.FILL_DRAIN_IN_STEP_TIME:
@@ -597,7 +598,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         sw.ep_comm_sms,
         t["gemm_fwd"],
         t["gemm_fb"],
-        combined & ep_overlap.gemm_blocks_comm(acc.sm_arch),
+        combined & (ep_overlap.GEMM_BLOCK_IN_STEP_TIME and ep_overlap.gemm_blocks_comm(acc.sm_arch)),
         paired,
     )
     mean_layer = mean_layer - ep_hidden
