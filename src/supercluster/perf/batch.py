@@ -299,6 +299,8 @@ _INNER_FIELDS = (
     "p2p_bytes",
     "p2p_ag",
     "kernels",
+    "gemm_fwd",
+    "gemm_fb",
 )
 
 
@@ -374,6 +376,9 @@ def inner_terms(
         "ep_s": mix(dense.ep_comm_s, moe.ep_comm_s),
         "bwd_rc": mix(dense.bwd_s + dense.recompute_s, moe.bwd_s + moe.recompute_s),
         "fwd": mix(dense.fwd_s, moe.fwd_s),
+        # the GEMMs of the forward and of forward + backward (perf.ep_overlap: what an all-to-all cannot run beside)
+        "gemm_fwd": mix(dense.fwd_gemm_s, moe.fwd_gemm_s),
+        "gemm_fb": mix(dense.fwd_gemm_s + dense.bwd_gemm_s, moe.fwd_gemm_s + moe.bwd_gemm_s),
         "model_flops_layers": (model.layers - n_moe) * dense.model_flops + n_moe * moe.model_flops,
         "hw_flops_layers": (model.layers - n_moe) * dense.hw_flops + n_moe * moe.hw_flops,
         "head_fb": head_f + head_b,
@@ -578,8 +583,22 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     dual = sched == 3
     # DualPipe overlaps one micro-batch's all-to-all with another's computation (DeepSeek-V3, 3.2.1), and so does
     # Megatron-Core's combined 1F1B where the stack turns it on, once the protocol lets it land (perf.ep_overlap)
+    # (before Blackwell the combined 1F1B's all-to-alls wait behind GEMMs, and it pairs only its steady-state passes:
+    # both priced only where the protocol lets them land, perf.ep_overlap)
+    combined = ~dual
+    paired = 1.0
+    if ep_overlap.FILL_DRAIN_IN_STEP_TIME:
+        paired = np.where(combined, ep_overlap.paired_share(workload.global_batch / (c.dp * c.mb), c.pp, c.vpp), 1.0)
     ep_hidden = ep_overlap.hidden_s(
-        t["ep_s"], t["fwd"], t["fb"], ep_overlap.overlapped(dual, sw.ep_a2a_overlap), sw.ep_comm_sms
+        t["ep_s"],
+        t["fwd"],
+        t["fb"],
+        ep_overlap.overlapped(dual, sw.ep_a2a_overlap),
+        sw.ep_comm_sms,
+        t["gemm_fwd"],
+        t["gemm_fb"],
+        combined & (ep_overlap.GEMM_BLOCK_IN_STEP_TIME and ep_overlap.gemm_blocks_comm(acc.sm_arch)),
+        paired,
     )
     mean_layer = mean_layer - ep_hidden
     # fixed per-kernel costs of a layer and micro-batch (perf.fixed_cost): in the stage times when the protocol let
