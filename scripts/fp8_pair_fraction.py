@@ -12,7 +12,7 @@ predicted speed rises monotonically with the fraction, so the root is unique whe
 
 Reading it. The model's sustained FP8:BF16 GEMM rate ratio of a card is ``2 f8 / f16`` (the FP8 peak is twice the
 BF16 one on Hopper and Blackwell), before the FP8 quantization overhead (``fp8_overhead_fraction``, 0.10 on both):
-Hopper SXM 2 x 0.63 / 0.690 = 1.83, Blackwell 2 x 0.565 / 0.517 = 2.19 (:func:`gemm_rate_ratio`). A table whose
+Hopper SXM 2 x 0.63 / 0.690 = 1.83, Blackwell 2 x 0.565 / 0.529 = 2.14 (:func:`gemm_rate_ratio`). A table whose
 implied ``f8`` sits near the catalog's is priced consistently; a table whose implied ``f8`` is far below it measured
 a smaller FP8 speed-up than the model gives that card.
 
@@ -20,10 +20,11 @@ Verdict on the bundled set (2026-12-01, main at f034d31):
 
 - DGX Cloud GB200 tables of the NeMo 25.04 container (Llama 3.1 405B, Nemotron-4 340B weak and strong, Llama 4
   Maverick; 12 pairs): implied FP8 fraction 0.413-0.470, median 0.454 (table medians 0.468, 0.454, 0.413), an FP8:BF16
-  GEMM rate ratio of 1.75 against the catalog's 2.19 (Hopper's is 1.83). The same README (llama3.1, v25.05.01,
-  container 25.04.01) prints an H100 pair of the same recipe script: it implies 0.649 (catalog 0.63). Over all
-  92 H100 SXM pairs of the DGX Cloud tables the median is 0.633 (table medians 0.560-0.712): Hopper is priced
-  consistently, the GB200 FP8 speed-up of that era is Hopper's, not the catalog's Blackwell one.
+  GEMM rate ratio of 1.75 against the catalog's 2.19 of that day (BF16 0.517; Hopper's is 1.83). The same README
+  (llama3.1, v25.05.01, container 25.04.01) prints an H100 pair of the same recipe script: it implies 0.649
+  (catalog 0.63). Over all 92 H100 SXM pairs of the DGX Cloud tables the median is 0.633 (table medians
+  0.560-0.712): Hopper is priced consistently, the GB200 FP8 speed-up of that era is Hopper's, not the
+  catalog's Blackwell one.
 - Megatron-Bridge GB200 MoE pairs (BF16 / MXFP8, 26.04.01): 0.475 and 0.656 (median 0.566, the catalog's value).
 - The recipes were read at the versions measured (NVIDIA/dgxc-benchmarking v25.05.01 llama3.1, nemotron and llama4
   launch.sh and setup.sh; their NeMo commits 6f2c6fd, b4148d2 and 7a8f1cc, scripts/performance): BF16 and FP8 run
