@@ -343,7 +343,7 @@ def inner_terms(
     def cost(moe: bool) -> LayerCost:
         # a dense layer reads neither ep nor etp (perf.layer: every expert term is under ``moe``)
         part_key = ("layer", True, tp, cp, mb, sp, prec, ep, etp) if moe else ("layer", False, tp, cp, mb, sp, prec)
-        parts = _kept(memo, part_key, lambda: layer_parts(model, plan, seq, acc, sw, comm, moe))
+        parts = _kept(memo, part_key, lambda: layer_parts(model, plan, seq, acc, sw, comm, moe, memo))
         return finish(parts, plan.recompute, model.is_mla, sw)
 
     dense = cost(False)
