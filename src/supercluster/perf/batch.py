@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -56,7 +57,7 @@ from supercluster.perf.memory import (
     layer_activation_bytes,
     memory_total,
 )
-from supercluster.perf.pipeline import schedule_bubble, stage_split
+from supercluster.perf.pipeline import rounded_extra, schedule_bubble, split_rounded
 from supercluster.perf.wan import SYNC_NAMES
 from supercluster.perf.wan import exposed_s as wan_exposed_s
 from supercluster.specs import ModelSpec, ResolvedPlan, SoftwareProfile, SystemSpec, WorkloadSpec
@@ -298,6 +299,9 @@ _INNER_FIELDS = (
 )
 
 
+_row_of = itemgetter(*_INNER_FIELDS)  # a terms dict's _INNER_FIELDS as a tuple, in order
+
+
 def _group(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(distinct codes, index of each candidate's code among them); one candidate skips the sort."""
     if len(codes) == 1:
@@ -467,7 +471,7 @@ def _inner_row(ctx: Context, key: tuple[int, ...]) -> tuple[float, ...]:
     row = ctx.rows.get(key)
     if row is None:
         terms = inner_terms(ctx.model, ctx.seq, ctx.system, ctx.sw, ctx.comm, key, ctx.parts)
-        row = ctx.rows[key] = tuple(terms[f] for f in _INNER_FIELDS)
+        row = ctx.rows[key] = _row_of(terms)
     return row
 
 
@@ -537,20 +541,24 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     # --- stage balance, once per (inner key, pp) ---
     pair_code = inner * 65536 + c.pp
     pairs, pair_idx = _group(pair_code)
-    # the ends' extra work in layers of each (inner key, pp) pair, as numpy arrays: the same float64 arithmetic per
-    # pair that a loop over them does, then one split per pair (pipeline.stage_split, memoised)
+    # the ends' extra work in layers, as numpy arrays, then one split per (inner key, pp) pair (pipeline.stage_split,
+    # memoised). The extras depend on the inner key alone: worked out (and rounded, as stage_split keys them) once per
+    # inner key, not once per pair; the arithmetic is elementwise, so each is the value a per-pair pass gives
     k_inner, stages = np.divmod(pairs, 65536)
-    ml = table[k_inner, 0] * (1 - share) + table[k_inner, 1] * share
-    first_extra = (table[k_inner, _INNER_FIELDS.index("emb_s")] / ml).tolist()
+    ml = table[:, 0] * (1 - share) + table[:, 1] * share
+    first_extra = [rounded_extra(x) for x in (table[:, _INNER_FIELDS.index("emb_s")] / ml).tolist()]
     # the last stage's head, and the MTP block where the stack's layout balances it (perf.mtp_stage)
-    mtp_block_s = table[k_inner, _INNER_FIELDS.index("moe_total" if model.is_moe else "dense_total")]
+    mtp_block_s = table[:, _INNER_FIELDS.index("moe_total" if model.is_moe else "dense_total")]
     mtp_balanced = model.mtp_depth if sw.mtp_stage_balance else 0
-    last_work_s = mtp_stage.last_stage_s(table[k_inner, _INNER_FIELDS.index("head_fb")], mtp_block_s, mtp_balanced)
-    last_extra = (last_work_s / ml).tolist()
-    splits = [stage_split(L, p, f, x) for p, f, x in zip(stages.tolist(), first_extra, last_extra, strict=True)]
-    n_first = np.array([s[0] for s in splits], dtype=float)[pair_idx]
-    n_last = np.array([s[-1] for s in splits], dtype=float)[pair_idx]
-    n_mid = np.array([max(s[1:-1]) if len(s) > 2 else 0 for s in splits], dtype=float)[pair_idx]
+    last_work_s = mtp_stage.last_stage_s(table[:, _INNER_FIELDS.index("head_fb")], mtp_block_s, mtp_balanced)
+    last_extra = [rounded_extra(x) for x in (last_work_s / ml).tolist()]
+    splits = [
+        split_rounded(L, p, first_extra[k], last_extra[k])
+        for p, k in zip(stages.tolist(), k_inner.tolist(), strict=True)
+    ]
+    # (first, last, busiest middle) stage's layers of each pair, one pass over the splits
+    ends = np.array([(s[0], s[-1], max(s[1:-1]) if len(s) > 2 else 0) for s in splits], dtype=float)
+    n_first, n_last, n_mid = (column[pair_idx] for column in np.ascontiguousarray(ends.T))
     stage_layers = [splits[i] for i in pair_idx.tolist()]
 
     pp = c.pp.astype(float)
