@@ -299,6 +299,7 @@ _INNER_FIELDS = (
 )
 
 
+_FULL = RECOMPUTE.index("full")
 _row_of = itemgetter(*_INNER_FIELDS)  # a terms dict's _INNER_FIELDS as a tuple, in order
 
 
@@ -384,13 +385,17 @@ def inner_terms(
             memo, ("act", tp, cp, mb, sp, rc, prec), lambda: layer_activation_bytes(model, plan, seq, sw, moe=False)
         ),
         "act_moe": layer_activation_bytes(model, plan, seq, sw, moe=True) if model.is_moe else 0.0,
+        # the re-run layer's working activations are held under full recompute only (evaluate books them where
+        # rc is full and 0 elsewhere), so a key with another mode does not work them out
         "act_work": _kept(
             memo,
             ("act_work", tp, cp, mb, sp, prec, ep, etp),
             lambda: layer_activation_bytes(
                 model, plan.model_copy(update={"recompute": work_rc}), seq, sw, moe=n_moe > 0
             ),
-        ),
+        )
+        if rc == _FULL
+        else 0.0,
         "p2p_bytes": p2p_bytes,
         "p2p_ag": p2p_ag,
         "head_f": head_f,
