@@ -605,9 +605,13 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     # the other (hence two copies of the parameters, DeepSeek-V3, arXiv:2412.19437, section 3.2.1), so the
     # rank with the embedding also carries the output head and a rank's load per micro-batch is the mean of
     # a mirrored pair of stages.
+    # (where no candidate runs DualPipe every np.where below would pick its other side: those are skipped, the same
+    # values)
+    any_dual = bool(dual.any())
     pair = dual & ~single
-    t_pair = (t_first + t_last) / 2.0
-    t_max = np.where(pair, np.maximum(t_pair, t_mid), t_max)
+    if any_dual:
+        t_pair = (t_first + t_last) / 2.0
+        t_max = np.where(pair, np.maximum(t_pair, t_mid), t_max)
     t_mean = (L * mean_layer + t["emb_s"] + t["head_fb"] + mtp_s) / pp + p2p_per_mb
     fwd_share = t["fwd"] / np.maximum(t["fwd"] + t["bwd_rc"], 1e-30)
     # Stacks that accumulate gradients outside the pipeline schedule (torch.distributed.pipelining) run the
@@ -626,13 +630,14 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     n_slow = np.where(slow_first, n_first, np.where(slow_last, n_last, n_mid))
     compute_slow = n_slow * t["fb"] + np.where(slow_first, t["emb_s"], 0.0)
     compute_slow = compute_slow + np.where(slow_last | single, t["head_fb"] + mtp_s, 0.0)
-    slow_pair = pair & (t_pair >= t_mid)  # DualPipe: the embedding-and-head rank paces
-    n_slow = np.where(slow_pair, (n_first + n_last) / 2.0, np.where(pair, n_mid, n_slow))
-    compute_slow = np.where(
-        slow_pair,
-        n_slow * t["fb"] + (t["emb_s"] + t["head_fb"] + mtp_s) / 2.0,
-        np.where(pair, n_mid * t["fb"], compute_slow),
-    )
+    if any_dual:
+        slow_pair = pair & (t_pair >= t_mid)  # DualPipe: the embedding-and-head rank paces
+        n_slow = np.where(slow_pair, (n_first + n_last) / 2.0, np.where(pair, n_mid, n_slow))
+        compute_slow = np.where(
+            slow_pair,
+            n_slow * t["fb"] + (t["emb_s"] + t["head_fb"] + mtp_s) / 2.0,
+            np.where(pair, n_mid * t["fb"], compute_slow),
+        )
 
     # --- gradient synchronisation of the first stage (it finishes its backward last) ---
     params0, expert0 = _stage_params(model, c, n_first, True, single)
@@ -683,9 +688,12 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     # FSDP1 under BACKWARD_POST gathers each unit for its backward only after the previous unit's gradients: those
     # m all-gathers run serially with the compute (perf.fsdp.backward_post_serial_s); the rest overlap as before
     post = zero3 & sw.backward_post_prefetch
-    serial_gather_s = np.where(post, fsdp.backward_post_serial_s(gather, gathers, m), 0.0)
+    if sw.backward_post_prefetch:
+        serial_gather_s = np.where(post, fsdp.backward_post_serial_s(gather, gathers, m), 0.0)
+        overlap_gathers = np.where(post, gathers - m, gathers)
+    else:  # no candidate gathers serially: the values np.where picks there
+        serial_gather_s, overlap_gathers = np.zeros(n), gathers
     gather = gather - serial_gather_s
-    overlap_gathers = np.where(post, gathers - m, gathers)
     params_all = params0 + expert0
     bucket_share = np.minimum(1.0, sw.dp_bucket_params / np.maximum(params_all, 1.0))
     sync_floor, gather_floor = sync * bucket_share, gather * bucket_share
@@ -773,7 +781,8 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     in_flight = inflight(pp, vpp, m_pass)
     # ZB-V keeps 1F1B's peak activations; DualPipe holds p + 1 micro-batches and two copies of the weights
     in_flight = np.where(sched == 2, np.minimum(pp, m_pass), in_flight)
-    in_flight = np.where(dual, np.minimum(pp + 1, m_pass), in_flight)
+    if any_dual:
+        in_flight = np.where(dual, np.minimum(pp + 1, m_pass), in_flight)
     w_bytes = _WEIGHT_BYTES[c.prec]  # plus the quantized copies the GEMMs read
     if sw.fp8_param_gather:
         # the weights are the 8-bit tensors: FP8 keeps them (1 B) and their transposed copy (1 B); MXFP8 its
@@ -794,7 +803,8 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     def stage_memory(pr: Any, ex: Any, layers: np.ndarray, scaled: np.ndarray, last: Any) -> tuple[np.ndarray, ...]:
         w = w_bytes * (pr / w_div + ex / w_ediv)
         w = w + np.where(zero3, 2 * 2.0 * pr / np.maximum(layers, 1), 0.0)  # gathered layer buffers
-        w = np.where(dual, 2.0 * w, w)
+        if any_dual:
+            w = np.where(dual, 2.0 * w, w)
         gr = sw.grad_accum_bytes * (pr / g_div + ex / g_ediv)
         opt = opt_state * (pr / o_div + ex / o_ediv)
         act = scaled * act_layer * in_flight
