@@ -110,3 +110,24 @@ def test_a_dualpipe_batch_prices_each_candidate_as_it_prices_it_alone():
         assert alone.memory_bytes[0] == both.memory_bytes[i]
         assert alone.compute_s[0] == both.compute_s[i]
     assert both.step_time_s[0] != both.step_time_s[1]  # DualPipe is priced: the schedules differ
+
+
+def test_a_collective_priced_per_group_is_the_full_array_s_value_for_every_candidate():
+    from supercluster.perf import group_calls
+
+    comm = CollectiveModel(catalog.system("colossus-100k"))
+    rng = np.random.default_rng(7)
+    group_of = rng.integers(0, 40, size=400)  # 400 candidates in 40 groups, each group one message and one span
+    sizes = np.array([1, 2, 8, 16, 64, 512, 2048, 8192])[group_of % 8]
+    strides = np.array([1, 8, 4, 2, 16])[group_of % 5]
+    nbytes = (1.0 + group_of) * 3.7e6
+    span = span_of(sizes, strides, comm.domain)
+    grouping = group_calls.groups(group_of)
+    assert grouping is not None and len(grouping[0]) == 40
+    for op in (comm.all_reduce, comm.reduce_scatter, comm.all_gather):
+        full = op(nbytes, span)
+        grouped = group_calls.by_group(op, grouping)(nbytes, span)
+        assert grouped.shape == full.shape and (grouped == full).all()
+        assert (group_calls.by_group(op, grouping)(8.0, span) == op(8.0, span)).all()  # a scalar message too
+    assert group_calls.groups(np.arange(10)) is None  # nothing to share: the plain call
+    assert group_calls.groups(np.zeros(10, dtype=np.int64)) is None  # one group: the plain call

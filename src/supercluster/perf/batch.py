@@ -41,6 +41,7 @@ from supercluster.perf import (
     ep_overlap,
     fixed_cost,
     fsdp,
+    group_calls,
     host_sync,
     interference,
     mtp_stage,
@@ -655,29 +656,35 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     edp_span = span_of(edp, etp * c.ep, system.domain_gpus)
     grad_bytes = params0 * sw.grad_reduce_bytes
     exp_bytes = expert0 * sw.grad_reduce_bytes
+    # every collective below reads only the (inner key, pp) pair, dp and sites: priced once per such group
+    # (perf.group_calls)
+    grouping = group_calls.groups((pair_idx * (int(c.dp.max()) + 1) + c.dp) * (int(sites.max()) + 1) + sites)
+    reduce_scatter, all_reduce, all_gather = (
+        group_calls.by_group(op, grouping) for op in (comm.reduce_scatter, comm.all_reduce, comm.all_gather)
+    )
     zero = c.zero
     sharded = zero >= 1
     # DeepSpeed's BF16_Optimizer all-reduces the whole fp32 gradient even with sharded states (SoftwareProfile)
     reduce_scattered = sharded & (not sw.sharded_grad_allreduce)
     sync = _where(
         reduce_scattered,
-        lambda: comm.reduce_scatter(grad_bytes, dp_span) + comm.reduce_scatter(exp_bytes, edp_span),
-        lambda: comm.all_reduce(grad_bytes, dp_span) + comm.all_reduce(exp_bytes, edp_span),
+        lambda: reduce_scatter(grad_bytes, dp_span) + reduce_scatter(exp_bytes, edp_span),
+        lambda: all_reduce(grad_bytes, dp_span) + all_reduce(exp_bytes, edp_span),
     )
     # parameters are gathered at their storage width: BF16, or 8 bits where the stack keeps FP8 weights
     low = (c.prec == FP8) | (c.prec == MXFP8)
     p_bytes = np.where(low & sw.fp8_param_gather, 1.0, 2.0)
     gather = _where(
         sharded,
-        lambda: comm.all_gather(params0 * p_bytes, dp_span) + comm.all_gather(expert0 * p_bytes, edp_span),
+        lambda: all_gather(params0 * p_bytes, dp_span) + all_gather(expert0 * p_bytes, edp_span),
         lambda: 0.0,
     )
     if sw.shard_root_unit:  # one collective per unit and pass, each paying NCCL's latency (perf.fsdp)
         units = fsdp.units_per_pass(n_first)  # the blocks and the root
-        unit_rs_s = fsdp.per_unit_s(comm.reduce_scatter, grad_bytes, units, dp_span)
-        unit_ag_s = fsdp.per_unit_s(comm.all_gather, params0 * p_bytes, units, dp_span)
-        sync = np.where(reduce_scattered, unit_rs_s + comm.reduce_scatter(exp_bytes, edp_span), sync)
-        gather = np.where(sharded, unit_ag_s + comm.all_gather(expert0 * p_bytes, edp_span), gather)
+        unit_rs_s = fsdp.per_unit_s(reduce_scatter, grad_bytes, units, dp_span)
+        unit_ag_s = fsdp.per_unit_s(all_gather, params0 * p_bytes, units, dp_span)
+        sync = np.where(reduce_scattered, unit_rs_s + reduce_scatter(exp_bytes, edp_span), sync)
+        gather = np.where(sharded, unit_ag_s + all_gather(expert0 * p_bytes, edp_span), gather)
     zero2, zero3 = zero >= 2, zero >= 3
     sync = np.where(zero2, sync * m, sync)  # sharded gradients are reduced after every micro-batch
     # parameters gathered for every forward and backward (ZeRO-3), or for every forward where ZeRO-2 frees them after
@@ -758,7 +765,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     sync_ranks = job_gpus // np.where(sync_code == 0, 1, sites)
     compute_s, recompute_s = compute_slow * m, n_slow * t["rc_s"] * m
     straggler = stragglers.straggler_s(compute_s + recompute_s + bubble, sync_ranks)
-    sync_scalars = 2.0 * comm.all_reduce(8.0, span_of(job_gpus, 1, system.domain_gpus))
+    sync_scalars = 2.0 * all_reduce(8.0, span_of(job_gpus, 1, system.domain_gpus))
     fixed_mb = n_slow * fix_layer * m  # the micro-batches' fixed costs
     fixed = fixed_mb + fixed_cost.step_fixed_s(opt_params, sw.elementwise_fused, sync_scalars)
     step = t_pipe + slowed + dp_exposed + optimizer_s + cast_s + (straggler if stragglers.IN_STEP_TIME else 0.0)
