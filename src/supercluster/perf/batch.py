@@ -686,7 +686,8 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         sync = np.where(reduce_scattered, unit_rs_s + reduce_scatter(exp_bytes, edp_span), sync)
         gather = np.where(sharded, unit_ag_s + all_gather(expert0 * p_bytes, edp_span), gather)
     zero2, zero3 = zero >= 2, zero >= 3
-    sync = np.where(zero2, sync * m, sync)  # sharded gradients are reduced after every micro-batch
+    if zero2.any():  # (where no candidate shards its gradients np.where would pick ``sync`` itself)
+        sync = np.where(zero2, sync * m, sync)  # sharded gradients are reduced after every micro-batch
     # parameters gathered for every forward and backward (ZeRO-3), or for every forward where ZeRO-2 frees them after
     # each backward (perf.fsdp)
     regather = (zero == 2) & sw.zero2_regather
@@ -714,23 +715,25 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     # the interference (perf.interference) is the compute's slowdown beside the overlapped collectives: GPUs busy
     # with both, so it is booked as compute time (power follows it), not as exposed communication
     slowed = np.zeros(n)
-    if sw.chunk_dp_sync and chunk_sync.IN_STEP_TIME:  # one collective per model chunk (perf.chunk_sync)
-        chunked = (~zero2) & (vpp > 1)
+    # (the chunked terms are skipped where no candidate reduces per chunk: np.where would pick the others there)
+    chunked = (~zero2) & (vpp > 1) if sw.chunk_dp_sync and chunk_sync.IN_STEP_TIME else np.zeros(n, dtype=bool)
+    any_chunked = bool(chunked.any())
+    if any_chunked:  # one collective per model chunk (perf.chunk_sync)
         b_stage, f_stage = n_first * t["bwd_rc"], n_first * t["fwd"]
         sync_floor = np.where(chunked, chunk_sync.floor_s(sync, b_stage, sync_floor, vpp), sync_floor)
         gather_floor = np.where(chunked, chunk_sync.floor_s(gather, f_stage, gather_floor, vpp), gather_floor)
-    else:
-        chunked = np.zeros(n, dtype=bool)
     if sw.dp_overlap:
         window = n_first * t["bwd_rc"] * np.where(zero2, m, 1.0)
-        window = np.where(chunked, chunk_sync.window_s(n_first * t["bwd_rc"], c.pp, vpp), window)
+        if any_chunked:
+            window = np.where(chunked, chunk_sync.window_s(n_first * t["bwd_rc"], c.pp, vpp), window)
         sync_exposed = interference.exposed_s(sync, window, sync_floor, slowdown=0.0)
         slowed = slowed + interference.exposed_s(sync, window, sync_floor) - sync_exposed
     else:
         sync_exposed = sync
     if sw.param_gather_overlap:
         f_window = n_first * t["fwd"] * overlap_gathers
-        f_window = np.where(chunked, chunk_sync.window_s(n_first * t["fwd"], c.pp, vpp), f_window)
+        if any_chunked:
+            f_window = np.where(chunked, chunk_sync.window_s(n_first * t["fwd"], c.pp, vpp), f_window)
         gather_exposed = interference.exposed_s(gather, f_window, gather_floor, slowdown=0.0)
         slowed = slowed + interference.exposed_s(gather, f_window, gather_floor) - gather_exposed
     else:
@@ -787,7 +790,9 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     m_pass = np.where(lb > 0, lb / c.mb, m)  # micro-batches one pipeline pass holds
     in_flight = inflight(pp, vpp, m_pass)
     # ZB-V keeps 1F1B's peak activations; DualPipe holds p + 1 micro-batches and two copies of the weights
-    in_flight = np.where(sched == 2, np.minimum(pp, m_pass), in_flight)
+    zb_v = sched == 2
+    if zb_v.any():
+        in_flight = np.where(zb_v, np.minimum(pp, m_pass), in_flight)
     if any_dual:
         in_flight = np.where(dual, np.minimum(pp + 1, m_pass), in_flight)
     w_bytes = _WEIGHT_BYTES[c.prec]  # plus the quantized copies the GEMMs read
