@@ -447,11 +447,46 @@ def _layer_kernels_fwd(model: ModelSpec, sw: SoftwareProfile, tp: int, sp: int, 
     return float(fixed_cost.forward_kernels(*_kernel_args(model, sw, tp, sp, prec, ep)))
 
 
-def _stage_params(model: ModelSpec, c: Candidates, layers: np.ndarray, first: Any, last: Any) -> tuple[Any, Any]:
+@dataclass(frozen=True, slots=True)
+class _ModelCounts:
+    """The parameter counts :func:`_stage_params` reads, worked out once per context from the model's properties
+    (each a few microseconds of Python): the same numbers, so the same arithmetic on them."""
+
+    share: float  # MoE layers over all layers
+    per_moe_expert: int  # the routed experts of one MoE layer
+    shared: int  # the rest of an MoE layer's FFN (shared experts, router)
+    attention_params: int
+    dense_ffn_params: int
+    embedding_params: int
+    vocab_hidden: int  # the output head's weights, vocab x hidden
+    tied_embeddings: bool
+    mtp_depth: int
+    mtp_experts: int
+    mtp_params: int
+
+    @classmethod
+    def of(cls, model: ModelSpec) -> _ModelCounts:
+        per_moe_expert = model.moe_experts * model.expert_params if model.is_moe else 0
+        return cls(
+            share=model.moe_layers / model.layers,
+            per_moe_expert=per_moe_expert,
+            shared=model.moe_ffn_params - per_moe_expert if model.is_moe else 0,
+            attention_params=model.attention_params,
+            dense_ffn_params=model.dense_ffn_params,
+            embedding_params=model.embedding_params,
+            vocab_hidden=model.vocab * model.hidden,
+            tied_embeddings=model.tied_embeddings,
+            mtp_depth=model.mtp_depth,
+            mtp_experts=model.mtp_depth * (model.moe_experts * model.expert_params if model.is_moe else 0),
+            mtp_params=model.mtp_params if model.mtp_depth else 0,
+        )
+
+
+def _stage_params(model: _ModelCounts, c: Candidates, layers: np.ndarray, first: Any, last: Any) -> tuple[Any, Any]:
     """(non-expert, expert) parameters one GPU of a stage holds."""
-    share = model.moe_layers / model.layers
-    per_moe_expert = model.moe_experts * model.expert_params if model.is_moe else 0
-    shared = model.moe_ffn_params - per_moe_expert if model.is_moe else 0
+    share = model.share
+    per_moe_expert = model.per_moe_expert
+    shared = model.shared
     params = (
         layers * model.attention_params + layers * (1 - share) * model.dense_ffn_params + layers * share * shared
     ) / c.tp
@@ -462,9 +497,9 @@ def _stage_params(model: ModelSpec, c: Candidates, layers: np.ndarray, first: An
     emb = model.embedding_params / c.tp
     params = params + (emb if first is True else np.where(first | (c.pp == 1), emb, 0.0))
     head = (c.pp > 1) | (not model.tied_embeddings)
-    params = params + np.where(head if last is True else last & head, model.vocab * model.hidden / c.tp, 0.0)
+    params = params + np.where(head if last is True else last & head, model.vocab_hidden / c.tp, 0.0)
     if model.mtp_depth:
-        mtp_experts = model.mtp_depth * (model.moe_experts * model.expert_params if model.is_moe else 0)
+        mtp_experts = model.mtp_experts
         mtp = (model.mtp_params - mtp_experts) / c.tp
         mtp_expert = mtp_experts / (etp * c.ep)
         params = params + (mtp if last is True else np.where(last, mtp, 0.0))
@@ -641,7 +676,8 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         )
 
     # --- gradient synchronisation of the first stage (it finishes its backward last) ---
-    params0, expert0 = _stage_params(model, c, n_first, True, single)
+    counts = _kept(ctx.parts, ("model_counts",), lambda: _ModelCounts.of(model))
+    params0, expert0 = _stage_params(counts, c, n_first, True, single)
     # across sites the data-parallel groups are reduced (and ZeRO-sharded) inside each site, and the sites then
     # exchange one model's reduced gradients over the WAN (perf.wan); one site (every existing system) is
     # untouched: the groups below divide by 1
@@ -827,7 +863,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
 
     first = stage_memory(params0, expert0, n_first, n_first, single)  # the first stage's parameters, from above
     # Later stages hold fewer micro-batches in flight: under 1F1B stage i holds p - i, the last one 1.
-    last_pr, last_ex = _stage_params(model, c, n_last, single, True)
+    last_pr, last_ex = _stage_params(counts, c, n_last, single, True)
     last = stage_memory(last_pr, last_ex, n_last, np.where(single, n_last, n_last / pp), True)
     tot_first = sum(first)
     tot_last = sum(last)
