@@ -42,6 +42,7 @@ from rich.table import Table
 from supercluster import catalog
 from supercluster.errors import SuperclusterError
 from supercluster.plan import resolve
+from supercluster.validate import fill_rule
 from supercluster.validate.harness import predict_row, read_rows
 from supercluster.validate.rows import row_model, row_plan, row_system, row_workload
 
@@ -95,7 +96,7 @@ def features(row: dict[str, str]) -> RowFeatures:
         raise SuperclusterError(f"row {row.get('id')}: no speed error ({result.reason or 'not a speed metric'})")
     model = row_model(row)
     system, workload, plan = row_system(row), row_workload(row, model), row_plan(row)
-    est = resolve(plan, workload, system, catalog.software(system.software), system.gpus)
+    est = resolve(plan, workload, system, catalog.software(system.software), system.gpus, fill_rule.measured)
     memory = est.memory
     return RowFeatures(
         id=row["id"],

@@ -87,7 +87,8 @@ def test_layer_charges_the_routing_kernels(monkeypatch: pytest.MonkeyPatch) -> N
     system = catalog.system("dgx-h100-superpod", gpus=8)
     comm, acc = CollectiveModel(system), system.accelerator
     plan = ResolvedPlan.single(ep=8, dp=8, zero=1, precision="fp8")
-    sw = catalog.software("megatron-bridge-deepep-2025")
+    # delayed scaling: the per-expert current-scaling passes are perf.fp8_scaling's (tests/test_fp8_scaling.py)
+    sw = catalog.software("megatron-bridge-deepep-2025").model_copy(update={"fp8_scaling": "delayed"})
     on = layer_cost(model, plan, 4096, acc, sw, comm, moe=True)
     monkeypatch.setattr(moe_kernels, "ENABLED", False)
     off = layer_cost(model, plan, 4096, acc, sw, comm, moe=True)

@@ -45,6 +45,8 @@ from supercluster.perf import (
     host_sync,
     interference,
     mtp_stage,
+    pp_split,
+    zero3_prefetch,
 )
 from supercluster.perf import straggler as stragglers
 from supercluster.perf.comm import CollectiveModel, span_of
@@ -58,7 +60,7 @@ from supercluster.perf.memory import (
     layer_activation_bytes,
     memory_total,
 )
-from supercluster.perf.pipeline import rounded_extra, schedule_bubble, split_rounded
+from supercluster.perf.pipeline import schedule_bubble
 from supercluster.perf.wan import SYNC_NAMES
 from supercluster.perf.wan import exposed_s as wan_exposed_s
 from supercluster.specs import ModelSpec, ResolvedPlan, SoftwareProfile, SystemSpec, WorkloadSpec
@@ -290,6 +292,8 @@ _INNER_FIELDS = (
     "head_flops",
     "kernels_fwd",
     "expert_host",
+    "fwd_post",
+    "kernels_post",
     "emb_s",
     "act_dense",
     "act_moe",
@@ -297,6 +301,8 @@ _INNER_FIELDS = (
     "p2p_bytes",
     "p2p_ag",
     "kernels",
+    "gemm_fwd",
+    "gemm_fb",
 )
 
 
@@ -376,6 +382,9 @@ def inner_terms(
         "ep_s": mix(dense.ep_comm_s, moe.ep_comm_s),
         "bwd_rc": mix(dense.bwd_s + dense.recompute_s, moe.bwd_s + moe.recompute_s),
         "fwd": mix(dense.fwd_s, moe.fwd_s),
+        # the GEMMs of the forward and of forward + backward (perf.ep_overlap: what an all-to-all cannot run beside)
+        "gemm_fwd": mix(dense.fwd_gemm_s, moe.fwd_gemm_s),
+        "gemm_fb": mix(dense.fwd_gemm_s + dense.bwd_gemm_s, moe.fwd_gemm_s + moe.bwd_gemm_s),
         "model_flops_layers": (model.layers - n_moe) * dense.model_flops + n_moe * moe.model_flops,
         "hw_flops_layers": (model.layers - n_moe) * dense.hw_flops + n_moe * moe.hw_flops,
         "head_fb": head_f + head_b,
@@ -406,13 +415,20 @@ def inner_terms(
         "kernels_fwd": _kept(
             memo, ("kernels_fwd", tp, sp, prec, ep), lambda: _layer_kernels_fwd(model, sw, tp, sp, prec, ep)
         ),
+        # GPU seconds of the MoE forward after its host synchronisation: the expert GEMMs and the all-to-alls
+        "fwd_post": share * host_sync.post_sync_gpu_s(model, moe, RECOMPUTE[rc] == "full") if model.is_moe else 0.0,
+        "kernels_post": _kept(
+            memo,
+            ("kernels_post", prec, ep),
+            lambda: host_sync.post_sync_kernels(*_kernel_args(model, sw, tp, sp, prec, ep)[2:]),
+        ),
         "expert_host": _kept(
             memo,
             ("expert_host", ep, prec),
             lambda: host_sync.expert_host_s(
                 model.moe_experts / max(ep, 1) if model.is_moe else 0.0,
                 model.moe_layers / model.layers,
-                prec in (FP8, MXFP8),
+                PRECISION[prec],
             ),
         ),
     }
@@ -582,21 +598,20 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     # --- stage balance, once per (inner key, pp) ---
     pair_code = inner * 65536 + c.pp
     pairs, pair_idx = _group(pair_code)
-    # the ends' extra work in layers, as numpy arrays, then one split per (inner key, pp) pair (pipeline.stage_split,
-    # memoised). The extras depend on the inner key alone: worked out (and rounded, as stage_split keys them) once per
-    # inner key, not once per pair; the arithmetic is elementwise, so each is the value a per-pair pass gives
+    # the ends' extra work in layers, as numpy arrays, then one split per (inner key, pp) pair under the stack's split
+    # (perf.pp_split). The extras depend on the inner key alone: worked out (and rounded, as pipeline.stage_split keys
+    # them) once per inner key, not once per pair; the arithmetic is elementwise, so each is the value a per-pair pass
+    # gives
     k_inner, stages = np.divmod(pairs, 65536)
     ml = table[:, 0] * (1 - share) + table[:, 1] * share
-    first_extra = [rounded_extra(x) for x in (table[:, _INNER_FIELDS.index("emb_s")] / ml).tolist()]
+    first_extra = (table[:, _INNER_FIELDS.index("emb_s")] / ml).tolist()
     # the last stage's head, and the MTP block where the stack's layout balances it (perf.mtp_stage)
     mtp_block_s = table[:, _INNER_FIELDS.index("moe_total" if model.is_moe else "dense_total")]
     mtp_balanced = model.mtp_depth if sw.mtp_stage_balance else 0
     last_work_s = mtp_stage.last_stage_s(table[:, _INNER_FIELDS.index("head_fb")], mtp_block_s, mtp_balanced)
-    last_extra = [rounded_extra(x) for x in (last_work_s / ml).tolist()]
-    splits = [
-        split_rounded(L, p, first_extra[k], last_extra[k])
-        for p, k in zip(stages.tolist(), k_inner.tolist(), strict=True)
-    ]
+    last_extra = (last_work_s / ml).tolist()
+    extras = [pp_split.split_extras(sw, f, x) for f, x in zip(first_extra, last_extra, strict=True)]
+    splits = [pp_split.split_of(sw, L, p, extras[k]) for p, k in zip(stages.tolist(), k_inner.tolist(), strict=True)]
     # (first, last, busiest middle) stage's layers of each pair, one pass over the splits
     ends = np.array([(s[0], s[-1], max(s[1:-1]) if len(s) > 2 else 0) for s in splits], dtype=float)
     n_first, n_last, n_mid = (column[pair_idx] for column in np.ascontiguousarray(ends.T))
@@ -613,8 +628,22 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     dual = sched == 3
     # DualPipe overlaps one micro-batch's all-to-all with another's computation (DeepSeek-V3, 3.2.1), and so does
     # Megatron-Core's combined 1F1B where the stack turns it on, once the protocol lets it land (perf.ep_overlap)
+    # (before Blackwell the combined 1F1B's all-to-alls wait behind GEMMs, and it pairs only its steady-state passes:
+    # both priced only where the protocol lets them land, perf.ep_overlap)
+    combined = ~dual
+    paired = 1.0
+    if ep_overlap.FILL_DRAIN_IN_STEP_TIME:
+        paired = np.where(combined, ep_overlap.paired_share(workload.global_batch / (c.dp * c.mb), c.pp, c.vpp), 1.0)
     ep_hidden = ep_overlap.hidden_s(
-        t["ep_s"], t["fwd"], t["fb"], ep_overlap.overlapped(dual, sw.ep_a2a_overlap), sw.ep_comm_sms
+        t["ep_s"],
+        t["fwd"],
+        t["fb"],
+        ep_overlap.overlapped(dual, sw.ep_a2a_overlap),
+        sw.ep_comm_sms,
+        t["gemm_fwd"],
+        t["gemm_fb"],
+        combined & (ep_overlap.GEMM_BLOCK_IN_STEP_TIME and ep_overlap.gemm_blocks_comm(acc.sm_arch)),
+        paired,
     )
     mean_layer = mean_layer - ep_hidden
     # fixed per-kernel costs of a layer and micro-batch (perf.fixed_cost): in the stage times when the protocol let
@@ -623,7 +652,15 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     if host_sync.synchronises(sw, model) and host_sync.IN_STEP_TIME:
         # a host copy in each MoE layer's forward: the host-bound term per forward and backward (perf.host_sync)
         fix_layer = fix_layer + host_sync.extra_s(
-            t["kernels_fwd"], t["kernels"], t["fwd"], mean_layer, sw.elementwise_fused, t["expert_host"]
+            t["kernels_fwd"],
+            t["kernels"],
+            t["fwd"],
+            mean_layer,
+            sw.elementwise_fused,
+            t["expert_host"],
+            t["kernels_post"],
+            t["fwd_post"],
+            bool(sw.ep_a2a_overlap and ep_overlap.COMBINED_1F1B_IN_STEP_TIME),
         )
     if fixed_cost.IN_STEP_TIME:
         mean_layer = mean_layer + fix_layer
@@ -721,6 +758,11 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         unit_ag_s = fsdp.per_unit_s(all_gather, params0 * p_bytes, units, dp_span)
         sync = np.where(reduce_scattered, unit_rs_s + reduce_scatter(exp_bytes, edp_span), sync)
         gather = np.where(sharded, unit_ag_s + all_gather(expert0 * p_bytes, edp_span), gather)
+    replayed = sw.zero3_max_live_params > 0 and not model.is_moe
+    if replayed:  # DeepSpeed ZeRO-3: one gather per submodule, one reduce-scatter per bucket (perf.zero3_prefetch)
+        ag_calls, rs_calls = zero3_prefetch.calls_per_pass(model, c.tp, n_first, sw.dp_bucket_params)
+        sync = np.where(reduce_scattered, fsdp.per_unit_s(reduce_scatter, grad_bytes, rs_calls, dp_span), sync)
+        gather = np.where(sharded, fsdp.per_unit_s(all_gather, params0 * p_bytes, ag_calls, dp_span), gather)
     zero2, zero3 = zero >= 2, zero >= 3
     if zero2.any():  # (where no candidate shards its gradients np.where would pick ``sync`` itself)
         sync = np.where(zero2, sync * m, sync)  # sharded gradients are reduced after every micro-batch
@@ -728,6 +770,21 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     # each backward (perf.fsdp)
     regather = (zero == 2) & sw.zero2_regather
     gathers = np.where(zero3, 2 * m, np.where(regather, m, 1.0))
+    # DeepSpeed ZeRO-3 prefetches under a live-parameter cap: the gathers it cannot issue ahead run on demand,
+    # serially, and full recompute gathers again unless the reuse distance kept them (perf.zero3_prefetch)
+    demand_share = np.zeros(n)
+    if sw.zero3_max_live_params > 0:
+        demand_share, passes = zero3_prefetch.shares(
+            model,
+            c.tp,
+            n_first,
+            c.rc == RECOMPUTE.index("full"),
+            sw.zero3_max_live_params,
+            sw.zero3_prefetch_bucket_params,
+            sw.zero3_max_reuse_params,
+        )
+        demand_share = np.where(zero3, demand_share, 0.0)
+        gathers = np.where(zero3, passes * m, gathers)
     gather = gather * gathers
     # FSDP1 under BACKWARD_POST gathers each unit for its backward only after the previous unit's gradients: those
     # m all-gathers run serially with the compute (perf.fsdp.backward_post_serial_s); the rest overlap as before
@@ -738,6 +795,10 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     else:  # no candidate gathers serially: the values np.where picks there
         serial_gather_s, overlap_gathers = np.zeros(n), gathers
     gather = gather - serial_gather_s
+    demand_s = demand_share * gather  # on demand: serial with the compute (perf.zero3_prefetch)
+    serial_gather_s = serial_gather_s + demand_s
+    gather = gather - demand_s
+    overlap_gathers = overlap_gathers * (1.0 - demand_share)
     params_all = params0 + expert0
     bucket_share = np.minimum(1.0, sw.dp_bucket_params / np.maximum(params_all, 1.0))
     sync_floor, gather_floor = sync * bucket_share, gather * bucket_share
@@ -758,12 +819,16 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         b_stage, f_stage = n_first * t["bwd_rc"], n_first * t["fwd"]
         sync_floor = np.where(chunked, chunk_sync.floor_s(sync, b_stage, sync_floor, vpp), sync_floor)
         gather_floor = np.where(chunked, chunk_sync.floor_s(gather, f_stage, gather_floor, vpp), gather_floor)
+    # DeepSpeed ZeRO-3 with the optimizer offloaded: the backward waits for each bucket's reduce-scatter, which
+    # runs serially with the compute (perf.zero3_prefetch)
+    serial_sync = zero3 & sw.zero3_offload_grad_copy_sync
     if sw.dp_overlap:
         window = n_first * t["bwd_rc"] * np.where(zero2, m, 1.0)
         if any_chunked:
             window = np.where(chunked, chunk_sync.window_s(n_first * t["bwd_rc"], c.pp, vpp), window)
-        sync_exposed = interference.exposed_s(sync, window, sync_floor, slowdown=0.0)
-        slowed = slowed + interference.exposed_s(sync, window, sync_floor) - sync_exposed
+        overlapped = interference.exposed_s(sync, window, sync_floor, slowdown=0.0)
+        slowed = slowed + np.where(serial_sync, 0.0, interference.exposed_s(sync, window, sync_floor) - overlapped)
+        sync_exposed = np.where(serial_sync, sync, overlapped)
     else:
         sync_exposed = sync
     if sw.param_gather_overlap:

@@ -23,6 +23,7 @@ from supercluster.perf import (
     attention_span,
     expert_tp,
     fp8_pad,
+    fp8_scaling,
     gemm_align,
     mcore_unfused,
     moe_kernels,
@@ -353,6 +354,20 @@ def layer_parts(
         )
         f_elem += moe_kernels.routing_s(pf, acc)
         b_elem += moe_kernels.routing_s(pb, acc)
+        # per-tensor current scaling quantizes each local expert's operands on its own (perf.fp8_scaling)
+        cf, cb = fp8_scaling.current_scaling_s(
+            sw.fp8_scaling,
+            prec,
+            per_expert_tok * local_experts,
+            local_experts,
+            h,
+            model.expert_ffn / et,
+            up,
+            exact_rows,
+            acc,
+        )
+        f_elem += cf
+        b_elem += cb
     # A stack whose weight-gradient GEMMs do not accumulate into the gradient buffer themselves adds every
     # micro-batch's weight gradients to it in a separate memory-bound pass (Megatron-LM's 2021 DDP hook:
     # param.main_grad.add_(param.grad)), wgrad_accum_bytes_per_param bytes per weight.

@@ -11,11 +11,12 @@ run's numerics or its data layout, so they are the user's call).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 
 from supercluster.errors import SuperclusterError
-from supercluster.perf.batch import evaluate
+from supercluster.perf.batch import BatchResult, evaluate
 from supercluster.perf.layout import precheck
 from supercluster.perf.step import StepEstimate, from_batch
 from supercluster.plan import sites as site_plan
@@ -29,8 +30,21 @@ from supercluster.specs import PlanSpec, SoftwareProfile, SystemSpec, WorkloadSp
 COMFORT_HEADROOM_FRACTION = 0.05
 FILL_OPTIONS = SpaceOptions(allow_fp8=False, zero_stages=(0, 1, 2))
 
+# How a pool of layouts that fit becomes one: given the evaluated batch, the pool's indices, the plan as given
+# and the stack, the chosen index and, per blank knob a rule set, the reason printed for it (the other blank knobs
+# print the pool's "fastest layout that fits" reason). The planner's rule is the fastest; a measured row's blank
+# knobs are filled by supercluster.validate.fill_rule.
+Chooser = Callable[[BatchResult, np.ndarray, PlanSpec, SoftwareProfile], tuple[int, dict[str, str]]]
 
-def _reasons(plan: PlanSpec, chosen: StepEstimate, why: str, sw: SoftwareProfile) -> dict[str, str]:
+
+def fastest(res: BatchResult, pool: np.ndarray, plan: PlanSpec, sw: SoftwareProfile) -> tuple[int, dict[str, str]]:
+    """The fastest layout of the pool (what a tuning engineer searching every knob would run)."""
+    return int(pool[np.argmin(res.step_time_s[pool])]), {}
+
+
+def _reasons(
+    plan: PlanSpec, chosen: StepEstimate, why: str, sw: SoftwareProfile, ruled: dict[str, str]
+) -> dict[str, str]:
     filled: dict[str, str] = {}
     given = plan.model_dump()
     for knob in (
@@ -50,7 +64,9 @@ def _reasons(plan: PlanSpec, chosen: StepEstimate, why: str, sw: SoftwareProfile
         if given.get(knob) is not None:
             continue
         value = getattr(chosen.plan, knob)
-        if knob in ("cp", "ep") and value == 1:
+        if knob in ruled:
+            filled[knob] = f"{value} ({ruled[knob]})"
+        elif knob in ("cp", "ep") and value == 1:
             filled[knob] = "1 (not given: no context/expert parallelism)"
         elif knob == "dp":
             filled[knob] = f"{value} (gpus / (tp * pp * cp))"
@@ -72,8 +88,16 @@ def _reasons(plan: PlanSpec, chosen: StepEstimate, why: str, sw: SoftwareProfile
     return filled
 
 
-def resolve(plan: PlanSpec, workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, gpus: int) -> StepEstimate:
-    """Estimate a plan, searching its blank knobs."""
+def resolve(
+    plan: PlanSpec,
+    workload: WorkloadSpec,
+    system: SystemSpec,
+    sw: SoftwareProfile,
+    gpus: int,
+    choose: Chooser = fastest,
+) -> StepEstimate:
+    """Estimate a plan, searching its blank knobs; ``choose`` picks among the layouts that fit (the fastest
+    unless told otherwise)."""
     precheck(workload.model, plan, gpus, workload.global_batch, system.accelerator, workload.seq)
     check_sites(plan, system, gpus)
     fixed = plan.model_copy(
@@ -116,8 +140,9 @@ def resolve(plan: PlanSpec, workload: WorkloadSpec, system: SystemSpec, sw: Soft
         least = res.memory_bytes.min()
         pool, why = np.flatnonzero(res.memory_bytes <= least * (1 + 1e-9)), "least memory (no choice fits)"
         notes.append("no layout fits in memory; the estimate is for the smallest one")
-    best = int(pool[np.argmin(res.step_time_s[pool])])
+    best, ruled = choose(res, pool, plan, sw)
     est = from_batch(res, best, workload, system, gpus)
     p = est.plan
-    reasons = _reasons(plan, est, why, sw) | site_plan.filled(system, plan, p.sites, p.sync, p.diloco_inner_steps)
+    sites_why = site_plan.filled(system, plan, p.sites, p.sync, p.diloco_inner_steps)
+    reasons = _reasons(plan, est, why, sw, ruled) | sites_why
     return dataclasses.replace(est, filled=reasons, assumptions=est.assumptions + notes)

@@ -125,6 +125,10 @@ class SystemSpec(Spec):
         return -(-self.gpus // self.gpus_per_node)
 
 
+# decoder layers one end stage gives up under an accounted pipeline split (SoftwareProfile.pp_accounted_layers)
+_EndLayers = Annotated[int, Field(ge=0, le=16)]
+
+
 class SoftwareProfile(Spec):
     """What the training stack does: kernels, overlap, gradient precision.
 
@@ -259,6 +263,39 @@ class SoftwareProfile(Spec):
             "(FSDP2's per-parameter sharding, split_with_sizes_copy); false: gathered in place (FSDP1, ZeRO)"
         ),
     )
+    zero3_max_live_params: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1e13,
+        description=(
+            "DeepSpeed ZeRO-3's stage3_max_live_parameters (elements): prefetch issues only what fits under it, "
+            "so gathers that do not fit run on demand, serially with the compute (perf.zero3_prefetch); 0: not "
+            "replayed (every gather prefetched, two passes per micro-batch)"
+        ),
+    )
+    zero3_prefetch_bucket_params: float = Field(
+        default=5e7,
+        gt=0.0,
+        le=1e13,
+        description="DeepSpeed ZeRO-3's stage3_prefetch_bucket_size (elements prefetched ahead per submodule)",
+    )
+    zero3_max_reuse_params: float = Field(
+        default=1e9,
+        ge=0.0,
+        le=1e13,
+        description=(
+            "DeepSpeed ZeRO-3's stage3_max_reuse_distance (elements of the trace within which a released "
+            "submodule's parameters are kept because they are used again)"
+        ),
+    )
+    zero3_offload_grad_copy_sync: bool = Field(
+        default=False,
+        description=(
+            "DeepSpeed ZeRO-3 with offload_optimizer copies each reduced gradient partition to the host with a "
+            "blocking copy inside the gradient hook, so the backward waits for every bucket's reduce-scatter: "
+            "the reduce-scatters run serially with the compute (perf.zero3_prefetch)"
+        ),
+    )
     backward_post_prefetch: bool = Field(
         default=False,
         description=(
@@ -343,6 +380,23 @@ class SoftwareProfile(Spec):
             "layers are split without it and the block is added to the last stage"
         ),
     )
+    pp_split: Literal["balanced", "uniform", "accounted", "uniform-front"] = Field(
+        default="balanced",
+        description=(
+            "how the stack splits the layers over pipeline stages (perf.pp_split): balanced against the embedding's "
+            "and the output head's work (fewer layers on the end stages), or uniform (Megatron-Core's split when a "
+            "recipe sets no layout and no account_for_*_in_pipeline_split flag), or accounted (both flags set: the "
+            "embedding and the loss count as one layer each), or uniform-front (NeMo AutoModel: even, the spare layers "
+            "on the first ranks)"
+        ),
+    )
+    pp_accounted_layers: tuple[_EndLayers, _EndLayers] = Field(
+        default=(1, 1),
+        description=(
+            "under pp_split accounted, the decoder layers the first and the last stage give up to the embedding "
+            "and to the head (Megatron-Core's two account_for_* flags: one each; perf.pp_split)"
+        ),
+    )
     schedules: list[str] = Field(default_factory=lambda: ["1f1b"], description="pipeline schedules the stack has")
     has_sequence_parallel: bool = Field(
         default=True,
@@ -356,6 +410,24 @@ class SoftwareProfile(Spec):
         description=(
             "the stack can recompute only the attention core (selective activation recomputation, Korthikanti et "
             "al. 2022, arXiv:2205.05198, section 5); false: the fill and the planner choose none or full"
+        ),
+    )
+    recipe_micro_batch: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description=(
+            "micro-batch the stack's published launch recipes run, taken when a measured run's source does not "
+            "state one (supercluster.validate.fill_rule); none: no documented default, the fill takes the fastest. "
+            "The planner ignores it and searches every micro-batch"
+        ),
+    )
+    recipe_recompute_least: bool = Field(
+        default=False,
+        description=(
+            "the stack recomputes nothing unless told to (an argument default), so a measured run's unstated "
+            "recompute is the least that fits: none, then selective, then full (supercluster.validate.fill_rule); "
+            "false: the fill takes the fastest. The planner ignores it"
         ),
     )
     sharded_grad_allreduce: bool = Field(
@@ -423,6 +495,14 @@ class SoftwareProfile(Spec):
             "quantized expert GEMMs: Transformer Engine's Fp8Padding/Fp8Unpadding copy the expert rows into and "
             "out of a padded buffer (perf.fp8_pad): always (TE 1.11-2.2), unaligned (TE 2.3 and later, only when "
             "some expert's count is not aligned), none"
+        ),
+    )
+    fp8_scaling: Literal["delayed", "current"] = Field(
+        default="delayed",
+        description=(
+            "per-tensor FP8 recipe (perf.fp8_scaling): delayed, scales from the amax history and one fused "
+            "cast-transpose over all local experts; current (Transformer Engine Float8CurrentScaling, FP8-CS), "
+            "each expert's operands quantized on their own: an amax pass and three kernels per expert"
         ),
     )
     moe_host_sync: bool = Field(

@@ -23,6 +23,7 @@ from supercluster.perf.conventions import flops_per_step
 from supercluster.plan import resolve
 from supercluster.specs import EfficiencyTable
 from supercluster.units import GIB
+from supercluster.validate import fill_rule
 from supercluster.validate.rows import as_int, row_precision, row_software, row_specs
 
 METRICS = ("step_time_s", "tokens_per_s_per_gpu", "tflops_per_gpu", "mfu", "activation_gib_per_gpu")
@@ -189,7 +190,7 @@ def predict_row(row: dict[str, str], efficiency: dict[str, EfficiencyTable] | No
             raise SuperclusterError(f"unknown metric '{metric}'; valid: {', '.join(METRICS)}")
         specs = row_specs(row, efficiency)
         model, system, workload = specs.model, specs.system, specs.workload
-        est = resolve(specs.plan, workload, system, specs.software, system.gpus)
+        est = resolve(specs.plan, workload, system, specs.software, system.gpus, fill_rule.measured)
         conv = (row.get("flops_convention") or "").strip()
         step = est.step_time_s
         if metric == "step_time_s":

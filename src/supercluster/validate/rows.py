@@ -1,7 +1,9 @@
 """Turn one row of the published-runs CSV schema into workload, system and plan.
 
 Schema: ../shared/validation/README.md. Blank cells are unknowns: the model
-fills them (see :mod:`supercluster.perf.fill`) and reports what it chose.
+fills them (:mod:`supercluster.plan.fill`, choosing among the layouts that fit by
+the stack's documented defaults, :mod:`supercluster.validate.fill_rule`) and
+reports what it chose.
 """
 
 from __future__ import annotations
