@@ -2,6 +2,7 @@
 
     git archive <before-commit> src | tar -x -C /tmp/before
     python benchmarks/bench_before_after.py /tmp/before/src src 6   # writes benchmarks/results/before_after.json
+    python benchmarks/bench_before_after.py /tmp/before/src src 6 before_after_speed3.json   # another results file
 
 On a shared machine a single timing says more about the other work than about the code: each round runs the
 "before" tree and then the "after" tree in fresh processes, each timing one estimate of the llama3-405b-16k layout
@@ -97,7 +98,7 @@ def main() -> None:
             figures[key + ("_best" if key != "load" else "_min")] = best
             figures[key + "_median"] = statistics.median(values)
         out[tree] = figures
-    path = Path(__file__).parent / "results" / "before_after.json"
+    path = Path(__file__).parent / "results" / (sys.argv[4] if len(sys.argv) > 4 else "before_after.json")
     path.write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps(out, indent=1))
 

@@ -81,6 +81,12 @@ def _one(x: Any) -> float | None:
     return None
 
 
+def _floats(*values: Any) -> bool:
+    """Whether every value is one Python (or NumPy scalar) float: a call the scalar twins of the array formulas
+    price (the same IEEE double operations in the same order, so the same numbers)."""
+    return all(isinstance(v, float) for v in values)
+
+
 def span_of(size: Any, stride: Any, domain: int) -> Span:
     """Placement of a group whose ranks are ``stride`` GPUs apart (TP innermost = stride 1)."""
     if isinstance(size, int | float) and isinstance(stride, int | float):  # scalar fast path
@@ -137,6 +143,18 @@ class CollectiveModel:
         if not self.pod:
             return 1.0
         return np.where(s.extent > self.pod, self.taper, 1.0)
+
+    def _taper_one(self, s: Span) -> float:
+        """:meth:`_taper` of a group whose extent is one Python float."""
+        return self.taper if self.pod and s.extent > self.pod else 1.0
+
+    def _ring_latency_one(self, s: Span, steps_per_rank: int, proto: str) -> float:
+        """:meth:`_ring_latency` of one group (Python floats): the same operations in the same order."""
+        domains = max(1.0, float(math.floor(s.n / max(s.k, 1.0))))
+        net_steps = steps_per_rank * (domains - 1) if domains > 1 else 0.0
+        nvl_steps = steps_per_rank * (s.n - 1) - net_steps
+        net_hop = NET_HOP_US["ring"][proto] * US * (self.net_hop_s / (4.0 * US))  # scaled to this fabric
+        return BASE_US["ring"][proto] * US + nvl_steps * NVL_HOP_US["ring"][proto] * US + net_steps * net_hop
 
     def _inside(self, s: Span) -> Any:
         return s.k >= s.n
@@ -318,6 +336,13 @@ class CollectiveModel:
 
     def all_to_all(self, nbytes: Any, s: Span) -> Any:
         """Each rank sends ``nbytes`` in all; (k-1)/n stays in its domain, (n-k)/n crosses the network."""
+        if _floats(nbytes, s.n, s.k, s.extent):  # one message of one group: the same arithmetic on Python floats
+            if not (s.n > 1 and nbytes > 0):
+                return 0.0
+            k1 = min(s.k, s.n)
+            t1 = (k1 - 1) / s.n * nbytes / self.bw_up
+            t1 = t1 + ((s.n - s.k) / s.n * nbytes / (self.bw_nic / self._taper_one(s)) if s.k < s.n else 0.0)
+            return self._ring_latency_one(s, 1, "Simple") + t1
         k = np.minimum(s.k, s.n)
         t = (k - 1) / s.n * nbytes / self.bw_up
         t = t + np.where(s.k < s.n, (s.n - s.k) / s.n * nbytes / (self.bw_nic / self._taper(s)), 0.0)
@@ -333,6 +358,16 @@ class CollectiveModel:
         deepseek-ai/DeepEP README). ``ranks`` and ``domains`` are the expected destinations per token
         (perf.routing); copies that stay on the sending GPU move nothing.
         """
+        if _floats(token_bytes, ranks, domains, s.n, s.k, s.extent):  # one call: the same arithmetic on floats
+            if not (s.n > 1 and token_bytes > 0):
+                return 0.0
+            k1 = min(s.k, s.n)
+            groups1 = max(1.0, s.n / k1)
+            nvl1 = token_bytes * ranks * (k1 - 1) / k1 / self.bw_up
+            net1 = (token_bytes * domains * (groups1 - 1) / groups1 if groups1 > 1 else 0.0) / (
+                self.bw_nic / self._taper_one(s)
+            )
+            return self._ring_latency_one(s, 1, "Simple") + max(nvl1, net1)
         k = np.minimum(s.k, s.n)
         groups = np.maximum(1.0, s.n / k)
         nvl = token_bytes * ranks * (k - 1) / k / self.bw_up
@@ -341,6 +376,12 @@ class CollectiveModel:
         return np.where(self._active(token_bytes, s), lat + np.maximum(nvl, net), 0.0)
 
     def p2p(self, nbytes: Any, crosses_domain: Any) -> Any:
+        if isinstance(nbytes, float) and isinstance(crosses_domain, bool | np.bool_):  # one message: the same floats
+            if not nbytes > 0:
+                return 0.0
+            if crosses_domain:
+                return self.net_hop_s + NCCL_BASE_LATENCY_S + nbytes / self.bw_nic
+            return NVLINK_HOP_LATENCY_S + NCCL_BASE_LATENCY_S + nbytes / self.bw_up_p2p
         net = self.net_hop_s + NCCL_BASE_LATENCY_S + nbytes / self.bw_nic
         nvl = NVLINK_HOP_LATENCY_S + NCCL_BASE_LATENCY_S + nbytes / self.bw_up_p2p
         return np.where(np.asarray(nbytes) > 0, np.where(crosses_domain, net, nvl), 0.0)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,7 @@ from supercluster.perf import (
     ep_overlap,
     fixed_cost,
     fsdp,
+    group_calls,
     host_sync,
     interference,
     mtp_stage,
@@ -304,6 +306,10 @@ _INNER_FIELDS = (
 )
 
 
+_FULL = RECOMPUTE.index("full")
+_row_of = itemgetter(*_INNER_FIELDS)  # a terms dict's _INNER_FIELDS as a tuple, in order
+
+
 def _group(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(distinct codes, index of each candidate's code among them); one candidate skips the sort."""
     if len(codes) == 1:
@@ -349,7 +355,7 @@ def inner_terms(
     def cost(moe: bool) -> LayerCost:
         # a dense layer reads neither ep nor etp (perf.layer: every expert term is under ``moe``)
         part_key = ("layer", True, tp, cp, mb, sp, prec, ep, etp) if moe else ("layer", False, tp, cp, mb, sp, prec)
-        parts = _kept(memo, part_key, lambda: layer_parts(model, plan, seq, acc, sw, comm, moe))
+        parts = _kept(memo, part_key, lambda: layer_parts(model, plan, seq, acc, sw, comm, moe, memo))
         return finish(parts, plan.recompute, model.is_mla, sw)
 
     dense = cost(False)
@@ -389,13 +395,17 @@ def inner_terms(
             memo, ("act", tp, cp, mb, sp, rc, prec), lambda: layer_activation_bytes(model, plan, seq, sw, moe=False)
         ),
         "act_moe": layer_activation_bytes(model, plan, seq, sw, moe=True) if model.is_moe else 0.0,
+        # the re-run layer's working activations are held under full recompute only (evaluate books them where
+        # rc is full and 0 elsewhere), so a key with another mode does not work them out
         "act_work": _kept(
             memo,
             ("act_work", tp, cp, mb, sp, prec, ep, etp),
             lambda: layer_activation_bytes(
                 model, plan.model_copy(update={"recompute": work_rc}), seq, sw, moe=n_moe > 0
             ),
-        ),
+        )
+        if rc == _FULL
+        else 0.0,
         "p2p_bytes": p2p_bytes,
         "p2p_ag": p2p_ag,
         "head_f": head_f,
@@ -453,11 +463,46 @@ def _layer_kernels_fwd(model: ModelSpec, sw: SoftwareProfile, tp: int, sp: int, 
     return float(fixed_cost.forward_kernels(*_kernel_args(model, sw, tp, sp, prec, ep)))
 
 
-def _stage_params(model: ModelSpec, c: Candidates, layers: np.ndarray, first: Any, last: Any) -> tuple[Any, Any]:
+@dataclass(frozen=True, slots=True)
+class _ModelCounts:
+    """The parameter counts :func:`_stage_params` reads, worked out once per context from the model's properties
+    (each a few microseconds of Python): the same numbers, so the same arithmetic on them."""
+
+    share: float  # MoE layers over all layers
+    per_moe_expert: int  # the routed experts of one MoE layer
+    shared: int  # the rest of an MoE layer's FFN (shared experts, router)
+    attention_params: int
+    dense_ffn_params: int
+    embedding_params: int
+    vocab_hidden: int  # the output head's weights, vocab x hidden
+    tied_embeddings: bool
+    mtp_depth: int
+    mtp_experts: int
+    mtp_params: int
+
+    @classmethod
+    def of(cls, model: ModelSpec) -> _ModelCounts:
+        per_moe_expert = model.moe_experts * model.expert_params if model.is_moe else 0
+        return cls(
+            share=model.moe_layers / model.layers,
+            per_moe_expert=per_moe_expert,
+            shared=model.moe_ffn_params - per_moe_expert if model.is_moe else 0,
+            attention_params=model.attention_params,
+            dense_ffn_params=model.dense_ffn_params,
+            embedding_params=model.embedding_params,
+            vocab_hidden=model.vocab * model.hidden,
+            tied_embeddings=model.tied_embeddings,
+            mtp_depth=model.mtp_depth,
+            mtp_experts=model.mtp_depth * (model.moe_experts * model.expert_params if model.is_moe else 0),
+            mtp_params=model.mtp_params if model.mtp_depth else 0,
+        )
+
+
+def _stage_params(model: _ModelCounts, c: Candidates, layers: np.ndarray, first: Any, last: Any) -> tuple[Any, Any]:
     """(non-expert, expert) parameters one GPU of a stage holds."""
-    share = model.moe_layers / model.layers
-    per_moe_expert = model.moe_experts * model.expert_params if model.is_moe else 0
-    shared = model.moe_ffn_params - per_moe_expert if model.is_moe else 0
+    share = model.share
+    per_moe_expert = model.per_moe_expert
+    shared = model.shared
     params = (
         layers * model.attention_params + layers * (1 - share) * model.dense_ffn_params + layers * share * shared
     ) / c.tp
@@ -468,9 +513,9 @@ def _stage_params(model: ModelSpec, c: Candidates, layers: np.ndarray, first: An
     emb = model.embedding_params / c.tp
     params = params + (emb if first is True else np.where(first | (c.pp == 1), emb, 0.0))
     head = (c.pp > 1) | (not model.tied_embeddings)
-    params = params + np.where(head if last is True else last & head, model.vocab * model.hidden / c.tp, 0.0)
+    params = params + np.where(head if last is True else last & head, model.vocab_hidden / c.tp, 0.0)
     if model.mtp_depth:
-        mtp_experts = model.mtp_depth * (model.moe_experts * model.expert_params if model.is_moe else 0)
+        mtp_experts = model.mtp_experts
         mtp = (model.mtp_params - mtp_experts) / c.tp
         mtp_expert = mtp_experts / (etp * c.ep)
         params = params + (mtp if last is True else np.where(last, mtp, 0.0))
@@ -483,7 +528,7 @@ def _inner_row(ctx: Context, key: tuple[int, ...]) -> tuple[float, ...]:
     row = ctx.rows.get(key)
     if row is None:
         terms = inner_terms(ctx.model, ctx.seq, ctx.system, ctx.sw, ctx.comm, key, ctx.parts)
-        row = ctx.rows[key] = tuple(terms[f] for f in _INNER_FIELDS)
+        row = ctx.rows[key] = _row_of(terms)
     return row
 
 
@@ -553,23 +598,23 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     # --- stage balance, once per (inner key, pp) ---
     pair_code = inner * 65536 + c.pp
     pairs, pair_idx = _group(pair_code)
-    # the ends' extra work in layers of each (inner key, pp) pair, as numpy arrays: the same float64 arithmetic per
-    # pair that a loop over them does, then one split per pair (pp_split.stage_layers)
+    # the ends' extra work in layers, as numpy arrays, then one split per (inner key, pp) pair under the stack's split
+    # (perf.pp_split). The extras depend on the inner key alone: worked out (and rounded, as pipeline.stage_split keys
+    # them) once per inner key, not once per pair; the arithmetic is elementwise, so each is the value a per-pair pass
+    # gives
     k_inner, stages = np.divmod(pairs, 65536)
-    ml = table[k_inner, 0] * (1 - share) + table[k_inner, 1] * share
-    first_extra = (table[k_inner, _INNER_FIELDS.index("emb_s")] / ml).tolist()
+    ml = table[:, 0] * (1 - share) + table[:, 1] * share
+    first_extra = (table[:, _INNER_FIELDS.index("emb_s")] / ml).tolist()
     # the last stage's head, and the MTP block where the stack's layout balances it (perf.mtp_stage)
-    mtp_block_s = table[k_inner, _INNER_FIELDS.index("moe_total" if model.is_moe else "dense_total")]
+    mtp_block_s = table[:, _INNER_FIELDS.index("moe_total" if model.is_moe else "dense_total")]
     mtp_balanced = model.mtp_depth if sw.mtp_stage_balance else 0
-    last_work_s = mtp_stage.last_stage_s(table[k_inner, _INNER_FIELDS.index("head_fb")], mtp_block_s, mtp_balanced)
+    last_work_s = mtp_stage.last_stage_s(table[:, _INNER_FIELDS.index("head_fb")], mtp_block_s, mtp_balanced)
     last_extra = (last_work_s / ml).tolist()
-    # the split balances those extras only where the stack's layout does (perf.pp_split)
-    splits = [
-        pp_split.stage_layers(sw, L, p, f, x) for p, f, x in zip(stages.tolist(), first_extra, last_extra, strict=True)
-    ]
-    n_first = np.array([s[0] for s in splits], dtype=float)[pair_idx]
-    n_last = np.array([s[-1] for s in splits], dtype=float)[pair_idx]
-    n_mid = np.array([max(s[1:-1]) if len(s) > 2 else 0 for s in splits], dtype=float)[pair_idx]
+    extras = [pp_split.split_extras(sw, f, x) for f, x in zip(first_extra, last_extra, strict=True)]
+    splits = [pp_split.split_of(sw, L, p, extras[k]) for p, k in zip(stages.tolist(), k_inner.tolist(), strict=True)]
+    # (first, last, busiest middle) stage's layers of each pair, one pass over the splits
+    ends = np.array([(s[0], s[-1], max(s[1:-1]) if len(s) > 2 else 0) for s in splits], dtype=float)
+    n_first, n_last, n_mid = (column[pair_idx] for column in np.ascontiguousarray(ends.T))
     stage_layers = [splits[i] for i in pair_idx.tolist()]
 
     pp = c.pp.astype(float)
@@ -633,9 +678,13 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     # the other (hence two copies of the parameters, DeepSeek-V3, arXiv:2412.19437, section 3.2.1), so the
     # rank with the embedding also carries the output head and a rank's load per micro-batch is the mean of
     # a mirrored pair of stages.
+    # (where no candidate runs DualPipe every np.where below would pick its other side: those are skipped, the same
+    # values)
+    any_dual = bool(dual.any())
     pair = dual & ~single
-    t_pair = (t_first + t_last) / 2.0
-    t_max = np.where(pair, np.maximum(t_pair, t_mid), t_max)
+    if any_dual:
+        t_pair = (t_first + t_last) / 2.0
+        t_max = np.where(pair, np.maximum(t_pair, t_mid), t_max)
     t_mean = (L * mean_layer + t["emb_s"] + t["head_fb"] + mtp_s) / pp + p2p_per_mb
     fwd_share = t["fwd"] / np.maximum(t["fwd"] + t["bwd_rc"], 1e-30)
     # Stacks that accumulate gradients outside the pipeline schedule (torch.distributed.pipelining) run the
@@ -654,16 +703,18 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     n_slow = np.where(slow_first, n_first, np.where(slow_last, n_last, n_mid))
     compute_slow = n_slow * t["fb"] + np.where(slow_first, t["emb_s"], 0.0)
     compute_slow = compute_slow + np.where(slow_last | single, t["head_fb"] + mtp_s, 0.0)
-    slow_pair = pair & (t_pair >= t_mid)  # DualPipe: the embedding-and-head rank paces
-    n_slow = np.where(slow_pair, (n_first + n_last) / 2.0, np.where(pair, n_mid, n_slow))
-    compute_slow = np.where(
-        slow_pair,
-        n_slow * t["fb"] + (t["emb_s"] + t["head_fb"] + mtp_s) / 2.0,
-        np.where(pair, n_mid * t["fb"], compute_slow),
-    )
+    if any_dual:
+        slow_pair = pair & (t_pair >= t_mid)  # DualPipe: the embedding-and-head rank paces
+        n_slow = np.where(slow_pair, (n_first + n_last) / 2.0, np.where(pair, n_mid, n_slow))
+        compute_slow = np.where(
+            slow_pair,
+            n_slow * t["fb"] + (t["emb_s"] + t["head_fb"] + mtp_s) / 2.0,
+            np.where(pair, n_mid * t["fb"], compute_slow),
+        )
 
     # --- gradient synchronisation of the first stage (it finishes its backward last) ---
-    params0, expert0 = _stage_params(model, c, n_first, True, single)
+    counts = _kept(ctx.parts, ("model_counts",), lambda: _ModelCounts.of(model))
+    params0, expert0 = _stage_params(counts, c, n_first, True, single)
     # across sites the data-parallel groups are reduced (and ZeRO-sharded) inside each site, and the sites then
     # exchange one model's reduced gradients over the WAN (perf.wan); one site (every existing system) is
     # untouched: the groups below divide by 1
@@ -678,36 +729,43 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     edp_span = span_of(edp, etp * c.ep, system.domain_gpus)
     grad_bytes = params0 * sw.grad_reduce_bytes
     exp_bytes = expert0 * sw.grad_reduce_bytes
+    # every collective below reads only the (inner key, pp) pair, dp and sites: priced once per such group
+    # (perf.group_calls)
+    grouping = group_calls.groups((pair_idx * (int(c.dp.max()) + 1) + c.dp) * (int(sites.max()) + 1) + sites)
+    reduce_scatter, all_reduce, all_gather = (
+        group_calls.by_group(op, grouping) for op in (comm.reduce_scatter, comm.all_reduce, comm.all_gather)
+    )
     zero = c.zero
     sharded = zero >= 1
     # DeepSpeed's BF16_Optimizer all-reduces the whole fp32 gradient even with sharded states (SoftwareProfile)
     reduce_scattered = sharded & (not sw.sharded_grad_allreduce)
     sync = _where(
         reduce_scattered,
-        lambda: comm.reduce_scatter(grad_bytes, dp_span) + comm.reduce_scatter(exp_bytes, edp_span),
-        lambda: comm.all_reduce(grad_bytes, dp_span) + comm.all_reduce(exp_bytes, edp_span),
+        lambda: reduce_scatter(grad_bytes, dp_span) + reduce_scatter(exp_bytes, edp_span),
+        lambda: all_reduce(grad_bytes, dp_span) + all_reduce(exp_bytes, edp_span),
     )
     # parameters are gathered at their storage width: BF16, or 8 bits where the stack keeps FP8 weights
     low = (c.prec == FP8) | (c.prec == MXFP8)
     p_bytes = np.where(low & sw.fp8_param_gather, 1.0, 2.0)
     gather = _where(
         sharded,
-        lambda: comm.all_gather(params0 * p_bytes, dp_span) + comm.all_gather(expert0 * p_bytes, edp_span),
+        lambda: all_gather(params0 * p_bytes, dp_span) + all_gather(expert0 * p_bytes, edp_span),
         lambda: 0.0,
     )
     if sw.shard_root_unit:  # one collective per unit and pass, each paying NCCL's latency (perf.fsdp)
         units = fsdp.units_per_pass(n_first)  # the blocks and the root
-        unit_rs_s = fsdp.per_unit_s(comm.reduce_scatter, grad_bytes, units, dp_span)
-        unit_ag_s = fsdp.per_unit_s(comm.all_gather, params0 * p_bytes, units, dp_span)
-        sync = np.where(reduce_scattered, unit_rs_s + comm.reduce_scatter(exp_bytes, edp_span), sync)
-        gather = np.where(sharded, unit_ag_s + comm.all_gather(expert0 * p_bytes, edp_span), gather)
+        unit_rs_s = fsdp.per_unit_s(reduce_scatter, grad_bytes, units, dp_span)
+        unit_ag_s = fsdp.per_unit_s(all_gather, params0 * p_bytes, units, dp_span)
+        sync = np.where(reduce_scattered, unit_rs_s + reduce_scatter(exp_bytes, edp_span), sync)
+        gather = np.where(sharded, unit_ag_s + all_gather(expert0 * p_bytes, edp_span), gather)
     replayed = sw.zero3_max_live_params > 0 and not model.is_moe
     if replayed:  # DeepSpeed ZeRO-3: one gather per submodule, one reduce-scatter per bucket (perf.zero3_prefetch)
         ag_calls, rs_calls = zero3_prefetch.calls_per_pass(model, c.tp, n_first, sw.dp_bucket_params)
-        sync = np.where(reduce_scattered, fsdp.per_unit_s(comm.reduce_scatter, grad_bytes, rs_calls, dp_span), sync)
-        gather = np.where(sharded, fsdp.per_unit_s(comm.all_gather, params0 * p_bytes, ag_calls, dp_span), gather)
+        sync = np.where(reduce_scattered, fsdp.per_unit_s(reduce_scatter, grad_bytes, rs_calls, dp_span), sync)
+        gather = np.where(sharded, fsdp.per_unit_s(all_gather, params0 * p_bytes, ag_calls, dp_span), gather)
     zero2, zero3 = zero >= 2, zero >= 3
-    sync = np.where(zero2, sync * m, sync)  # sharded gradients are reduced after every micro-batch
+    if zero2.any():  # (where no candidate shards its gradients np.where would pick ``sync`` itself)
+        sync = np.where(zero2, sync * m, sync)  # sharded gradients are reduced after every micro-batch
     # parameters gathered for every forward and backward (ZeRO-3), or for every forward where ZeRO-2 frees them after
     # each backward (perf.fsdp)
     regather = (zero == 2) & sw.zero2_regather
@@ -731,9 +789,12 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     # FSDP1 under BACKWARD_POST gathers each unit for its backward only after the previous unit's gradients: those
     # m all-gathers run serially with the compute (perf.fsdp.backward_post_serial_s); the rest overlap as before
     post = zero3 & sw.backward_post_prefetch
-    serial_gather_s = np.where(post, fsdp.backward_post_serial_s(gather, gathers, m), 0.0)
+    if sw.backward_post_prefetch:
+        serial_gather_s = np.where(post, fsdp.backward_post_serial_s(gather, gathers, m), 0.0)
+        overlap_gathers = np.where(post, gathers - m, gathers)
+    else:  # no candidate gathers serially: the values np.where picks there
+        serial_gather_s, overlap_gathers = np.zeros(n), gathers
     gather = gather - serial_gather_s
-    overlap_gathers = np.where(post, gathers - m, gathers)
     demand_s = demand_share * gather  # on demand: serial with the compute (perf.zero3_prefetch)
     serial_gather_s = serial_gather_s + demand_s
     gather = gather - demand_s
@@ -751,19 +812,20 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     # the interference (perf.interference) is the compute's slowdown beside the overlapped collectives: GPUs busy
     # with both, so it is booked as compute time (power follows it), not as exposed communication
     slowed = np.zeros(n)
-    if sw.chunk_dp_sync and chunk_sync.IN_STEP_TIME:  # one collective per model chunk (perf.chunk_sync)
-        chunked = (~zero2) & (vpp > 1)
+    # (the chunked terms are skipped where no candidate reduces per chunk: np.where would pick the others there)
+    chunked = (~zero2) & (vpp > 1) if sw.chunk_dp_sync and chunk_sync.IN_STEP_TIME else np.zeros(n, dtype=bool)
+    any_chunked = bool(chunked.any())
+    if any_chunked:  # one collective per model chunk (perf.chunk_sync)
         b_stage, f_stage = n_first * t["bwd_rc"], n_first * t["fwd"]
         sync_floor = np.where(chunked, chunk_sync.floor_s(sync, b_stage, sync_floor, vpp), sync_floor)
         gather_floor = np.where(chunked, chunk_sync.floor_s(gather, f_stage, gather_floor, vpp), gather_floor)
-    else:
-        chunked = np.zeros(n, dtype=bool)
     # DeepSpeed ZeRO-3 with the optimizer offloaded: the backward waits for each bucket's reduce-scatter, which
     # runs serially with the compute (perf.zero3_prefetch)
     serial_sync = zero3 & sw.zero3_offload_grad_copy_sync
     if sw.dp_overlap:
         window = n_first * t["bwd_rc"] * np.where(zero2, m, 1.0)
-        window = np.where(chunked, chunk_sync.window_s(n_first * t["bwd_rc"], c.pp, vpp), window)
+        if any_chunked:
+            window = np.where(chunked, chunk_sync.window_s(n_first * t["bwd_rc"], c.pp, vpp), window)
         overlapped = interference.exposed_s(sync, window, sync_floor, slowdown=0.0)
         slowed = slowed + np.where(serial_sync, 0.0, interference.exposed_s(sync, window, sync_floor) - overlapped)
         sync_exposed = np.where(serial_sync, sync, overlapped)
@@ -771,7 +833,8 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         sync_exposed = sync
     if sw.param_gather_overlap:
         f_window = n_first * t["fwd"] * overlap_gathers
-        f_window = np.where(chunked, chunk_sync.window_s(n_first * t["fwd"], c.pp, vpp), f_window)
+        if any_chunked:
+            f_window = np.where(chunked, chunk_sync.window_s(n_first * t["fwd"], c.pp, vpp), f_window)
         gather_exposed = interference.exposed_s(gather, f_window, gather_floor, slowdown=0.0)
         slowed = slowed + interference.exposed_s(gather, f_window, gather_floor) - gather_exposed
     else:
@@ -806,7 +869,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     sync_ranks = job_gpus // np.where(sync_code == 0, 1, sites)
     compute_s, recompute_s = compute_slow * m, n_slow * t["rc_s"] * m
     straggler = stragglers.straggler_s(compute_s + recompute_s + bubble, sync_ranks)
-    sync_scalars = 2.0 * comm.all_reduce(8.0, span_of(job_gpus, 1, system.domain_gpus))
+    sync_scalars = 2.0 * all_reduce(8.0, span_of(job_gpus, 1, system.domain_gpus))
     fixed_mb = n_slow * fix_layer * m  # the micro-batches' fixed costs
     fixed = fixed_mb + fixed_cost.step_fixed_s(opt_params, sw.elementwise_fused, sync_scalars)
     step = t_pipe + slowed + dp_exposed + optimizer_s + cast_s + (straggler if stragglers.IN_STEP_TIME else 0.0)
@@ -828,8 +891,11 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     m_pass = np.where(lb > 0, lb / c.mb, m)  # micro-batches one pipeline pass holds
     in_flight = inflight(pp, vpp, m_pass)
     # ZB-V keeps 1F1B's peak activations; DualPipe holds p + 1 micro-batches and two copies of the weights
-    in_flight = np.where(sched == 2, np.minimum(pp, m_pass), in_flight)
-    in_flight = np.where(dual, np.minimum(pp + 1, m_pass), in_flight)
+    zb_v = sched == 2
+    if zb_v.any():
+        in_flight = np.where(zb_v, np.minimum(pp, m_pass), in_flight)
+    if any_dual:
+        in_flight = np.where(dual, np.minimum(pp + 1, m_pass), in_flight)
     w_bytes = _WEIGHT_BYTES[c.prec]  # plus the quantized copies the GEMMs read
     if sw.fp8_param_gather:
         # the weights are the 8-bit tensors: FP8 keeps them (1 B) and their transposed copy (1 B); MXFP8 its
@@ -850,7 +916,8 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     def stage_memory(pr: Any, ex: Any, layers: np.ndarray, scaled: np.ndarray, last: Any) -> tuple[np.ndarray, ...]:
         w = w_bytes * (pr / w_div + ex / w_ediv)
         w = w + np.where(zero3, 2 * 2.0 * pr / np.maximum(layers, 1), 0.0)  # gathered layer buffers
-        w = np.where(dual, 2.0 * w, w)
+        if any_dual:
+            w = np.where(dual, 2.0 * w, w)
         gr = sw.grad_accum_bytes * (pr / g_div + ex / g_ediv)
         opt = opt_state * (pr / o_div + ex / o_ediv)
         act = scaled * act_layer * in_flight
@@ -861,7 +928,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
 
     first = stage_memory(params0, expert0, n_first, n_first, single)  # the first stage's parameters, from above
     # Later stages hold fewer micro-batches in flight: under 1F1B stage i holds p - i, the last one 1.
-    last_pr, last_ex = _stage_params(model, c, n_last, single, True)
+    last_pr, last_ex = _stage_params(counts, c, n_last, single, True)
     last = stage_memory(last_pr, last_ex, n_last, np.where(single, n_last, n_last / pp), True)
     tot_first = sum(first)
     tot_last = sum(last)

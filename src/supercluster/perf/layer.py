@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from supercluster.fabric.placement import ep_stride
 from supercluster.perf import (
@@ -26,12 +27,12 @@ from supercluster.perf import (
     gemm_align,
     mcore_unfused,
     moe_kernels,
+    shape_memo,
     te_unfused,
     tp_overlap,
 )
 from supercluster.perf.comm import CollectiveModel, span_of
-from supercluster.perf.expert_gemm import expert_linear_gemms_s
-from supercluster.perf.gemm import NVFP4_BF16_LAYER_FRACTION, linear_fwd_bwd_s, linear_gemms_s, memory_bound_s
+from supercluster.perf.gemm import NVFP4_BF16_LAYER_FRACTION, linear_fwd_bwd_s, memory_bound_s
 from supercluster.perf.imbalance import plan_routing_load
 from supercluster.perf.routing import destinations
 from supercluster.specs import Accelerator, ModelSpec, ResolvedPlan, SoftwareProfile
@@ -160,8 +161,12 @@ def layer_parts(
     sw: SoftwareProfile,
     comm: CollectiveModel,
     moe: bool,
+    memo: dict[tuple[Any, ...], Any] | None = None,
 ) -> LayerParts:
-    """Everything of :func:`layer_cost` but the recompute: ``plan.recompute`` is not read."""
+    """Everything of :func:`layer_cost` but the recompute: ``plan.recompute`` is not read. ``memo`` (a context's,
+    perf.context, for one card and stack) keeps the pieces that repeat across layouts by the inputs they read
+    (perf.shape_memo): each GEMM's three times by shape and precision, the attention kernel's speed factors by cp;
+    the same functions on the same inputs, so every number is the one computed without it."""
     t, b, prec = plan.tp, plan.micro_batch, plan.precision
     tok = b * seq / plan.cp  # tokens this GPU's context shard holds
     h, a, g, d = model.hidden, model.heads, model.kv, model.dhead
@@ -205,10 +210,10 @@ def layer_parts(
         weight_elems += n * k * times
         for p, share in mix:
             if experts:  # ``times`` local experts of ``m`` rows each, all GEMMs together
-                fw, dgrad, wgrad = expert_linear_gemms_s(sw.expert_gemm, times, m, n, k, acc, p, exact_rows)
+                fw, dgrad, wgrad = shape_memo.expert_gemms(memo, sw.expert_gemm, times, m, n, k, acc, p, exact_rows)
                 reps = 1.0
             else:
-                fw, dgrad, wgrad = linear_gemms_s(m, n, k, acc, p)
+                fw, dgrad, wgrad = shape_memo.gemms(memo, m, n, k, acc, p)
                 reps = times
             f_gemm += fw * reps * share
             b_gemm += (dgrad + wgrad) * reps * share
@@ -277,17 +282,9 @@ def layer_parts(
     elem_fwd_bytes = 0.0
     if sw.attention_kernel == "flash":
         core_flops = 0.5 * core_flops_full  # causal blocks skipped (and blocks outside a window)
-        speed = attention_dim_factor(model.qk_dim) * sw.attention_speed_factor
-        eff = acc.efficiency
-        n0 = attention_span.tile_overheads(eff.attention_fwd_tile_overhead_keys, eff.attention_bwd_tile_overhead_keys)
-        ref_share = attention_span.reference_share(eff.attention_reference_span, overheads_keys=n0)
-        speed *= attention_kernel.kernel_speed_factor(acc.efficiency, sw, ref_share)  # kernels before FlashAttention-2
-        speed *= attention_class.class_speed_factor(sw, acc)  # FlashAttention-2 against cuDNN on Hopper
-        # the kernel's throughput at this run's key span per call over the table's reference span (perf.attention_span)
-        ring = attention_span.ring_priced(
-            sw.cp_comm_type, eff.attention_fwd_tile_overhead_keys, eff.attention_bwd_tile_overhead_keys
+        speed, by_span = shape_memo.kept(
+            memo, ("attention_speed", plan.cp), lambda: flash_speed(model, seq, plan.cp, acc, sw)
         )
-        by_span = attention_span.span_speed(model, seq, plan.cp, eff.attention_reference_span, n0, ring=ring)
         f_attn = core_flops / (peak16 * acc.efficiency.attention_fwd_fraction * speed * by_span.fwd)
         b_attn = 2.5 * core_flops / (peak16 * acc.efficiency.attention_bwd_fraction * speed * by_span.bwd)
         core_hw = 3.5 * core_flops
@@ -463,6 +460,25 @@ def layer_parts(
         cp_bwd_s=cp_bwd,
         ep_fwd_s=ep_fwd,
     )
+
+
+def flash_speed(
+    model: ModelSpec, seq: int, cp: int, acc: Accelerator, sw: SoftwareProfile
+) -> tuple[float, attention_span.SpanSpeed]:
+    """The fused attention kernel's speed factor on this card and stack, and its span factors at ``cp``
+    (perf.attention_span): what :func:`layer_parts` divides the attention core's FLOP rate by; it reads the specs and
+    cp only."""
+    speed = attention_dim_factor(model.qk_dim) * sw.attention_speed_factor
+    eff = acc.efficiency
+    n0 = attention_span.tile_overheads(eff.attention_fwd_tile_overhead_keys, eff.attention_bwd_tile_overhead_keys)
+    ref_share = attention_span.reference_share(eff.attention_reference_span, overheads_keys=n0)
+    speed *= attention_kernel.kernel_speed_factor(acc.efficiency, sw, ref_share)  # kernels before FlashAttention-2
+    speed *= attention_class.class_speed_factor(sw, acc)  # FlashAttention-2 against cuDNN on Hopper
+    # the kernel's throughput at this run's key span per call over the table's reference span (perf.attention_span)
+    ring = attention_span.ring_priced(
+        sw.cp_comm_type, eff.attention_fwd_tile_overhead_keys, eff.attention_bwd_tile_overhead_keys
+    )
+    return speed, attention_span.span_speed(model, seq, cp, eff.attention_reference_span, n0, ring=ring)
 
 
 def finish(p: LayerParts, recompute: str, is_mla: bool, sw: SoftwareProfile) -> LayerCost:

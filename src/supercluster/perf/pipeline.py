@@ -37,7 +37,18 @@ def balance_layers(layers: int, stages: int, first_extra: float, last_extra: flo
 
 def stage_split(layers: int, stages: int, first_extra: float, last_extra: float) -> tuple[int, ...]:
     """:func:`balance_layers` as the memoised tuple (the planner's many (inner key, pp) pairs share few splits)."""
-    return _balance(layers, stages, round(float(first_extra), 3), round(float(last_extra), 3))
+    return _balance(layers, stages, rounded_extra(first_extra), rounded_extra(last_extra))
+
+
+def rounded_extra(extra: float) -> float:
+    """An end stage's extra work (in layers) as :func:`stage_split` keys it: rounded to 1/1000 of a layer."""
+    return round(float(extra), 3)
+
+
+def split_rounded(layers: int, stages: int, first_rounded: float, last_rounded: float) -> tuple[int, ...]:
+    """:func:`stage_split` of extras already rounded by :func:`rounded_extra` (the planner rounds each inner key's
+    extras once and splits many (inner key, pp) pairs with them)."""
+    return _balance(layers, stages, first_rounded, last_rounded)
 
 
 @lru_cache(maxsize=65536)

@@ -61,7 +61,7 @@ cited one, so something else in the Bridge Llama rows is pessimistic.
 
 from __future__ import annotations
 
-from supercluster.perf.pipeline import stage_split
+from supercluster.perf.pipeline import rounded_extra, split_rounded
 from supercluster.specs import SoftwareProfile
 
 SPLITS = ("balanced", "uniform", "accounted", "uniform-front")
@@ -72,10 +72,26 @@ def stage_layers(
 ) -> tuple[int, ...]:
     """Decoder layers per pipeline rank under the stack's split (module docstring); the ends' extra work, in layers,
     enters only where the split balances against it."""
+    return split_of(sw, layers, stages, split_extras(sw, first_extra, last_extra))
+
+
+def split_extras(sw: SoftwareProfile, first_extra: float, last_extra: float) -> tuple[float, float] | None:
+    """The (first, last) extras the stack's split balances against (:func:`stage_extras`), rounded as
+    perf.pipeline.stage_split keys them; None for a split that reads none (``uniform-front``). Worked out once per
+    pair of extras, they serve every pipeline depth (the planner's many (inner key, pp) pairs)."""
     if sw.pp_split == "uniform-front":
+        return None
+    first, last = stage_extras(sw, first_extra, last_extra)
+    return rounded_extra(first), rounded_extra(last)
+
+
+def split_of(sw: SoftwareProfile, layers: int, stages: int, extras: tuple[float, float] | None) -> tuple[int, ...]:
+    """:func:`stage_layers` from the extras :func:`split_extras` made (perf.pipeline.stage_split's split when there
+    are some, the uniform-front split otherwise)."""
+    if extras is None:
         base, extra = divmod(layers, stages)
         return tuple(base + (1 if rank < extra else 0) for rank in range(stages))
-    return stage_split(layers, stages, *stage_extras(sw, first_extra, last_extra))
+    return split_rounded(layers, stages, *extras)
 
 
 def stage_extras(sw: SoftwareProfile, first_extra: float, last_extra: float) -> tuple[float, float]:

@@ -190,21 +190,24 @@ def enumerate_space(
             generated += len(arr) * sp_variants * rc_total // len(rcs)
             if len(arr) == 0:
                 continue
-            m = (lb or per_replica) // arr[:, 0]  # micro-batches per pipeline pass
-            ok = (arr[:, 1] == 1) | (m % pp == 0)
-            ok &= ~((arr[:, 6] == 1) & (tp == 1))
-            sc = arr[:, 7]
-            ok &= (sc == 0) | (pp > 1)
-            ok &= ~((sc == 1) & (arr[:, 1] != 1))  # ZB-H1: one chunk
-            ok &= ~((sc == 2) & (arr[:, 1] != 2))  # ZB-V: two chunks in a V
-            ok &= ~((sc == 3) & ((arr[:, 1] != 1) | (pp % 2 == 1) | (m < pp)))  # DualPipe
-            arr = arr[ok]
-            k = len(arr)
-            if k == 0:
-                continue
-            blocks.append(arr)
-            block_knobs.append((tp, pp, cp, dp, lb, etp))
-    if not blocks:
+            blocks.append(arr)  # the rows the schedule checks below keep, all blocks at once
+            block_knobs.append((tp, pp, cp, dp, lb, etp, lb or per_replica))
+    if blocks:
+        # the checks of each row against its block's knobs, as arrays over every block's rows (the same integer
+        # arithmetic row by row as a pass per block; the rows stay in their blocks' order)
+        arr = np.concatenate(blocks)
+        knobs = np.repeat(np.array(block_knobs, dtype=np.int64), [len(b) for b in blocks], axis=0)
+        tp_k, pp_k, per_pass = knobs[:, 0], knobs[:, 1], knobs[:, 6]
+        m = per_pass // arr[:, 0]  # micro-batches per pipeline pass
+        ok = (arr[:, 1] == 1) | (m % pp_k == 0)
+        ok &= ~((arr[:, 6] == 1) & (tp_k == 1))
+        sc = arr[:, 7]
+        ok &= (sc == 0) | (pp_k > 1)
+        ok &= ~((sc == 1) & (arr[:, 1] != 1))  # ZB-H1: one chunk
+        ok &= ~((sc == 2) & (arr[:, 1] != 2))  # ZB-V: two chunks in a V
+        ok &= ~((sc == 3) & ((arr[:, 1] != 1) | (pp_k % 2 == 1) | (m < pp_k)))  # DualPipe
+        arr, knobs = arr[ok], knobs[ok]
+    if not blocks or len(arr) == 0:
         empty = np.zeros(0, dtype=np.int64)
         return Space(
             Candidates(
@@ -223,9 +226,8 @@ def enumerate_space(
             generated,
         )
     # each block's own columns concatenated, the knobs a block shares repeated over its rows: one array per field
-    cols = np.ascontiguousarray(np.concatenate(blocks).T)
-    knobs = np.repeat(np.array(block_knobs, dtype=np.int64), [len(b) for b in blocks], axis=0)
-    tp_col, pp_col, cp_col, dp_col, lb_col, etp_col = np.ascontiguousarray(knobs.T)
+    cols = np.ascontiguousarray(arr.T)
+    tp_col, pp_col, cp_col, dp_col, lb_col, etp_col, _ = np.ascontiguousarray(knobs.T)
     merged = Candidates(
         tp=tp_col,
         pp=pp_col,
