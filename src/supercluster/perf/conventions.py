@@ -33,6 +33,15 @@ def megatron_flops(model: ModelSpec, batch: int, seq: int, causal: bool = False)
     s/(2h) (convention ``megatron_causal``). Checked on Megatron-Bridge's performance summary (25.11), which
     prints tokens/s/GPU and TFLOP/s/GPU side by side: Llama 3 8B on 8 H100, 744e12 / 14,451 = 51.48 GFLOP per
     token against 51.47 from this formula; Qwen3-30B-A3B 22.94 against 22.99.
+
+    Which one a log used goes by its Megatron-LM version: the halving entered megatron/training/training.py in
+    commit 8873b55d6a (2025-03-06, "ADLR/megatron-lm!2789 - Fixes in number of floating-point operation estimates
+    for MoE and attention layer", ``+ (args.seq_length / args.hidden_size / 2)`` replacing ``/ args.hidden_size``);
+    release branches core_r0.11.0 and older count s/h (``megatron``), core_r0.12.0 onwards s/(2h). The dev branch's
+    rewrite of the GQA term (e.g. bbc762d5, 2025-10-15: 6 [h (q + k + v) + q s / 2 x 2 + q h] per token and layer,
+    q = a d, k = v = g d) is the same number. Megatron-MoE-ModelZoo's Qwen3-235B H100 table prints step time and
+    TFLOP/s/GPU together (moe_dev f3e6c5 and main 1e057005 code): 147-148 GFLOP per token at 4,096 tokens, this
+    formula's 148.0 with the halving and 167.0 without (tests/test_zoo_flops.py).
     """
     b, s, ll, h, v = batch, seq, model.layers, model.hidden, model.vocab
     g, a = model.kv, model.heads
