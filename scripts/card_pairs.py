@@ -18,7 +18,7 @@ Verdict on the bundled set (2026-12-01, main at ae0fd27 plus this branch's atten
 from the Megatron-Bridge performance summary and its archive. Llama 3 70B FP8 (tp1 pp1 dp64, Megatron-FSDP, mb 2)
 in 4 containers: measured GB300 / GB200 1.203-1.266 at equal dense BF16 and FP8 peaks (2.5 and 5 PFLOP/s both);
 the model's 1.114 (1.078 before the Blackwell Ultra attention rate, accelerators.yaml gb300). Qwen3 30B-A3B MXFP8
-(25.11): measured 1.217, model 1.030. GPT-OSS 120B BF16 (26.04.01): GB300 / GB200 measured 1.154, model 1.027;
+(25.11): measured 1.217, model 1.030. GPT-OSS 120B BF16 (26.04.01): GB300 / GB200 measured 1.154, model 1.026;
 B300 / B200 measured 1.123, model 1.166. Carrying the GB200's fitted GEMM fractions (0.529 / 0.565) to the GB300
 would price the 70B pairs at 1.030 (ratio error -17%): the measurements ask for a GB300 faster than its peaks and
 the GB200's fractions say, not slower, which is why the catalog keeps the Hopper table's GEMM fractions for the
