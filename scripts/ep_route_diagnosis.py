@@ -1,8 +1,8 @@
 """Why the DGX Cloud DeepSeek-V3 GB200 rows read ~+79% too fast: is it the expert-parallel route? (issue 15)
 
 The rows dgxcv2505-gb200-dsv3-bf16-{128,256,512} (NVIDIA/dgxc-benchmarking v25.05 deepseek_v3/pretraining/README.md,
-GB200 table: 34.168, 34.194, 34.274 s per step) read about +79% too fast, while the same table's H100 rows and the
-same project's Llama 4 Maverick GB200 rows (llama4/README.md at v25.05.04, EP 64) read within a few percent. The
+GB200 table: 34.168, 34.194, 34.274 s per step) read about +79% too fast, against +14..+18% for the same table's
+H100 rows and -1..+12% for the same project's Llama 4 Maverick GB200 rows (llama4/README.md at v25.05.04, EP 64). The
 hypothesis checked here: on GB200 NVL72 the EP all-to-all over 32-64 GPUs reaches the other trays over multi-node
 NVLink (MNNVL) only if the software lets it (DeepEP's normal kernels of early 2025 were NVLink within 8 GPUs plus
 RDMA across), so the DeepSeek-V3 recipe might send its EP traffic over InfiniBand where Llama 4's does not.
@@ -33,22 +33,27 @@ What the sources say (each checked at the commit the recipes install):
 - The README's own statement of the hardware: "Baseline performance metrics for GB200 workloads were collected using
   the NVIDIA DGX GB200 Reference Architercture" (dgxc-benchmarking README.md at v25.05).
 
-Findings (benchmarks/results/ep_route_diagnosis.json, main at ae0fd27; no step-model change came out of them):
+Findings (benchmarks/results/ep_route_diagnosis.json, branch dsv3gb200 on main ae0fd27, with the DeepSeek-V3
+profile's drop-and-pad correction: software.yaml nemo-2024-dsv3-first-last, moe_pad_to_capacity):
 
 - Whatever route NCCL took, it took the same one for both families, so a software-profile field such as
   ``ep_a2a_domain`` would move Llama 4's GB200 rows as much as DeepSeek-V3's. Priced over the NVL72 domain (as
   modelled) DeepSeek-V3 GB200 reads +78..+81% and Llama 4 GB200 -1..+12%; with EP confined to the 4-GPU tray
-  (every byte to another tray over the NIC) -18..-23% and -11..-17%. Neither route fits both: no route rule lands.
-- Inference, not a source: the tray-confined prices put the Llama 4 GB200 rows beside the same recipe's H100 rows
-  (-14..-17%, EP 128 over InfiniBand either way), where NVL72 pricing leaves 15-29 points between the platforms.
-- The tray-confined DeepSeek-V3 prices carry 6-7 s of perf.host_sync host time that grows with the exposed
-  all-to-all: host_sync.segmented_host_s subtracts g_p (the expert GEMMs plus the forward all-to-all,
-  post_sync_gpu_s) from g_f, which perf.batch passes as t["fwd"] (LayerCost.fwd_s: compute only), so the
-  attention-and-router segment is left with too little GPU time and its host time shows as exposed. Counting the
-  forward all-to-all in g_f (t["fwd"] + t["ep_s"] / 2, / 3 under full recompute) gives tray-confined DeepSeek-V3
-  GB200 -4..-8% and H100 +14..+18%; on validate all it moves all rows 7.60 -> 7.80% (leave-one-source-out 7.76 ->
-  7.74%), BF16 MoE 10.62 -> 11.63%, FP8 MoE 11.85 -> 12.86%: reported, not landed (the extra term now offsets the
-  optimism of other MoE rows whose all-to-all crosses InfiniBand: MoE Parallel Folding Tables 3-4, Grok 1).
+  (every byte to another tray over the NIC) -4..-8% and -11..-17%: MAPE of the nine GB200 rows 30.3% -> 11.5%.
+- That fit is inference, not a source: no document says DGX Cloud's GB200 runs of mid-2025 ran NCCL without
+  multi-node NVLink (no IMEX channel in the container, say), and the README names the "DGX GB200 Reference
+  Architercture". It is consistent across platforms, though: the tray-confined prices put the Llama 4 GB200 rows
+  beside the same recipe's H100 rows (-16..-17%, EP 128 over InfiniBand either way), where NVL72 pricing leaves
+  15-29 points between the platforms. No route rule lands without that source; an NCCL INFO log of one of these
+  runs ("via P2P/MNNVL" or "via NET/IB" for the EP peers) would settle it.
+- Before the drop-and-pad correction the tray-confined DeepSeek-V3 prices read -18..-23%: the (wrongly charged)
+  host synchronisation added 6-7 s that grows with the exposed all-to-all, because host_sync.segmented_host_s
+  subtracts g_p (the expert GEMMs plus the forward all-to-all, post_sync_gpu_s) from g_f, which perf.batch passes
+  as t["fwd"] (LayerCost.fwd_s: compute only): the attention-and-router segment is left with too little GPU time
+  and its host time shows as exposed. Counting the forward all-to-all in g_f (t["fwd"] + t["ep_s"] / 2, / 3 under
+  full recompute) moves validate all (main ae0fd27) 7.60 -> 7.80% (leave-one-source-out 7.76 -> 7.74%), BF16 MoE
+  10.62 -> 11.63%, FP8 MoE 11.85 -> 12.86%: reported, not landed (the extra term now offsets the optimism of
+  other MoE rows whose all-to-all crosses InfiniBand: MoE Parallel Folding Tables 3-4, Grok 1).
 - Host rate: DGX Cloud's own microbenchmark (dgxc-benchmarking v25.10 microbenchmarks/cpu_overhead/README.md,
   "Pytorch kernel launch test") measures 11.3-17.7 us per tiny torch.matmul on GB200 against 6.8-9.1 us on H100.
   At perf.fixed_cost's kernel counts (tens per layer for a fused stack) twice the host time stays far below these
