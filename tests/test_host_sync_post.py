@@ -1,6 +1,7 @@
 """The MoE forward after its host synchronisation (perf.host_sync): the dispatch, experts and combine are launched
 after the GPU has drained, so their host time cannot hide behind the attention's GPU time; checked by hand."""
 
+import numpy as np
 import pytest
 
 from supercluster import catalog
@@ -65,3 +66,21 @@ def test_combined_1f1b_joins_the_weight_gradients_by_hand():
     total = 300 * 10e-6 + 3e-3
     assert host_sync.segmented_host_s(*busy, combined_1f1b=True) == pytest.approx(total)
     assert host_sync.segmented_host_s(*busy) == pytest.approx(total)
+
+
+def test_forward_all_to_all_share_is_one_rule_for_both_segments():
+    # ep_comm_s counts forward + backward (+ the recomputed forward): 6 s -> 3 s forward, or 2 s under full recompute
+    assert host_sync.forward_a2a_s(6.0, False) == pytest.approx(3.0)
+    assert host_sync.forward_a2a_s(6.0, True) == pytest.approx(2.0)
+    both = host_sync.forward_a2a_s(np.array([6.0, 6.0]), np.array([False, True]))
+    assert both.tolist() == pytest.approx([3.0, 2.0])
+    # the attention-and-router segment is the forward minus the post-sync part: with the all-to-all on both sides it
+    # keeps its whole compute (1 s of GPU against 0.9 s of host: nothing exposed); with it on one side only, the
+    # 1 s of all-to-all would leave it 0 s of GPU and expose the 0.9 s
+    host_s = host_sync.HOST_S
+    k_a = 0.9 / host_s  # attention-and-router launches worth 0.9 s of host
+    a2a, attn, experts = 1.0, 1.0, 2.0
+    ok = host_sync.segmented_host_s(k_a, k_a, attn + experts + a2a, 1e9, 0.0, host_s, 0.0, experts + a2a)
+    short = host_sync.segmented_host_s(k_a, k_a, attn + experts, 1e9, 0.0, host_s, 0.0, experts + a2a)
+    assert ok == pytest.approx(0.0)
+    assert short == pytest.approx(0.9)

@@ -651,9 +651,9 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     fix_layer = fixed_cost.layer_fixed_s(t["kernels"], mean_layer, sw.elementwise_fused)
     if host_sync.synchronises(sw, model) and host_sync.IN_STEP_TIME:
         # a host copy in each MoE layer's forward: the host-bound term per forward and backward (perf.host_sync)
-        # the forward's GPU time holds its all-to-alls, as fwd_post does (host_sync.post_sync_gpu_s): without them
+        # the forward's GPU time holds its all-to-alls, as fwd_post does (host_sync.forward_a2a_s): without them
         # the attention-and-router segment would be left that much GPU time short
-        fwd_gpu = t["fwd"] + t["ep_s"] / np.where(c.rc == _FULL, 3.0, 2.0)
+        fwd_gpu = t["fwd"] + host_sync.forward_a2a_s(t["ep_s"], c.rc == _FULL)
         fix_layer = fix_layer + host_sync.extra_s(
             t["kernels_fwd"],
             t["kernels"],

@@ -243,7 +243,16 @@ def post_sync_gpu_s(model: ModelSpec, moe: Any, full_recompute: bool) -> float:
     recompute, the forward again, each alike: perf.layer)."""
     experts = (model.moe_topk + model.moe_shared_experts) * model.expert_params
     gemm_share = experts / (experts + model.attention_params + model.hidden * model.moe_experts)
-    return moe.fwd_gemm_s * gemm_share + moe.ep_comm_s / (3.0 if full_recompute else 2.0)
+    return moe.fwd_gemm_s * gemm_share + float(forward_a2a_s(moe.ep_comm_s, full_recompute))
+
+
+def forward_a2a_s(ep_comm_s: Any, full_recompute: Any) -> Any:
+    """The forward's share of a layer's all-to-all seconds: ``ep_comm_s`` counts the forward, the backward and,
+    under full recompute, the forward again, each alike (perf.layer), so a half, or a third under full recompute.
+    Both the post-synchronisation segment (:func:`post_sync_gpu_s`) and the whole forward's GPU time that
+    :func:`extra_s` is handed (perf.batch) hold it, so the attention-and-router segment, their difference, holds
+    none of it."""
+    return np.asarray(ep_comm_s, dtype=float) / np.where(np.asarray(full_recompute, dtype=bool), 3.0, 2.0)
 
 
 def expert_host_s(local_experts: float, moe_share: float, precision: str) -> float:
