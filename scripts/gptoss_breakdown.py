@@ -1,0 +1,175 @@
+"""GPT-OSS on Megatron-Bridge: where the step model puts a layer's time, against what each measured step implies (issue
+15).
+
+For every bundled GPT-OSS row the script resolves the row's layout as ``validate`` does (harness.row_specs, fill rule
+``measured``), prices one MoE layer for one micro-batch with perf.layer.layer_parts at that layout, and splits it into
+the dense GEMMs (QKV 2880 -> (64 + 2 x 8) x 64 = 5120, output 4096 -> 2880, router), the expert GEMMs (the local
+experts' FC1 and FC2 as the stack's kernel runs them, perf.shape_memo.expert_gemms), the attention core, the
+memory-bound elementwise work and the forward all-to-all. It then states the gap the measured step leaves: (measured
+step - model step) / (micro-batches x layers), in milliseconds per layer and micro-batch, and as a share of the model's
+layer time: what a missing per-layer mechanism would have to cost.
+
+Attention is checked separately against NVIDIA's GPT-OSS attention benchmark (tests/test_gptoss_attention.py:
+cudnn-frontend sdpa_benchmark_training, GPT-OSS shape, head dim 64, 128-token window, GB200, cuDNN 9.26; the GB300 file
+of the same date reads 174 / 192 TFLOP/s forward / backward against the GB200's 162 / 184). The model's window-layer
+rate relative to its own causal head-dim-128 reference (sequence 4096) lies within about 27% of cuDNN's ratio in each
+direction (forward 27% too fast, backward 19% too slow), and over a forward plus a backward (2.5x the FLOPs) the model
+is about 8% slower than cuDNN on the window layers: attention at head dim 64 and the 128-token window is not where the
++14..+53% on Blackwell comes from.
+
+Verdict on the bundled set (2026-12-01, main at 46e7cca): on the B200 (26.04.01, ep8 mb4) one layer and micro-batch is
+19.8 ms in the model (GEMMs 12.1: experts 9.5 of them; attention 3.7; elementwise 4.1), and the measured step leaves
+7.6 ms per layer and micro-batch (+38%) unexplained; the GB200, B300 and GB300 rows of the same container leave 6.6,
+7.6 and 3.5 ms. Every other MoE model of the same tables and cards reads within -26..+25% (most within +-13%), and the
+H100 rows of the same recipes leave +0.4..+2.0 ms (+4..+10%): the missing term is specific to GPT-OSS on Blackwell.
+What it would have to cost is stated per row (``gap_share_of_layer``). Not priced and small: the recipes' selective
+recompute of "layernorm" and "moe_act" (about 0.2 ms per layer and micro-batch on the B200 row by bytes). Open lead,
+not checked: whether Transformer Engine takes its cuDNN fused path for the learnable attention sinks with a sliding
+window on sm100 at the containers' cuDNN, or falls back.
+
+Run (bounded: the 11 GPT-OSS rows, one resolve each, a few seconds):
+
+    PYTHONPATH=src python scripts/gptoss_breakdown.py [--json] [--no-color] [OUT.json]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from supercluster.perf import shape_memo
+from supercluster.perf.context import context
+from supercluster.perf.layer import layer_parts
+from supercluster.plan.fill import resolve
+from supercluster.validate import harness
+from supercluster.validate.harness import read_rows, row_specs
+
+
+@dataclass(frozen=True)
+class LayerSplit:
+    """One GPT-OSS row: the model's time for one MoE layer and micro-batch by part (ms, forward + backward) and the
+    gap the measured step leaves per layer and micro-batch."""
+
+    row_id: str
+    gpu: str
+    layout: str
+    speed_error_pct: float  # + = the model too fast
+    dense_gemm_ms: float
+    expert_gemm_ms: float
+    attention_ms: float
+    elementwise_ms: float
+    ep_fwd_ms: float  # the forward all-to-all before overlap (exposed share: step terms)
+    layer_ms: float  # GEMMs + attention + elementwise, forward and backward
+    model_step_s: float
+    measured_step_s: float
+    gap_per_layer_ms: float  # (measured - model step) / (micro-batches x layers)
+    gap_share_of_layer: float
+
+
+def split(row: dict) -> LayerSplit | None:
+    """The row's layer split at its resolved layout (None for a row the harness cannot price)."""
+    res = harness.predict_row(row)
+    if res.predicted is None or res.speed_error_pct is None:
+        return None
+    specs = row_specs(row, None)
+    model, system, workload, sw = specs.model, specs.system, specs.workload, specs.software
+    est = resolve(specs.plan, workload, system, sw, system.gpus, harness.fill_rule.measured)
+    plan, seq, acc = est.plan, workload.seq, system.accelerator
+    ctx = context(model, seq, system, sw)
+    parts = layer_parts(model, plan, seq, acc, sw, ctx.comm, True, None)
+    gemm_ms = (parts.fwd_gemm_s + parts.bwd_gemm_s) * 1e3
+    # the local experts' two GEMMs as layer_parts prices them (balanced gate: every expert its exact share)
+    tok = plan.micro_batch * seq / plan.cp
+    et, t = plan.expert_tp, plan.tp
+    local = model.moe_experts / plan.ep
+    rows_per_expert = tok * (et / t) * model.moe_topk * plan.ep / model.moe_experts
+    up = 2 if model.gated else 1
+    fe = model.expert_ffn
+    exact = model.moe_router == "fake-balanced" or model.moe_capacity_factor is not None
+    expert_s = 0.0
+    for n, k in ((up * fe / et, model.hidden), (model.hidden, fe / et)):
+        f, d, w = shape_memo.expert_gemms(
+            None, sw.expert_gemm, local, rows_per_expert, n, k, acc, plan.precision, exact
+        )
+        expert_s += f + d + w
+    layer_ms = (
+        parts.fwd_gemm_s + parts.bwd_gemm_s + parts.fwd_attn_s + parts.bwd_attn_s + parts.fwd_elem_s + parts.bwd_elem_s
+    ) * 1e3
+    measured_step = est.tokens_per_step / est.gpus / float(row["value"])
+    gap_ms = (measured_step - est.step_time_s) / (est.microbatches * model.layers) * 1e3
+    return LayerSplit(
+        row_id=row["id"],
+        gpu=row["gpu"].strip(),
+        layout=plan.label(),
+        speed_error_pct=res.speed_error_pct,
+        dense_gemm_ms=gemm_ms - expert_s * 1e3,
+        expert_gemm_ms=expert_s * 1e3,
+        attention_ms=(parts.fwd_attn_s + parts.bwd_attn_s) * 1e3,
+        elementwise_ms=(parts.fwd_elem_s + parts.bwd_elem_s) * 1e3,
+        ep_fwd_ms=parts.ep_fwd_s * 1e3,
+        layer_ms=layer_ms,
+        model_step_s=est.step_time_s,
+        measured_step_s=measured_step,
+        gap_per_layer_ms=gap_ms,
+        gap_share_of_layer=gap_ms / layer_ms,
+    )
+
+
+def gptoss_rows(rows: list[dict]) -> list[dict]:
+    """The bundled throughput rows of the GPT-OSS models."""
+    return [
+        r
+        for r in rows
+        if (r.get("model") or "").strip().startswith("gpt-oss") and r.get("metric") == "tokens_per_s_per_gpu"
+    ]
+
+
+def render(results: list[LayerSplit]) -> Table:
+    table = Table(title="GPT-OSS: one MoE layer and micro-batch (ms)")
+    table.add_column("row", no_wrap=True, max_width=13)
+    for col in ("err%", "dG", "xG", "att", "elt", "a2a", "lay", "gap", "gap%"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for s in results:
+        short = s.row_id.replace("-gpt-oss-", " ").replace("-64-bf16", "").replace("automodel-", "am ")
+        table.add_row(
+            short.removeprefix("mb")[:13],
+            f"{s.speed_error_pct:+.0f}",
+            f"{s.dense_gemm_ms:.1f}",
+            f"{s.expert_gemm_ms:.1f}",
+            f"{s.attention_ms:.1f}",
+            f"{s.elementwise_ms:.1f}",
+            f"{s.ep_fwd_ms:.1f}",
+            f"{s.layer_ms:.1f}",
+            f"{s.gap_per_layer_ms:+.1f}",
+            f"{100 * s.gap_share_of_layer:+.0f}",
+        )
+    return table
+
+
+def main(argv: list[str]) -> None:
+    as_json = "--json" in argv
+    console = Console(no_color="--no-color" in argv)
+    out = [a for a in argv if not a.startswith("--")]
+    _, rows = read_rows("all")
+    results = [s for s in (split(r) for r in gptoss_rows(rows)) if s is not None]
+    doc = {"rows": [asdict(s) for s in results]}
+    if as_json:
+        print(json.dumps(doc, indent=1))
+    else:
+        console.print(render(results))
+        console.print(
+            "dG/xG: dense and expert GEMMs; att: attention core; elt: elementwise; a2a: forward all-to-all before "
+            "overlap; lay: dG + xG + att + elt; gap: (measured - model step) per layer and micro-batch; gap%: of lay",
+            highlight=False,
+        )
+    if out:
+        Path(out[0]).write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
