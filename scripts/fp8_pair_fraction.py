@@ -12,7 +12,7 @@ predicted speed rises monotonically with the fraction, so the root is unique whe
 
 Reading it. The model's sustained FP8:BF16 GEMM rate ratio of a card is ``2 f8 / f16`` (the FP8 peak is twice the
 BF16 one on Hopper and Blackwell), before the FP8 quantization overhead (``fp8_overhead_fraction``, 0.10 on both):
-Hopper SXM 2 x 0.63 / 0.697 = 1.81, Blackwell 2 x 0.565 / 0.529 = 2.14 (:func:`gemm_rate_ratio`). A table whose
+Hopper SXM 2 x 0.63 / 0.694 = 1.82, Blackwell 2 x 0.565 / 0.529 = 2.14 (:func:`gemm_rate_ratio`). A table whose
 implied ``f8`` sits near the catalog's is priced consistently; a table whose implied ``f8`` is far below it measured
 a smaller FP8 speed-up than the model gives that card.
 

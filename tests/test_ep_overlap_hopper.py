@@ -57,14 +57,17 @@ def _zoo_pair() -> dict[str, float]:
 
 def test_hopper_rule_shrinks_what_the_overlap_buys_on_the_modelzoo_pair(monkeypatch):
     """The ModelZoo table measured 19.7 s without and 17.6 s with the overlap (2.1 s, best_practice/qwen3/readme.md
-    at e865051); the model credits 5.9 s without the rule. With it the credit is smaller and still positive."""
+    at e865051); the model credits about 5 s without the rule (5.9 s when the rule was written, 5.1 s since the
+    host-sync segments hold the forward all-to-all). With it the credit is smaller and still positive; part of the
+    GPU time the rule adds is absorbed by the host-bound slack of the layer (perf.host_sync), so less than the rule
+    alone would take."""
     free = _zoo_pair()
     monkeypatch.setattr(ep_overlap, "GEMM_BLOCK_IN_STEP_TIME", True)
     ruled = _zoo_pair()
     assert ruled["plain"] == pytest.approx(free["plain"])  # no overlap: untouched
     gain_ruled, gain_free = ruled["plain"] - ruled["overlap"], free["plain"] - free["overlap"]
-    assert 0.0 < gain_ruled < 0.8 * gain_free
-    assert gain_free > 2.5 * 2.1 and gain_ruled < 2.5 * 2.1
+    assert 0.0 < gain_ruled < 0.85 * gain_free
+    assert gain_free > 2.0 * 2.1 > gain_ruled
 
 
 def test_neither_term_is_in_the_step_time_by_the_protocols_verdict(monkeypatch):
@@ -75,11 +78,16 @@ def test_neither_term_is_in_the_step_time_by_the_protocols_verdict(monkeypatch):
 
 
 def test_fill_and_drain_switch_prices_the_unpaired_passes(monkeypatch):
+    """On the ModelZoo pair the layer is host-bound (perf.host_sync), so the all-to-all time the unpaired passes no
+    longer hide comes out of the host-bound slack: the step does not get faster, and the hidden time does shrink."""
     base = _zoo_pair()
     monkeypatch.setattr(ep_overlap, "FILL_DRAIN_IN_STEP_TIME", True)
     drained = _zoo_pair()
     assert drained["plain"] == pytest.approx(base["plain"])
-    assert drained["overlap"] > base["overlap"]
+    assert drained["overlap"] >= base["overlap"] - 1e-9
+    # the term itself: three quarters of the steady-state cover when a quarter of the passes are unpaired
+    full = float(ep_overlap.hidden_s(4.0, 2.0, 6.0, True, 0.0))
+    assert float(ep_overlap.hidden_s(4.0, 2.0, 6.0, True, 0.0, paired=0.75)) == pytest.approx(0.75 * full)
 
 
 def test_inner_rows_carry_the_gemm_seconds():
