@@ -413,7 +413,9 @@ def test_sweep_workers_stop_with_their_parent(tmp_path, how):
         proc.send_signal(signal.SIGKILL if how == "kill" else signal.SIGINT)
         proc.wait(timeout=10)
         if how == "interrupt":
-            assert time.time() - t0 < 2.0 and "Traceback" not in proc.stderr.read().decode()
+            # prompt, not instant: 0.3 s on a quiet machine, but twice 2.6 s inside the full suite on the shared
+            # 2-core CI machine on 2026-12-01; a sweep that ignored Ctrl-C would run on for tens of seconds
+            assert time.time() - t0 < 5.0 and "Traceback" not in proc.stderr.read().decode()
         deadline = time.time() + 3
         while time.time() < deadline and any(_alive(w) for w in workers):
             time.sleep(0.1)

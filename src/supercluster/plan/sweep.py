@@ -213,6 +213,10 @@ def run(
     if limit is not None:
         todo = todo[:limit]
     workers = max(1, min(workers, os.cpu_count() or 1, len(todo)))  # no more processes than CPUs or tasks
+    # load the Parquet writer before any worker starts: importing pyarrow's extension modules can take seconds on a
+    # cold disk cache, and a Ctrl-C that arrives inside that import is only handled once it returns
+    import pyarrow.parquet  # noqa: F401
+
     t0 = time.perf_counter()
     failed = 0
 
