@@ -266,6 +266,29 @@ def fp8_records(result: dict, families: list[str], validated: list[dict]) -> lis
                 tables[r["table"]] = name
     hopper = "hopper" in families
     constants = [dict(c) for c in _base_constants() if not (hopper and "gemm_peak_fraction.fp8" in c["constant"])]
+    kind = (
+        "leave-one-source-out: refitted on every other bundled FP8 row of the card family (scripts/refit_fp8.py); the "
+        "table's rows predicted with that refit"
+    )
+    note = "FP8/MXFP8 rows predicted with the FP8 fraction refitted without the document"
+    return merge_table_records(constants, tables, loso, cat, validated, (FP8_TAG, "fp8", kind, note))
+
+
+def merge_table_records(
+    constants: list[dict],
+    tables: dict[str, str],
+    loso: dict[str, float],
+    cat: dict[str, float],
+    validated: list[dict],
+    label: tuple[str, str, str, str],
+) -> list[dict]:
+    """``constants`` with one leave-one-source-out record per table of ``tables`` (table -> the refitted constant):
+    the mean absolute error of the table's rows in ``validated``, each refitted row (``loso``, against its catalog
+    error ``cat``) at its leave-one-source-out error. A table that already has a record keeps it, with the refitted
+    rows' change added and the previous figure kept beside it; the others get a new record. ``label``: the
+    constant's tag, the key word of the kept figure and of the note, the record's kind and the note (refit_fp8 and
+    refit_mxfp8 share this)."""
+    tag, word, kind, note = label
     by_doc = {c["document"]: c for c in constants}
     errs: dict[str, dict[str, float]] = {}
     for r in validated:
@@ -275,20 +298,19 @@ def fp8_records(result: dict, families: list[str], validated: list[dict]) -> lis
         mine = errs[table]
         n = len(mine)
         old = by_doc.get(table)
-        if old is not None:  # the table's BF16 rows keep their recorded leave-one-source-out errors
+        if old is not None and old["loso_mape_pct"] is not None:  # the table's other rows keep their recorded errors
             total = old["loso_mape_pct"] * n + sum(abs(loso[k]) - abs(cat[k]) for k in mine if k in loso)
-            old["loso_mape_pct_before_fp8_refit"] = old["loso_mape_pct"]
+            old[f"loso_mape_pct_before_{word}_refit"] = old["loso_mape_pct"]
             old["loso_mape_pct"] = round(total / n, 2)
-            old["constant"] += f"; {tables[table]}{FP8_TAG}"
-            old["fp8_rows"] = "FP8/MXFP8 rows predicted with the FP8 fraction refitted without the document"
+            old["constant"] += f"; {tables[table]}{tag}"
+            old[f"{word}_rows"] = note
             continue
         constants.append(
             {
-                "constant": f"{tables[table]}{FP8_TAG}",
+                "constant": f"{tables[table]}{tag}",
                 "document": table,
                 "loso_mape_pct": round(sum(abs(loso.get(k, v)) for k, v in mine.items()) / n, 2),
-                "kind": "leave-one-source-out: refitted on every other bundled FP8 row of the card family "
-                "(scripts/refit_fp8.py); the table's rows predicted with that refit",
+                "kind": kind,
             }
         )
     return constants

@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fit_efficiency import MIN_DOCUMENTS
-from refit_fp8 import FAMILIES, LAYOUT_KEYS, _load, _speed, _summary
+from refit_fp8 import FAMILIES, LAYOUT_KEYS, _load, _speed, _summary, merge_table_records
 from refit_protocol import FIT_SOURCES
 from refit_protocol import _argmin as refit_argmin
 
@@ -499,32 +499,12 @@ def mx_records(result: dict, families: list[str], validated: list[dict]) -> list
             loso[r["id"]], cat[r["id"]] = r["loso"], r["catalog"]
             tables[r["table"]] = name
     constants = [c for c in _base_constants() if not (families and c["constant"] == OLD_RECORD)]
-    by_doc = {c["document"]: c for c in constants}
-    errs: dict[str, dict[str, float]] = {}
-    for r in validated:
-        if r["error_pct"] is not None and r["metric"] != "activation_gib_per_gpu":
-            errs.setdefault(r["source"], {})[r["id"]] = r["error_pct"]
-    for table in sorted(tables):
-        mine = errs[table]
-        n = len(mine)
-        old = by_doc.get(table)
-        if old is not None and old["loso_mape_pct"] is not None:
-            total = old["loso_mape_pct"] * n + sum(abs(loso[k]) - abs(cat[k]) for k in mine if k in loso)
-            old["loso_mape_pct_before_mxfp8_refit"] = old["loso_mape_pct"]
-            old["loso_mape_pct"] = round(total / n, 2)
-            old["constant"] += f"; {tables[table]}{MX_TAG}"
-            old["mxfp8_rows"] = "MXFP8 rows predicted with the MXFP8 overhead refitted without the document"
-            continue
-        constants.append(
-            {
-                "constant": f"{tables[table]}{MX_TAG}",
-                "document": table,
-                "loso_mape_pct": round(sum(abs(loso.get(k, v)) for k, v in mine.items()) / n, 2),
-                "kind": "leave-one-source-out: refitted on every other bundled MXFP8 row of the card family "
-                "(scripts/refit_mxfp8.py); the table's rows predicted with that refit",
-            }
-        )
-    return constants
+    kind = (
+        "leave-one-source-out: refitted on every other bundled MXFP8 row of the card family (scripts/refit_mxfp8.py); "
+        "the table's rows predicted with that refit"
+    )
+    note = "MXFP8 rows predicted with the MXFP8 overhead refitted without the document"
+    return merge_table_records(constants, tables, loso, cat, validated, (MX_TAG, "mxfp8", kind, note))
 
 
 def evaluate(result: dict, validated_all: dict, validated_published: dict) -> dict:

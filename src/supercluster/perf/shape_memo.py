@@ -37,7 +37,9 @@ def kept(memo: Memo, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
 
 
 def gemms(memo: Memo, m: float, n: float, k: float, acc: Accelerator, precision: str) -> tuple[float, float, float]:
-    """perf.gemm.linear_gemms_s of one (m, n, k, precision) on the memo's card, kept."""
+    """perf.gemm.linear_gemms_s of one (m, n, k, precision) on the memo's card, kept (:func:`kept` written out: this
+    and :func:`expert_gemms` run for every layer of every candidate, and a closure per call costs more than the
+    lookup)."""
     if memo is None:
         return linear_gemms_s(m, n, k, acc, precision)
     key = ("gemm", m, n, k, precision)
