@@ -23,9 +23,13 @@ Verdict on the bundled set (2026-12-01, main at 46e7cca): on the B200 (26.04.01,
 7.6 and 3.5 ms. Every other MoE model of the same tables and cards reads within -26..+25% (most within +-13%), and the
 H100 rows of the same recipes leave +0.4..+2.0 ms (+4..+10%): the missing term is specific to GPT-OSS on Blackwell.
 What it would have to cost is stated per row (``gap_share_of_layer``). Not priced and small: the recipes' selective
-recompute of "layernorm" and "moe_act" (about 0.2 ms per layer and micro-batch on the B200 row by bytes). Open lead,
-not checked: whether Transformer Engine takes its cuDNN fused path for the learnable attention sinks with a sliding
-window on sm100 at the containers' cuDNN, or falls back.
+recompute of "layernorm" and "moe_act" (about 0.2 ms per layer and micro-batch on the B200 row by bytes). Checked
+and ruled out (scripts/gptoss_attention_backend.py, tests/test_gptoss_attention_backend.py): Transformer Engine's
+backend for the learnable sinks with the 128-token window; in both containers (25.11: TE 2.9, cuDNN 9.13.1.26;
+26.04.01: TE 2.14, cuDNN 9.20.0) every layer trains on cuDNN's fused attention, sub-backend 1, on H100 and on
+B200/GB200/B300/GB300 alike (FlashAttention is filtered out for any sink; cuDNN takes sinks from 9.13.1 on every
+architecture; the only Blackwell-specific switch, determinism, is off in the GPT-OSS recipes), as the step model
+prices it.
 
 Run (bounded: the 11 GPT-OSS rows, one resolve each, a few seconds):
 
