@@ -15,6 +15,9 @@ Two parts, each run on the bundled rows as ``validate`` resolves them (harness.r
    (240, 192, 160 at micro-batch 1), so the least-squares line ``step = a x micro-batches + c``
    (weakscale_diagnosis.line) through the measured and through the predicted steps separates the per-micro-batch
    cost ``a`` from the per-step cost ``c`` (pipeline fill and drain, data-parallel reduction, optimizer).
+3. Every dense throughput row on a Hopper card whose stack runs the cuDNN-class fused attention (the class the
+   H100's attention fractions are fitted on), binned by the keys per attention call (:func:`keys_per_call`): the
+   median speed error, attention share of the modelled step and attention speed-up ``k`` per bin.
 
 Findings (main at c70b174, 2026-12-01; no step-model change came out of them):
 
@@ -44,6 +47,22 @@ Findings (main at c70b174, 2026-12-01; no step-model change came out of them):
   (all rows 8.37%). The 8B rows ask for faster attention at 2,048-key chunks, the long-context rows for slower
   attention at long spans than perf.attention_span's curve gives: a joint refit of the H100 attention fractions
   with the span overheads (scripts/refit_protocol.py), not a stack term, is where the 8B table's error sits.
+- The same rows by keys per attention call and precision (part 3, 244 rows). BF16: < 1.5K keys (sequence 2,048)
+  median +3.9%, k 0.61 (10 rows); 2K (sequence 4,096, or 8,192 at CP 2) -2.9%, k 1.25 (93); 4K (sequence 8,192
+  without CP: MaxText Llama 3 70B, Llama 3 405B at 8K) -5.1%, k 1.56 (7). FP8: +4.0% (28), -4.5% (86), -13.5% (19,
+  Llama 3 70B/8B FP8 in the Megatron-Bridge, DGX Cloud 25.02 and MaxText tables, k 2.44). The error falls with the
+  keys per call in both precisions, more steeply than perf.attention_span's FA3-fitted curve gives between 2K and
+  4K keys (forward x1.05, backward x1.13), and most in FP8, whose GEMMs leave attention a larger share (the FP8
+  GEMM fraction, 0.63, is also shared and one-source). The one long-span row (Llama 3 405B at 128K, all-gather CP,
+  64K keys per call) reads +6.6% and wants slower attention (k 0.89). The 8B table sits in the 2K bin with a
+  larger attention share (0.28) than the bin's median (0.14), hence its larger error.
+- A joint move of the H100's fractions (catalog edited for the run only): attention x1.5 with the BF16 GEMM
+  fraction 0.694 -> 0.67 takes all rows 7.74% -> 7.34%, BF16 dense 5.54% -> 5.04%, FP8 dense 8.57% -> 6.81%, the
+  8B table 17.2% -> 5.9%; but BF16 MoE 11.56% -> 12.65%, FP8 MoE 12.85% -> 15.14%, tables above 12% 33 -> 35, and
+  the >= 16,384 band's signed mean +0.8 -> +13.6, all of it the Llama 3 128K row (+6.6 -> +32.1; the 8K and 16K
+  rows do not move). x2.0 with 0.65: all rows 7.65%, the 8B table 3.1%, the band +21.9. So the whole-set evidence
+  asks for faster cuDNN attention at 4K-8K keys and a slower long-span regime (or a long-context cost the model
+  lacks) at once: the refit is the lead's (shared constants), with the long-context rows as its constraint.
 - MT-NLG (3 rows, 13.6% MAPE, +15.7: the model too fast). Measured: a = 0.197 s per micro-batch, c = 12.7 s per
   step; model: a = 0.191 s, c = 7.0 s (its bubble 6.26 s = 34 x 0.184 s, data-parallel reduction 0.62-0.65 s,
   optimizer 0.05 s, fixed 0.02-0.03 s). The per-micro-batch cost agrees within 3.3%; the per-step cost is 1.8x the
@@ -66,16 +85,21 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 from weakscale_diagnosis import line
 
+from supercluster.errors import SuperclusterError
 from supercluster.perf.context import context
 from supercluster.perf.layer import head_cost, layer_parts
 from supercluster.plan.fill import resolve
 from supercluster.validate import harness
 from supercluster.validate.harness import read_rows, row_specs
 
+HOPPER_SM_ARCH = 90  # compute capability 9.0: the H100-class cards the fitted attention fractions belong to
+# bins of the keys per fused-attention call (perf.cp_ring_span's chunk c = seq / (2 cp); seq / 2 without CP)
+SPAN_BINS = ((0, 1536, "< 1.5K"), (1536, 3072, "2K"), (3072, 6144, "4K"), (6144, 12288, "8K"), (12288, None, ">= 12K"))
 DGXC_TABLES = ("llama3.1/README_8b.md performance table", "llama3.1/README_70b.md performance table")
 MTNLG_SOURCE = "MT-NLG"
 
@@ -86,6 +110,7 @@ class TermSplit:
 
     row_id: str
     layout: str
+    precision: str
     speed_error_pct: float  # + = the model too fast
     model_step_s: float
     measured_step_s: float
@@ -140,6 +165,7 @@ def split(row: dict) -> TermSplit | None:
     return TermSplit(
         row_id=row["id"],
         layout=plan.label(),
+        precision=res.precision,
         speed_error_pct=res.speed_error_pct,
         model_step_s=est.step_time_s,
         measured_step_s=meas,
@@ -173,6 +199,73 @@ def per_step_split(microbatches: list[float], measured_s: list[float], model_s: 
         "per_microbatch_ratio": a_meas / a_model,
         "per_step_missing_s": c_meas - c_model,
     }
+
+
+def keys_per_call(seq: int, cp: int, cp_comm_type: str = "p2p") -> float:
+    """Mean keys per query of one fused-attention call: without context parallelism the causal mean seq / 2; with
+    the load-balanced p2p ring each call sees a chunk of c = seq / (2 cp) keys (perf.cp_ring_span); a stack that
+    all-gathers K and V first (``all_gather``, Llama 3's) runs one causal call over the whole sequence, seq / 2."""
+    if cp_comm_type != "p2p":
+        return seq / 2.0
+    return seq / (2.0 * cp)
+
+
+def span_bin(keys: float) -> str:
+    for low, high, name in SPAN_BINS:
+        if keys >= low and (high is None or keys < high):
+            return name
+    return SPAN_BINS[-1][2]
+
+
+def hopper_cudnn_dense(row: dict) -> bool:
+    """A dense throughput row on a Hopper card whose stack runs the fused attention kernel of the cuDNN class (the
+    class the H100's attention fractions are fitted on; scripts/attention_share_residuals.py's 'cudnn' rows)."""
+    if row.get("metric") == "activation_gib_per_gpu" or (row.get("moe_experts") or "").strip() not in ("", "0"):
+        return False
+    try:
+        specs = row_specs(row, None)
+    except SuperclusterError:
+        return False
+    sw = specs.software
+    return (
+        specs.system.accelerator.sm_arch == HOPPER_SM_ARCH
+        and sw.attention_kernel == "flash"
+        and sw.attention_class == "cudnn"
+        and sw.attention_fa2_relative is None
+        and not specs.model.is_moe
+    )
+
+
+def by_span(rows: list[dict]) -> list[dict[str, object]]:
+    """Per key-span bin and precision: the rows, their median speed error and median attention share, and the
+    median speed-up k of the attention core that would close each row (:func:`attention_speedup`; rows it cannot
+    close counted)."""
+    binned: dict[tuple[str, str], list[tuple[TermSplit, float]]] = {}
+    for row in rows:
+        s = split(row)
+        if s is None:
+            continue
+        specs = row_specs(row, None)
+        cp = int(s.layout.split(" cp", 1)[1].split()[0]) if " cp" in s.layout else 1
+        keys = keys_per_call(specs.workload.seq, cp, specs.software.cp_comm_type)
+        binned.setdefault((span_bin(keys), s.precision), []).append((s, s.attention_s))
+    order = {name: i for i, (_, _, name) in enumerate(SPAN_BINS)}
+    out = []
+    for (name, precision), items in sorted(binned.items(), key=lambda kv: (order[kv[0][0]], kv[0][1])):
+        ks = [s.attention_speedup for s, _ in items if s.attention_speedup is not None]
+        share = [a / s.model_step_s for s, a in items]
+        out.append(
+            {
+                "keys_per_call": name,
+                "precision": precision,
+                "rows": len(items),
+                "median_speed_error_pct": float(np.median([s.speed_error_pct for s, _ in items])),
+                "median_attention_share": float(np.median(share)),
+                "median_attention_speedup": float(np.median(ks)) if ks else None,
+                "not_closable": len(items) - len(ks),
+            }
+        )
+    return out
 
 
 def dgxc_rows(rows: list[dict]) -> list[dict]:
@@ -229,6 +322,24 @@ def render_line(fit: dict[str, float]) -> Table:
     return table
 
 
+def render_span(bins: list[dict[str, object]]) -> Table:
+    table = Table(title="Hopper cuDNN-class dense rows by keys per attention call")
+    for col in ("keys/call", "prec", "rows", "err% med", "att share", "k med", "k none"):
+        table.add_column(col, justify="left" if col in ("keys/call", "prec") else "right", no_wrap=True)
+    for b in bins:
+        k = b["median_attention_speedup"]
+        table.add_row(
+            str(b["keys_per_call"]),
+            str(b["precision"]),
+            str(b["rows"]),
+            f"{b['median_speed_error_pct']:+.1f}",
+            f"{b['median_attention_share']:.2f}",
+            "-" if k is None else f"{k:.2f}",
+            str(b["not_closable"]),
+        )
+    return table
+
+
 def main(argv: list[str]) -> None:
     as_json = "--json" in argv
     console = Console(no_color="--no-color" in argv)
@@ -243,7 +354,13 @@ def main(argv: list[str]) -> None:
         if len({s.microbatches for s in mtnlg}) >= 2
         else {}
     )
-    doc = {"dgxc_llama31": [asdict(s) for s in dgxc], "mtnlg": [asdict(s) for s in mtnlg], "mtnlg_line": fit}
+    spans = by_span([r for r in rows if hopper_cudnn_dense(r)])
+    doc = {
+        "dgxc_llama31": [asdict(s) for s in dgxc],
+        "mtnlg": [asdict(s) for s in mtnlg],
+        "mtnlg_line": fit,
+        "hopper_cudnn_by_span": spans,
+    }
     if as_json:
         print(json.dumps(doc, indent=1))
     else:
@@ -251,6 +368,7 @@ def main(argv: list[str]) -> None:
         console.print(render_terms(mtnlg, "MT-NLG 530B: step by term (s)"))
         if fit:
             console.print(render_line(fit))
+        console.print(render_span(spans))
         console.print(
             "gap: measured - model step (- = model too slow); gemm/attn/elt: the slowest stage's layers; head: "
             "output head + loss; rest: TP/CP, PP and DP comm, optimizer, fixed, bubble, recompute; k: attention "

@@ -59,3 +59,16 @@ def test_split_reproduces_the_row(diag):
     assert s.bubble_s == 0.0 and s.microbatches == 32
     parts = s.gemm_s + s.attention_s + s.elementwise_s + s.head_s + diag.rest_s(s)
     assert parts <= s.model_step_s * (1 + 1e-9)
+
+
+def test_keys_per_call_and_bins(diag):
+    """8,192 tokens: 4,096 keys per call without CP, 8,192 / (2 x 2) = 2,048 with the p2p ring at CP 2, and 4,096
+    again when K and V are all-gathered first (one causal call over the whole sequence). Bins: 2,048 -> '2K',
+    4,096 -> '4K', 1,024 -> '< 1.5K', 65,536 -> '>= 12K'."""
+    assert diag.keys_per_call(8192, 1) == 4096
+    assert diag.keys_per_call(8192, 2) == 2048
+    assert diag.keys_per_call(8192, 2, "all_gather") == 4096
+    assert diag.span_bin(2048) == "2K"
+    assert diag.span_bin(4096) == "4K"
+    assert diag.span_bin(1024) == "< 1.5K"
+    assert diag.span_bin(65536) == ">= 12K"
