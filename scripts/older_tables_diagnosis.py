@@ -1,7 +1,7 @@
 """Older dense tables above 12% (issue 14, "no source table above 12%"): what the step model's terms can and cannot
 close on the DGX Cloud Llama 3.1 8B table and on MT-NLG 530B.
 
-Two parts, each run on the bundled rows as ``validate`` resolves them (harness.row_specs, fill rule ``measured``):
+Three parts, each run on the bundled rows as ``validate`` resolves them (harness.row_specs, fill rule ``measured``):
 
 1. DGX Cloud Llama 3.1 8B and 70B (NVIDIA/dgxc-benchmarking llama3.1/README_8b.md and README_70b.md, NeMo 24.09
    and 24.12). For every row: the model's step split into the layers' GEMMs, attention core and elementwise
@@ -28,8 +28,9 @@ Findings (main at c70b174, 2026-12-01; no step-model change came out of them):
   recompute. The measured 12.91 s leaves -2.09 s. So neither the CP ring (perf.cp_ring_span), the distributed
   optimizer nor the per-micro-batch fixed costs (perf.fixed_cost) can close it. The recipe's
   cross_entropy_loss_fusion (Megatron-Core fusions/fused_cross_entropy.py: the fp32 cast fused into the max,
-  subtract + exp + sum in one pass) would save about 16 of the profile's 38 + 14 bytes per logit: 525 M logits x
-  16 B / (0.85 x 3.35 TB/s) = 3 ms per micro-batch, 0.09 s per step (0.6%); and the 70B recipe sets it too. The
+  subtract + exp + sum in one pass; read at Megatron-LM main, the 24.09 container's copy not checked) would save
+  about 12-16 of the profile's 38 + 14 bytes per logit: 525 M logits x 12-16 B / (0.85 x 3.35 TB/s) = 2-3 ms per
+  micro-batch, 0.07-0.09 s per step (0.5-0.6%); and the 70B recipe sets it too. The
   recipe yamls of the two tables at the benchmark commit (NVIDIA/dgxc-benchmarking 35a9aec, llama3.1_8b.yaml and
   llama3.1_70b.yaml) differ only in the parallel layout, sequence parallelism, TP overlap (off at TP 1),
   overlap_p2p_comm (PP only) and the embedding wgrad deferral: the same fusions (apply_rope_fusion,
@@ -73,7 +74,8 @@ Findings (main at c70b174, 2026-12-01; no step-model change came out of them):
   only, and the primary text (arXiv:2201.11990) was not reachable here: the micro-batch, and whatever runs once
   per step in DeepSpeed's pipeline engine at PP 35, stay open; the rows are left as they are.
 
-Run (bounded: the 8B and 70B DGX Cloud rows and the 3 MT-NLG rows, one resolve each, a few seconds):
+Run (bounded: the 44 DGX Cloud 8B/70B rows, the 3 MT-NLG rows and the 244 Hopper cuDNN-class dense rows, one
+resolve each, about 10 s):
 
     PYTHONPATH=src:scripts python scripts/older_tables_diagnosis.py [--json] [--no-color] [OUT.json]
 """
