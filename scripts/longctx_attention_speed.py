@@ -7,6 +7,30 @@ AttnFuncWithCPAndKVP2P; PyTorch's _templated_ring_attention, whose off-diagonal 
 both hide the ring's key/value passes behind attention, so the masking split and the exchange are priced alike; what
 differs is the kernel and the span per call.
 
+What each stack ran, from its source at the rows' commits:
+
+- Megatron-MoE-ModelZoo (yanring/Megatron-MoE-ModelZoo e8650517): the long-context launch lines
+  (best_practice/qwen3/run_235b.sh, "# Long context", and the readme's command) pass no ``--cp-comm-type``, nor does
+  model_configs/benchmarking/Qwen3-235B-A22B.yaml (only ``--context-parallel-size: ${CP}``), so Megatron-LM's
+  default runs: megatron/training/arguments.py ``'--cp-comm-type', nargs='+', type=str, default=["p2p"]`` ("p2p,
+  a2a, allgather or a2a+p2p"): TE's load-balanced ring, already priced by perf.cp_ring_span. The TransformerEngine
+  PR #2125 the notes require ("Fix memory overhead of linear layer when all gather from sequence parallel",
+  merged 2025) releases the tensors gathered from the sequence-parallel region promptly; it changes memory, not
+  the attention or its exchange.
+- torchtitan 9dec370 (Dec 2024): torchtitan/utils.py get_train_context enters ``sdpa_kernel([SDPBackend.
+  FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION])`` under CP ("currently we only support these two SDP
+  backends"), so the kernel is FlashAttention-2; config_manager.py ``--experimental.context_parallel_rotate_method``
+  default "allgather" ("all-gather all kv shards on ranks after the first sub-SDPA computation"). PyTorch's
+  torch/distributed/tensor/experimental/_attention.py runs the same round-robin split as TE
+  (``_is_causal_behavior``: i == 0 IS_CAUSAL, else NOT_IS_CAUSAL when load balancing; "i <= rank ... only the first
+  local chunk of the k, v", "i > rank ... only the second half of the q"), with the all-gather issued before the
+  first call and the dK/dV passes (``_AllToAllRotater``, FP32) issued one step ahead: the off-diagonal calls are
+  unmasked as p2p prices them, and the exchange (0.3-2.5 ms a layer at these shapes, against tens of ms of
+  attention a step) hides as the ring's does.
+- Meta's Llama 3 (arXiv:2407.21783 3.3.2): all-gather CP with causal calls, its all-gather exposed (perf.cp_allgather).
+
+So the masking split and the exchange are priced by each stack's mechanism; what is left is attention speed.
+
 For every dense or MoE throughput row on a Hopper card with a fused attention kernel and a sequence of at least
 16,384 tokens, this script finds the factor k on the card's attention fractions (forward and backward alike) that
 makes the row's predicted speed equal its measurement (predict_row with an efficiency override; bisection on log
