@@ -21,6 +21,7 @@ from supercluster.perf import (
     attention_class,
     attention_kernel,
     attention_span,
+    cp_allgather,
     expert_tp,
     fp8_pad,
     fp8_scaling,
@@ -425,7 +426,12 @@ def layer_parts(
     # accumulated dK and dV make one more hop home after the last step (one chunk's K and V worth of bytes;
     # Transformer Engine's AttnFuncWithCPAndKVP2P: step i waits for the chunk sent during step i - 1).
     cp_fwd = cp_bwd = 0.0
-    if plan.cp > 1:
+    if plan.cp > 1 and sw.cp_comm_type == "all_gather":
+        # Llama 3's all-gather CP: K and V gathered whole before attention, their gradients reduce-scattered after,
+        # both exposed (perf.cp_allgather)
+        kv_all = cp_allgather.gathered_kv_bytes(b, seq, g, d, t)
+        cp_fwd, cp_bwd = cp_allgather.allgather_cp_s(comm, kv_all, plan.cp, t)
+    elif plan.cp > 1:
         kv_step = 2.0 * b * (seq / plan.cp) * g * d / t * 2.0
         ring = span_of(2, t, comm.domain)
         crosses = ring.k < 2
@@ -508,7 +514,11 @@ def finish(p: LayerParts, recompute: str, is_mla: bool, sw: SoftwareProfile) -> 
         bwd_attn_s=p.bwd_attn_s,
         bwd_elem_s=p.bwd_elem_s,
         recompute_s=recompute_s,
-        tp_comm_s=p.tp_fwd_s + p.tp_bwd_s + (p.tp_fwd_s if recompute == "full" else 0.0) + p.cp_fwd_s + p.cp_bwd_s,
+        tp_comm_s=p.tp_fwd_s
+        + p.tp_bwd_s
+        + (p.tp_fwd_s + p.cp_fwd_s if recompute == "full" else 0.0)
+        + p.cp_fwd_s
+        + p.cp_bwd_s,
         ep_comm_s=2.0 * p.ep_fwd_s + (p.ep_fwd_s if recompute == "full" else 0.0),
         model_flops=model_flops,
         hw_flops=hw_flops,

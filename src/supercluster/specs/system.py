@@ -239,7 +239,8 @@ class SoftwareProfile(Spec):
         description=(
             "how the stack runs context-parallel attention: p2p, the load-balanced ring whose off-diagonal calls "
             "run unmasked (Transformer Engine's default, perf.cp_ring_span); all_gather, K and V gathered first "
-            "and each rank's query chunks attended causally (Llama 3's CP), whose calls keep the causal pricing"
+            "and each rank's query chunks attended causally (Llama 3's CP), whose calls keep the causal pricing "
+            "and whose all-gather and gradient reduce-scatter are exposed (perf.cp_allgather)"
         ),
     )
     fp8_param_gather: bool = Field(
