@@ -26,6 +26,13 @@ GPT-3 2048, Nemotron-4 4096), the spans where that verdict's own short-context r
 ratio. The recipe pair that differs in the variable alone is the check: GPT-3 175B at NVTE_FUSED_ATTN=0 (v24.11.1)
 read +7..+21% too fast before this class, the same recipe at NVTE_FUSED_ATTN=1 (v25.02) -1..+7%.
 
+Verdict of the accuracy protocol (2026-12-01, on main c70b174 plus this class; 44 rows move): validate all 7.74% ->
+7.52% (BF16 dense 5.54 -> 5.44, FP8 dense 8.57 -> 8.48, BF16 MoE 11.56 -> 11.05, FP8 MoE 12.85 -> 10.83; the
+Grok-1 table 9.17 -> 4.00, GPT-3 175B 5.62 -> 4.11, Nemotron-4 340B 3.57 -> 2.13; every GPU band's MAPE falls and
+its signed mean stays within +-1.3%); the published set unchanged (4.05%); scripts/refit_protocol.py
+--catalog-attention (benchmarks/results/refit_protocol_te_flash_fallback.json): in sample 7.52%, leave-one-source-out
+7.61% (7.74 / 7.84 without the class), the H100 GEMM fraction refitted on the whole set stays 0.6941.
+
 Assumption (uncertainty): the flash-attn package in those containers is FlashAttention-2; TE's FlashAttention-3
 path needs the separately installed ``flashattn_hopper`` package, which the recipes do not install. If it were
 FlashAttention-3 the factor would be about 1 (FA3 paper: FlashAttention-3 at or above cuDNN in Fig. 5).
