@@ -29,6 +29,7 @@ from supercluster.perf import (
     mcore_unfused,
     moe_kernels,
     shape_memo,
+    te_flash_fallback,
     te_unfused,
     tp_overlap,
 )
@@ -480,6 +481,7 @@ def flash_speed(
     ref_share = attention_span.reference_share(eff.attention_reference_span, overheads_keys=n0)
     speed *= attention_kernel.kernel_speed_factor(acc.efficiency, sw, ref_share)  # kernels before FlashAttention-2
     speed *= attention_class.class_speed_factor(sw, acc)  # FlashAttention-2 against cuDNN on Hopper
+    speed *= te_flash_fallback.fallback_speed_factor(sw, acc)  # TE's FlashAttention-2 backend (NVTE_FUSED_ATTN=0)
     # the kernel's throughput at this run's key span per call over the table's reference span (perf.attention_span)
     ring = attention_span.ring_priced(
         sw.cp_comm_type, eff.attention_fwd_tile_overhead_keys, eff.attention_bwd_tile_overhead_keys

@@ -217,12 +217,13 @@ class SoftwareProfile(Spec):
             "that run an older kernel (perf.attention_kernel); none: a FlashAttention-2 class kernel or better"
         ),
     )
-    attention_class: Literal["cudnn", "fa2"] = Field(
+    attention_class: Literal["cudnn", "fa2", "fa2-te"] = Field(
         default="cudnn",
         description=(
             "attention kernel class the stack runs on Hopper: cudnn, Transformer Engine's cuDNN fused attention "
             "(the class the H100 table is fitted with); fa2, FlashAttention-2 (flash-attn or PyTorch SDPA's flash "
-            "backend), about 0.62 of cuDNN's throughput there (perf.attention_class)"
+            "backend), about 0.62 of cuDNN's throughput there (perf.attention_class); fa2-te, Transformer "
+            "Engine's FlashAttention-2 backend in a recipe that sets NVTE_FUSED_ATTN=0 (perf.te_flash_fallback)"
         ),
     )
     attention_speed_factor: float = Field(
