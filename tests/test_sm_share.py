@@ -70,3 +70,23 @@ def test_bridge_rows_with_hybridep_and_overlap_run_the_hybridep_profile():
     overlap = [r for r in rows if "hybridep" in r["notes"] and "moe_a2a_overlap=True" in r["notes"]]
     assert len(overlap) >= 3
     assert {catalog.software(r["software"]).ep_comm_sms for r in overlap} == {32}
+
+
+def test_modelzoo_hybridep_rows_run_their_commands_overlap_and_sms():
+    """A Megatron-MoE-ModelZoo row whose printed command sets DISPATCHER=hybridep runs the combined-1F1B overlap
+    exactly where the command sets A2A_OVERLAP=1, and then with the 32 SMs its sbatch_benchmarking.sh gives HybridEP
+    (--moe-hybridep-num-sms 32)."""
+    import csv
+
+    from supercluster.validate.harness import dataset_csv
+
+    with dataset_csv("moe").open(newline="", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if "Megatron-MoE-ModelZoo" in r["source"]]
+    hybrid = [r for r in rows if "DISPATCHER=hybridep" in r["notes"]]
+    assert len(hybrid) >= 4
+    for r in hybrid:
+        sw = catalog.software(r["software"])
+        overlap = "A2A_OVERLAP=1" in r["notes"]
+        assert sw.ep_a2a_overlap == overlap, r["id"]
+        if overlap:
+            assert sw.ep_comm_sms == 32, r["id"]

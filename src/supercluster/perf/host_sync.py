@@ -83,6 +83,25 @@ Who synchronises (software profile field ``moe_host_sync``):
 - Megatron-Core's flex dispatcher over DeepEP or HybridEP keeps one: NVIDIA's DeepSeek-V3 GB200 guide (Megatron-LM
   docs/discussions/deepseek-v3-gb200-optimization, section 3.1, with DeepEP and HybridEP) names as future work "to
   eliminate the device-host sync in the MoE model (its purpose is to get the tokens per expert information)".
+- Checked at each later stack's own commit (issue 15), the flex dispatcher still synchronises wherever a bundled row
+  runs it dropless, partial CUDA graphs or not. The Megatron-MoE-ModelZoo's GB200/GB300 Qwen3-235B rows (HybridEP,
+  committed 2026-05-13; their MXFP8 command needs Megatron-LM PR 3219, merged to dev as 0c306dcd63 on 2026-03-30)
+  pass no capacity: at 0c306dcd63 _HybridEPManager.__init__ reads "after permute op, None means no up-bound, will
+  cause a CPU sync" and dispatch() then sets ``self.num_permuted_tokens = self.tokens_per_expert.sum()``, and
+  fused_a2a.hybrid_ep_dispatch says of num_permuted_tokens "If not provided, HybridEP obtains the size from a GPU
+  tensor, which causes a D2H synchronization"; TEGroupedMLP and SequentialMLP still call
+  ``tokens_per_expert.tolist()``. Their ``--cuda-graph-scope attn moe_router moe_preprocess`` captures
+  MoELayer.route and MoELayer.preprocess only (moe_layer.py: ``@maybe_skip_or_early_return_by_cudagraph
+  ("preprocess")`` on preprocess, whose body is ``self.token_dispatcher.dispatch_preprocess``); self.dispatch, which
+  holds the copy, and routed_experts_compute stay eager. Megatron-Bridge 26.04.01 (406d3be) forces the
+  grouped-MLP path that copies ("recipe.model.use_transformer_engine_op_fuser = False",
+  scripts/performance/utils/overrides.py) and sets no capacity. The first bundled stack without the copy is
+  Megatron-Bridge 26.06's DeepSeek-V3 MXFP8 recipe on GB300: a full-iteration CUDA graph with a static HybridEP
+  token budget (profile megatron-bridge-fullgraph-2026, ``moe_host_sync: false``, quoted in software.yaml); on
+  its two rows the term was already zero (8 local experts whose GPU time hides the host's), so their -23% lies
+  elsewhere. Of the Blackwell and ModelZoo rows that read slow, the term is non-zero only on the ModelZoo GB200
+  BF16 row (16 local BF16 experts: -33.6% with it, -1.9% without) and on the B200 and 8-GPU Qwen3-30B-A3B rows,
+  where it is needed (Megatron-Bridge 25.11 B200 Qwen3-30B-A3B: -25.6% with it, +154% without).
 
 Constants.
 
