@@ -22,6 +22,7 @@ from supercluster.perf import (
     attention_kernel,
     attention_span,
     expert_tp,
+    fp8_casts,
     fp8_pad,
     fp8_scaling,
     gemm_align,
@@ -213,7 +214,8 @@ def layer_parts(
                 fw, dgrad, wgrad = shape_memo.expert_gemms(memo, sw.expert_gemm, times, m, n, k, acc, p, exact_rows)
                 reps = 1.0
             else:
-                fw, dgrad, wgrad = shape_memo.gemms(memo, m, n, k, acc, p)
+                # a stack that fuses its FP8 casts pays no separate quantization pass (perf.fp8_casts)
+                fw, dgrad, wgrad = shape_memo.gemms(memo, m, n, k, acc, p, fp8_casts.separate_casts(sw.fp8_casts, p))
                 reps = times
             f_gemm += fw * reps * share
             b_gemm += (dgrad + wgrad) * reps * share
