@@ -46,6 +46,8 @@ STACK_VARIANTS = {
     # llm-foundry's Jan 2024 large-scale runs: Composer 0.17 reduces their gradients in fp32
     "fsdp1-2023": ("llm-foundry-2024",),
     "llm-foundry-triton-2023": ("llm-foundry-triton-2024",),
+    # PaxML's FP8 through Transformer Engine's layers (ENABLE_TE=1) rather than XLA's native FP8 (perf.fp8_casts)
+    "jax-fsdp-2024": ("jax-fsdp-te-2024",),
     # the BLOOM layout search's fp16 rows: the same stack on DeepSpeed's ZeRO-1 FP16 optimizer (its fp16_profile)
     "megatron-deepspeed-2022": ("megatron-deepspeed-2022-fp16",),
 }

@@ -64,28 +64,33 @@ def _constants(acc: Accelerator, precision: str) -> tuple[str, float, float, flo
     return consts
 
 
-def gemm_time_s(m: float, n: float, k: float, acc: Accelerator, precision: str = "bf16") -> float:
+def gemm_time_s(m: float, n: float, k: float, acc: Accelerator, precision: str = "bf16", casts: bool = True) -> float:
     """Seconds for C[m,n] = A[m,k] @ B[k,n] in ``precision`` (bf16, fp8, mxfp8 or nvfp4).
 
     A block-scaled format without its own fitted fraction takes FP8's (same tensor-core pipeline, operands
     fed the same way; an assumption until a Blackwell calibration profile measures it). Each low-precision
-    GEMM pays its format's quantization overhead; a precision the card lacks runs in BF16.
+    GEMM pays its format's quantization overhead unless ``casts`` is False (a stack whose compiler fuses the
+    quantization into the operands' producers, perf.fp8_casts); a precision the card lacks runs in BF16.
     """
     if m <= 0 or n <= 0 or k <= 0:
         return 0.0
     prec, peak, d0, overhead, hbm = _constants(acc, precision)
+    if not casts:
+        overhead = 1.0
     t_compute = 2.0 * m * n * k / peak * (1.0 + d0 / m + d0 / n + d0 / k) * overhead
     t_memory = OPERAND_BYTES[prec] * (m * k + k * n) / hbm
     t_memory += 2.0 * m * n / hbm  # the output is written in bf16
     return max(t_compute, t_memory)
 
 
-def linear_gemms_s(m: float, n: float, k: float, acc: Accelerator, precision: str) -> tuple[float, float, float]:
+def linear_gemms_s(
+    m: float, n: float, k: float, acc: Accelerator, precision: str, casts: bool = True
+) -> tuple[float, float, float]:
     """Forward y = x W (m x k @ k x n), data gradient (m x n @ n x k) and weight gradient (k x m @ m x n)."""
     return (
-        gemm_time_s(m, n, k, acc, precision),
-        gemm_time_s(m, k, n, acc, precision),
-        gemm_time_s(k, n, m, acc, precision),
+        gemm_time_s(m, n, k, acc, precision, casts),
+        gemm_time_s(m, k, n, acc, precision, casts),
+        gemm_time_s(k, n, m, acc, precision, casts),
     )
 
 

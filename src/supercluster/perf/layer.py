@@ -23,6 +23,7 @@ from supercluster.perf import (
     attention_span,
     cp_allgather,
     expert_tp,
+    fp8_casts,
     fp8_pad,
     fp8_scaling,
     gemm_align,
@@ -188,6 +189,9 @@ def layer_parts(
     if prec == "nvfp4":
         mix = [("nvfp4", 1 - NVFP4_BF16_LAYER_FRACTION), ("bf16", NVFP4_BF16_LAYER_FRACTION)]
 
+    # a stack that fuses its FP8 casts pays no separate quantization pass on the dense linears (perf.fp8_casts;
+    # only an FP8 mix can skip it, and an FP8 mix is FP8 alone)
+    casts = fp8_casts.separate_casts(sw.fp8_casts, prec)
     weight_elems = 0.0  # weights this GPU holds in the layer (whose gradients it accumulates)
     # seconds of the dense linears' GEMMs by name ("qkv_fprop", "fc1_wgrad", ...), paired with the TP collectives
     # that userbuffers overlap with them (perf.tp_overlap)
@@ -215,7 +219,7 @@ def layer_parts(
                 fw, dgrad, wgrad = shape_memo.expert_gemms(memo, sw.expert_gemm, times, m, n, k, acc, p, exact_rows)
                 reps = 1.0
             else:
-                fw, dgrad, wgrad = shape_memo.gemms(memo, m, n, k, acc, p)
+                fw, dgrad, wgrad = shape_memo.gemms(memo, m, n, k, acc, p, casts)
                 reps = times
             f_gemm += fw * reps * share
             b_gemm += (dgrad + wgrad) * reps * share

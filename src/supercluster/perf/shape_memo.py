@@ -36,16 +36,18 @@ def kept(memo: Memo, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
     return hit
 
 
-def gemms(memo: Memo, m: float, n: float, k: float, acc: Accelerator, precision: str) -> tuple[float, float, float]:
-    """perf.gemm.linear_gemms_s of one (m, n, k, precision) on the memo's card, kept (:func:`kept` written out: this
-    and :func:`expert_gemms` run for every layer of every candidate, and a closure per call costs more than the
-    lookup)."""
+def gemms(
+    memo: Memo, m: float, n: float, k: float, acc: Accelerator, precision: str, casts: bool = True
+) -> tuple[float, float, float]:
+    """perf.gemm.linear_gemms_s of one (m, n, k, precision, casts) on the memo's card, kept (:func:`kept` written
+    out: this and :func:`expert_gemms` run for every layer of every candidate, and a closure per call costs more
+    than the lookup). ``casts``: whether the quantization overhead applies (perf.fp8_casts)."""
     if memo is None:
-        return linear_gemms_s(m, n, k, acc, precision)
-    key = ("gemm", m, n, k, precision)
+        return linear_gemms_s(m, n, k, acc, precision, casts)
+    key = ("gemm", m, n, k, precision, casts)
     hit = memo.get(key)
     if hit is None:
-        hit = memo[key] = linear_gemms_s(m, n, k, acc, precision)
+        hit = memo[key] = linear_gemms_s(m, n, k, acc, precision, casts)
     return hit  # type: ignore[no-any-return]
 
 

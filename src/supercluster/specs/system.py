@@ -499,6 +499,15 @@ class SoftwareProfile(Spec):
             "some expert's count is not aligned), none"
         ),
     )
+    fp8_casts: Literal["kernels", "fused"] = Field(
+        default="kernels",
+        description=(
+            "how the stack quantizes the operands of its dense FP8 GEMMs (perf.fp8_casts): kernels, Transformer "
+            "Engine's own cast/transpose and amax kernels around each GEMM (the card's fp8_overhead_fraction); "
+            "fused, XLA's native FP8 (Flax Fp8DotGeneralOp), the casts fused into the fusions that produce the "
+            "operands and the scales into the cuBLASLt call, no separate pass"
+        ),
+    )
     fp8_scaling: Literal["delayed", "current"] = Field(
         default="delayed",
         description=(
