@@ -221,8 +221,8 @@ AUDIT: tuple[AuditEntry, ...] = (
         "mlcommons/training_results_v3.1 @d06288b NVIDIA/benchmarks/gpt3/implementations/pytorch",
         "the 6 rows at fa2-te (perf.te_flash_fallback) move from -4.3..+2.4% to -6.9..-1.7% (too slow): validate "
         "all 7.504 -> 7.524%, its LOSO column 7.894 -> 7.914; scripts/refit_protocol.py --catalog-attention in "
-        "sample 7.501 -> 7.521, leave-one-source-out 7.599 -> 7.619 (main 0888007, 2026-12-01), so the class does "
-        "not land for them",
+        "sample 7.501 -> 7.521, leave-one-source-out 7.599 -> 7.619 (main 0888007, 2026-12-01; benchmarks/results/"
+        "refit_protocol_attention_audit_before.json and _mlperf31_fa2.json), so the class does not land for them",
     ),
     AuditEntry(
         "MLPerf Training v4.0 GPT-3 175B (NVIDIA, Eos, NeMo 24.04)",
