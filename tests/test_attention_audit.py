@@ -1,0 +1,75 @@
+"""The attention-backend audit of the bundled Hopper row families (supercluster.validate.attention_audit)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from supercluster import catalog
+from supercluster.perf.te_flash_fallback import TE_FLASH_CLASS
+from supercluster.validate import attention_audit as audit
+from supercluster.validate.harness import read_rows
+
+
+def _rows():
+    return read_rows("all")[1]
+
+
+def test_every_audited_row_carries_the_class_its_recipe_ran():
+    assert audit.audit_mismatches(_rows()) == []
+
+
+def test_each_family_matches_rows_and_no_row_matches_two():
+    rows = _rows()
+    counts = Counter()
+    for row in rows:
+        hits = [entry.family for entry in audit.AUDIT if entry.matches(row)]
+        assert len(hits) <= 1, (row["id"], hits)
+        counts.update(hits)
+    assert all(counts[entry.family] > 0 for entry in audit.AUDIT), counts
+    # the families the audit found on FlashAttention-2 inside Transformer Engine, by row count (hand count of the
+    # bundled CSVs): GPT-3 175B v24.11.1 10, Nemotron-4 340B v24.11.1 10, Grok-1 v24.11.1 + v25.02 24
+    fa2 = [counts[e.family] for e in audit.AUDIT if e.attention_class == TE_FLASH_CLASS]
+    assert sum(fa2) == 10 + 10 + 24
+
+
+def test_a_backend_that_ran_but_is_not_priced_says_why():
+    # MLPerf v3.1's Dockerfile pins a pre-v1.2 Transformer Engine and flash-attn 2.0.8: FlashAttention-2 ran, but the
+    # class raised the leave-one-source-out error (7.599 -> 7.619), so the rows keep cuDNN with the numbers recorded
+    held = [e for e in audit.AUDIT if e.held_back]
+    assert [e.family for e in held] == ["MLPerf Training v3.1 GPT-3 175B (NVIDIA, Eos, NeMo 23.09)"]
+    assert held[0].attention_class == "cudnn" and "FlashAttention-2" in held[0].backend
+    for entry in audit.AUDIT:
+        ran_fa2 = entry.backend.startswith("FlashAttention-2")
+        assert ran_fa2 == (entry.attention_class == TE_FLASH_CLASS or bool(entry.held_back)), entry.family
+
+
+def test_the_same_recipe_switches_class_with_its_release():
+    # nemotron/configure.sh's 340B branch exports NVTE_FUSED_ATTN=0 at v24.11.1; the NeMo 2.0 launch of v25.05.01
+    # sets it to 1, so the 340B rows of the two releases sit in different classes
+    by_id = {row["id"]: row for row in _rows()}
+    old = audit.family_of(by_id["dgxc2409-h100-nemotron4-340b-bf16-128"])
+    new = audit.family_of(by_id["dgxc2504-h100-nemotron4-340b-bf16-256"])
+    assert old is not None and new is not None
+    assert (old.attention_class, new.attention_class) == (TE_FLASH_CLASS, "cudnn")
+
+
+def test_a_row_moved_off_its_recipes_class_is_reported():
+    row = next(r for r in _rows() if r["id"] == "dgxc2409-h100-llama31-8b-bf16-8")
+    assert audit.audit_mismatches([row]) == []
+    moved = dict(row, software="nemo-2024-flash-attn")
+    assert catalog.software("nemo-2024-flash-attn").attention_class == TE_FLASH_CLASS
+    assert audit.audit_mismatches([moved]) == [(row["id"], TE_FLASH_CLASS, "cudnn")]
+
+
+def test_off_hopper_rows_are_not_audited():
+    row = next(r for r in _rows() if r["id"].startswith("dgxc2504-gb200-nemotron4-340b"))
+    assert audit.family_of(row) is None
+
+
+def test_verdicts_and_evidence_are_filled():
+    for entry in audit.AUDIT:
+        assert entry.verdict in ("recipe", "framework-default", "not-established")
+        assert entry.evidence and entry.where and entry.source_has
+        # a class other than cuDNN needs the recipe itself as evidence
+        if entry.attention_class != "cudnn":
+            assert entry.verdict == "recipe"
