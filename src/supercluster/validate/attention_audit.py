@@ -22,9 +22,10 @@ by the legacy model (megatron/legacy/model/transformer.py, core_r0.12.0-r0.14.0)
 with the backend that ran, the class the family's rows carry, the verdict (``recipe``: the recipe or its framework's
 launch code sets it; ``framework-default``: the framework of the run's date leaves it to TE's preference and the
 recipe is not public; ``not-established``: neither could be read) and the quoted evidence with the repository and
-commit it was read at. A backend that ran but is not priced says why in ``held_back`` (the accuracy protocol's
-numbers): the MLPerf Training v3.1 GPT-3 175B rows ran FlashAttention-2 inside Transformer Engine, but pricing it
-raises the leave-one-source-out error, so they keep the cuDNN class. Families whose profile already quotes its
+commit it was read at. A backend that ran but is not priced would say why in ``held_back``; none is: the MLPerf
+Training v3.1 GPT-3 175B rows ran FlashAttention-2 inside Transformer Engine and carry it (profile
+nemo-2023-te-flash), although pricing it raises the leave-one-source-out error slightly (7.599 -> 7.619): a
+recorded stack fact is not dropped because it reads worse. Families whose profile already quotes its
 decision (torchtitan, fms-fsdp and llm-foundry through fsdp-2024's SDPA verdict; MaxText and PaxML through
 jax-fsdp-2024) are not repeated here.
 :func:`audit_mismatches` lists the bundled rows whose software profile disagrees with the table
@@ -213,16 +214,17 @@ AUDIT: tuple[AuditEntry, ...] = (
         "MLPerf Training v3.1 GPT-3 175B (NVIDIA, Eos, NeMo 23.09)",
         ("MLPerf Training v3.1",),
         "FlashAttention-2 (flash-attn 2.0.8) inside TE",
-        "cudnn",
+        "fa2-te",
         "recipe",
         'Dockerfile: "ARG TE_REVISION=09ba84278a0e5b2eff80239599fbfc5e6beb389f" (2023-10-01, before TE v1.2, '
         'flash-attn first) and "pip install --upgrade --no-deps flash-attn==2.0.8"; config_common.sh leaves '
         '"# export NVTE_FLASH_ATTN=0" commented out; conf/custom.yaml "transformer_engine: ...True"',
         "mlcommons/training_results_v3.1 @d06288b NVIDIA/benchmarks/gpt3/implementations/pytorch",
-        "the 6 rows at fa2-te (perf.te_flash_fallback) move from -4.3..+2.4% to -6.9..-1.7% (too slow): validate "
-        "all 7.504 -> 7.524%, its LOSO column 7.894 -> 7.914; scripts/refit_protocol.py --catalog-attention in "
-        "sample 7.501 -> 7.521, leave-one-source-out 7.599 -> 7.619 (main 0888007, 2026-12-01; benchmarks/results/"
-        "refit_protocol_attention_audit_before.json and _mlperf31_fa2.json), so the class does not land for them",
+        # landed as a stack fact although it reads worse (a class applied only where it helps would be tuning by
+        # omission): the 6 rows at fa2-te (perf.te_flash_fallback) move from -4.3..+2.4% to -6.9..-1.7% (too slow),
+        # validate all 7.504 -> 7.524%, its LOSO column 7.894 -> 7.914; scripts/refit_protocol.py --catalog-attention
+        # in sample 7.501 -> 7.521, leave-one-source-out 7.599 -> 7.619 (main 0888007, 2026-12-01;
+        # benchmarks/results/refit_protocol_attention_audit_before.json and _mlperf31_fa2.json)
     ),
     AuditEntry(
         "MLPerf Training v4.0 GPT-3 175B (NVIDIA, Eos, NeMo 24.04)",
