@@ -61,6 +61,7 @@ def test_hopper_rule_shrinks_what_the_overlap_buys_on_the_modelzoo_pair(monkeypa
     host-sync segments hold the forward all-to-all). With it the credit is smaller and still positive; part of the
     GPU time the rule adds is absorbed by the host-bound slack of the layer (perf.host_sync), so less than the rule
     alone would take."""
+    monkeypatch.setattr(ep_overlap, "GEMM_BLOCK_IN_STEP_TIME", False)
     free = _zoo_pair()
     monkeypatch.setattr(ep_overlap, "GEMM_BLOCK_IN_STEP_TIME", True)
     ruled = _zoo_pair()
@@ -70,11 +71,18 @@ def test_hopper_rule_shrinks_what_the_overlap_buys_on_the_modelzoo_pair(monkeypa
     assert gain_free > 2.0 * 2.1 > gain_ruled
 
 
-def test_neither_term_is_in_the_step_time_by_the_protocols_verdict(monkeypatch):
-    assert not ep_overlap.GEMM_BLOCK_IN_STEP_TIME and not ep_overlap.FILL_DRAIN_IN_STEP_TIME
+def test_the_hopper_rule_is_in_the_step_time_and_fill_drain_is_not(monkeypatch):
+    """The protocol's verdicts (module docstring; the Hopper rule's re-run on main 0888007): on an H100 the rule
+    lengthens the overlap row, and with no card taken to block the row is what it was without the rule."""
+    assert ep_overlap.GEMM_BLOCK_IN_STEP_TIME and not ep_overlap.FILL_DRAIN_IN_STEP_TIME
     base = _zoo_pair()
     monkeypatch.setattr(ep_overlap, "PROGRAM_ORDER_SM_ARCH", 0)  # no card blocks
-    assert _zoo_pair()["overlap"] == pytest.approx(base["overlap"])
+    free = _zoo_pair()
+    assert free["plain"] == pytest.approx(base["plain"])
+    assert base["overlap"] > free["overlap"] + 0.5
+    monkeypatch.setattr(ep_overlap, "PROGRAM_ORDER_SM_ARCH", 100)
+    monkeypatch.setattr(ep_overlap, "GEMM_BLOCK_IN_STEP_TIME", False)
+    assert _zoo_pair()["overlap"] == pytest.approx(free["overlap"])
 
 
 def test_fill_and_drain_switch_prices_the_unpaired_passes(monkeypatch):
