@@ -54,6 +54,12 @@ column of all rows before: 7.499% / 7.894%):
 - Recompute: v25.05 launch.sh passes RM='mla_up_proj' on H100 (selective, as entered; priced by perf.layer's MLA
   branch); Megatron-Core's "mlp" module skips MoE layers ("if not isinstance(self.mlp, MoELayer)"), so the Bridge
   recipe's mla_up_proj+mlp recomputes only the three dense layers, on the first rank.
+- The loss: NeMo's GPTConfig sets "cross_entropy_loss_fusion: bool = True" (nemo/collections/llm/gpt/model/base.py
+  at 7a8f1cc) and the DeepSeek-V3 script "cross_entropy_fusion_impl = 'te'", so Megatron-Core 7094270 calls
+  te_parallel_cross_entropy (language_module.py, compute_language_model_loss), where the profile charges Megatron's
+  unfused 38 + 14 B per logit (nemo-2024). A fused loss moves fewer bytes: the head passes are, if anything,
+  overpriced (~4 ms each at 129,280 / 2 logits per token), so the last rank's unexplained work is nearer 26 ms than
+  18 ms. Not changed here (it would move every NeMo 2.0 row and these rows the wrong way).
 - The all-to-all over InfiniBand: the DGX Cloud rows expose 21-32% of their step in it, but other NCCL all-to-all
   rows on the same platform and stack read too slow (Llama 4 Maverick H100 -14/-17, exposed 25-30%): no uniform
   bandwidth change fits both.
