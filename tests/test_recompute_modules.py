@@ -3,6 +3,7 @@ of each module's re-run by hand (perf.recompute_modules)."""
 
 import csv
 import io
+import json
 from importlib import resources
 
 import pytest
@@ -225,3 +226,34 @@ def test_rows_that_state_their_modules():
     assert row_plan({"id": "mb2509-h100-deepseek-v3-1024-fp8"}).recompute == "selective"
     with pytest.raises(SuperclusterError, match="valid: selective or blank"):
         row_plan({"id": "mb2509-h100-deepseek-v3-1024-fp8", "recompute": "full"})
+
+
+def test_cli_takes_the_modules_and_says_what_is_wrong():
+    from clirun import invoke
+
+    base = ("estimate", "--model", "qwen3-30b-a3b", "--system", "dgx-h100-superpod", "--gpus", "64")
+    base += ("--global-batch", "512", "--seq-len", "4096", "--tp", "1", "--pp", "1", "--ep", "8")
+    ok = invoke(*base, "--recompute", "selective", "--recompute-modules", "layernorm,moe", "--json")
+    assert ok.code == 0
+    assert json.loads(ok.out)["plan"]["recompute_modules"] == ["layernorm", "moe"]
+    bad = invoke(*base, "--recompute", "selective", "--recompute-modules", "layernorm,bogus", "--no-color")
+    assert bad.code == 2 and "valid: core_attn, layernorm" in bad.err and len(bad.err.strip().splitlines()) == 1
+    full = invoke(*base, "--recompute", "full", "--recompute-modules", "moe", "--no-color")
+    assert full.code == 2 and "need recompute selective" in full.err
+
+
+def test_the_planner_keeps_given_modules_on_its_selective_layouts(priced):
+    from supercluster import api
+    from supercluster.perf import context
+
+    knobs = dict(model="qwen3-30b-a3b", system="dgx-h100-superpod", gpus=64, global_batch=512, seq_len=4096)
+    context.clear()  # rows kept from a call with the term switched off would be stale here
+    try:
+        plain = api.plan(recompute="selective", top_k=1, **knobs).to_dict()
+        mods = api.plan(recompute="selective", recompute_modules=("moe",), top_k=1, **knobs).to_dict()
+    finally:
+        context.clear()
+    assert mods["top"][0]["plan"]["recompute_modules"] == ("moe",)
+    assert plain["top"][0]["plan"]["recompute_modules"] == ()
+    # re-running the MoE block costs time: the best layout with it is slower
+    assert mods["top"][0]["step_time_s"] > plain["top"][0]["step_time_s"]
