@@ -257,3 +257,19 @@ def test_the_planner_keeps_given_modules_on_its_selective_layouts(priced):
     assert plain["top"][0]["plan"]["recompute_modules"] == ()
     # re-running the MoE block costs time: the best layout with it is slower
     assert mods["top"][0]["step_time_s"] > plain["top"][0]["step_time_s"]
+
+
+def test_rerun_kernels_by_count(priced):
+    # moe on an all-MoE layer, no TP, no loop, 4 all-to-alls: router, top-k, permute, unpermute (4) + fc1, act, fc2
+    # (3) + the forward's third of the all-to-alls (4 / 3)
+    assert rm.rerun_kernels(("moe",), False, 1.0, 0.0, 0.0, 4.0, 0) == pytest.approx(4 + 3 + 4 / 3)
+    # half the layers MoE: the pre-MLP norm and the expert activation on those, one kernel each
+    assert rm.rerun_kernels(("layernorm", "moe_act"), False, 0.5, 0.0, 0.0, 4.0, 0) == pytest.approx(1.0)
+    # MLA adds its input norm; a dense MLP with sequence-parallel TP (8 collectives a layer): 3 + 8 / 4 on dense layers
+    assert rm.rerun_kernels(("layernorm", "mlp"), True, 0.0, 8.0, 0.0, 0.0, 0) == pytest.approx(1 + 3 + 2)
+    assert rm.reruns_dispatch(("moe",)) and not rm.reruns_dispatch(("moe_act",))
+
+
+def test_rerun_kernels_are_none_while_switched_off():
+    assert rm.rerun_kernels(("moe",), False, 1.0, 0.0, 0.0, 4.0, 0) == 0.0
+    assert not rm.reruns_dispatch(("moe",))

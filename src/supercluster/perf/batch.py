@@ -419,12 +419,16 @@ def inner_terms(
         "head_f": head_f,
         "kernels": _kept(
             memo, ("kernels", tp, sp, prec, rc, ep), lambda: _layer_kernels(model, sw, tp, sp, prec, rc, ep)
-        ),
+        )
+        + _rerun_kernels(model, sw, tp, sp, prec, ep, modules),
         "kernels_fwd": _kept(
             memo, ("kernels_fwd", tp, sp, prec, ep), lambda: _layer_kernels_fwd(model, sw, tp, sp, prec, ep)
         ),
         # GPU seconds of the MoE forward after its host synchronisation: the expert GEMMs and the all-to-alls
-        "fwd_post": share * host_sync.post_sync_gpu_s(model, moe, RECOMPUTE[rc] == "full") if model.is_moe else 0.0,
+        "fwd_post": share
+        * host_sync.post_sync_gpu_s(model, moe, RECOMPUTE[rc] == "full" or recompute_modules.reruns_dispatch(modules))
+        if model.is_moe
+        else 0.0,
         "kernels_post": _kept(
             memo,
             ("kernels_post", prec, ep),
@@ -464,6 +468,16 @@ def _layer_kernels(model: ModelSpec, sw: SoftwareProfile, tp: int, sp: int, prec
     """Kernels of one (mean) layer and micro-batch as :func:`fixed_cost.kernels_per_layer` counts them."""
     fused, tp_coll, fp8, share, loop, a2a = _kernel_args(model, sw, tp, sp, prec, ep)
     return float(fixed_cost.kernels_per_layer(fused, tp_coll, fp8, RECOMPUTE[rc] == "full", share, loop, a2a))
+
+
+def _rerun_kernels(
+    model: ModelSpec, sw: SoftwareProfile, tp: int, sp: int, prec: int, ep: int, modules: tuple[str, ...]
+) -> float:
+    """Kernels the selective recompute modules re-run per (mean) layer and micro-batch (perf.recompute_modules)."""
+    if not modules:
+        return 0.0
+    _, tp_coll, _, share, loop, a2a = _kernel_args(model, sw, tp, sp, prec, ep)
+    return recompute_modules.rerun_kernels(modules, model.is_mla, share, tp_coll, loop, a2a, model.moe_shared_experts)
 
 
 def _layer_kernels_fwd(model: ModelSpec, sw: SoftwareProfile, tp: int, sp: int, prec: int, ep: int) -> float:
@@ -668,7 +682,13 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         # a host copy in each MoE layer's forward: the host-bound term per forward and backward (perf.host_sync)
         # the forward's GPU time holds its all-to-alls, as fwd_post does (host_sync.forward_a2a_s): without them
         # the attention-and-router segment would be left that much GPU time short
-        fwd_gpu = t["fwd"] + host_sync.forward_a2a_s(t["ep_s"], c.rc == _FULL)
+        # (a re-run MoE block's all-to-alls count as the forward's a third time, as under full recompute)
+        rerun_ep = c.rc == _FULL
+        if c.rcm is not None and recompute_modules.IN_STEP_TIME:
+            rerun_ep = rerun_ep | (
+                (c.rc == RECOMPUTE.index("selective")) & (c.rcm & recompute_modules.mask_of(("moe",)) > 0)
+            )
+        fwd_gpu = t["fwd"] + host_sync.forward_a2a_s(t["ep_s"], rerun_ep)
         fix_layer = fix_layer + host_sync.extra_s(
             t["kernels_fwd"],
             t["kernels"],
