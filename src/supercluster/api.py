@@ -49,6 +49,7 @@ PLAN_KEYS = (
     "micro_batch",
     "recompute",
     "recompute_fraction",
+    "recompute_modules",
     "precision",
     "local_batch",
     "sites",

@@ -101,6 +101,14 @@ RcfOpt = Annotated[
     float | None,
     typer.Option("--recompute-fraction", help="Share of a full recompute re-run (0-1], with --recompute full."),
 ]
+RcmOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--recompute-modules",
+        help="Megatron-Core modules a selective recompute re-runs, comma-separated (core_attn, layernorm, "
+        "mla_up_proj, mlp, moe, moe_act, shared_experts), with --recompute selective.",
+    ),
+]
 PrecOpt = Annotated[Precision | None, typer.Option(help="Matrix-multiply precision.")]
 CalOpt = Annotated[str | None, typer.Option(help="Calibration profile (from `supercluster calibrate`).")]
 SitesOpt = Annotated[int | None, typer.Option(help="Sites of a multi-site system the job spans (default: fewest).")]
@@ -117,6 +125,8 @@ def _plan_knobs(options: dict[str, Any]) -> dict[str, Any]:
     knobs = {k: options[k] for k in api.PLAN_KEYS if k in options}
     for key in ("recompute", "precision", "sync"):
         knobs[key] = knobs[key].value if knobs.get(key) else None
+    if knobs.get("recompute_modules") is not None:  # "layernorm,moe" -> ("layernorm", "moe")
+        knobs["recompute_modules"] = tuple(m.strip() for m in knobs["recompute_modules"].split(",") if m.strip())
     return knobs
 
 
@@ -142,6 +152,7 @@ def estimate(
     local_batch: LbOpt = None,
     recompute: RcOpt = None,
     recompute_fraction: RcfOpt = None,
+    recompute_modules: RcmOpt = None,
     precision: PrecOpt = None,
     sites: SitesOpt = None,
     sync: SyncOpt = None,
@@ -194,6 +205,7 @@ def plan(
     local_batch: LbOpt = None,
     recompute: RcOpt = None,
     recompute_fraction: RcfOpt = None,
+    recompute_modules: RcmOpt = None,
     precision: PrecOpt = None,
     sites: SitesOpt = None,
     sync: SyncOpt = None,

@@ -53,6 +53,11 @@ def check_plan(
             f"recompute_fraction({plan.recompute_fraction:g}) is a share of a full recompute: it needs recompute "
             f"full, got recompute {plan.recompute}"
         )
+    if plan.recompute_modules and plan.recompute != "selective":
+        raise SuperclusterError(
+            f"recompute_modules({', '.join(plan.recompute_modules)}) are what a selective recompute re-runs: they "
+            f"need recompute selective, got recompute {plan.recompute}"
+        )
     if seq % cp:
         raise SuperclusterError(f"cp({cp}) must divide seq_len({seq}): {seq} / {cp} = {seq / cp:g}")
     if plan.vpp and plan.vpp > 1 and pp == 1:

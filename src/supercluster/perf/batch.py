@@ -46,6 +46,7 @@ from supercluster.perf import (
     interference,
     mtp_stage,
     pp_split,
+    recompute_modules,
     zero3_prefetch,
 )
 from supercluster.perf import straggler as stragglers
@@ -117,6 +118,7 @@ class Candidates:
     sites: np.ndarray | None = None  # sites the job spans (default: 1)
     sync: np.ndarray | None = None  # index into perf.wan.SYNC_NAMES (default: allreduce)
     hin: np.ndarray | None = None  # DiLoCo inner steps H (0: not DiLoCo)
+    rcm: np.ndarray | None = None  # selective recompute modules as a bit mask (perf.recompute_modules; 0: none)
 
     def __post_init__(self) -> None:
         if self.sched is None:
@@ -133,6 +135,8 @@ class Candidates:
             self.sync = np.zeros(len(self.tp), dtype=np.int8)
         if self.hin is None:
             self.hin = np.zeros(len(self.tp), dtype=np.int64)
+        if self.rcm is None:
+            self.rcm = np.zeros(len(self.tp), dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self.tp)
@@ -190,6 +194,7 @@ class Candidates:
             sites=sites,
             sync=sync,
             hin=hin,
+            rcm=np.array([recompute_modules.mask_of(p.recompute_modules) for p in plans], dtype=np.int64),
         )
 
     def take(self, idx: np.ndarray) -> Candidates:
@@ -219,6 +224,7 @@ class Candidates:
             sites=int(self.sites[i]) if self.sites is not None else 1,
             sync=SYNC_NAMES[int(self.sync[i])] if self.sync is not None else "allreduce",
             diloco_inner_steps=int(self.hin[i]) or None if self.hin is not None else None,
+            recompute_modules=recompute_modules.modules_of(int(self.rcm[i])) if self.rcm is not None else (),
         )
         return _ONE_GPU.model_copy(update=values) if trusted else ResolvedPlan(**values)
 
@@ -333,7 +339,9 @@ def inner_terms(
     etp, the re-run layer's activations without the recompute mode, the output head and the embedding by (tp,
     micro-batch, cp), the kernel count. The pieces are the same functions on the same
     inputs, so every number is the one computed without it (tests/test_speed_identical.py)."""
-    tp, cp, mb, sp, rc, prec, ep, etp = key
+    tp, cp, mb, sp, rc, prec, ep, etp = key[:8]
+    # the selective recompute modules' bit mask, a ninth entry where a candidate has them (perf.recompute_modules)
+    modules = recompute_modules.modules_of(key[8]) if len(key) > 8 else ()
     memo = {} if memo is None else memo
     # the validated one-GPU plan copied with the key's knobs (a copy is a sixth of a validation; the key's values are
     # a validated layout's)
@@ -356,7 +364,7 @@ def inner_terms(
         # a dense layer reads neither ep nor etp (perf.layer: every expert term is under ``moe``)
         part_key = ("layer", True, tp, cp, mb, sp, prec, ep, etp) if moe else ("layer", False, tp, cp, mb, sp, prec)
         parts = _kept(memo, part_key, lambda: layer_parts(model, plan, seq, acc, sw, comm, moe, memo))
-        return finish(parts, plan.recompute, model.is_mla, sw)
+        return finish(parts, plan.recompute, model.is_mla, sw, modules)
 
     dense = cost(False)
     moe = cost(True) if model.is_moe else dense
@@ -411,12 +419,16 @@ def inner_terms(
         "head_f": head_f,
         "kernels": _kept(
             memo, ("kernels", tp, sp, prec, rc, ep), lambda: _layer_kernels(model, sw, tp, sp, prec, rc, ep)
-        ),
+        )
+        + _rerun_kernels(model, sw, tp, sp, prec, ep, modules),
         "kernels_fwd": _kept(
             memo, ("kernels_fwd", tp, sp, prec, ep), lambda: _layer_kernels_fwd(model, sw, tp, sp, prec, ep)
         ),
         # GPU seconds of the MoE forward after its host synchronisation: the expert GEMMs and the all-to-alls
-        "fwd_post": share * host_sync.post_sync_gpu_s(model, moe, RECOMPUTE[rc] == "full") if model.is_moe else 0.0,
+        "fwd_post": share
+        * host_sync.post_sync_gpu_s(model, moe, RECOMPUTE[rc] == "full" or recompute_modules.reruns_dispatch(modules))
+        if model.is_moe
+        else 0.0,
         "kernels_post": _kept(
             memo,
             ("kernels_post", prec, ep),
@@ -456,6 +468,16 @@ def _layer_kernels(model: ModelSpec, sw: SoftwareProfile, tp: int, sp: int, prec
     """Kernels of one (mean) layer and micro-batch as :func:`fixed_cost.kernels_per_layer` counts them."""
     fused, tp_coll, fp8, share, loop, a2a = _kernel_args(model, sw, tp, sp, prec, ep)
     return float(fixed_cost.kernels_per_layer(fused, tp_coll, fp8, RECOMPUTE[rc] == "full", share, loop, a2a))
+
+
+def _rerun_kernels(
+    model: ModelSpec, sw: SoftwareProfile, tp: int, sp: int, prec: int, ep: int, modules: tuple[str, ...]
+) -> float:
+    """Kernels the selective recompute modules re-run per (mean) layer and micro-batch (perf.recompute_modules)."""
+    if not modules:
+        return 0.0
+    _, tp_coll, _, share, loop, a2a = _kernel_args(model, sw, tp, sp, prec, ep)
+    return recompute_modules.rerun_kernels(modules, model.is_mla, share, tp_coll, loop, a2a, model.moe_shared_experts)
 
 
 def _layer_kernels_fwd(model: ModelSpec, sw: SoftwareProfile, tp: int, sp: int, prec: int, ep: int) -> float:
@@ -575,6 +597,9 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     else:
         code = ((((c.tp * 4096 + c.cp) * 1024 + c.mb) * 2 + c.sp) * 4 + c.rc) * 2 + c.prec
         code = (code * 4096 + c.ep) * 64 + etp
+        rcm_all = c.rcm if c.rcm is not None else np.zeros(n, dtype=np.int64)
+        if rcm_all.any():  # the recompute modules' mask (7 bits), only where some candidate has modules
+            code = code * 128 + rcm_all
         uniq_codes, inner = _group(code)
         first_of = np.zeros(len(uniq_codes), dtype=np.int64)
         first_of[inner[::-1]] = np.arange(n)[::-1]
@@ -589,6 +614,10 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         etp[first_of].tolist(),
         strict=True,
     )
+    rcm = c.rcm if c.rcm is not None else np.zeros(n, dtype=np.int64)
+    masks = rcm[first_of].tolist()
+    # an inner key grows a ninth entry, the modules' mask, only where it is not 0 (the same keys as before elsewhere)
+    keys = ((*key, m) if m else key for key, m in zip(keys, masks, strict=True))
     table = np.array([_inner_row(ctx, key) for key in keys], dtype=float)
     # one gather from the transposed table: a contiguous row per field, each candidate's value (19 gathers cost more)
     t = dict(zip(_INNER_FIELDS, np.ascontiguousarray(table.T)[:, inner], strict=True))
@@ -653,7 +682,13 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         # a host copy in each MoE layer's forward: the host-bound term per forward and backward (perf.host_sync)
         # the forward's GPU time holds its all-to-alls, as fwd_post does (host_sync.forward_a2a_s): without them
         # the attention-and-router segment would be left that much GPU time short
-        fwd_gpu = t["fwd"] + host_sync.forward_a2a_s(t["ep_s"], c.rc == _FULL)
+        # (a re-run MoE block's all-to-alls count as the forward's a third time, as under full recompute)
+        rerun_ep = c.rc == _FULL
+        if c.rcm is not None and recompute_modules.IN_STEP_TIME:
+            rerun_ep = rerun_ep | (
+                (c.rc == RECOMPUTE.index("selective")) & (c.rcm & recompute_modules.mask_of(("moe",)) > 0)
+            )
+        fwd_gpu = t["fwd"] + host_sync.forward_a2a_s(t["ep_s"], rerun_ep)
         fix_layer = fix_layer + host_sync.extra_s(
             t["kernels_fwd"],
             t["kernels"],

@@ -29,6 +29,7 @@ from supercluster.perf import (
     gemm_align,
     mcore_unfused,
     moe_kernels,
+    recompute_modules,
     shape_memo,
     te_flash_fallback,
     te_unfused,
@@ -142,6 +143,7 @@ class LayerParts:
     cp_fwd_s: float
     cp_bwd_s: float
     ep_fwd_s: float
+    modules: recompute_modules.ModuleForward = recompute_modules.NOTHING  # what each module re-runs
 
 
 def layer_cost(
@@ -153,7 +155,8 @@ def layer_cost(
     comm: CollectiveModel,
     moe: bool,
 ) -> LayerCost:
-    return finish(layer_parts(model, plan, seq, acc, sw, comm, moe), plan.recompute, model.is_mla, sw)
+    parts = layer_parts(model, plan, seq, acc, sw, comm, moe)
+    return finish(parts, plan.recompute, model.is_mla, sw, plan.recompute_modules)
 
 
 def layer_parts(
@@ -262,6 +265,8 @@ def layer_parts(
     # folding stack sets it lower): each GPU feeds the experts et / t of the TP group's tokens, and each expert
     # GEMM is fe / et wide (MoE Parallel Folding, Liu et al. 2025, arXiv:2504.14960, section 3).
     et = plan.expert_tp
+    g0, fl0 = f_gemm, flops_fwd  # the MLP or MoE block's forward GEMMs from here (perf.recompute_modules)
+    g_shared = fl_shared = 0.0
     if moe:
         local_experts = model.moe_experts / plan.ep
         per_expert_tok = tok * (et / t) * model.moe_topk * plan.ep / model.moe_experts * load
@@ -271,14 +276,17 @@ def layer_parts(
         lin(per_expert_tok, h, fe / et, local_experts, experts=True)
         flops_fwd = flops_before + (flops_fwd - flops_before) / load  # model FLOPs count the useful tokens
         if model.moe_shared_experts:
+            g1, fl1 = f_gemm, flops_fwd
             lin(tok, up * fe * model.moe_shared_experts / t, h, block="mlp")
             lin(tok, h, fe * model.moe_shared_experts / t)
+            g_shared, fl_shared = f_gemm - g1, flops_fwd - fl1
         lin(tok, model.moe_experts, h)  # router
         f_act_elems = tok * (model.moe_topk + model.moe_shared_experts) * fe / t
     else:
         lin(tok, up * model.ffn_hidden / t, h, block="mlp", name="fc1")
         lin(tok, h, model.ffn_hidden / t, name="fc2")
         f_act_elems = tok * model.ffn_hidden / t
+    block_gemm_s, block_flops = f_gemm - g0, flops_fwd - fl0
 
     # --- attention core ---
     heads_local = a / t
@@ -335,6 +343,7 @@ def layer_parts(
         elem_fwd_bytes += 2.0 * tok * h * 2.0 * (1.0 + copies) / sp_div
     f_elem = memory_bound_s(elem_fwd_bytes, acc)
     b_elem = BWD_ELEMENTWISE_RATIO * f_elem
+    fe0 = f_elem  # the MoE block's routing and expert element-wise forward from here (perf.recompute_modules)
     if moe and moe_kernels.ENABLED:
         # router, permutations and quantization of the expert inputs, kernel by kernel (perf.moe_kernels)
         rb = moe_kernels.routing_bytes(
@@ -383,6 +392,7 @@ def layer_parts(
         f_elem += memory_bound_s(routed_copies * (per_f * model.expert_ffn / et + per_h * h), acc)
         per_f, per_h = UNFUSED_BIAS_BWD_BYTES
         b_elem += memory_bound_s(routed_copies * (per_f * model.expert_ffn / et + per_h * h), acc)
+    moe_elem_s = f_elem - fe0
     # Megatron-Core's unfused YaRN RoPE and per-expert down-projection bias (perf.mcore_unfused), the latter over the
     # h-wide outputs of the routed copies
     mc_f, mc_b = mcore_unfused.extra_s(model, sw, acc, qk_elems, routed_copies * h, moe)
@@ -391,6 +401,7 @@ def layer_parts(
 
     # --- tensor-parallel communication: 2 collectives forward, 2 backward (Shoeybi et al. sec. 3) ---
     etp_fwd = 0.0  # the dispatcher's expert-TP (or TP x EP) all-gather and reduce-scatter (perf.expert_tp)
+    mlp_tp_fwd: float | None = None  # the MLP or MoE block's own TP collectives (perf.recompute_modules)
     if moe and expert_tp.ENABLED and sw.ep_dispatch in ("per-expert", "all-gather"):
         # the attention block's TP collectives over t ranks (and a shared expert's, a dense TP MLP); the routed
         # experts' over their et ranks, issued by the dispatcher on the routed copies, exposed
@@ -398,6 +409,7 @@ def layer_parts(
         if model.moe_shared_experts:
             sh_f, sh_b = tp_comm(tok * h * 2.0, plan, sw, comm, {"mlp": reads_input["mlp"]}, blocks=1.0)
             tp_fwd, tp_bwd = tp_fwd + sh_f, tp_bwd + sh_b
+            mlp_tp_fwd = sh_f
         if sw.ep_dispatch == "all-gather":
             etp_fwd = expert_tp.allgather_dispatch_fwd_s(comm, tok / sp_div, h, t, plan.ep, model.moe_topk)
         else:
@@ -409,6 +421,7 @@ def layer_parts(
         expert_plan = plan.model_copy(update={"tp": et, "etp": None})
         mlp_f, mlp_b = tp_comm(tok * (et / t) * h * 2.0, expert_plan, sw, comm, {"mlp": reads_input["mlp"]}, 1.0)
         tp_fwd, tp_bwd = tp_fwd + mlp_f, tp_bwd + mlp_b
+        mlp_tp_fwd = mlp_f
     elif (
         sw.tp_comm_overlap == "userbuffers"
         and tp_overlap.ENABLED
@@ -451,6 +464,20 @@ def layer_parts(
     # DeepSeek-V3 section 3.2.3: its selective recompute re-runs the RMSNorms (read h, write h, twice) and the MLA
     # up-projections
     mla_selective = mla_up_s + memory_bound_s(2.0 * 2.0 * tok * h * 2.0 / sp_div, acc) if model.is_mla else 0.0
+    modules = _module_forward(
+        model,
+        moe,
+        tok,
+        sp_div,
+        t,
+        fused,
+        acc,
+        attn=(f_attn, cp_fwd, core_flops),
+        mla_up=(mla_up_s, mla_up_flops),
+        block=(block_gemm_s, block_flops, tp_fwd / 2.0 if mlp_tp_fwd is None else mlp_tp_fwd),
+        shared=(g_shared, fl_shared),
+        moe_block=(moe_elem_s, ep_fwd, routed_copies * model.expert_ffn / et if moe else 0.0),
+    )
     return LayerParts(
         fwd_gemm_s=f_gemm,
         fwd_attn_s=f_attn,
@@ -470,6 +497,67 @@ def layer_parts(
         cp_fwd_s=cp_fwd,
         cp_bwd_s=cp_bwd,
         ep_fwd_s=ep_fwd,
+        modules=modules,
+    )
+
+
+def _module_forward(
+    model: ModelSpec,
+    moe: bool,
+    tok: float,
+    sp_div: int,
+    t: int,
+    fused: bool,
+    acc: Accelerator,
+    attn: tuple[float, float, float],
+    mla_up: tuple[float, float],
+    block: tuple[float, float, float],
+    shared: tuple[float, float],
+    moe_block: tuple[float, float, float],
+) -> recompute_modules.ModuleForward:
+    """What each Megatron-Core recompute module re-runs of this layer (perf.recompute_modules), from the pieces
+    :func:`layer_parts` worked out: ``attn`` (attention forward s, exposed CP forward s, core FLOPs), ``mla_up`` (s,
+    FLOPs), ``block`` (the MLP or MoE block's forward GEMM s and FLOPs, its TP forward s), ``shared`` (the shared
+    experts' GEMM s and FLOPs), ``moe_block`` (routing element-wise s, EP forward s, routed activation elements)."""
+    act = (GATED_ACT_BYTES if fused else GATED_ACT_BYTES_EAGER)[model.gated]
+    rope = ROPE_BYTES if fused else ROPE_BYTES_EAGER
+    norms = recompute_modules.norm_s(
+        tok / sp_div, model.hidden, recompute_modules.separate_norms(model.is_mla, moe), fused, acc
+    )
+    mla_s, mla_flops = mla_up
+    if model.is_mla and model.qk_rope_head_dim:  # RoPE on the heads' rotary slice of q and on the shared k_pe
+        mla_s += recompute_modules.elementwise_s(tok * (model.heads / t + 1.0) * model.qk_rope_head_dim, rope, acc)
+    gemm_s, gemm_flops, block_tp = block
+    if not moe:
+        mlp_act = recompute_modules.elementwise_s(tok * model.ffn_hidden / t, act, acc)
+        return recompute_modules.ModuleForward(
+            core_attn_s=attn[0],
+            core_attn_cp_s=attn[1],
+            core_attn_flops=attn[2],
+            layernorm_s=norms,
+            mla_up_proj_s=mla_s,
+            mla_up_proj_flops=mla_flops,
+            mlp_s=gemm_s + mlp_act,
+            mlp_tp_s=block_tp,
+            mlp_flops=gemm_flops,
+        )
+    routing_s, ep_s, routed_elems = moe_block
+    moe_act = recompute_modules.elementwise_s(routed_elems, act, acc)
+    shared_act = recompute_modules.elementwise_s(tok * model.moe_shared_experts * model.expert_ffn / t, act, acc)
+    return recompute_modules.ModuleForward(
+        core_attn_s=attn[0],
+        core_attn_cp_s=attn[1],
+        core_attn_flops=attn[2],
+        layernorm_s=norms,
+        mla_up_proj_s=mla_s,
+        mla_up_proj_flops=mla_flops,
+        moe_s=gemm_s + routing_s + moe_act + shared_act,
+        moe_tp_s=block_tp,
+        moe_ep_s=ep_s,
+        moe_flops=gemm_flops,
+        moe_act_s=moe_act,
+        shared_experts_s=shared[0] + shared_act,
+        shared_experts_flops=shared[1],
     )
 
 
@@ -493,13 +581,20 @@ def flash_speed(
     return speed, attention_span.span_speed(model, seq, cp, eff.attention_reference_span, n0, ring=ring)
 
 
-def finish(p: LayerParts, recompute: str, is_mla: bool, sw: SoftwareProfile) -> LayerCost:
+def finish(
+    p: LayerParts, recompute: str, is_mla: bool, sw: SoftwareProfile, modules: tuple[str, ...] = ()
+) -> LayerCost:
     """The layer's cost under ``recompute``: a full recompute re-runs the forward (and its TP and EP traffic); a
     selective one the attention core where no fused kernel keeps it out of memory (Korthikanti et al. 2022,
     arXiv:2205.05198, selective activation recomputation), plus MLA's up-projections and norms (DeepSeek-V3,
-    arXiv:2412.19437, section 3.2.3). The same arithmetic, in the same order, as before the split."""
+    arXiv:2412.19437, section 3.2.3), or, given Megatron-Core's ``modules``, what those modules re-run
+    (perf.recompute_modules). The same arithmetic, in the same order, as before the split."""
     fwd_compute = p.fwd_gemm_s + p.fwd_attn_s + p.fwd_elem_s
-    if recompute == "full":
+    extra_tp = extra_ep = 0.0
+    if recompute == "selective" and modules and recompute_modules.IN_STEP_TIME:
+        rc = recompute_modules.rerun(p.modules, modules)
+        recompute_s, recompute_flops, extra_tp, extra_ep = rc.compute_s, rc.flops, rc.tp_s, rc.ep_s
+    elif recompute == "full":
         recompute_s, recompute_flops = fwd_compute, p.flops_fwd + p.core_flops
     elif recompute == "selective":
         recompute_s = p.selective_extra_s
@@ -524,8 +619,9 @@ def finish(p: LayerParts, recompute: str, is_mla: bool, sw: SoftwareProfile) -> 
         + p.tp_bwd_s
         + (p.tp_fwd_s + p.cp_fwd_s if recompute == "full" else 0.0)
         + p.cp_fwd_s
-        + p.cp_bwd_s,
-        ep_comm_s=2.0 * p.ep_fwd_s + (p.ep_fwd_s if recompute == "full" else 0.0),
+        + p.cp_bwd_s
+        + extra_tp,
+        ep_comm_s=2.0 * p.ep_fwd_s + (p.ep_fwd_s if recompute == "full" else 0.0) + extra_ep,
         model_flops=model_flops,
         hw_flops=hw_flops,
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from supercluster.errors import SuperclusterError
+from supercluster.perf import recompute_modules
 from supercluster.perf.batch import PRECISION, RECOMPUTE, inner_terms
 from supercluster.perf.comm import CollectiveModel
 from supercluster.perf.step import StepEstimate
@@ -108,7 +109,9 @@ def simulate_step(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfil
             PRECISION.index(plan.precision),
             plan.ep,
             plan.expert_tp,
-        ),
+        )
+        # the selective recompute modules' mask where the plan has them (perf.recompute_modules)
+        + ((recompute_modules.mask_of(plan.recompute_modules),) if plan.recompute_modules else ()),
     )
     share = model.moe_layers / model.layers
     layer_s = t["dense_total"] * (1 - share) + t["moe_total"] * share

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from supercluster.perf import recompute_modules
 from supercluster.perf.batch import PRECISION, RECOMPUTE, SCHEDULE_NAMES, Candidates
 from supercluster.perf.pipeline import EMBEDDING_HEAD_CHUNKS
 from supercluster.specs import ModelSpec, PlanSpec, SystemSpec, WorkloadSpec
@@ -247,4 +248,7 @@ def enumerate_space(
     if fixed.recompute_fraction is not None and merged.rcf is not None:
         # a given share applies to full recompute; the fill may still choose none or selective instead
         merged.rcf[merged.rc == 2] = fixed.recompute_fraction
+    if fixed.recompute_modules and merged.rcm is not None:
+        # the given modules are what the (given) selective recompute re-runs (perf.recompute_modules)
+        merged.rcm[merged.rc == RECOMPUTE.index("selective")] = recompute_modules.mask_of(fixed.recompute_modules)
     return Space(merged, generated)

@@ -2,11 +2,26 @@
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from supercluster.specs.base import Spec
 
 Recompute = Literal["none", "selective", "full"]
+# Megatron-Core's selective recompute modules (--recompute-modules; TransformerConfig.recompute_modules), priced
+# by supercluster.perf.recompute_modules
+RECOMPUTE_MODULES = ("core_attn", "layernorm", "mla_up_proj", "mlp", "moe", "moe_act", "shared_experts")
+
+
+def _check_modules(value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """The modules as a sorted tuple without repeats; an unknown name is an error that lists the valid ones."""
+    if value is None:
+        return None
+    unknown = [m for m in value if m not in RECOMPUTE_MODULES]
+    if unknown:
+        raise ValueError(f"unknown recompute module '{unknown[0]}'; valid: {', '.join(RECOMPUTE_MODULES)}")
+    return tuple(sorted(set(value)))
+
+
 TrainPrecision = Literal["bf16", "fp8", "mxfp8", "nvfp4"]
 Schedule = Literal["1f1b", "zb-h1", "zb-v", "dualpipe"]
 # How the sites of a multi-site job keep their replicas in step: a (hierarchical) gradient all-reduce every
@@ -50,6 +65,16 @@ class PlanSpec(Spec):
             "and held in memory as that share of layers fully recomputed and the rest not"
         ),
     )
+    recompute_modules: tuple[str, ...] | None = Field(
+        default=None,
+        max_length=len(RECOMPUTE_MODULES),
+        description=(
+            "with recompute selective: the modules Megatron-Core re-runs (--recompute-modules: "
+            + ", ".join(RECOMPUTE_MODULES)
+            + "); blank = the selective recompute of Korthikanti et al. 2022 (the attention core where no fused "
+            "kernel keeps it out of memory, plus MLA's up-projections and norms)"
+        ),
+    )
     precision: TrainPrecision | None = None
     schedule: Schedule | None = Field(default=None, description="pipeline schedule (1f1b covers interleaved)")
     local_batch: int | None = Field(
@@ -85,6 +110,11 @@ class PlanSpec(Spec):
         description="inner steps H between outer synchronisations (DiLoCo); blank = the paper's (500; 100 streaming)",
     )
 
+    @field_validator("recompute_modules")
+    @classmethod
+    def _modules(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return _check_modules(value)
+
 
 class ResolvedPlan(Spec):
     """A plan with every knob decided; what the step model consumes."""
@@ -119,6 +149,16 @@ class ResolvedPlan(Spec):
     sites: int = Field(default=1, ge=1, le=64, description="sites the job spans")
     sync: Sync = Field(default="allreduce", description="how the sites synchronise")
     diloco_inner_steps: int | None = Field(default=None, ge=1, le=100_000, description="inner steps H (DiLoCo)")
+    recompute_modules: tuple[str, ...] = Field(
+        default=(),
+        max_length=len(RECOMPUTE_MODULES),
+        description="Megatron-Core selective recompute modules (empty: the plain selective recompute)",
+    )
+
+    @field_validator("recompute_modules")
+    @classmethod
+    def _modules(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _check_modules(value) or ()
 
     @classmethod
     def single(cls, **knobs: Any) -> "ResolvedPlan":
@@ -150,6 +190,7 @@ class ResolvedPlan(Spec):
             + f" dp{self.dp} "
             f"zero{self.zero} mb{self.micro_batch} rc-{self.recompute}"
             + (f"{self.recompute_fraction:.2g}" if self.recompute == "full" and self.recompute_fraction < 1 else "")
+            + (f"[{'+'.join(self.recompute_modules)}]" if self.recompute_modules else "")
             + f" {self.precision}"
             + ("" if self.schedule == "1f1b" else f" {self.schedule}")
             + ("" if self.local_batch is None else f" lb{self.local_batch}")

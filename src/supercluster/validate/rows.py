@@ -8,7 +8,11 @@ reports what it chose.
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 from typing import Any
 
 from supercluster import catalog
@@ -231,8 +235,30 @@ def row_plan(row: dict[str, str]) -> PlanSpec:
         except ValueError:
             text = row["recompute_fraction"]
             raise SuperclusterError(f"column recompute_fraction: '{text}' is not a number") from None
+    modules = row_recompute_modules(row)
+    if modules:
+        # Megatron-Core's module list acts under --recompute-granularity selective only (every quote says so)
+        if data["recompute"] not in (None, "selective"):
+            raise SuperclusterError(
+                f"row {row.get('id', '')}: recompute_modules.csv lists {' '.join(modules)}, a selective recompute, "
+                f"but column recompute says {data['recompute']}; valid: selective or blank"
+            )
+        data["recompute"], data["recompute_modules"] = "selective", modules
     data["precision"] = row_precision(row)[0]
     return build(PlanSpec, data, "plan")
+
+
+@cache
+def _modules_table() -> dict[str, tuple[str, ...]]:
+    """validate/data/recompute_modules.csv: the Megatron-Core selective recompute modules of the rows whose source
+    states them, by row id, each with its quote and address."""
+    text = resources.files("supercluster.validate.data").joinpath("recompute_modules.csv").read_text()
+    return {r["id"]: tuple(r["recompute_modules"].split()) for r in csv.DictReader(io.StringIO(text))}
+
+
+def row_recompute_modules(row: dict[str, str]) -> tuple[str, ...]:
+    """The recompute modules the row's source states (validate/data/recompute_modules.csv), or () when none."""
+    return _modules_table().get((row.get("id") or "").strip(), ())
 
 
 @dataclass(frozen=True)
