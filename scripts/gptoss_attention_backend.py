@@ -70,6 +70,7 @@ from dataclasses import asdict, dataclass, field
 
 from rich.console import Console
 from rich.table import Table
+from script_args import parse, run
 
 from supercluster import catalog
 from supercluster.errors import SuperclusterError
@@ -278,10 +279,11 @@ def render(results: list[RowBackend]) -> Table:
 
 
 def main(argv: list[str]) -> None:
-    console = Console(no_color="--no-color" in argv)
+    args = parse(argv)
+    console = Console(no_color=args.no_color)
     _, rows = read_rows("all")
     results = [row_backend(r) for r in bridge_rows(rows)]
-    if "--json" in argv:
+    if args.as_json:
         print(json.dumps({"rows": [asdict(r) for r in results]}, indent=1))
         return
     console.print(render(results))
@@ -293,4 +295,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    run(main, sys.argv[1:])

@@ -41,17 +41,16 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from script_args import parse, run
 
 from supercluster.perf import shape_memo
 from supercluster.perf.context import context
 from supercluster.perf.layer import layer_parts
-from supercluster.plan.fill import resolve
 from supercluster.validate import harness
-from supercluster.validate.harness import read_rows, row_specs
+from supercluster.validate.harness import read_rows
 
 
 @dataclass(frozen=True)
@@ -80,9 +79,8 @@ def split(row: dict) -> LayerSplit | None:
     res = harness.predict_row(row)
     if res.predicted is None or res.speed_error_pct is None:
         return None
-    specs = row_specs(row, None)
+    specs, est = harness.measured_estimate(row)
     model, system, workload, sw = specs.model, specs.system, specs.workload, specs.software
-    est = resolve(specs.plan, workload, system, sw, system.gpus, harness.fill_rule.measured)
     plan, seq, acc = est.plan, workload.seq, system.accelerator
     ctx = context(model, seq, system, sw)
     parts = layer_parts(model, plan, seq, acc, sw, ctx.comm, True, None)
@@ -156,13 +154,12 @@ def render(results: list[LayerSplit]) -> Table:
 
 
 def main(argv: list[str]) -> None:
-    as_json = "--json" in argv
-    console = Console(no_color="--no-color" in argv)
-    out = [a for a in argv if not a.startswith("--")]
+    args = parse(argv, takes_out=True)
+    console = Console(no_color=args.no_color)
     _, rows = read_rows("all")
     results = [s for s in (split(r) for r in gptoss_rows(rows)) if s is not None]
     doc = {"rows": [asdict(s) for s in results]}
-    if as_json:
+    if args.as_json:
         print(json.dumps(doc, indent=1))
     else:
         console.print(render(results))
@@ -171,9 +168,9 @@ def main(argv: list[str]) -> None:
             "overlap; lay: dG + xG + att + elt; gap: (measured - model step) per layer and micro-batch; gap%: of lay",
             highlight=False,
         )
-    if out:
-        Path(out[0]).write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    if args.out is not None:
+        args.out.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    run(main, sys.argv[1:])

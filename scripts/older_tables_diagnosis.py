@@ -85,21 +85,20 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 from rich.console import Console
 from rich.table import Table
+from script_args import parse, run
 from weakscale_diagnosis import line
 
 from supercluster.errors import SuperclusterError
+from supercluster.perf.attention_class import HOPPER_SM_ARCH
 from supercluster.perf.context import context
 from supercluster.perf.layer import head_cost, layer_parts
-from supercluster.plan.fill import resolve
 from supercluster.validate import harness
 from supercluster.validate.harness import read_rows, row_specs
 
-HOPPER_SM_ARCH = 90  # compute capability 9.0: the H100-class cards the fitted attention fractions belong to
 # bins of the keys per fused-attention call (perf.cp_ring_span's chunk c = seq / (2 cp); seq / 2 without CP)
 SPAN_BINS = ((0, 1536, "< 1.5K"), (1536, 3072, "2K"), (3072, 6144, "4K"), (6144, 12288, "8K"), (12288, None, ">= 12K"))
 DGXC_TABLES = ("llama3.1/README_8b.md performance table", "llama3.1/README_70b.md performance table")
@@ -153,9 +152,8 @@ def split(row: dict) -> TermSplit | None:
     res = harness.predict_row(row)
     if res.predicted is None or res.speed_error_pct is None:
         return None
-    specs = row_specs(row, None)
+    specs, est = harness.measured_estimate(row)
     model, system, workload, sw = specs.model, specs.system, specs.workload, specs.software
-    est = resolve(specs.plan, workload, system, sw, system.gpus, harness.fill_rule.measured)
     plan, seq, acc = est.plan, workload.seq, system.accelerator
     ctx = context(model, seq, system, sw)
     parts = layer_parts(model, plan, seq, acc, sw, ctx.comm, model.is_moe, None)
@@ -343,9 +341,8 @@ def render_span(bins: list[dict[str, object]]) -> Table:
 
 
 def main(argv: list[str]) -> None:
-    as_json = "--json" in argv
-    console = Console(no_color="--no-color" in argv)
-    out = [a for a in argv if not a.startswith("--")]
+    args = parse(argv, takes_out=True)
+    console = Console(no_color=args.no_color)
     _, rows = read_rows("all")
     dgxc = [s for s in (split(r) for r in dgxc_rows(rows)) if s is not None]
     mtnlg = [s for s in (split(r) for r in mtnlg_rows(rows)) if s is not None]
@@ -363,7 +360,7 @@ def main(argv: list[str]) -> None:
         "mtnlg_line": fit,
         "hopper_cudnn_by_span": spans,
     }
-    if as_json:
+    if args.as_json:
         print(json.dumps(doc, indent=1))
     else:
         console.print(render_terms(dgxc, "DGX Cloud Llama 3.1 8B / 70B: step by term (s)"))
@@ -377,9 +374,9 @@ def main(argv: list[str]) -> None:
             "speed-up closing the gap",
             highlight=False,
         )
-    if out:
-        Path(out[0]).write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    if args.out is not None:
+        args.out.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    run(main, sys.argv[1:])

@@ -30,10 +30,10 @@ from dataclasses import asdict, dataclass
 
 from rich.console import Console
 from rich.table import Table
+from script_args import parse, run
 
-from supercluster.plan.fill import resolve
 from supercluster.validate import harness
-from supercluster.validate.harness import read_rows, row_specs
+from supercluster.validate.harness import read_rows
 
 PREFIX = "zoo-qwen3-235b-h100-256-"
 SUFFIX = "-st"
@@ -70,9 +70,7 @@ def terms(row: dict) -> RowTerms | None:
     res = harness.predict_row(row)
     if res.predicted is None or res.speed_error_pct is None:
         return None
-    specs = row_specs(row, None)
-    sw, gpus = specs.software, specs.system.gpus
-    est = resolve(specs.plan, specs.workload, specs.system, sw, gpus, harness.fill_rule.measured)
+    _, est = harness.measured_estimate(row)
     b = est.breakdown()
     measured = float(row["value"])  # the table's step time
     layer_mb = max(est.stage_layers) * est.microbatches
@@ -127,10 +125,11 @@ def render(results: list[RowTerms]) -> Table:
 
 
 def main(argv: list[str]) -> None:
-    console = Console(no_color="--no-color" in argv)
+    args = parse(argv)
+    console = Console(no_color=args.no_color)
     _, rows = read_rows("moe")
     results = [s for s in (terms(r) for r in table_rows(rows)) if s is not None]
-    if "--json" in argv:
+    if args.as_json:
         print(json.dumps({"rows": [asdict(s) for s in results]}, indent=1))
         return
     console.print(render(results))
@@ -142,4 +141,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    run(main, sys.argv[1:])
