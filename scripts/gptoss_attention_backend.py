@@ -63,14 +63,12 @@ Run (bounded: the Megatron-Bridge GPT-OSS rows, two layer kinds each, no pricing
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from dataclasses import asdict, dataclass, field
 
-from rich.console import Console
 from rich.table import Table
-from script_args import parse, run
+from script_args import emit, parse, run
 
 from supercluster import catalog
 from supercluster.errors import SuperclusterError
@@ -280,18 +278,13 @@ def render(results: list[RowBackend]) -> Table:
 
 def main(argv: list[str]) -> None:
     args = parse(argv)
-    console = Console(no_color=args.no_color)
     _, rows = read_rows("all")
     results = [row_backend(r) for r in bridge_rows(rows)]
-    if args.as_json:
-        print(json.dumps({"rows": [asdict(r) for r in results]}, indent=1))
-        return
-    console.print(render(results))
-    console.print(
+    legend = (
         "window/full: TE's backend for the 128-token window layers and the full causal layers (fused-1: cuDNN "
-        "sub-backend 1; flash; unfused: materialised scores); model: the step model's kernel",
-        highlight=False,
+        "sub-backend 1; flash; unfused: materialised scores); model: the step model's kernel"
     )
+    emit(args, {"rows": [asdict(r) for r in results]}, [render(results), legend])
 
 
 if __name__ == "__main__":

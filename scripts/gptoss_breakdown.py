@@ -38,13 +38,11 @@ Run (bounded: the 11 GPT-OSS rows, one resolve each, a few seconds):
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import asdict, dataclass
 
-from rich.console import Console
 from rich.table import Table
-from script_args import parse, run
+from script_args import emit, parse, run
 
 from supercluster.perf import shape_memo
 from supercluster.perf.context import context
@@ -155,21 +153,14 @@ def render(results: list[LayerSplit]) -> Table:
 
 def main(argv: list[str]) -> None:
     args = parse(argv, takes_out=True)
-    console = Console(no_color=args.no_color)
     _, rows = read_rows("all")
     results = [s for s in (split(r) for r in gptoss_rows(rows)) if s is not None]
     doc = {"rows": [asdict(s) for s in results]}
-    if args.as_json:
-        print(json.dumps(doc, indent=1))
-    else:
-        console.print(render(results))
-        console.print(
-            "dG/xG: dense and expert GEMMs; att: attention core; elt: elementwise; a2a: forward all-to-all before "
-            "overlap; lay: dG + xG + att + elt; gap: (measured - model step) per layer and micro-batch; gap%: of lay",
-            highlight=False,
-        )
-    if args.out is not None:
-        args.out.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    legend = (
+        "dG/xG: dense and expert GEMMs; att: attention core; elt: elementwise; a2a: forward all-to-all before "
+        "overlap; lay: dG + xG + att + elt; gap: (measured - model step) per layer and micro-batch; gap%: of lay"
+    )
+    emit(args, doc, [render(results), legend])
 
 
 if __name__ == "__main__":

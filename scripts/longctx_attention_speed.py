@@ -60,7 +60,6 @@ It changes nothing in the model; a refit of the H100 attention fractions is the 
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from collections import defaultdict
@@ -68,9 +67,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from attention_share_residuals import attention_share, kernel_class, priced_rows
-from rich.console import Console
 from rich.table import Table
-from script_args import parse, run
+from script_args import emit, parse, run
 
 from supercluster.perf.attention_class import HOPPER_SM_ARCH
 from supercluster.perf.attention_kernel import table_fwd_bwd_fraction
@@ -239,20 +237,13 @@ def main(argv: list[str]) -> None:
     rows.sort(key=lambda r: (r.attention_class, r.source, r.span_keys))
     fits = table_fits(rows)
     doc = {"rows": [asdict(r) for r in rows], "tables": fits}
-    if args.as_json:
-        print(json.dumps(doc, indent=1))
-    else:
-        console = Console(width=80, no_color=args.no_color)
-        console.print(render_rows(rows))
-        console.print("span: keys per query per kernel call; a: attention share of the layer's compute;")
-        console.print("err: % (+ = model too fast); k: attention factor that makes the row exact;")
-        console.print("model / impl: fwd+bwd attention fraction of BF16 peak, modelled and implied")
-        console.print(render_fits(fits))
-        console.print("x: non-attention time factor; k: attention speed-up; rms: points")
-    if args.out is not None:
-        args.out.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-        if not args.as_json:
-            console.print(f"wrote {args.out}", highlight=False)
+    legend_rows = (
+        "span: keys per query per kernel call; a: attention share of the layer's compute; err: % (+ = model too "
+        "fast); k: attention factor that makes the row exact; model / impl: fwd+bwd attention fraction of BF16 "
+        "peak, modelled and implied"
+    )
+    legend_fits = "x: non-attention time factor; k: attention speed-up; rms: points"
+    emit(args, doc, [render_rows(rows), legend_rows, render_fits(fits), legend_fits])
 
 
 if __name__ == "__main__":

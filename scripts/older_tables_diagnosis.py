@@ -82,14 +82,12 @@ resolve each, about 10 s):
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from rich.console import Console
 from rich.table import Table
-from script_args import parse, run
+from script_args import emit, parse, run
 from weakscale_diagnosis import line
 
 from supercluster.errors import SuperclusterError
@@ -342,7 +340,6 @@ def render_span(bins: list[dict[str, object]]) -> Table:
 
 def main(argv: list[str]) -> None:
     args = parse(argv, takes_out=True)
-    console = Console(no_color=args.no_color)
     _, rows = read_rows("all")
     dgxc = [s for s in (split(r) for r in dgxc_rows(rows)) if s is not None]
     mtnlg = [s for s in (split(r) for r in mtnlg_rows(rows)) if s is not None]
@@ -360,22 +357,18 @@ def main(argv: list[str]) -> None:
         "mtnlg_line": fit,
         "hopper_cudnn_by_span": spans,
     }
-    if args.as_json:
-        print(json.dumps(doc, indent=1))
-    else:
-        console.print(render_terms(dgxc, "DGX Cloud Llama 3.1 8B / 70B: step by term (s)"))
-        console.print(render_terms(mtnlg, "MT-NLG 530B: step by term (s)"))
-        if fit:
-            console.print(render_line(fit))
-        console.print(render_span(spans))
-        console.print(
-            "gap: measured - model step (- = model too slow); gemm/attn/elt: the slowest stage's layers; head: "
-            "output head + loss; rest: TP/CP, PP and DP comm, optimizer, fixed, bubble, recompute; k: attention "
-            "speed-up closing the gap",
-            highlight=False,
-        )
-    if args.out is not None:
-        args.out.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    legend = (
+        "gap: measured - model step (- = model too slow); gemm/attn/elt: the slowest stage's layers; head: output "
+        "head + loss; rest: TP/CP, PP and DP comm, optimizer, fixed, bubble, recompute; k: attention speed-up closing "
+        "the gap"
+    )
+    tables = [
+        render_terms(dgxc, "DGX Cloud Llama 3.1 8B / 70B: step by term (s)"),
+        render_terms(mtnlg, "MT-NLG 530B: step by term (s)"),
+        *([render_line(fit)] if fit else []),
+        render_span(spans),
+    ]
+    emit(args, doc, [*tables, legend])
 
 
 if __name__ == "__main__":

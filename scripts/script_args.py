@@ -2,15 +2,20 @@
 to a file, one output path; anything else is refused in one line with what would be valid (exit 2), never ignored
 and never met with a traceback (the project's rule for bad input, supercluster.errors).
 
-Scripts import it as a sibling (``from script_args import parse, run``) and end in ``run(main, sys.argv[1:])``.
+Scripts import it as a sibling (``from script_args import emit, parse, run``), print through :func:`emit` and end in
+``run(main, sys.argv[1:])``.
 """
 
 from __future__ import annotations
 
+import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from rich.console import Console, RenderableType
 
 from supercluster.errors import SuperclusterError
 
@@ -51,3 +56,17 @@ def run(main: Callable[[list[str]], None], argv: list[str]) -> None:
     except SuperclusterError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(USAGE_EXIT) from None
+
+
+def emit(args: ScriptArgs, doc: dict[str, Any], parts: Sequence[RenderableType]) -> None:
+    """A script's output: ``doc`` as JSON on stdout under ``--json``, else ``parts`` in order (tables, and legend
+    lines printed as plain text); ``doc`` is also written to ``args.out`` when one was given."""
+    text = json.dumps(doc, indent=1)
+    if args.as_json:
+        print(text)
+    else:
+        console = Console(no_color=args.no_color)
+        for part in parts:
+            console.print(part, highlight=False)
+    if args.out is not None:
+        args.out.write_text(text + "\n", encoding="utf-8")

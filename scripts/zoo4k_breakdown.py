@@ -24,13 +24,11 @@ Run (bounded: five rows, one resolve each, a few seconds):
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import asdict, dataclass
 
-from rich.console import Console
 from rich.table import Table
-from script_args import parse, run
+from script_args import emit, parse, run
 
 from supercluster.validate import harness
 from supercluster.validate.harness import read_rows
@@ -126,18 +124,13 @@ def render(results: list[RowTerms]) -> Table:
 
 def main(argv: list[str]) -> None:
     args = parse(argv)
-    console = Console(no_color=args.no_color)
     _, rows = read_rows("moe")
     results = [s for s in (terms(r) for r in table_rows(rows)) if s is not None]
-    if args.as_json:
-        print(json.dumps({"rows": [asdict(s) for s in results]}, indent=1))
-        return
-    console.print(render(results))
-    console.print(
+    legend = (
         "comp: compute and recompute; ep: exposed all-to-all; fix: fixed and host-bound cost; "
-        "fix/l, need/l: that cost per layer and micro-batch (ms), the model's and what the measured step leaves",
-        highlight=False,
+        "fix/l, need/l: that cost per layer and micro-batch (ms), the model's and what the measured step leaves"
     )
+    emit(args, {"rows": [asdict(s) for s in results]}, [render(results), legend])
 
 
 if __name__ == "__main__":

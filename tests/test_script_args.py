@@ -1,5 +1,6 @@
 """scripts/script_args.py: the diagnosis scripts' command line, and one line with exit 2 on bad input."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,14 @@ def test_run_turns_bad_input_into_exit_2(sa, capsys) -> None:
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert err == "error: unknown option '--csv'; valid: --json, --no-color\n"
+
+
+def test_emit_prints_json_or_tables_and_writes_the_file(sa, capsys, tmp_path) -> None:
+    doc = {"rows": [{"id": "r1", "k": None}]}
+    out = tmp_path / "doc.json"
+    sa.emit(sa.ScriptArgs(as_json=True, no_color=True, out=out), doc, ["legend line"])
+    printed = capsys.readouterr().out
+    assert json.loads(printed) == doc and "legend line" not in printed
+    assert json.loads(out.read_text(encoding="utf-8")) == doc
+    sa.emit(sa.ScriptArgs(as_json=False, no_color=True, out=None), doc, ["legend line"])
+    assert capsys.readouterr().out == "legend line\n"
