@@ -42,12 +42,10 @@ import sys
 from dataclasses import asdict, dataclass
 
 from rich.table import Table
+from row_layer import priced_layer
 from script_args import emit, parse, run
 
 from supercluster.perf import shape_memo
-from supercluster.perf.context import context
-from supercluster.perf.layer import layer_parts
-from supercluster.validate import harness
 from supercluster.validate.harness import read_rows
 
 
@@ -74,14 +72,11 @@ class LayerSplit:
 
 def split(row: dict) -> LayerSplit | None:
     """The row's layer split at its resolved layout (None for a row the harness cannot price)."""
-    res = harness.predict_row(row)
-    if res.predicted is None or res.speed_error_pct is None:
+    priced = priced_layer(row)
+    if priced is None:
         return None
-    specs, est = harness.measured_estimate(row)
-    model, system, workload, sw = specs.model, specs.system, specs.workload, specs.software
-    plan, seq, acc = est.plan, workload.seq, system.accelerator
-    ctx = context(model, seq, system, sw)
-    parts = layer_parts(model, plan, seq, acc, sw, ctx.comm, True, None)
+    specs, est, parts = priced.specs, priced.est, priced.parts
+    model, sw, plan, seq, acc = specs.model, specs.software, est.plan, specs.workload.seq, specs.system.accelerator
     gemm_ms = (parts.fwd_gemm_s + parts.bwd_gemm_s) * 1e3
     # the local experts' two GEMMs as layer_parts prices them (balanced gate: every expert its exact share)
     tok = plan.micro_batch * seq / plan.cp
@@ -106,7 +101,7 @@ def split(row: dict) -> LayerSplit | None:
         row_id=row["id"],
         gpu=row["gpu"].strip(),
         layout=plan.label(),
-        speed_error_pct=res.speed_error_pct,
+        speed_error_pct=priced.speed_error_pct,
         dense_gemm_ms=gemm_ms - expert_s * 1e3,
         expert_gemm_ms=expert_s * 1e3,
         attention_ms=(parts.fwd_attn_s + parts.bwd_attn_s) * 1e3,

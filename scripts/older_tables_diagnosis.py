@@ -87,14 +87,13 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from rich.table import Table
+from row_layer import priced_layer
 from script_args import emit, parse, run
 from weakscale_diagnosis import line
 
 from supercluster.errors import SuperclusterError
 from supercluster.perf.attention_class import HOPPER_SM_ARCH
-from supercluster.perf.context import context
-from supercluster.perf.layer import head_cost, layer_parts
-from supercluster.validate import harness
+from supercluster.perf.layer import head_cost
 from supercluster.validate.harness import read_rows, row_specs
 
 # bins of the keys per fused-attention call (perf.cp_ring_span's chunk c = seq / (2 cp); seq / 2 without CP)
@@ -147,24 +146,21 @@ def attention_speedup(attention_s: float, gap_s: float) -> float | None:
 
 def split(row: dict) -> TermSplit | None:
     """The row's step by term at its resolved layout (None for a row the harness cannot price)."""
-    res = harness.predict_row(row)
-    if res.predicted is None or res.speed_error_pct is None:
+    priced = priced_layer(row)
+    if priced is None:
         return None
-    specs, est = harness.measured_estimate(row)
-    model, system, workload, sw = specs.model, specs.system, specs.workload, specs.software
-    plan, seq, acc = est.plan, workload.seq, system.accelerator
-    ctx = context(model, seq, system, sw)
-    parts = layer_parts(model, plan, seq, acc, sw, ctx.comm, model.is_moe, None)
+    res, specs, est, parts = priced.result, priced.specs, priced.est, priced.parts
+    model, plan, seq, acc = specs.model, est.plan, specs.workload.seq, specs.system.accelerator
     per_layer = max(est.stage_layers) * est.microbatches
-    head_fwd, head_bwd, _ = head_cost(model, plan, seq, acc, ctx.comm, sw)
-    meas = measured_step(est.step_time_s, res.speed_error_pct)
+    head_fwd, head_bwd, _ = head_cost(model, plan, seq, acc, priced.comm, specs.software)
+    meas = measured_step(est.step_time_s, priced.speed_error_pct)
     gap = meas - est.step_time_s
     attention = (parts.fwd_attn_s + parts.bwd_attn_s) * per_layer
     return TermSplit(
         row_id=row["id"],
         layout=plan.label(),
         precision=res.precision,
-        speed_error_pct=res.speed_error_pct,
+        speed_error_pct=priced.speed_error_pct,
         model_step_s=est.step_time_s,
         measured_step_s=meas,
         gap_s=gap,
