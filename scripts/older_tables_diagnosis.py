@@ -93,6 +93,7 @@ from weakscale_diagnosis import line
 
 from supercluster.errors import SuperclusterError
 from supercluster.perf.attention_class import HOPPER_SM_ARCH
+from supercluster.perf.attention_span import kernel_span_keys
 from supercluster.perf.layer import head_cost
 from supercluster.validate.harness import read_rows, row_specs
 
@@ -108,6 +109,7 @@ class TermSplit:
 
     row_id: str
     layout: str
+    cp: int  # the context-parallel degree of the layout
     precision: str
     speed_error_pct: float  # + = the model too fast
     model_step_s: float
@@ -159,6 +161,7 @@ def split(row: dict) -> TermSplit | None:
     return TermSplit(
         row_id=row["id"],
         layout=plan.label(),
+        cp=plan.cp,
         precision=res.precision,
         speed_error_pct=priced.speed_error_pct,
         model_step_s=est.step_time_s,
@@ -198,10 +201,10 @@ def per_step_split(microbatches: list[float], measured_s: list[float], model_s: 
 def keys_per_call(seq: int, cp: int, cp_comm_type: str = "p2p") -> float:
     """Mean keys per query of one fused-attention call: without context parallelism the causal mean seq / 2; with
     the load-balanced p2p ring each call sees a chunk of c = seq / (2 cp) keys (perf.cp_ring_span); a stack that
-    all-gathers K and V first (``all_gather``, Llama 3's) runs one causal call over the whole sequence, seq / 2."""
-    if cp_comm_type != "p2p":
-        return seq / 2.0
-    return seq / (2.0 * cp)
+    all-gathers K and V first (``all_gather``, Llama 3's) runs one causal call over the whole sequence, seq / 2
+    (perf.attention_span.kernel_span_keys at cp 1; note the step model itself prices that call at the p2p span,
+    perf.layer.flash_speed passes the cp degree whatever the cp_comm_type)."""
+    return kernel_span_keys(float(seq), cp if cp_comm_type == "p2p" else 1)
 
 
 def span_bin(keys: float) -> str:
@@ -240,8 +243,7 @@ def by_span(rows: list[dict]) -> list[dict[str, object]]:
         if s is None:
             continue
         specs = row_specs(row, None)
-        cp = int(s.layout.split(" cp", 1)[1].split()[0]) if " cp" in s.layout else 1
-        keys = keys_per_call(specs.workload.seq, cp, specs.software.cp_comm_type)
+        keys = keys_per_call(specs.workload.seq, s.cp, specs.software.cp_comm_type)
         binned.setdefault((span_bin(keys), s.precision), []).append((s, s.attention_s))
     order = {name: i for i, (_, _, name) in enumerate(SPAN_BINS)}
     out = []
