@@ -15,7 +15,7 @@ experts each and their fixed cost is the host term of perf.host_sync (630 us of 
 micro-batch). The TP4 row needs 4.2 ms per layer and micro-batch where the model charges 7.1 (-24%), the PP32 row
 needs 5.5 where the model charges 3.1 (+18%): one per-expert host constant cannot serve both, and the PP32 row sits
 on the knee of the host-bound max (x0.8 of the constant reads +36%, x1.3 reads -4%). The FSDP row (micro-batch 4,
-host hidden) reads -20% from its GPU-side terms: compute, full recompute, exposed all-to-all and ZeRO-3 traffic.
+host hidden) reads -19% from its GPU-side terms: compute, full recompute, exposed all-to-all and ZeRO-3 traffic.
 
 Run (bounded: five rows, one resolve each, a few seconds):
 
