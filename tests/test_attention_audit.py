@@ -62,6 +62,12 @@ def test_a_row_moved_off_its_recipes_class_is_reported():
     assert audit.audit_mismatches([moved]) == [(row["id"], TE_FLASH_CLASS, "cudnn")]
 
 
+def test_hopper_cards_are_the_catalogs_sm90_cards():
+    # H100 SXM/PCIe/96 GB, H800 and H200 are compute capability 9.0; the A100 (8.0) and B200 (10.0) are not
+    assert {"h100-sxm-80gb", "h800-sxm-80gb", "h200-sxm-141gb"} <= set(audit.HOPPER_GPUS)
+    assert "a100-sxm-80gb" not in audit.HOPPER_GPUS and "b200" not in audit.HOPPER_GPUS
+
+
 def test_off_hopper_rows_are_not_audited():
     row = next(r for r in _rows() if r["id"].startswith("dgxc2504-gb200-nemotron4-340b"))
     assert audit.family_of(row) is None

@@ -38,12 +38,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, get_args
 
+from supercluster import catalog
 from supercluster.errors import SuperclusterError
+from supercluster.perf.attention_class import HOPPER_SM_ARCH
 from supercluster.specs import SoftwareProfile
 from supercluster.validate.rows import row_specs
 
-# the Hopper cards of the bundled set (catalog accelerator ids)
-HOPPER_GPUS = ("h100-sxm-80gb", "h100-pcie-80gb", "h100-hbm2e-96gb", "h800-sxm-80gb", "h200-sxm-141gb")
+# the Hopper cards of the catalog (accelerator ids; the compute capability perf.attention_class prices)
+HOPPER_GPUS: tuple[str, ...] = tuple(
+    name for name in catalog.names("accelerators") if catalog.accelerator(name).sm_arch == HOPPER_SM_ARCH
+)
 
 Verdict = Literal["recipe", "framework-default", "not-established"]
 VERDICTS: tuple[str, ...] = get_args(Verdict)
