@@ -150,7 +150,7 @@ def span_row(row: dict[str, str]) -> SpanRow | None:
     modelled = table_fwd_bwd_fraction(
         eff.model_copy(
             update={
-                "attention_fwd_fraction": eff.attention_fwd_fraction * speed * by_span.fwd,
+                "attention_fwd_fraction": min(1.0, eff.attention_fwd_fraction * speed * by_span.fwd),
                 "attention_bwd_fraction": min(1.0, eff.attention_bwd_fraction * speed * by_span.bwd),
             }
         )
