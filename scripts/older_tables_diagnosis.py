@@ -290,12 +290,12 @@ def rest_s(s: TermSplit) -> float:
 
 def render_terms(results: list[TermSplit], title: str) -> Table:
     table = Table(title=title)
-    table.add_column("row", no_wrap=True, max_width=17)
+    table.add_column("row", no_wrap=True, max_width=18)
     for col in ("err%", "gap", "gemm", "attn", "elt", "head", "rest", "k"):
         table.add_column(col, justify="right", no_wrap=True)
     for s in results:
         table.add_row(
-            short_id(s.row_id)[:17],
+            short_id(s.row_id)[:18],
             f"{s.speed_error_pct:+.1f}",
             f"{s.gap_s:+.1f}",
             f"{s.gemm_s:.1f}",

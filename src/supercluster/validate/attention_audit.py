@@ -81,7 +81,7 @@ class AuditEntry:
     def matches(self, row: dict[str, str]) -> bool:
         """Whether a bundled row belongs to this family (a Hopper row whose source names it)."""
         source = row.get("source") or ""
-        return row.get("gpu") in HOPPER_GPUS and all(s in source for s in self.source_has)
+        return (row.get("gpu") or "").strip() in HOPPER_GPUS and all(s in source for s in self.source_has)
 
 
 _DGXC = "NVIDIA/dgxc-benchmarking"
