@@ -33,8 +33,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from residual_features import least_squares
@@ -42,13 +44,14 @@ from rich.console import Console
 from rich.table import Table
 
 from supercluster.errors import SuperclusterError
+from supercluster.perf.attention_class import HOPPER_SM_ARCH
 from supercluster.perf.context import collective_model
 from supercluster.perf.layer import LayerParts, layer_parts
 from supercluster.plan import resolve
 from supercluster.validate.harness import predict_row, read_rows
 from supercluster.validate.rows import row_specs
 
-HOPPER_SM_ARCH = 90  # compute capability 9.0: H100, H800, H200 (the card the H100 efficiency table is fitted on)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -121,20 +124,27 @@ def class_fits(rows: list[ShareRow]) -> dict[str, dict[str, float | int | None]]
     return out
 
 
-def main() -> None:
-    path = Path(sys.argv[1]) if len(sys.argv) > 1 else None
-    rows: list[ShareRow] = []
+def priced_rows(one: Callable[[dict[str, str]], T | None]) -> list[T]:
+    """``one(row)`` for every bundled row but the activation-memory ones, None left out; a row the model refuses
+    (SuperclusterError) is named on stderr and skipped (shared with scripts/longctx_attention_speed.py)."""
+    out: list[T] = []
     _, bundled = read_rows("all")
     for row in bundled:
         if row.get("metric") == "activation_gib_per_gpu":
             continue
         try:
-            got = share_row(row)
+            got = one(row)
         except SuperclusterError as err:
-            print(f"skipped {row.get('id')}: {err}")
+            print(f"skipped {row.get('id')}: {err}", file=sys.stderr)
             continue
         if got is not None:
-            rows.append(got)
+            out.append(got)
+    return out
+
+
+def main() -> None:
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else None
+    rows = priced_rows(share_row)
     fitted = class_fits(rows)
     console = Console(width=80)
     table = Table(title="Speed error vs modelled attention share, Hopper dense rows")

@@ -63,23 +63,40 @@ Run (bounded: the Megatron-Bridge GPT-OSS rows, two layer kinds each, no pricing
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from dataclasses import asdict, dataclass, field
 
-from rich.console import Console
 from rich.table import Table
+from script_args import emit, parse, run
 
 from supercluster import catalog
 from supercluster.errors import SuperclusterError
 from supercluster.perf import attention_backend
+from supercluster.perf.attention_class import HOPPER_SM_ARCH
 from supercluster.validate.harness import read_rows
 
 FUSED = "fused-1"  # cuDNN FusedAttention, sub-backend 1 (NVTE_F16_arbitrary_seqlen)
 FLASH = "flash"  # flash-attn 2/3
 UNFUSED = "unfused"  # UnfusedDotProductAttention: materialised scores
 NONE = "none"  # no backend: TE raises
+
+# The thresholds of TE's conditions as its source writes them (module docstring, items 1-4): compute capabilities
+# x 10, cuDNN versions as cudnnGetVersion() returns them (major * 10000 + minor * 100 + patch)
+AMPERE_SM_ARCH = 80  # sm_arch_ >= 80: the fused path's oldest card
+BLACKWELL_SM_ARCH = 100  # sm_arch_ < 100 / >= 100: the Blackwell-only determinism rules
+CUDNN_PRE_BLACKWELL = 8903  # 8.9.3: sub-backend 1 on sm80-sm9x
+CUDNN_BLACKWELL = 90700  # 9.7.0: sub-backend 1 on every card from sm80, Blackwell included
+CUDNN_SLIDING_WINDOW = 90200  # 9.2.0: "SWA (left, 0) + top-left diagonal + {bshd, sbhd}"
+CUDNN_SDPA_F16_BUGS = (91000, 91001)  # "9.10.0/9.10.1: known bugs with SDPA F16"
+CUDNN_SINKS = 91301  # 9.13.1: "vanilla, off-by-one, learnable"
+CUDNN_GRAPH_BUG_LAST = 91500  # 9.15.0: the last cuDNN with the CUDA-graph guard (v2.14)
+CUDNN_THD_SINKS = 91800  # 9.18.0: sinks with the packed (thd) format (v2.14)
+CUDNN_DETERMINISTIC_BLACKWELL = 91801  # 9.18.1: a deterministic backward on Blackwell (v2.14)
+HEAD_DIM_MAX = 128  # head_dim_qk <= 128 && head_dim_v <= 128
+HEAD_DIM_MULTIPLE = 8  # head dims in multiples of 8
+GRAPH_SEQ_MULTIPLE = 128  # the CUDA-graph guard: max_seqlen_kv % 128 != 0
+TE_2_14 = (2, 14)  # the Transformer Engine release whose added and changed rules items 3-4 quote
 
 
 @dataclass(frozen=True)
@@ -129,17 +146,31 @@ class Choice:
 def cudnn_f16_gate(c: Container, a: Attn) -> bool:
     """nvte_get_fused_attn_backend's BF16 arbitrary-sequence-length clauses that concern this layer (module
     docstring, item 3): True when cuDNN sub-backend 1 takes it."""
-    arch = (80 <= a.sm_arch < 100 and c.cudnn >= 8903) or (a.sm_arch >= 80 and c.cudnn >= 90700)
-    head = a.head_dim % 8 == 0 and a.head_dim <= 128
-    causal_window = a.window_left == -1 or (
-        c.cudnn >= 90200 and a.window_right == 0 and a.dropout == 0.0 and a.qkv_format in ("bshd", "sbhd")
+    arch = (AMPERE_SM_ARCH <= a.sm_arch < BLACKWELL_SM_ARCH and c.cudnn >= CUDNN_PRE_BLACKWELL) or (
+        a.sm_arch >= AMPERE_SM_ARCH and c.cudnn >= CUDNN_BLACKWELL
     )
-    known_bug = c.cudnn in (91000, 91001)
-    sink_ok = c.cudnn >= 91301 or a.softmax == "vanilla"
+    head = a.head_dim % HEAD_DIM_MULTIPLE == 0 and a.head_dim <= HEAD_DIM_MAX
+    causal_window = a.window_left == -1 or (
+        c.cudnn >= CUDNN_SLIDING_WINDOW
+        and a.window_right == 0
+        and a.dropout == 0.0
+        and a.qkv_format in ("bshd", "sbhd")
+    )
+    known_bug = c.cudnn in CUDNN_SDPA_F16_BUGS
+    sink_ok = c.cudnn >= CUDNN_SINKS or a.softmax == "vanilla"
     ok = arch and head and causal_window and not known_bug and sink_ok
-    if c.te >= (2, 14):
-        blackwell_ok = a.sm_arch < 100 or not c.deterministic or (c.cudnn >= 91801 and a.dropout == 0.0)
-        graph_bug = c.cudnn <= 91500 and a.qkv_format in ("bshd", "sbhd") and a.seq % 128 != 0 and a.cuda_graph
+    if c.te >= TE_2_14:
+        blackwell_ok = (
+            a.sm_arch < BLACKWELL_SM_ARCH
+            or not c.deterministic
+            or (c.cudnn >= CUDNN_DETERMINISTIC_BLACKWELL and a.dropout == 0.0)
+        )
+        graph_bug = (
+            c.cudnn <= CUDNN_GRAPH_BUG_LAST
+            and a.qkv_format in ("bshd", "sbhd")
+            and a.seq % GRAPH_SEQ_MULTIPLE != 0
+            and a.cuda_graph
+        )
         ok = ok and blackwell_ok and not graph_bug
     return ok
 
@@ -155,10 +186,10 @@ def select(c: Container, a: Attn) -> Choice:
         if a.fp8_dpa:
             fused = unfused = False
             why.append("fused+unfused off: sink in FP8")
-        if a.qkv_format == "thd" and (c.te < (2, 14) or c.cudnn < 91800):
+        if a.qkv_format == "thd" and (c.te < TE_2_14 or c.cudnn < CUDNN_THD_SINKS):
             fused = False
             why.append("fused off: sink with thd")
-            if c.te < (2, 14):
+            if c.te < TE_2_14:
                 unfused = False
         if a.context_parallel and a.cp_comm_type != "a2a":
             fused = False
@@ -166,20 +197,20 @@ def select(c: Container, a: Attn) -> Choice:
     if a.context_parallel:
         unfused = False  # "Disabling UnfusedDotProductAttention as it does not support context parallelism"
     windowed = a.window_left != -1 or a.window_right not in (-1, 0)
-    if fused and windowed and (a.fp8_dpa or a.dropout != 0.0 or (c.te < (2, 14) and a.window_right != 0)):
+    if fused and windowed and (a.fp8_dpa or a.dropout != 0.0 or (c.te < TE_2_14 and a.window_right != 0)):
         fused = False
         why.append("fused off: window")
     if fused and not cudnn_f16_gate(c, a):
         fused = False
         why.append("fused off: cuDNN gate")
     if fused and c.deterministic:
-        if c.te >= (2, 14) and a.softmax != "vanilla":
+        if c.te >= TE_2_14 and a.softmax != "vanilla":
             fused = False
             why.append("fused off: deterministic sink")
-        if c.te < (2, 14) and a.sm_arch >= 100:
+        if c.te < TE_2_14 and a.sm_arch >= BLACKWELL_SM_ARCH:
             fused = False
             why.append("fused off: deterministic on Blackwell")
-    if flash and fused and a.sm_arch >= 90:
+    if flash and fused and a.sm_arch >= HOPPER_SM_ARCH:
         flash = False  # "Disabling FlashAttention to give FusedAttention preference on Hopper+"
     if flash:
         return Choice(FLASH, tuple(why))
@@ -235,8 +266,10 @@ def row_backend(row: dict) -> RowBackend:
     if acc.sm_arch is None:
         raise SuperclusterError(f"row {row['id']}: card {row['gpu']} has no sm_arch; valid: a card with one")
     seq = int(row["seq_len"])
+    if model.sliding_window is None:
+        raise SuperclusterError(f"row {row['id']}: model {model.name} has no sliding_window; valid: a GPT-OSS model")
     picks = {}
-    for kind, left in (("window", model.sliding_window or 128), ("full", -1)):
+    for kind, left in (("window", model.sliding_window), ("full", -1)):
         both = {
             select(c, Attn(acc.sm_arch, window_left=left, head_dim=model.qk_dim, seq=seq, cuda_graph=g)).backend
             for g in (False, True)
@@ -278,19 +311,15 @@ def render(results: list[RowBackend]) -> Table:
 
 
 def main(argv: list[str]) -> None:
-    console = Console(no_color="--no-color" in argv)
+    args = parse(argv)
     _, rows = read_rows("all")
     results = [row_backend(r) for r in bridge_rows(rows)]
-    if "--json" in argv:
-        print(json.dumps({"rows": [asdict(r) for r in results]}, indent=1))
-        return
-    console.print(render(results))
-    console.print(
+    legend = (
         "window/full: TE's backend for the 128-token window layers and the full causal layers (fused-1: cuDNN "
-        "sub-backend 1; flash; unfused: materialised scores); model: the step model's kernel",
-        highlight=False,
+        "sub-backend 1; flash; unfused: materialised scores); model: the step model's kernel"
     )
+    emit(args, {"rows": [asdict(r) for r in results]}, [render(results), legend])
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    run(main, sys.argv[1:])

@@ -38,20 +38,15 @@ Run (bounded: the 11 GPT-OSS rows, one resolve each, a few seconds):
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
+from row_layer import priced_layer
+from script_args import emit, parse, run
 
 from supercluster.perf import shape_memo
-from supercluster.perf.context import context
-from supercluster.perf.layer import layer_parts
-from supercluster.plan.fill import resolve
-from supercluster.validate import harness
-from supercluster.validate.harness import read_rows, row_specs
+from supercluster.validate.harness import read_rows
 
 
 @dataclass(frozen=True)
@@ -77,15 +72,11 @@ class LayerSplit:
 
 def split(row: dict) -> LayerSplit | None:
     """The row's layer split at its resolved layout (None for a row the harness cannot price)."""
-    res = harness.predict_row(row)
-    if res.predicted is None or res.speed_error_pct is None:
+    priced = priced_layer(row)
+    if priced is None:
         return None
-    specs = row_specs(row, None)
-    model, system, workload, sw = specs.model, specs.system, specs.workload, specs.software
-    est = resolve(specs.plan, workload, system, sw, system.gpus, harness.fill_rule.measured)
-    plan, seq, acc = est.plan, workload.seq, system.accelerator
-    ctx = context(model, seq, system, sw)
-    parts = layer_parts(model, plan, seq, acc, sw, ctx.comm, True, None)
+    specs, est, parts = priced.specs, priced.est, priced.parts
+    model, sw, plan, seq, acc = specs.model, specs.software, est.plan, specs.workload.seq, specs.system.accelerator
     gemm_ms = (parts.fwd_gemm_s + parts.bwd_gemm_s) * 1e3
     # the local experts' two GEMMs as layer_parts prices them (balanced gate: every expert its exact share)
     tok = plan.micro_batch * seq / plan.cp
@@ -110,7 +101,7 @@ def split(row: dict) -> LayerSplit | None:
         row_id=row["id"],
         gpu=row["gpu"].strip(),
         layout=plan.label(),
-        speed_error_pct=res.speed_error_pct,
+        speed_error_pct=priced.speed_error_pct,
         dense_gemm_ms=gemm_ms - expert_s * 1e3,
         expert_gemm_ms=expert_s * 1e3,
         attention_ms=(parts.fwd_attn_s + parts.bwd_attn_s) * 1e3,
@@ -156,24 +147,16 @@ def render(results: list[LayerSplit]) -> Table:
 
 
 def main(argv: list[str]) -> None:
-    as_json = "--json" in argv
-    console = Console(no_color="--no-color" in argv)
-    out = [a for a in argv if not a.startswith("--")]
+    args = parse(argv, takes_out=True)
     _, rows = read_rows("all")
     results = [s for s in (split(r) for r in gptoss_rows(rows)) if s is not None]
     doc = {"rows": [asdict(s) for s in results]}
-    if as_json:
-        print(json.dumps(doc, indent=1))
-    else:
-        console.print(render(results))
-        console.print(
-            "dG/xG: dense and expert GEMMs; att: attention core; elt: elementwise; a2a: forward all-to-all before "
-            "overlap; lay: dG + xG + att + elt; gap: (measured - model step) per layer and micro-batch; gap%: of lay",
-            highlight=False,
-        )
-    if out:
-        Path(out[0]).write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    legend = (
+        "dG/xG: dense and expert GEMMs; att: attention core; elt: elementwise; a2a: forward all-to-all before "
+        "overlap; lay: dG + xG + att + elt; gap: (measured - model step) per layer and micro-batch; gap%: of lay"
+    )
+    emit(args, doc, [render(results), legend])
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    run(main, sys.argv[1:])

@@ -55,30 +55,27 @@ to first order (a is the layer's compute share, not the step's: communication an
 It changes nothing in the model; a refit of the H100 attention fractions is the accuracy protocol's job
 (scripts/refit_protocol.py). Bounded: about 40 rows, at most 40 predictions each (seconds to a minute).
 
-    PYTHONPATH=src:scripts python scripts/longctx_attention_speed.py [OUT.json]
+    PYTHONPATH=src:scripts python scripts/longctx_attention_speed.py [--json] [--no-color] [OUT.json]
 """
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from collections import defaultdict
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
-from attention_share_residuals import HOPPER_SM_ARCH, attention_share, kernel_class
-from rich.console import Console
+from attention_share_residuals import attention_share, kernel_class, priced_rows
 from rich.table import Table
+from script_args import emit, parse, run
 
-from supercluster.errors import SuperclusterError
+from supercluster.perf.attention_class import HOPPER_SM_ARCH
 from supercluster.perf.attention_kernel import table_fwd_bwd_fraction
 from supercluster.perf.attention_span import kernel_span_keys
 from supercluster.perf.context import collective_model
 from supercluster.perf.layer import flash_speed, layer_parts
-from supercluster.plan import resolve
-from supercluster.validate.harness import predict_row, read_rows
+from supercluster.validate.harness import measured_estimate, predict_row
 from supercluster.validate.rows import row_specs
 
 MIN_SEQ = 16384  # tokens: the long-context rows
@@ -144,7 +141,7 @@ def span_row(row: dict[str, str]) -> SpanRow | None:
     seq = specs.workload.seq
     if acc.sm_arch != HOPPER_SM_ARCH or sw.attention_kernel != "flash" or seq < MIN_SEQ:
         return None
-    est = resolve(specs.plan, specs.workload, system, sw, system.gpus)
+    est = measured_estimate(row)[1]  # the layout predict_row read the row's error at
     cp = est.plan.cp
     parts = layer_parts(model, est.plan, seq, acc, sw, collective_model(system), model.is_moe)
     speed, by_span = flash_speed(model, seq, cp, acc, sw)
@@ -153,7 +150,7 @@ def span_row(row: dict[str, str]) -> SpanRow | None:
     modelled = table_fwd_bwd_fraction(
         eff.model_copy(
             update={
-                "attention_fwd_fraction": eff.attention_fwd_fraction * speed * by_span.fwd,
+                "attention_fwd_fraction": min(1.0, eff.attention_fwd_fraction * speed * by_span.fwd),
                 "attention_bwd_fraction": min(1.0, eff.attention_bwd_fraction * speed * by_span.bwd),
             }
         )
@@ -175,14 +172,14 @@ def span_row(row: dict[str, str]) -> SpanRow | None:
     )
 
 
-def table_fits(rows: list[SpanRow]) -> list[dict[str, float | int | str]]:
+def table_fits(rows: list[SpanRow]) -> list[dict[str, float | int | str | None]]:
     """Per table (source and router, 3 rows or more): x and k of 1 + err/100 = x (1 - a) + a / k by least squares
     (module docstring), the fit's RMS residual in points and the table's modelled and implied attention fraction
     (mean modelled fraction times k)."""
     groups: dict[tuple[str, str], list[SpanRow]] = defaultdict(list)
     for r in rows:
         groups[(r.source, r.router)].append(r)
-    out: list[dict[str, float | int | str]] = []
+    out: list[dict[str, float | int | str | None]] = []
     for (source, router), mine in sorted(groups.items()):
         if len(mine) < 3:
             continue
@@ -191,7 +188,7 @@ def table_fits(rows: list[SpanRow]) -> list[dict[str, float | int | str]]:
         (x, inv_k), *_ = np.linalg.lstsq(np.column_stack([1.0 - a, a]), y, rcond=None)
         rms = float(np.sqrt(np.mean((x * (1.0 - a) + inv_k * a - y) ** 2))) * 100.0
         modelled = float(np.mean([r.modelled_fraction for r in mine]))
-        k = 1.0 / inv_k if inv_k > 0 else float("nan")
+        k = 1.0 / inv_k if inv_k > 0 else None  # no finite speed-up fits the table
         out.append(
             {
                 "source": source,
@@ -201,28 +198,13 @@ def table_fits(rows: list[SpanRow]) -> list[dict[str, float | int | str]]:
                 "k": k,
                 "rms_pct": rms,
                 "modelled_fraction": modelled,
-                "implied_fraction": modelled * k,
+                "implied_fraction": None if k is None else modelled * k,
             }
         )
     return out
 
 
-def main() -> None:
-    path = Path(sys.argv[1]) if len(sys.argv) > 1 else None
-    rows: list[SpanRow] = []
-    _, bundled = read_rows("all")
-    for row in bundled:
-        if row.get("metric") == "activation_gib_per_gpu":
-            continue
-        try:
-            got = span_row(row)
-        except SuperclusterError as err:
-            print(f"skipped {row.get('id')}: {err}")
-            continue
-        if got is not None:
-            rows.append(got)
-    rows.sort(key=lambda r: (r.attention_class, r.source, r.span_keys))
-    console = Console(width=80)
+def render_rows(rows: list[SpanRow]) -> Table:
     table = Table(title="Long-context Hopper rows: attention speed implied")
     for col in ("row", "cls", "cp", "span", "a", "err", "k", "model", "impl"):
         table.add_column(col, justify="left" if col in ("row", "cls") else "right")
@@ -233,26 +215,36 @@ def main() -> None:
             r.id[-26:], r.attention_class, str(r.cp), f"{r.span_keys:,.0f}", f"{r.attention_share:.2f}",
             f"{r.speed_error_pct:+.1f}", k, f"{r.modelled_fraction:.3f}", impl,
         )  # fmt: skip
-    console.print(table)
-    console.print("span: keys per query per kernel call; a: attention share of the layer's compute;")
-    console.print("err: % (+ = model too fast); k: attention factor that makes the row exact;")
-    console.print("model / impl: fwd+bwd attention fraction of BF16 peak, modelled and implied")
-    fits = table_fits(rows)
+    return table
+
+
+def render_fits(fits: list[dict[str, float | int | str | None]]) -> Table:
     table = Table(title="Per table: 1 + err = x (1 - a) + a / k")
     for col in ("table", "router", "n", "x", "k", "rms", "impl"):
         table.add_column(col, justify="left" if col in ("table", "router") else "right")
     for f in fits:
+        k, implied = f["k"], f["implied_fraction"]
         table.add_row(
-            str(f["source"])[:30], str(f["router"])[:8], str(f["n"]), f"{f['x']:.2f}", f"{f['k']:.2f}",
-            f"{f['rms_pct']:.1f}", f"{f['implied_fraction']:.3f}",
+            str(f["source"])[:30], str(f["router"])[:8], str(f["n"]), f"{f['x']:.2f}",
+            "-" if k is None else f"{k:.2f}", f"{f['rms_pct']:.1f}", "-" if implied is None else f"{implied:.3f}",
         )  # fmt: skip
-    console.print(table)
-    console.print("x: non-attention time factor; k: attention speed-up; rms: points")
-    if path is not None:
-        out = {"rows": [asdict(r) for r in rows], "tables": fits}
-        path.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
-        print("wrote", path)
+    return table
+
+
+def main(argv: list[str]) -> None:
+    args = parse(argv, takes_out=True)
+    rows = priced_rows(span_row)
+    rows.sort(key=lambda r: (r.attention_class, r.source, r.span_keys))
+    fits = table_fits(rows)
+    doc = {"rows": [asdict(r) for r in rows], "tables": fits}
+    legend_rows = (
+        "span: keys per query per kernel call; a: attention share of the layer's compute; err: % (+ = model too "
+        "fast); k: attention factor that makes the row exact; model / impl: fwd+bwd attention fraction of BF16 "
+        "peak, modelled and implied"
+    )
+    legend_fits = "x: non-attention time factor; k: attention speed-up; rms: points"
+    emit(args, doc, [render_rows(rows), legend_rows, render_fits(fits), legend_fits])
 
 
 if __name__ == "__main__":
-    main()
+    run(main, sys.argv[1:])

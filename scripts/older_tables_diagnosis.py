@@ -82,24 +82,21 @@ resolve each, about 10 s):
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
-from rich.console import Console
 from rich.table import Table
+from row_layer import priced_layer
+from script_args import emit, parse, run
 from weakscale_diagnosis import line
 
 from supercluster.errors import SuperclusterError
-from supercluster.perf.context import context
-from supercluster.perf.layer import head_cost, layer_parts
-from supercluster.plan.fill import resolve
-from supercluster.validate import harness
+from supercluster.perf.attention_class import HOPPER_SM_ARCH
+from supercluster.perf.attention_span import kernel_span_keys
+from supercluster.perf.layer import head_cost
 from supercluster.validate.harness import read_rows, row_specs
 
-HOPPER_SM_ARCH = 90  # compute capability 9.0: the H100-class cards the fitted attention fractions belong to
 # bins of the keys per fused-attention call (perf.cp_ring_span's chunk c = seq / (2 cp); seq / 2 without CP)
 SPAN_BINS = ((0, 1536, "< 1.5K"), (1536, 3072, "2K"), (3072, 6144, "4K"), (6144, 12288, "8K"), (12288, None, ">= 12K"))
 DGXC_TABLES = ("llama3.1/README_8b.md performance table", "llama3.1/README_70b.md performance table")
@@ -112,6 +109,7 @@ class TermSplit:
 
     row_id: str
     layout: str
+    cp: int  # the context-parallel degree of the layout
     precision: str
     speed_error_pct: float  # + = the model too fast
     model_step_s: float
@@ -150,25 +148,22 @@ def attention_speedup(attention_s: float, gap_s: float) -> float | None:
 
 def split(row: dict) -> TermSplit | None:
     """The row's step by term at its resolved layout (None for a row the harness cannot price)."""
-    res = harness.predict_row(row)
-    if res.predicted is None or res.speed_error_pct is None:
+    priced = priced_layer(row)
+    if priced is None:
         return None
-    specs = row_specs(row, None)
-    model, system, workload, sw = specs.model, specs.system, specs.workload, specs.software
-    est = resolve(specs.plan, workload, system, sw, system.gpus, harness.fill_rule.measured)
-    plan, seq, acc = est.plan, workload.seq, system.accelerator
-    ctx = context(model, seq, system, sw)
-    parts = layer_parts(model, plan, seq, acc, sw, ctx.comm, model.is_moe, None)
+    res, specs, est, parts = priced.result, priced.specs, priced.est, priced.parts
+    model, plan, seq, acc = specs.model, est.plan, specs.workload.seq, specs.system.accelerator
     per_layer = max(est.stage_layers) * est.microbatches
-    head_fwd, head_bwd, _ = head_cost(model, plan, seq, acc, ctx.comm, sw)
-    meas = measured_step(est.step_time_s, res.speed_error_pct)
+    head_fwd, head_bwd, _ = head_cost(model, plan, seq, acc, priced.comm, specs.software)
+    meas = measured_step(est.step_time_s, priced.speed_error_pct)
     gap = meas - est.step_time_s
     attention = (parts.fwd_attn_s + parts.bwd_attn_s) * per_layer
     return TermSplit(
         row_id=row["id"],
         layout=plan.label(),
+        cp=plan.cp,
         precision=res.precision,
-        speed_error_pct=res.speed_error_pct,
+        speed_error_pct=priced.speed_error_pct,
         model_step_s=est.step_time_s,
         measured_step_s=meas,
         gap_s=gap,
@@ -206,10 +201,10 @@ def per_step_split(microbatches: list[float], measured_s: list[float], model_s: 
 def keys_per_call(seq: int, cp: int, cp_comm_type: str = "p2p") -> float:
     """Mean keys per query of one fused-attention call: without context parallelism the causal mean seq / 2; with
     the load-balanced p2p ring each call sees a chunk of c = seq / (2 cp) keys (perf.cp_ring_span); a stack that
-    all-gathers K and V first (``all_gather``, Llama 3's) runs one causal call over the whole sequence, seq / 2."""
-    if cp_comm_type != "p2p":
-        return seq / 2.0
-    return seq / (2.0 * cp)
+    all-gathers K and V first (``all_gather``, Llama 3's) runs one causal call over the whole sequence, seq / 2
+    (perf.attention_span.kernel_span_keys at cp 1; note the step model itself prices that call at the p2p span,
+    perf.layer.flash_speed passes the cp degree whatever the cp_comm_type)."""
+    return kernel_span_keys(float(seq), cp if cp_comm_type == "p2p" else 1)
 
 
 def span_bin(keys: float) -> str:
@@ -248,8 +243,7 @@ def by_span(rows: list[dict]) -> list[dict[str, object]]:
         if s is None:
             continue
         specs = row_specs(row, None)
-        cp = int(s.layout.split(" cp", 1)[1].split()[0]) if " cp" in s.layout else 1
-        keys = keys_per_call(specs.workload.seq, cp, specs.software.cp_comm_type)
+        keys = keys_per_call(specs.workload.seq, s.cp, specs.software.cp_comm_type)
         binned.setdefault((span_bin(keys), s.precision), []).append((s, s.attention_s))
     order = {name: i for i, (_, _, name) in enumerate(SPAN_BINS)}
     out = []
@@ -296,12 +290,12 @@ def rest_s(s: TermSplit) -> float:
 
 def render_terms(results: list[TermSplit], title: str) -> Table:
     table = Table(title=title)
-    table.add_column("row", no_wrap=True, max_width=17)
+    table.add_column("row", no_wrap=True, max_width=18)
     for col in ("err%", "gap", "gemm", "attn", "elt", "head", "rest", "k"):
         table.add_column(col, justify="right", no_wrap=True)
     for s in results:
         table.add_row(
-            short_id(s.row_id)[:17],
+            short_id(s.row_id)[:18],
             f"{s.speed_error_pct:+.1f}",
             f"{s.gap_s:+.1f}",
             f"{s.gemm_s:.1f}",
@@ -343,9 +337,7 @@ def render_span(bins: list[dict[str, object]]) -> Table:
 
 
 def main(argv: list[str]) -> None:
-    as_json = "--json" in argv
-    console = Console(no_color="--no-color" in argv)
-    out = [a for a in argv if not a.startswith("--")]
+    args = parse(argv, takes_out=True)
     _, rows = read_rows("all")
     dgxc = [s for s in (split(r) for r in dgxc_rows(rows)) if s is not None]
     mtnlg = [s for s in (split(r) for r in mtnlg_rows(rows)) if s is not None]
@@ -363,23 +355,19 @@ def main(argv: list[str]) -> None:
         "mtnlg_line": fit,
         "hopper_cudnn_by_span": spans,
     }
-    if as_json:
-        print(json.dumps(doc, indent=1))
-    else:
-        console.print(render_terms(dgxc, "DGX Cloud Llama 3.1 8B / 70B: step by term (s)"))
-        console.print(render_terms(mtnlg, "MT-NLG 530B: step by term (s)"))
-        if fit:
-            console.print(render_line(fit))
-        console.print(render_span(spans))
-        console.print(
-            "gap: measured - model step (- = model too slow); gemm/attn/elt: the slowest stage's layers; head: "
-            "output head + loss; rest: TP/CP, PP and DP comm, optimizer, fixed, bubble, recompute; k: attention "
-            "speed-up closing the gap",
-            highlight=False,
-        )
-    if out:
-        Path(out[0]).write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    legend = (
+        "gap: measured - model step (- = model too slow); gemm/attn/elt: the slowest stage's layers; head: output "
+        "head + loss; rest: TP/CP, PP and DP comm, optimizer, fixed, bubble, recompute; k: attention speed-up closing "
+        "the gap"
+    )
+    tables = [
+        render_terms(dgxc, "DGX Cloud Llama 3.1 8B / 70B: step by term (s)"),
+        render_terms(mtnlg, "MT-NLG 530B: step by term (s)"),
+        *([render_line(fit)] if fit else []),
+        render_span(spans),
+    ]
+    emit(args, doc, [*tables, legend])
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    run(main, sys.argv[1:])

@@ -15,7 +15,7 @@ experts each and their fixed cost is the host term of perf.host_sync (630 us of 
 micro-batch). The TP4 row needs 4.2 ms per layer and micro-batch where the model charges 7.1 (-24%), the PP32 row
 needs 5.5 where the model charges 3.1 (+18%): one per-expert host constant cannot serve both, and the PP32 row sits
 on the knee of the host-bound max (x0.8 of the constant reads +36%, x1.3 reads -4%). The FSDP row (micro-batch 4,
-host hidden) reads -20% from its GPU-side terms: compute, full recompute, exposed all-to-all and ZeRO-3 traffic.
+host hidden) reads -19% from its GPU-side terms: compute, full recompute, exposed all-to-all and ZeRO-3 traffic.
 
 Run (bounded: five rows, one resolve each, a few seconds):
 
@@ -24,16 +24,14 @@ Run (bounded: five rows, one resolve each, a few seconds):
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import asdict, dataclass
 
-from rich.console import Console
 from rich.table import Table
+from script_args import emit, parse, run
 
-from supercluster.plan.fill import resolve
 from supercluster.validate import harness
-from supercluster.validate.harness import read_rows, row_specs
+from supercluster.validate.harness import read_rows
 
 PREFIX = "zoo-qwen3-235b-h100-256-"
 SUFFIX = "-st"
@@ -70,9 +68,7 @@ def terms(row: dict) -> RowTerms | None:
     res = harness.predict_row(row)
     if res.predicted is None or res.speed_error_pct is None:
         return None
-    specs = row_specs(row, None)
-    sw, gpus = specs.software, specs.system.gpus
-    est = resolve(specs.plan, specs.workload, specs.system, sw, gpus, harness.fill_rule.measured)
+    _, est = harness.measured_estimate(row)
     b = est.breakdown()
     measured = float(row["value"])  # the table's step time
     layer_mb = max(est.stage_layers) * est.microbatches
@@ -127,19 +123,15 @@ def render(results: list[RowTerms]) -> Table:
 
 
 def main(argv: list[str]) -> None:
-    console = Console(no_color="--no-color" in argv)
+    args = parse(argv)
     _, rows = read_rows("moe")
     results = [s for s in (terms(r) for r in table_rows(rows)) if s is not None]
-    if "--json" in argv:
-        print(json.dumps({"rows": [asdict(s) for s in results]}, indent=1))
-        return
-    console.print(render(results))
-    console.print(
+    legend = (
         "comp: compute and recompute; ep: exposed all-to-all; fix: fixed and host-bound cost; "
-        "fix/l, need/l: that cost per layer and micro-batch (ms), the model's and what the measured step leaves",
-        highlight=False,
+        "fix/l, need/l: that cost per layer and micro-batch (ms), the model's and what the measured step leaves"
     )
+    emit(args, {"rows": [asdict(s) for s in results]}, [render(results), legend])
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    run(main, sys.argv[1:])

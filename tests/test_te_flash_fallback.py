@@ -27,6 +27,10 @@ def test_factor_is_the_fa3_paper_ratio_on_hopper_only():
     assert fallback_speed_factor(catalog.software("nemo-2024"), h100) == 1.0
     sdpa = catalog.software("fsdp-2024").model_copy(update={"attention_class": "fa2"})
     assert fallback_speed_factor(sdpa, h100) == 1.0
+    # a kernel already priced against FlashAttention-2 (perf.attention_kernel) keeps that pricing alone, as in
+    # perf.attention_class: the 0.5 of an older kernel is not multiplied by 0.623 again
+    older = te_fa2.model_copy(update={"attention_fa2_relative": 0.5})
+    assert fallback_speed_factor(older, h100) == 1.0
 
 
 def test_recipes_with_fused_attention_off_take_the_class():

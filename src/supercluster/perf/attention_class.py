@@ -56,8 +56,23 @@ H100 GEMM fraction refitted on the whole set rises 0.6922 -> 0.6967 and with it 
 where the issue measured "~10% e2e" for the switch. Both say that on Hopper the fitted table's attention runs
 slower than its kernel class does (the model prices attention at 40% of the layer at 8K under FlashAttention-2,
 about 24% would match the published speedup), as do Transformer Engine's own long-context rows (Megatron-MoE-ModelZoo
-Qwen3, model too slow by up to 38% at 128K): the FlashAttention-2 ratio cannot land until the H100 attention
-fractions are refitted against kernel-class speeds (issue 14), not before.
+Qwen3, model too slow by up to 38% at 128K): for this class (``fa2``, the SDPA and flash-attn stacks outside
+Transformer Engine) the FlashAttention-2 ratio cannot land until the H100 attention fractions are refitted against
+kernel-class speeds (issue 14), not before.
+
+The same ratio does price one other class, and the split between the two is drawn by evidence, not by kernel.
+Transformer Engine recipes that switch cuDNN's fused attention off (``NVTE_FUSED_ATTN=0``) or that pin a
+Transformer Engine from before v1.2 run the same FlashAttention-2 kernel; they take ``attention_class: fa2-te`` and
+:func:`hopper_fa2_relative` enters their step time through perf.te_flash_fallback, not through this module
+(:func:`class_speed_factor` returns 1 for them, so neither class is priced twice). Those rows all train sequences
+of 2,048-8,192 tokens, the range where this module's own short-context rows came right with the ratio, and none is
+a long-context row of the kind that fails above; the DGX Cloud recipes' protocol run passed (perf.te_flash_fallback's
+verdict) and the MLPerf v3.1 GPT-3 rows carry the class as a recorded stack fact although they read slightly worse
+with it (validate.attention_audit). So on
+Hopper: cuDNN-class stacks (``cudnn``) run at the fitted table; TE stacks on FlashAttention-2 (``fa2-te``) run at
+0.623 of it; SDPA and flash-attn stacks (``fa2``) are recorded as FlashAttention-2 but priced at the fitted table
+(``IN_STEP_TIME`` False), which overstates their short-context speed (the llm-foundry, fms-fsdp and torchtitan
+short-context rows read too fast by the amounts above) for as long as the long-context rows forbid the ratio.
 """
 
 from __future__ import annotations
@@ -86,8 +101,10 @@ def hopper_fa2_relative() -> float:
 
 
 def class_speed_factor(sw: SoftwareProfile, acc: Accelerator) -> float:
-    """Throughput of the stack's attention kernel class relative to the card's fitted table (the cuDNN class):
-    ``hopper_fa2_relative()`` for a FlashAttention-2 stack on a Hopper card, else 1 (module docstring)."""
+    """Throughput of an SDPA or flash-attn stack's attention kernel class relative to the card's fitted table (the
+    cuDNN class): ``hopper_fa2_relative()`` for an ``fa2`` stack on a Hopper card while :data:`IN_STEP_TIME` is on,
+    else 1. Transformer Engine's FlashAttention-2 class (``fa2-te``) is priced by perf.te_flash_fallback, not here
+    (module docstring)."""
     if not IN_STEP_TIME or sw.attention_class != "fa2" or sw.attention_fa2_relative is not None:
         return 1.0
     if acc.sm_arch != HOPPER_SM_ARCH:

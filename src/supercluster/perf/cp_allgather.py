@@ -33,12 +33,14 @@ from supercluster.perf.comm import CollectiveModel, span_of
 
 # bytes per element of the gathered K and V and of their gradients (BF16; the module docstring's assumption)
 KV_BYTES_PER_ELEMENT = 2.0
+# tensors gathered per layer: K and V
+KV_TENSORS = 2.0
 
 
 def gathered_kv_bytes(micro_batch: float, seq: float, kv_heads: float, head_dim: float, tp: int) -> float:
     """Bytes of the whole sequence's K and V that one rank holds after the all-gather: 2 (K, V) x b x S x (g / t) x
     d x 2 bytes (module docstring)."""
-    return 2.0 * micro_batch * seq * (kv_heads / tp) * head_dim * KV_BYTES_PER_ELEMENT
+    return KV_TENSORS * micro_batch * seq * (kv_heads / tp) * head_dim * KV_BYTES_PER_ELEMENT
 
 
 def allgather_cp_s(comm: CollectiveModel, kv_bytes: float, cp: int, tp: int) -> tuple[float, float]:

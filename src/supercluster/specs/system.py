@@ -222,8 +222,9 @@ class SoftwareProfile(Spec):
         description=(
             "attention kernel class the stack runs on Hopper: cudnn, Transformer Engine's cuDNN fused attention "
             "(the class the H100 table is fitted with); fa2, FlashAttention-2 (flash-attn or PyTorch SDPA's flash "
-            "backend), about 0.62 of cuDNN's throughput there (perf.attention_class); fa2-te, Transformer "
-            "Engine's FlashAttention-2 backend in a recipe that sets NVTE_FUSED_ATTN=0 (perf.te_flash_fallback)"
+            "backend), recorded but priced at the cuDNN table until its verdict lands (perf.attention_class); fa2-te, "
+            "Transformer Engine's FlashAttention-2 backend (a recipe that sets NVTE_FUSED_ATTN=0, or a Transformer "
+            "Engine before v1.2), priced at about 0.62 of cuDNN's throughput on Hopper (perf.te_flash_fallback)"
         ),
     )
     attention_speed_factor: float = Field(

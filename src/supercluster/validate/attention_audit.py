@@ -22,10 +22,10 @@ by the legacy model (megatron/legacy/model/transformer.py, core_r0.12.0-r0.14.0)
 with the backend that ran, the class the family's rows carry, the verdict (``recipe``: the recipe or its framework's
 launch code sets it; ``framework-default``: the framework of the run's date leaves it to TE's preference and the
 recipe is not public; ``not-established``: neither could be read) and the quoted evidence with the repository and
-commit it was read at. A backend that ran but is not priced would say why in ``held_back``; none is: the MLPerf
-Training v3.1 GPT-3 175B rows ran FlashAttention-2 inside Transformer Engine and carry it (profile
-nemo-2023-te-flash), although pricing it raises the leave-one-source-out error slightly (7.599 -> 7.619): a
-recorded stack fact is not dropped because it reads worse. Families whose profile already quotes its
+commit it was read at. Every backend found is carried by its rows, none is held back: the MLPerf Training v3.1
+GPT-3 175B rows ran FlashAttention-2 inside Transformer Engine and carry it (profile nemo-2023-te-flash), although
+pricing it raises the leave-one-source-out error slightly (7.599 -> 7.619): a recorded stack fact is not dropped
+because it reads worse. Families whose profile already quotes its
 decision (torchtitan, fms-fsdp and llm-foundry through fsdp-2024's SDPA verdict; MaxText and PaxML through
 jax-fsdp-2024) are not repeated here.
 :func:`audit_mismatches` lists the bundled rows whose software profile disagrees with the table
@@ -36,14 +36,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
+from supercluster import catalog
+from supercluster.errors import SuperclusterError
+from supercluster.perf.attention_class import HOPPER_SM_ARCH
+from supercluster.specs import SoftwareProfile
 from supercluster.validate.rows import row_specs
 
-# the Hopper cards of the bundled set (catalog accelerator ids)
-HOPPER_GPUS = ("h100-sxm-80gb", "h100-pcie-80gb", "h100-hbm2e-96gb", "h800-sxm-80gb", "h200-sxm-141gb")
+# the Hopper cards of the catalog (accelerator ids; the compute capability perf.attention_class prices)
+HOPPER_GPUS: tuple[str, ...] = tuple(
+    name for name in catalog.names("accelerators") if catalog.accelerator(name).sm_arch == HOPPER_SM_ARCH
+)
 
 Verdict = Literal["recipe", "framework-default", "not-established"]
+VERDICTS: tuple[str, ...] = get_args(Verdict)
+# the choices of SoftwareProfile.attention_class (one list: the profile's Literal)
+ATTENTION_CLASSES: tuple[str, ...] = get_args(SoftwareProfile.model_fields["attention_class"].annotation)
 
 
 @dataclass(frozen=True)
@@ -53,17 +62,26 @@ class AuditEntry:
     family: str
     source_has: tuple[str, ...]
     backend: str
-    attention_class: Literal["cudnn", "fa2", "fa2-te"]
+    attention_class: str  # one of SoftwareProfile.attention_class's choices (checked on construction)
     verdict: Verdict
     evidence: str
     where: str
-    # a backend the recipe shows but the rows do not carry, with the protocol numbers that kept it out ("" if none)
-    held_back: str = ""
+
+    def __post_init__(self) -> None:
+        if self.attention_class not in ATTENTION_CLASSES:
+            raise SuperclusterError(
+                f"audit entry '{self.family}': unknown attention_class '{self.attention_class}'; valid: "
+                f"{', '.join(ATTENTION_CLASSES)}"
+            )
+        if self.verdict not in VERDICTS:
+            raise SuperclusterError(
+                f"audit entry '{self.family}': unknown verdict '{self.verdict}'; valid: {', '.join(VERDICTS)}"
+            )
 
     def matches(self, row: dict[str, str]) -> bool:
         """Whether a bundled row belongs to this family (a Hopper row whose source names it)."""
         source = row.get("source") or ""
-        return row.get("gpu") in HOPPER_GPUS and all(s in source for s in self.source_has)
+        return (row.get("gpu") or "").strip() in HOPPER_GPUS and all(s in source for s in self.source_has)
 
 
 _DGXC = "NVIDIA/dgxc-benchmarking"

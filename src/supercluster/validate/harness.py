@@ -20,11 +20,12 @@ from typing import Any
 from supercluster import catalog
 from supercluster.errors import SuperclusterError
 from supercluster.perf.conventions import flops_per_step
+from supercluster.perf.step import StepEstimate
 from supercluster.plan import resolve
 from supercluster.specs import EfficiencyTable
 from supercluster.units import GIB
 from supercluster.validate import fill_rule
-from supercluster.validate.rows import as_int, row_precision, row_software, row_specs
+from supercluster.validate.rows import RowSpecs, as_int, row_precision, row_software, row_specs
 
 METRICS = ("step_time_s", "tokens_per_s_per_gpu", "tflops_per_gpu", "mfu", "activation_gib_per_gpu")
 
@@ -160,6 +161,17 @@ def metric_group(metric: str, precision: str, moe: bool = False) -> str:
     return f"{precision or 'bf16'} {'moe' if moe else 'dense'} throughput"
 
 
+def measured_estimate(
+    row: dict[str, str], efficiency: dict[str, EfficiencyTable] | None = None
+) -> tuple[RowSpecs, StepEstimate]:
+    """``row``'s specs and its step estimate at the layout validation prices it at (rows.row_specs, blank knobs
+    filled by fill_rule.measured): the one resolve :func:`predict_row` and the diagnosis scripts share, so a script's
+    split of a row is the layout the row's error was read at."""
+    specs = row_specs(row, efficiency)
+    system = specs.system
+    return specs, resolve(specs.plan, specs.workload, system, specs.software, system.gpus, fill_rule.measured)
+
+
 def predict_row(row: dict[str, str], efficiency: dict[str, EfficiencyTable] | None = None) -> RowResult:
     rid = (row.get("id") or "").strip() or "(no id)"
     metric = (row.get("metric") or "").strip()
@@ -188,9 +200,8 @@ def predict_row(row: dict[str, str], efficiency: dict[str, EfficiencyTable] | No
         result.measured = measured
         if metric not in METRICS:
             raise SuperclusterError(f"unknown metric '{metric}'; valid: {', '.join(METRICS)}")
-        specs = row_specs(row, efficiency)
+        specs, est = measured_estimate(row, efficiency)
         model, system, workload = specs.model, specs.system, specs.workload
-        est = resolve(specs.plan, workload, system, specs.software, system.gpus, fill_rule.measured)
         conv = (row.get("flops_convention") or "").strip()
         step = est.step_time_s
         if metric == "step_time_s":
