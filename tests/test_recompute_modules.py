@@ -139,8 +139,9 @@ def test_layernorm_and_moe_act_by_hand(priced):
     act = hbm_s(4096 * model.moe_topk * load * model.expert_ffn * 6.0, acc)
     assert cost.recompute_s == pytest.approx(norm + act)
     plain = layer_cost(model, base, 4096, acc, sw, comm, moe=True)
-    assert plain.recompute_s == 0.0  # flash attention, no MLA: the plain selective recompute re-runs nothing
-    assert cost.hw_flops == plain.hw_flops  # element-wise only
+    # Megatron-Core's plain selective is its default list ['core_attn'] (perf.selective_policy): the flash forward
+    assert plain.recompute_s == parts.fwd_attn_s > 0.0
+    assert cost.hw_flops == pytest.approx(plain.hw_flops - parts.core_flops)  # the modules' re-run: element-wise only
 
 
 def test_moe_module_reruns_the_block_and_its_all_to_alls(priced):
@@ -200,7 +201,12 @@ def test_switched_off_the_modules_price_as_plain_selective():
     acc = system.accelerator
     base = ResolvedPlan.single(ep=8, dp=8, zero=1, recompute="selective")
     plan = base.model_copy(update={"recompute_modules": ("layernorm", "moe")})
-    assert layer_cost(model, plan, 4096, acc, sw, comm, True) == layer_cost(model, base, 4096, acc, sw, comm, True)
+    # a stated list the step time does not price keeps the unfused-core price (perf.selective_policy), not the
+    # stack's plain selective (Megatron-Core's core_attn, which the stated list replaces)
+    unfused = sw.model_copy(update={"selective_reruns": "unfused-core"})
+    listed = layer_cost(model, plan, 4096, acc, sw, comm, True)
+    assert listed == layer_cost(model, base, 4096, acc, unfused, comm, True)
+    assert listed.recompute_s == 0.0 < layer_cost(model, base, 4096, acc, sw, comm, True).recompute_s
 
 
 def test_rows_that_state_their_modules():
@@ -210,7 +216,7 @@ def test_rows_that_state_their_modules():
     for name in ("moe_runs.csv", "vendor_runs.csv"):
         raw = resources.files("supercluster.validate.data").joinpath(name).read_text()
         ids |= {r["id"]: r for r in csv.DictReader(io.StringIO(raw))}.keys()
-    assert len(table) == 19
+    assert len(table) == 23
     for entry in table:
         assert entry["id"] in ids, entry["id"]
         mods = tuple(entry["recompute_modules"].split())

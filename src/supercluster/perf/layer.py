@@ -30,6 +30,7 @@ from supercluster.perf import (
     mcore_unfused,
     moe_kernels,
     recompute_modules,
+    selective_policy,
     shape_memo,
     te_flash_fallback,
     te_unfused,
@@ -144,6 +145,12 @@ class LayerParts:
     cp_bwd_s: float
     ep_fwd_s: float
     modules: recompute_modules.ModuleForward = recompute_modules.NOTHING  # what each module re-runs
+    # what a plain selective recompute's op policy reads (perf.selective_policy): the attention projections' forward
+    # GEMM s and FLOPs, the shares it re-runs, the forward TP collectives outside its save list
+    proj_gemm_s: float = 0.0
+    proj_flops: float = 0.0
+    op_sac: selective_policy.OpSacShares = selective_policy.NO_SHARES
+    tp_gather_s: float = 0.0
 
 
 def layer_cost(
@@ -498,6 +505,12 @@ def layer_parts(
         cp_bwd_s=cp_bwd,
         ep_fwd_s=ep_fwd,
         modules=modules,
+        proj_gemm_s=g0,
+        proj_flops=fl0,
+        op_sac=selective_policy.op_sac_shares(model, moe)
+        if sw.selective_reruns == "op-sac"
+        else selective_policy.NO_SHARES,
+        tp_gather_s=tp_fwd / 2.0 if plan.sequence_parallel else tp_fwd,
     )
 
 
@@ -596,12 +609,26 @@ def finish(
         recompute_s, recompute_flops, extra_tp, extra_ep = rc.compute_s, rc.flops, rc.tp_s, rc.ep_s
     elif recompute == "full":
         recompute_s, recompute_flops = fwd_compute, p.flops_fwd + p.core_flops
-    elif recompute == "selective":
-        recompute_s = p.selective_extra_s
-        recompute_flops = p.core_flops if sw.attention_kernel != "flash" else 0.0
-        if is_mla:
-            recompute_s += p.mla_selective_s
-            recompute_flops += p.mla_up_flops
+    elif recompute == "selective":  # what the stack's plain selective re-runs (perf.selective_policy)
+        plain = selective_policy.plain_rerun(
+            selective_policy.policy_for(sw.selective_reruns, modules),
+            sw.attention_kernel == "flash",
+            is_mla,
+            selective_extra_s=p.selective_extra_s,
+            mla_selective_s=p.mla_selective_s,
+            mla_up_flops=p.mla_up_flops,
+            core_flops=p.core_flops,
+            core_attn_s=p.modules.core_attn_s,
+            core_attn_cp_s=p.modules.core_attn_cp_s,
+            fwd_gemm_s=p.fwd_gemm_s,
+            fwd_elem_s=p.fwd_elem_s,
+            flops_fwd=p.flops_fwd,
+            proj_gemm_s=p.proj_gemm_s,
+            proj_flops=p.proj_flops,
+            shares=p.op_sac,
+            tp_gather_s=p.tp_gather_s,
+        )
+        recompute_s, recompute_flops, extra_tp = plain.compute_s, plain.flops, plain.tp_s
     else:
         recompute_s, recompute_flops = 0.0, 0.0
 

@@ -415,6 +415,17 @@ class SoftwareProfile(Spec):
             "al. 2022, arXiv:2205.05198, section 5); false: the fill and the planner choose none or full"
         ),
     )
+    selective_reruns: Literal["unfused-core", "core-attn", "op-sac"] = Field(
+        default="unfused-core",
+        description=(
+            "what a plain selective recompute (no module list) re-runs in the backward (perf.selective_policy): "
+            "unfused-core, the attention core where its scores are materialized and nothing of it under a fused "
+            "kernel (Korthikanti et al. 2022), plus MLA's norms and up-projections (DeepSeek-V3 3.2.3); core-attn, "
+            "the attention core whatever its kernel, flash included, with its CP exchange (Megatron-Core's default "
+            "recompute_modules ['core_attn']); op-sac, torchtitan's op-level policy (every second matmul and every "
+            "op outside its save list re-run, the flash attention output saved)"
+        ),
+    )
     recipe_micro_batch: int | None = Field(
         default=None,
         ge=1,

@@ -1,0 +1,111 @@
+"""What a plain selective recompute re-runs, by stack (perf.selective_policy): hand arithmetic for each policy."""
+
+import pytest
+
+from supercluster import catalog
+from supercluster.perf import selective_policy as sp
+from supercluster.perf.comm import CollectiveModel
+from supercluster.perf.layer import layer_cost, layer_parts
+from supercluster.specs import ResolvedPlan
+
+
+def setup(software: str, model: str = "llama3-8b", gpus: int = 8):
+    system = catalog.system("dgx-h100-superpod", gpus=gpus)
+    return catalog.model(model), system, catalog.software(software), CollectiveModel(system)
+
+
+def test_each_stack_family_says_what_its_selective_reruns():
+    # Megatron-Core and every profile built on it: the default recompute_modules ['core_attn']
+    for name in ("megatron-core-2024", "megatron-lm-2024", "nemo-2024-flash-attn", "megatron-bridge-deepep-2025"):
+        assert catalog.software(name).selective_reruns == "core-attn", name
+    # torchtitan's op-level policy
+    for name in ("fsdp-2024", "fsdp-eager-2024"):
+        assert catalog.software(name).selective_reruns == "op-sac", name
+    # Korthikanti's attention core (materialized) and DeepSeek-V3's norms and up-projections; FSDP1 and JAX
+    for name in ("megatron-lm-2022", "deepseek-hai-2024", "fsdp1-2023", "jax-fsdp-2024", "automodel-2025"):
+        assert catalog.software(name).selective_reruns == "unfused-core", name
+
+
+def test_torchtitan_even_mm_shares_of_llama3_8b_by_hand():
+    # forward order wq, wk, wv, wo: 4096x4096, 4096x1024, 4096x1024, 4096x4096; the 2nd and 4th re-run:
+    # (4,194,304 + 16,777,216) / 41,943,040 = 0.5
+    model = catalog.model("llama3-8b")
+    assert sp.attention_mm_flops(model) == [4096 * 4096, 4096 * 1024, 4096 * 1024, 4096 * 4096]
+    shares = sp.op_sac_shares(model, moe=False)
+    assert shares.projections == 0.5
+    # the count runs on: w1 is the 5th mm (saved), w3 the 6th (re-run), w2 the 7th (saved): 1/3 of the MLP
+    assert shares.block == pytest.approx(1.0 / 3.0)
+    assert sp.even_mm_share([1.0, 2.0, 3.0]) == pytest.approx(2.0 / 6.0)
+    assert sp.even_mm_share([1.0, 2.0, 3.0], start=1) == pytest.approx(4.0 / 6.0)
+    assert sp.even_mm_share([]) == 0.0
+    # a MoE block's grouped expert GEMMs are not aten.mm: all of it re-runs
+    assert sp.op_sac_shares(catalog.model("qwen3-30b-a3b"), moe=True).block == 1.0
+
+
+def test_plain_rerun_arithmetic_by_hand():
+    args = dict(
+        selective_extra_s=0.0,
+        mla_selective_s=7.0,
+        mla_up_flops=70.0,
+        core_flops=100.0,
+        core_attn_s=3.0,
+        core_attn_cp_s=0.5,
+        fwd_gemm_s=10.0,
+        fwd_elem_s=2.0,
+        flops_fwd=1000.0,
+        proj_gemm_s=4.0,
+        proj_flops=400.0,
+        shares=sp.OpSacShares(projections=0.5, block=1.0 / 3.0),
+        tp_gather_s=0.25,
+    )
+    # op-sac under flash: 0.5 x 4 + (10 - 4) / 3 = 4 s of GEMMs, + 2 s element-wise; 0.5 x 400 + 600 / 3 = 400 FLOPs
+    op = sp.plain_rerun("op-sac", True, False, **args)
+    assert op.compute_s == pytest.approx(6.0) and op.flops == pytest.approx(400.0) and op.tp_s == 0.25
+    # materialized attention: its bmm and softmax are outside the save list and re-run too
+    unfused = dict(args, selective_extra_s=3.0)
+    op_mat = sp.plain_rerun("op-sac", False, False, **unfused)
+    assert op_mat.compute_s == pytest.approx(9.0) and op_mat.flops == pytest.approx(500.0)
+    # core-attn: the attention core whatever the kernel, and its CP exchange; nothing of MLA's up-projections
+    core = sp.plain_rerun("core-attn", True, True, **args)
+    assert (core.compute_s, core.flops, core.tp_s) == (3.0, 100.0, 0.5)
+    # unfused-core: nothing under flash but MLA's norms and up-projections; the materialized core otherwise
+    assert sp.plain_rerun("unfused-core", True, True, **args) == sp.PlainRerun(7.0, 70.0, 0.0)
+    assert sp.plain_rerun("unfused-core", False, False, **unfused) == sp.PlainRerun(3.0, 100.0, 0.0)
+
+
+def test_policy_for_a_stated_module_list():
+    assert sp.policy_for("core-attn", ()) == "core-attn"
+    assert sp.policy_for("op-sac", ()) == "op-sac"
+    assert sp.policy_for("core-attn", ("layernorm", "moe_act")) == "unfused-core"
+    assert sp.policy_for("unfused-core", ("core_attn", "mlp")) == "core-attn"
+
+
+def test_megatron_core_plain_selective_reruns_the_flash_forward():
+    model, system, sw, comm = setup("megatron-core-2024")
+    acc = system.accelerator
+    plan = ResolvedPlan.single(recompute="selective")
+    parts = layer_parts(model, plan, 8192, acc, sw, comm, False)
+    cost = layer_cost(model, plan, 8192, acc, sw, comm, False)
+    none = layer_cost(model, plan.model_copy(update={"recompute": "none"}), 8192, acc, sw, comm, False)
+    assert cost.recompute_s == parts.fwd_attn_s > 0.0
+    assert cost.hw_flops == pytest.approx(none.hw_flops + parts.core_flops)
+    # the profile's default before perf.selective_policy: nothing under flash
+    old = sw.model_copy(update={"selective_reruns": "unfused-core"})
+    assert layer_cost(model, plan, 8192, acc, old, comm, False).recompute_s == 0.0
+
+
+def test_torchtitan_op_policy_on_llama3_8b_layer():
+    model, system, sw, comm = setup("fsdp-2024")
+    acc = system.accelerator
+    plan = ResolvedPlan.single(recompute="selective", dp=8, zero=3, micro_batch=2)
+    parts = layer_parts(model, plan, 8192, acc, sw, comm, False)
+    cost = layer_cost(model, plan, 8192, acc, sw, comm, False)
+    expected = 0.5 * parts.proj_gemm_s + (parts.fwd_gemm_s - parts.proj_gemm_s) / 3.0 + parts.fwd_elem_s
+    assert cost.recompute_s == pytest.approx(expected)
+    # no attention core (flash output saved), and the re-run is a sizeable share of the forward
+    assert 0.3 < cost.recompute_s / parts.fwd_gemm_s < 0.6
+    tokens = 2 * 8192
+    mm = 2.0 * tokens * (4096 * 1024 + 4096 * 4096 + 4096 * 14336)  # wk, wo, w3
+    assert cost.hw_flops - layer_cost(
+        model, plan.model_copy(update={"recompute": "none"}), 8192, acc, sw, comm, False
+    ).hw_flops == pytest.approx(mm)
