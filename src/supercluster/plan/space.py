@@ -11,8 +11,9 @@ and FP8 where the accelerator has it.
 
 Pruned before evaluation, because they are dominated: sequence parallelism
 off when tp > 1 (same traffic, more memory and elementwise work), and
-selective recompute under flash attention (identical to none). Counted in the
-statistics as generated but not evaluated.
+selective recompute under flash attention (the memory of none, and never
+faster: a stack's selective may still re-run work, perf.selective_policy).
+Counted in the statistics as generated but not evaluated.
 """
 
 from __future__ import annotations
@@ -106,8 +107,8 @@ def enumerate_space(
 ) -> Space:
     """Every valid layout that agrees with the fixed knobs of ``fixed``.
 
-    With flash attention the score matrix is never stored, so selective recompute equals none:
-    it is pruned unless asked for. ``stack_sp`` / ``stack_vpp`` / ``stack_selective`` false: the stack has no
+    With flash attention the score matrix is never stored, so selective recompute saves nothing over none
+    and may still re-run work (perf.selective_policy): it is pruned unless asked for. ``stack_sp`` / ``stack_vpp`` / ``stack_selective`` false: the stack has no
     sequence parallelism / no interleaved schedule / no selective recompute (SoftwareProfile), so a blank knob
     is filled without it.
     """
