@@ -108,9 +108,9 @@ def enumerate_space(
     """Every valid layout that agrees with the fixed knobs of ``fixed``.
 
     With flash attention the score matrix is never stored, so selective recompute saves nothing over none
-    and may still re-run work (perf.selective_policy): it is pruned unless asked for. ``stack_sp`` / ``stack_vpp`` / ``stack_selective`` false: the stack has no
-    sequence parallelism / no interleaved schedule / no selective recompute (SoftwareProfile), so a blank knob
-    is filled without it.
+    and may still re-run work (perf.selective_policy): it is pruned unless asked for. ``stack_sp`` /
+    ``stack_vpp`` / ``stack_selective`` false: the stack has no sequence parallelism / no interleaved schedule /
+    no selective recompute (SoftwareProfile), so a blank knob is filled without it.
     """
     model, seq, gb = workload.model, workload.seq, workload.global_batch
     acc = system.accelerator
