@@ -34,9 +34,11 @@
   rotary, SiLU and gate, residual adds; FP8 casts), the TP all-gathers (not in the list; the reduce-scatters are),
   and a materialized attention core (its bmm and softmax are not in the list). torchao's Float8Linear reaches the
   policy as aten.mm on float8 tensor subclasses (the mode sees the op before the subclass turns it into
-  _scaled_mm), so FP8 runs re-run the same matmuls. The routed experts of a MoE block run grouped GEMMs that are
-  not aten.mm, so the whole MoE block's GEMM time is re-run (the router's and shared experts' small mm included:
-  an upper bound of a few per cent of the block).
+  _scaled_mm), so FP8 runs re-run the same matmuls (uncertainty: under torch.compile the policy is applied to
+  the traced graph, where the subclass may already be desugared to _scaled_mm, which is not in the list; then
+  every FP8 GEMM of the forward would re-run, and the compiled FP8 rows would read slower still). The routed
+  experts of a MoE block run grouped GEMMs that are not aten.mm, so the whole MoE block's GEMM time is re-run (the
+  router's and shared experts' small mm included: an upper bound of a few per cent of the block).
 """
 
 from __future__ import annotations
