@@ -37,10 +37,17 @@ KV_BYTES_PER_ELEMENT = 2.0
 KV_TENSORS = 2.0
 
 
+def kv_bytes(micro_batch: float, tokens: float, kv_heads: float, head_dim: float, tp: int) -> float:
+    """Bytes of the K and V of ``tokens`` tokens on one tensor-parallel rank: 2 (K, V) x b x tokens x (g / t) x d x
+    2 bytes (BF16; module docstring). The all-gather's gathered size at ``tokens`` = S (:func:`gathered_kv_bytes`);
+    the ring's one chunk per step at ``tokens`` = S / cp (perf.layer)."""
+    return KV_TENSORS * micro_batch * tokens * (kv_heads / tp) * head_dim * KV_BYTES_PER_ELEMENT
+
+
 def gathered_kv_bytes(micro_batch: float, seq: float, kv_heads: float, head_dim: float, tp: int) -> float:
     """Bytes of the whole sequence's K and V that one rank holds after the all-gather: 2 (K, V) x b x S x (g / t) x
     d x 2 bytes (module docstring)."""
-    return KV_TENSORS * micro_batch * seq * (kv_heads / tp) * head_dim * KV_BYTES_PER_ELEMENT
+    return kv_bytes(micro_batch, seq, kv_heads, head_dim, tp)
 
 
 def allgather_cp_s(comm: CollectiveModel, kv_bytes: float, cp: int, tp: int) -> tuple[float, float]:

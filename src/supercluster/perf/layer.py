@@ -102,7 +102,10 @@ class LayerCost:
     bwd_attn_s: float
     bwd_elem_s: float
     recompute_s: float
-    tp_comm_s: float  # exposed TP and CP communication, forward + backward (+ recompute forward)
+    # exposed TP and CP communication, forward + backward (+ recompute forward): the context-parallel exchange (the
+    # ring's exposed passes or the all-gather CP's collectives) is booked here, and so under the public JSON key
+    # tp_comm_exposed_s and the limits' "TP comm" term (plan.explain: "exposed tensor/context-parallel communication")
+    tp_comm_s: float
     ep_comm_s: float  # exposed all-to-all, forward + backward
     model_flops: float  # forward + backward, causal attention counted once
     hw_flops: float  # what the GPU executes, recompute included
@@ -450,7 +453,7 @@ def layer_parts(
         kv_all = cp_allgather.gathered_kv_bytes(b, seq, g, d, t)
         cp_fwd, cp_bwd = cp_allgather.allgather_cp_s(comm, kv_all, plan.cp, t)
     elif plan.cp > 1:
-        kv_step = 2.0 * b * (seq / plan.cp) * g * d / t * 2.0
+        kv_step = cp_allgather.kv_bytes(b, seq / plan.cp, g, d, t)  # one chunk's K and V, BF16
         ring = span_of(2, t, comm.domain)
         crosses = ring.k < 2
         step_comm = float(comm.p2p(kv_step, crosses))
@@ -584,7 +587,8 @@ def flash_speed(
 def finish(
     p: LayerParts, recompute: str, is_mla: bool, sw: SoftwareProfile, modules: tuple[str, ...] = ()
 ) -> LayerCost:
-    """The layer's cost under ``recompute``: a full recompute re-runs the forward (and its TP and EP traffic); a
+    """The layer's cost under ``recompute``: a full recompute re-runs the forward (and its TP, CP and EP traffic: the
+    ring's exposed key/value passes or the all-gather CP's K/V all-gather, ``cp_fwd_s``, count again); a
     selective one the attention core where no fused kernel keeps it out of memory (Korthikanti et al. 2022,
     arXiv:2205.05198, selective activation recomputation), plus MLA's up-projections and norms (DeepSeek-V3,
     arXiv:2412.19437, section 3.2.3), or, given Megatron-Core's ``modules``, what those modules re-run
