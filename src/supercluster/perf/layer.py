@@ -22,6 +22,7 @@ from supercluster.perf import (
     attention_kernel,
     attention_span,
     cp_allgather,
+    cp_allgather_span,
     expert_tp,
     fp8_casts,
     fp8_pad,
@@ -568,8 +569,8 @@ def flash_speed(
     model: ModelSpec, seq: int, cp: int, acc: Accelerator, sw: SoftwareProfile
 ) -> tuple[float, attention_span.SpanSpeed]:
     """The fused attention kernel's speed factor on this card and stack, and its span factors at ``cp``
-    (perf.attention_span): what :func:`layer_parts` divides the attention core's FLOP rate by; it reads the specs and
-    cp only."""
+    (perf.attention_span; the ring's calls by perf.cp_ring_span, the all-gather CP's by perf.cp_allgather_span): what
+    :func:`layer_parts` divides the attention core's FLOP rate by; it reads the specs and cp only."""
     speed = attention_dim_factor(model.qk_dim) * sw.attention_speed_factor
     eff = acc.efficiency
     n0 = attention_span.tile_overheads(eff.attention_fwd_tile_overhead_keys, eff.attention_bwd_tile_overhead_keys)
@@ -577,11 +578,14 @@ def flash_speed(
     speed *= attention_kernel.kernel_speed_factor(acc.efficiency, sw, ref_share)  # kernels before FlashAttention-2
     speed *= attention_class.class_speed_factor(sw, acc)  # FlashAttention-2 against cuDNN on Hopper
     speed *= te_flash_fallback.fallback_speed_factor(sw, acc)  # TE's FlashAttention-2 backend (NVTE_FUSED_ATTN=0)
-    # the kernel's throughput at this run's key span per call over the table's reference span (perf.attention_span)
-    ring = attention_span.ring_priced(
-        sw.cp_comm_type, eff.attention_fwd_tile_overhead_keys, eff.attention_bwd_tile_overhead_keys
+    # the kernel's throughput at this run's key span per call over the table's reference span (perf.attention_span);
+    # an all-gather CP rank's calls run against the gathered K and V (perf.cp_allgather_span)
+    own = (eff.attention_fwd_tile_overhead_keys, eff.attention_bwd_tile_overhead_keys)
+    ring = attention_span.ring_priced(sw.cp_comm_type, *own)
+    gathered = cp_allgather_span.full_overheads(*own, n0) if sw.cp_comm_type == "all_gather" else None
+    return speed, attention_span.span_speed(
+        model, seq, cp, eff.attention_reference_span, n0, ring=ring, gathered=gathered
     )
-    return speed, attention_span.span_speed(model, seq, cp, eff.attention_reference_span, n0, ring=ring)
 
 
 def finish(
