@@ -24,7 +24,9 @@ parallelism by ring attention (Liu et al. 2023, arXiv:2310.01889, section 3; Tra
 variant gives rank r the chunks r and 2 cp - 1 - r) runs each rank's attention as cp kernel calls, one per
 key/value chunk passing round the ring, each with 1/cp of the rank's work: the mean span of a call is the layer's
 divided by cp (the keys a query sees in one call on one rank), and each ring step waits for the slowest rank, whose
-calls all have that span.
+calls all have that span. All-gather context parallelism (Llama 3's) does not split a rank's work by key/value chunk:
+its forward walks the gathered keys to each query's frontier and its backward tiles by key block, both priced by
+perf.cp_allgather_span.
 
 The fixed cost ``n0`` is the kernel's, on its card: an efficiency table may declare its own pair
 (``EfficiencyTable.attention_fwd_tile_overhead_keys`` / ``attention_bwd_tile_overhead_keys``, fitted on that card's
@@ -167,7 +169,8 @@ def span_speed(
             w = share * layer_span
             work += w
             if gather and kind == 0:
-                # every rank takes the same time (perf.cp_allgather_span): rank 0's
+                # every rank takes the same time (perf.cp_allgather_span): rank 0's; only the backward has
+                # unmasked tiles (every forward query tile ends on its masked diagonal block)
                 if direction == 0:
                     per_work = cp_allgather_span.fwd_time_per_work(layer_span, cp, 0, n0)
                 else:
