@@ -21,6 +21,9 @@ dimension, t the tensor-parallel degree (K and V are split over t like the heads
 The cp group's ranks sit ``t`` GPUs apart (tensor parallelism innermost, Megatron-Core's rank order tp-cp-dp-pp),
 so a cp group inside one scale-up domain runs over NVLink and one that leaves it over the NICs.
 
+The attention kernels that follow the gather (each rank's two load-balanced chunks against the whole K and V) are
+priced by perf.cp_allgather_span.
+
 Assumptions (Meta's stack is not public): the gathered K and V are kept for the backward (no second all-gather
 there; under full recompute the re-run forward gathers them again, :func:`supercluster.perf.layer.finish`), and the
 key/value gradients are reduce-scattered in BF16 (an FP32 reduction would double the backward's bytes).
