@@ -27,7 +27,8 @@ What each stack ran, from its source at the rows' commits:
   first call and the dK/dV passes (``_AllToAllRotater``, FP32) issued one step ahead: the off-diagonal calls are
   unmasked as p2p prices them, and the exchange (0.3-2.5 ms a layer at these shapes, against tens of ms of
   attention a step) hides as the ring's does.
-- Meta's Llama 3 (arXiv:2407.21783 3.3.2): all-gather CP with causal calls, its all-gather exposed (perf.cp_allgather).
+- Meta's Llama 3 (arXiv:2407.21783 3.3.2): all-gather CP, each rank's two chunks attending to the gathered K and V
+  (perf.cp_allgather_span prices those calls), its all-gather exposed (perf.cp_allgather).
 
 So the masking split and the exchange are priced by each stack's mechanism; what is left is attention speed.
 
@@ -36,7 +37,8 @@ For every dense or MoE throughput row on a Hopper card with a fused attention ke
 makes the row's predicted speed equal its measurement (predict_row with an efficiency override; bisection on log
 k, the model itself, not a first-order estimate) and reports:
 
-- the kernel span per call, n = seq / (2 cp) keys (perf.attention_span.kernel_span_keys), and cp;
+- the kernel span per (forward) call, n = seq / (2 cp) keys for the ring (perf.attention_span.kernel_span_keys),
+  seq / 2 for all-gather CP (perf.cp_allgather_span; perf.attention_span.SpanSpeed.span_keys), and cp;
 - a, the modelled attention share of one layer's compute (scripts/attention_share_residuals.attention_share);
 - the row's speed error (+ = model too fast) and k (k > 1: the row asks for faster attention);
 - the implied attention throughput as a fraction of the BF16 peak, forward and backward combined by FLOPs
@@ -72,7 +74,6 @@ from script_args import emit, parse, run
 
 from supercluster.perf.attention_class import HOPPER_SM_ARCH
 from supercluster.perf.attention_kernel import table_fwd_bwd_fraction
-from supercluster.perf.attention_span import kernel_span_keys
 from supercluster.perf.context import collective_model
 from supercluster.perf.layer import flash_speed, layer_parts
 from supercluster.validate.harness import measured_estimate, predict_row
@@ -163,7 +164,7 @@ def span_row(row: dict[str, str]) -> SpanRow | None:
         kernel_class(sw),
         seq,
         cp,
-        kernel_span_keys(float(seq), cp),
+        by_span.span_keys,
         attention_share(parts),
         result.speed_error_pct,
         k,

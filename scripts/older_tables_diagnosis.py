@@ -201,9 +201,10 @@ def per_step_split(microbatches: list[float], measured_s: list[float], model_s: 
 def keys_per_call(seq: int, cp: int, cp_comm_type: str = "p2p") -> float:
     """Mean keys per query of one fused-attention call: without context parallelism the causal mean seq / 2; with
     the load-balanced p2p ring each call sees a chunk of c = seq / (2 cp) keys (perf.cp_ring_span); a stack that
-    all-gathers K and V first (``all_gather``, Llama 3's) runs one causal call over the whole sequence, seq / 2
-    (perf.attention_span.kernel_span_keys at cp 1; note the step model itself prices that call at the p2p span,
-    perf.layer.flash_speed passes the cp degree whatever the cp_comm_type)."""
+    all-gathers K and V first (``all_gather``, Llama 3's) walks each query to its causal frontier in the gathered
+    keys, seq / 2 on average over the rank's two chunks (perf.cp_allgather_span; the step model prices its forward
+    there and its backward, one tile per key block, at most c queries a tile, by that module), the same number as
+    perf.attention_span.SpanSpeed.span_keys."""
     return kernel_span_keys(float(seq), cp if cp_comm_type == "p2p" else 1)
 
 

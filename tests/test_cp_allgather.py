@@ -18,6 +18,8 @@ def test_gathered_bytes_llama3_405b_128k_by_hand() -> None:
     assert cp_allgather.gathered_kv_bytes(1, 131072, 8, 128, 8) == 67_108_864.0
     # TP 4 holds two key/value heads per rank: twice the bytes
     assert cp_allgather.gathered_kv_bytes(1, 131072, 8, 128, 4) == 2 * 67_108_864.0
+    # the ring passes one rank's share per step, S / cp = 8,192 tokens at cp 16: 2 x 8192 x 1 x 128 x 2 = 4 MiB
+    assert cp_allgather.kv_bytes(1, 131072 / 16, 8, 128, 8) == 4_194_304.0
 
 
 def test_exposed_time_is_the_collectives_over_the_cp_group() -> None:

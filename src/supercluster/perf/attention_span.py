@@ -24,7 +24,9 @@ parallelism by ring attention (Liu et al. 2023, arXiv:2310.01889, section 3; Tra
 variant gives rank r the chunks r and 2 cp - 1 - r) runs each rank's attention as cp kernel calls, one per
 key/value chunk passing round the ring, each with 1/cp of the rank's work: the mean span of a call is the layer's
 divided by cp (the keys a query sees in one call on one rank), and each ring step waits for the slowest rank, whose
-calls all have that span.
+calls all have that span. All-gather context parallelism (Llama 3's) does not split a rank's work by key/value chunk:
+its forward walks the gathered keys to each query's frontier and its backward tiles by key block, both priced by
+perf.cp_allgather_span.
 
 The fixed cost ``n0`` is the kernel's, on its card: an efficiency table may declare its own pair
 (``EfficiencyTable.attention_fwd_tile_overhead_keys`` / ``attention_bwd_tile_overhead_keys``, fitted on that card's
@@ -55,7 +57,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from supercluster.perf import cp_ring_span
+from supercluster.perf import cp_allgather_span, cp_ring_span
 from supercluster.specs import ModelSpec
 
 # The accuracy protocol's verdict (module docstring): in the step time, with the H100 SXM's GEMM fraction refitted.
@@ -94,7 +96,7 @@ class SpanSpeed:
 
     fwd: float
     bwd: float
-    span_keys: float  # mean keys per query row per kernel call (full-attention layers)
+    span_keys: float  # mean keys per query row per (forward) kernel call (full-attention layers)
 
 
 def tile_overheads(fwd_keys: float | None = None, bwd_keys: float | None = None) -> tuple[float, float]:
@@ -121,6 +123,7 @@ def span_speed(
     reference_span_keys: float | None,
     overheads_keys: tuple[float, float] | None = None,
     ring: bool = True,
+    gathered: tuple[float, float] | None = None,
 ) -> SpanSpeed:
     """Forward and backward speed factors s(n) / s(n_ref) of one layer's attention, n the kernel span of each kind
     of layer (full, and sliding-window where the model has it), averaged by work: the layers' attention time is the
@@ -130,8 +133,14 @@ def span_speed(
     perf.cp_ring_span: the off-diagonal calls run unmasked, with the unmasked kernel's smaller fixed cost per tile),
     which needs the Hopper pair: its unmasked curve is the one fitted, so the caller passes ``ring`` False for a card
     with its own n0 (:func:`ring_priced`) and its ring calls keep the causal pricing. Factors 1 when the table
-    declares no reference span or the term is off (:data:`IN_STEP_TIME`)."""
-    span = kernel_span_keys(float(seq), cp)
+    declares no reference span or the term is off (:data:`IN_STEP_TIME`). ``gathered``: the stack runs all-gather
+    CP (perf.cp_allgather_span), given as the card's (forward, backward) n0 of an unmasked tile
+    (cp_allgather_span.full_overheads); its full layers' calls are then priced by that module (the rank's two
+    chunks against the gathered K and V), not by the ring's span."""
+    # the forward's mean keys per query row of one call: the all-gather CP rank's queries walk the gathered keys to
+    # their causal frontier (perf.cp_allgather_span), the layer's span as at cp 1
+    gather = gathered is not None and cp > 1 and cp_allgather_span.ENABLED
+    span = kernel_span_keys(float(seq), 1 if gather else cp)
     if reference_span_keys is None or not IN_STEP_TIME:
         return SpanSpeed(fwd=1.0, bwd=1.0, span_keys=span)
     kinds = [(1.0, float(seq))]  # (share of layers, unmasked-equivalent span)
@@ -144,12 +153,14 @@ def span_speed(
     # load-balanced ring calls of the full layers (perf.cp_ring_span); the caller passes ``ring`` False for a card
     # with its own tile costs, which has no fitted unmasked curve
     ring = ring and cp > 1 and cp_ring_span.ENABLED
+    # the all-gather CP's windowed layers see their window whatever the split: priced as at cp 1
+    call_cp = 1 if gather else cp
     fwd_n0, bwd_n0 = overheads_keys or tile_overheads()
     overheads = (
         (fwd_n0, cp_ring_span.FWD_FULL_OVERHEAD_KEYS),
         (bwd_n0, cp_ring_span.BWD_FULL_OVERHEAD_KEYS),
     )
-    for n0, n0_full in overheads:
+    for direction, (n0, n0_full) in enumerate(overheads):
         ref = span_efficiency(reference_span_keys, n0)
         work = time = 0.0
         for kind, (share, layer_span) in enumerate(kinds):
@@ -157,10 +168,18 @@ def span_speed(
                 continue
             w = share * layer_span
             work += w
-            if ring and kind == 0:
+            if gather and kind == 0:
+                # every rank takes the same time (perf.cp_allgather_span): rank 0's; only the backward has
+                # unmasked tiles (every forward query tile ends on its masked diagonal block)
+                if direction == 0:
+                    per_work = cp_allgather_span.fwd_time_per_work(layer_span, cp, 0, n0)
+                else:
+                    per_work = cp_allgather_span.bwd_time_per_work(layer_span, cp, 0, n0, gathered[1])
+                time += w * ref * per_work
+            elif ring and kind == 0:
                 time += w * ref * cp_ring_span.ring_time_per_work(kernel_span_keys(layer_span, cp), cp, n0, n0_full)
             else:
-                time += w / (span_efficiency(kernel_span_keys(layer_span, cp), n0) / ref)
+                time += w / (span_efficiency(kernel_span_keys(layer_span, call_cp), n0) / ref)
         out.append(work / time)
     return SpanSpeed(fwd=out[0], bwd=out[1], span_keys=span)
 

@@ -21,6 +21,9 @@ dimension, t the tensor-parallel degree (K and V are split over t like the heads
 The cp group's ranks sit ``t`` GPUs apart (tensor parallelism innermost, Megatron-Core's rank order tp-cp-dp-pp),
 so a cp group inside one scale-up domain runs over NVLink and one that leaves it over the NICs.
 
+The attention kernels that follow the gather (each rank's two load-balanced chunks against the whole K and V) are
+priced by perf.cp_allgather_span.
+
 Assumptions (Meta's stack is not public): the gathered K and V are kept for the backward (no second all-gather
 there; under full recompute the re-run forward gathers them again, :func:`supercluster.perf.layer.finish`), and the
 key/value gradients are reduce-scattered in BF16 (an FP32 reduction would double the backward's bytes).
@@ -37,10 +40,17 @@ KV_BYTES_PER_ELEMENT = 2.0
 KV_TENSORS = 2.0
 
 
+def kv_bytes(micro_batch: float, tokens: float, kv_heads: float, head_dim: float, tp: int) -> float:
+    """Bytes of the K and V of ``tokens`` tokens on one tensor-parallel rank: 2 (K, V) x b x tokens x (g / t) x d x
+    2 bytes (BF16; module docstring). The all-gather's gathered size at ``tokens`` = S (:func:`gathered_kv_bytes`);
+    the ring's one chunk per step at ``tokens`` = S / cp (perf.layer)."""
+    return KV_TENSORS * micro_batch * tokens * (kv_heads / tp) * head_dim * KV_BYTES_PER_ELEMENT
+
+
 def gathered_kv_bytes(micro_batch: float, seq: float, kv_heads: float, head_dim: float, tp: int) -> float:
     """Bytes of the whole sequence's K and V that one rank holds after the all-gather: 2 (K, V) x b x S x (g / t) x
     d x 2 bytes (module docstring)."""
-    return KV_TENSORS * micro_batch * seq * (kv_heads / tp) * head_dim * KV_BYTES_PER_ELEMENT
+    return kv_bytes(micro_batch, seq, kv_heads, head_dim, tp)
 
 
 def allgather_cp_s(comm: CollectiveModel, kv_bytes: float, cp: int, tp: int) -> tuple[float, float]:

@@ -36,8 +36,9 @@ off-diagonal calls the masked tile they do not have.
 
 Scope: stacks whose profile runs the ring (``SoftwareProfile.cp_comm_type`` p2p, the default); a stack that
 all-gathers K and V first (Llama 3's, arXiv:2407.21783 section 3.3.2: "our CP implementation adopts an all-gather
-based method") keeps perf.attention_span's causal pricing. Full-attention (causal) layers only; sliding-window
-layers keep perf.attention_span's pricing (an assumption: their ring calls are not the split described here).
+based method") is priced by perf.cp_allgather_span (its rank's two chunks against the gathered K and V).
+Full-attention (causal) layers only; sliding-window layers keep perf.attention_span's pricing (an assumption: their
+ring calls are not the split described here).
 Whether the term is in the step time is :data:`ENABLED`.
 
 Verdict at the time of landing (scripts/refit_protocol.py on the model without and with the term; benchmarks/results/

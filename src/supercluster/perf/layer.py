@@ -22,6 +22,7 @@ from supercluster.perf import (
     attention_kernel,
     attention_span,
     cp_allgather,
+    cp_allgather_span,
     expert_tp,
     fp8_casts,
     fp8_pad,
@@ -103,7 +104,10 @@ class LayerCost:
     bwd_attn_s: float
     bwd_elem_s: float
     recompute_s: float
-    tp_comm_s: float  # exposed TP and CP communication, forward + backward (+ recompute forward)
+    # exposed TP and CP communication, forward + backward (+ recompute forward): the context-parallel exchange (the
+    # ring's exposed passes or the all-gather CP's collectives) is booked here, and so under the public JSON key
+    # tp_comm_exposed_s and the limits' "TP comm" term (plan.explain: "exposed tensor/context-parallel communication")
+    tp_comm_s: float
     ep_comm_s: float  # exposed all-to-all, forward + backward
     model_flops: float  # forward + backward, causal attention counted once
     hw_flops: float  # what the GPU executes, recompute included
@@ -457,7 +461,7 @@ def layer_parts(
         kv_all = cp_allgather.gathered_kv_bytes(b, seq, g, d, t)
         cp_fwd, cp_bwd = cp_allgather.allgather_cp_s(comm, kv_all, plan.cp, t)
     elif plan.cp > 1:
-        kv_step = 2.0 * b * (seq / plan.cp) * g * d / t * 2.0
+        kv_step = cp_allgather.kv_bytes(b, seq / plan.cp, g, d, t)  # one chunk's K and V, BF16
         ring = span_of(2, t, comm.domain)
         crosses = ring.k < 2
         step_comm = float(comm.p2p(kv_step, crosses))
@@ -578,8 +582,8 @@ def flash_speed(
     model: ModelSpec, seq: int, cp: int, acc: Accelerator, sw: SoftwareProfile
 ) -> tuple[float, attention_span.SpanSpeed]:
     """The fused attention kernel's speed factor on this card and stack, and its span factors at ``cp``
-    (perf.attention_span): what :func:`layer_parts` divides the attention core's FLOP rate by; it reads the specs and
-    cp only."""
+    (perf.attention_span; the ring's calls by perf.cp_ring_span, the all-gather CP's by perf.cp_allgather_span): what
+    :func:`layer_parts` divides the attention core's FLOP rate by; it reads the specs and cp only."""
     speed = attention_dim_factor(model.qk_dim) * sw.attention_speed_factor
     eff = acc.efficiency
     n0 = attention_span.tile_overheads(eff.attention_fwd_tile_overhead_keys, eff.attention_bwd_tile_overhead_keys)
@@ -587,17 +591,21 @@ def flash_speed(
     speed *= attention_kernel.kernel_speed_factor(acc.efficiency, sw, ref_share)  # kernels before FlashAttention-2
     speed *= attention_class.class_speed_factor(sw, acc)  # FlashAttention-2 against cuDNN on Hopper
     speed *= te_flash_fallback.fallback_speed_factor(sw, acc)  # TE's FlashAttention-2 backend (NVTE_FUSED_ATTN=0)
-    # the kernel's throughput at this run's key span per call over the table's reference span (perf.attention_span)
-    ring = attention_span.ring_priced(
-        sw.cp_comm_type, eff.attention_fwd_tile_overhead_keys, eff.attention_bwd_tile_overhead_keys
+    # the kernel's throughput at this run's key span per call over the table's reference span (perf.attention_span);
+    # an all-gather CP rank's calls run against the gathered K and V (perf.cp_allgather_span)
+    own = (eff.attention_fwd_tile_overhead_keys, eff.attention_bwd_tile_overhead_keys)
+    ring = attention_span.ring_priced(sw.cp_comm_type, *own)
+    gathered = cp_allgather_span.full_overheads(*own, n0) if sw.cp_comm_type == "all_gather" else None
+    return speed, attention_span.span_speed(
+        model, seq, cp, eff.attention_reference_span, n0, ring=ring, gathered=gathered
     )
-    return speed, attention_span.span_speed(model, seq, cp, eff.attention_reference_span, n0, ring=ring)
 
 
 def finish(
     p: LayerParts, recompute: str, is_mla: bool, sw: SoftwareProfile, modules: tuple[str, ...] = ()
 ) -> LayerCost:
-    """The layer's cost under ``recompute``: a full recompute re-runs the forward (and its TP and EP traffic); a
+    """The layer's cost under ``recompute``: a full recompute re-runs the forward (and its TP, CP and EP traffic: the
+    ring's exposed key/value passes or the all-gather CP's K/V all-gather, ``cp_fwd_s``, count again); a
     selective one the attention core where no fused kernel keeps it out of memory (Korthikanti et al. 2022,
     arXiv:2205.05198, selective activation recomputation), plus MLA's up-projections and norms (DeepSeek-V3,
     arXiv:2412.19437, section 3.2.3), or, given Megatron-Core's ``modules``, what those modules re-run

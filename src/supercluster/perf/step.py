@@ -29,7 +29,7 @@ class StepEstimate:
     step_time_s: float
     compute_s: float
     recompute_s: float
-    tp_comm_s: float
+    tp_comm_s: float  # exposed TP and context-parallel (CP) communication (JSON tp_comm_exposed_s; perf.layer)
     ep_comm_s: float
     pp_comm_s: float
     bubble_s: float
