@@ -109,3 +109,22 @@ def test_torchtitan_op_policy_on_llama3_8b_layer():
     assert cost.hw_flops - layer_cost(
         model, plan.model_copy(update={"recompute": "none"}), 8192, acc, sw, comm, False
     ).hw_flops == pytest.approx(mm)
+
+
+def test_torchtitan_op_policy_saves_the_same_fp8_matmuls_compiled_or_eager():
+    # under torch.compile the policy still sees aten.mm on the float8 subclass and its _scaled_mm inherits the
+    # tag (module docstring): an FP8 layer re-runs wk, wo and w3 as a BF16 one does, not every forward GEMM
+    model = catalog.model("llama3-8b")
+    tokens = 2 * 8192
+    mm = 2.0 * tokens * (4096 * 1024 + 4096 * 4096 + 4096 * 14336)  # wk, wo, w3
+    for name in ("fsdp-2024", "fsdp-eager-2024"):
+        _, system, sw, comm = setup(name)
+        acc = system.accelerator
+        plan = ResolvedPlan.single(recompute="selective", dp=8, zero=3, micro_batch=2, precision="fp8")
+        parts = layer_parts(model, plan, 8192, acc, sw, comm, False)
+        cost = layer_cost(model, plan, 8192, acc, sw, comm, False)
+        none = layer_cost(model, plan.model_copy(update={"recompute": "none"}), 8192, acc, sw, comm, False)
+        assert cost.hw_flops - none.hw_flops == pytest.approx(mm), name
+        expected = 0.5 * parts.proj_gemm_s + (parts.fwd_gemm_s - parts.proj_gemm_s) / 3.0 + parts.fwd_elem_s
+        assert cost.recompute_s == pytest.approx(expected), name
+        assert cost.recompute_s < 0.6 * parts.fwd_gemm_s + parts.fwd_elem_s, name

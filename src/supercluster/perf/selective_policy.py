@@ -32,13 +32,59 @@
   block's forward. So the flash attention core is not re-run, and the backward re-runs: the mm at the even places
   of the block's forward order (Llama: wq, wk, wv, wo, w1, w3, w2, so wk, wo and w3), every element-wise op (norms,
   rotary, SiLU and gate, residual adds; FP8 casts), the TP all-gathers (not in the list; the reduce-scatters are),
-  and a materialized attention core (its bmm and softmax are not in the list). torchao's Float8Linear reaches the
-  policy as aten.mm on float8 tensor subclasses (the mode sees the op before the subclass turns it into
-  _scaled_mm), so FP8 runs re-run the same matmuls (uncertainty: under torch.compile the policy is applied to
-  the traced graph, where the subclass may already be desugared to _scaled_mm, which is not in the list; then
-  every FP8 GEMM of the forward would re-run, and the compiled FP8 rows would read slower still). The routed
-  experts of a MoE block run grouped GEMMs that are not aten.mm, so the whole MoE block's GEMM time is re-run (the
-  router's and shared experts' small mm included: an upper bound of a few per cent of the block).
+  and a materialized attention core (its bmm and softmax are not in the list). FP8 runs re-run the same
+  matmuls, eager or compiled (below). The routed experts of a MoE block run grouped GEMMs that are not aten.mm,
+  so the whole MoE block's GEMM time is re-run (the router's and shared experts' small mm included: an upper
+  bound of a few per cent of the block).
+
+FP8 under torch.compile (issue 14): the FP8 matmuls are saved and re-run as the BF16 ones, every second one,
+compiled or eager; no FP8 or compile term. At the December 2024 benchmark's versions (torchtitan
+benchmarks/llama3_h100_202412_torchtitan.md, "Versions and Dates": torch 1963fc8, 2024/12/23; torchao eab345c,
+2024/12/23; torchtitan 9dec370, 2024/12/26):
+
+* torchtitan's ``_save_list`` has no ``_scaled_mm``: at 9dec370 it is the list quoted above, and no commit of
+  torchtitan's history up to its 2026 snapshots adds ``torch.ops.aten._scaled_mm.default`` to any save list
+  (``git log -S'_scaled_mm' -- torchtitan`` finds one commit, 6348d93d1 of 2026-04-27, a quantization
+  refactor; the lists of 8a6c9fe6e (2025-08), 21799393c (2025-09) and 114151ad4^ (2026-03) hold aten.mm,
+  later aten.linear, never _scaled_mm). The open item's premise, a later addition, is not borne out.
+* torchao eab345c, torchao/float8/float8_linear.py: with tensorwise scaling (torchtitan's default) Float8Linear
+  casts input and weight to Float8Tensor and calls ``manual_float8_matmul_with_args_in_float8.apply``, whose
+  forward runs "res_bits = torch.mm(input_fp8_reshaped, weight_fp8_t)"; Float8Tensor's ``__torch_dispatch__``
+  sends aten.mm to float8_ops.py's "@implements([aten.mm.default, aten.matmul.default]) def float8_mm", which
+  calls addmm_float8_unwrapped and there "torch._scaled_mm(". So _scaled_mm exists only inside the subclass.
+* Who sees the op first: PyTorch's dispatch order (torch/csrc/utils/python_arg_parser.cpp,
+  handle_torch_function_no_python_arg_parser, for AOTAutograd tracing): "(1) ModeA.__torch_dispatch__ (user
+  modes highest) (2) MyWrapperSubclassB.__torch_dispatch__ (user subclasses next highest) (3)
+  FunctionalTensorMode.__torch_dispatch__ (infra modes next highest) (4) ProxyTorchDispatchMode...". SAC's
+  ``_CachingTorchDispatchMode`` is such a user mode: under compile Dynamo's tag_activation_checkpoint runs the
+  region as "checkpoint(Interpreter(gmod).run, *args, **kwargs)" with "kwargs["context_fn"] =
+  gmod.meta["_checkpoint_context_fn"]" (torch/_higher_order_ops/wrap.py), so the policy is called with
+  aten.mm.default on the Float8Tensor arguments, traced as in eager.
+* How the tag reaches the _scaled_mm node (torch/utils/checkpoint.py, _CachingTorchDispatchMode.__torch_dispatch__):
+  "policy = self.policy_fn(SelectiveCheckpointContext(is_recompute=False), func, *args, **kwargs)", then "if
+  is_compiling: # Overwrite each node's "recompute" tag to add in the user annotation.
+  fx_traceback.current_meta["recompute"] = policy", then "out = func(*args, **kwargs)": the subclass's
+  _scaled_mm, traced inside that call, copies the meta, since torch/fx/proxy.py's _COPY_META_FIELDS include
+  "recompute". The min-cut partitioner then re-runs exactly the nodes with "node.meta.get("recompute", None) in
+  [CheckpointPolicy.MUST_RECOMPUTE, CheckpointPolicy.PREFER_RECOMPUTE]" (torch/_functorch/partitioners.py
+  must_recompute) and keeps the MUST_SAVE ones: the odd-placed _scaled_mm outputs are saved, the even-placed
+  ones re-run, as in eager. (These PyTorch quotes are from stored pytorch/pytorch sources, not pinned to
+  1963fc8; compiled SAC came with pytorch/pytorch PR #105489, Sept 2023, and its API went public with PR
+  #125795, May 2024, both before the benchmark; uncertainty: the exact text at 1963fc8 is unread.)
+* A known float8 + SAC + compile defect was about memory, not re-runs: pytorch/pytorch issue #128730
+  ("partitioner doesn't appear to respect SAC region", June 2024, float8_experimental), closed by PR #177767:
+  "AOTAutograd could save recomputable float8 `_scaled_mm` inputs in the forward graph outputs instead of only
+  honoring the user's selective-checkpointing decision for the matmul itself"; saving more casts re-runs less,
+  if anything.
+
+Measured (validate all, main f148206): the compiled FP8 rows read too fast,
+torchtitan24-table1-llama3-8b-8-fsdp-compile-fp8 +5.9% and table3-...-128-fsdp-compile-fp8 +7.3%, while the
+compiled FP8 rows of the same stack on H200 read slow, torchtitan25-trainy-h200-llama3-8b-32-fsdp-fp8 -4.2% and
+-64- -2.7% (these four are all the fsdp-2024 FP8 rows with op-level selective AC). Re-running every FP8 forward
+GEMM, the rejected reading, moves them to -2.1, -0.8, -12.0 and -10.5 (all rows 7.392 -> 7.399, LOSO column
+7.790 -> 7.797): it trades the H100 pair for the H200 pair and has no source behind it. The H100 pair ran at
+Grand Teton's 500 W limit ("We used the default 500W power limit"), a candidate for their residual, not priced
+here.
 """
 
 from __future__ import annotations
