@@ -48,3 +48,14 @@ def test_recipes_that_recompute_nothing_run_none():
         plan = row_plan(rows[rid])
         assert plan.recompute == "none" and not plan.recompute_modules, rid
         assert "recompute none (recipe audit)" in rows[rid]["notes"], rid
+
+
+def test_nemo_dgx_cloud_and_modelzoo_rows_that_set_no_recompute_run_none():
+    # NeMo DGX Cloud recipes at their setup scripts' NEMO_COMMIT and two ModelZoo commands set no recompute
+    raw = resources.files("supercluster.validate.data").joinpath("vendor_runs.csv").read_text()
+    rows = {**_rows(), **{r["id"]: r for r in csv.DictReader(io.StringIO(raw))}}
+    audited = [rid for rid, r in rows.items() if "recompute none (recipe audit)" in r["notes"]]
+    assert len([a for a in audited if a.startswith("dgxc")]) == 42
+    assert {"zoo-qwen3-235b-gb200-256-bf16-4k", "zoo-qwen3-235b-gb300-64-mxfp8-4k"} <= set(audited)
+    for rid in audited:
+        assert row_plan(rows[rid]).recompute == "none", rid
