@@ -18,8 +18,10 @@ first pipeline stage holds p micro-batches in flight under 1F1B, times
 (1 + (p-1)/(p v)) with v interleaved stages (section 4.2.3).
 
 Mixtures of experts store each routed copy of a token twice over: the expert up-projection's input (h wide)
-and its intermediates. Multi-head latent attention under selective recompute keeps only the latents and
-recomputes norms and up-projections (DeepSeek-V3, arXiv:2412.19437, section 3.2.3).
+and its intermediates. What a selective recompute keeps of these pieces follows what the stack's selective
+re-runs (perf.selective_memory): the score terms only (Korthikanti; Megatron-Core's core_attn, which also drops a
+flash kernel's log-sum-exp), plus MLA's norm outputs and per-head Q, K, V in DeepSeek-V3's own stack
+(arXiv:2412.19437, section 3.2.3), torchtitan's op policy's saved outputs, or a Megatron-Core module list's.
 """
 
 from __future__ import annotations
@@ -131,7 +133,7 @@ def layer_activation_bytes(model: ModelSpec, plan: ResolvedPlan, seq: int, sw: S
     policy = sw.selective_reruns
     if plan.recompute == "selective" and policy == "op-sac" and not plan.recompute_modules:
         shared = float(model.moe_shared_experts) if moe else 0.0
-        rep, sh = selective_memory.op_sac_kept(model, s * b, t, moe, flash, shared)
+        rep, sh = selective_memory.op_sac_kept(model, s * b, t, plan.sequence_parallel, moe, flash, shared)
         return rep / sp + sh / t
     # Sharded by TP: Q, K, V, attention output (out-proj input), FFN intermediates.
     latents = 0.0

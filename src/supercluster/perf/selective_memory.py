@@ -114,12 +114,14 @@ def _replace(acts: LayerActivations, **changes: float) -> LayerActivations:
 
 
 def op_sac_kept(
-    model: ModelSpec, tokens: float, tp: int, moe: bool, flash: bool, shared_copies: float
+    model: ModelSpec, tokens: float, tp: int, sequence_parallel: bool, moe: bool, flash: bool, shared_copies: float
 ) -> tuple[float, float]:
     """(replicated, sharded) bytes torchtitan's op policy keeps of one layer (module docstring) for ``tokens``
     local tokens (s x b): the block input (2 B per element, replicated), the odd-placed mm outputs, the SDPA output
-    and its log-sum-exp under a flash kernel, and the reduce-scatter outputs when ``tp`` > 1. ``shared_copies``: the
-    shared experts' tokens per local token (0 without). The sharded part is divided by ``tp`` at the caller, so a
+    and its log-sum-exp under a flash kernel, and the reduce-scatter outputs when ``tp`` > 1 with sequence
+    parallelism (without it the row-parallel outputs are all-reduced, a collective outside the save list, so
+    re-run). ``shared_copies``: the shared experts' tokens per local token (0 without). The sharded part is divided
+    by ``tp`` at the caller, so a
     whole-h or replicated output is counted here times ``tp``."""
     h, t = model.hidden, tp
     # (output width per token, whole on every TP rank) of each mm, in the block's forward order
@@ -141,7 +143,7 @@ def op_sac_kept(
     sharded += 2.0 * tokens * a * model.vdim  # the SDPA output
     if flash:
         sharded += 4.0 * tokens * a  # its fp32 log-sum-exp
-    if t > 1:
+    if t > 1 and sequence_parallel:
         sharded += rs * 2.0 * tokens * h  # the reduce-scatter outputs, 1/t of the whole each
     return 2.0 * tokens * h, sharded
 
