@@ -107,6 +107,14 @@ def kept_selective(
     return _replace(acts, **drop)
 
 
+def saves_memory(policy: str, is_mla: bool) -> bool:
+    """Whether a plain selective under a fused attention kernel keeps less than the layer without recompute by more
+    than the kernel's own log-sum-exp: DeepSeek's MLA norms and up-projections (``unfused-core`` under MLA) and
+    torchtitan's op policy do; Megatron-Core's ``core-attn`` and a non-MLA ``unfused-core`` do not (the planner
+    then leaves selective out of a search, perf.plan.space)."""
+    return policy == "op-sac" or (policy == "unfused-core" and is_mla)
+
+
 def _replace(acts: LayerActivations, **changes: float) -> LayerActivations:
     fields = {name: getattr(acts, name) for name in LayerActivations.__slots__}
     fields.update(changes)
