@@ -34,6 +34,25 @@ the re-runs perf.selective_policy and perf.recompute_modules price in time:
   whole h over the whole local sequence (a partial sum before its reduce-scatter). Uncertainty: under
   torch.compile the policy runs on the traced graph, where the mm may be fused or renamed (selective_policy's
   note); the router's input and the MoE routing tensors are not counted, as in perf.memory.
+
+Not booked: the working set of the layer a selective recompute re-materializes in the backward (booked for full
+recompute only, perf.batch), about one layer's unrecomputed activations less what the policy kept (~1.2 GiB for
+Llama 3 8B at b 2, s 8,192); FP8 subtleties of ``layernorm`` (Transformer Engine keeps a quantized copy of a norm
+output, which CheckpointWithoutOutput may not free).
+
+Verdict (validate all, 750 rows, on main f148206 and on a trial merge with main ef1a161): no predicted step time
+moves (all rows 7.392% / LOSO column 7.79, and 7.455 / 7.801 on ef1a161, every group, band and signed mean
+unchanged); the fit verdict of 10 rows that ran turns from "does not fit" to "fits": torchtitan's Llama 3 8B on 8
+H100 96 GB (eager and compiled; the model read 103.0 GiB, now 64.1 against the 82.4 and 77.0 GiB the source
+reports as peak) and the eight ModelZoo Qwen3-235B H100 long-context runs with ``layernorm moe`` (118-129 GiB, now
+58-63 GiB on 80 GB). Memory moves on 45 rows in all: torchtitan's op policy 55-68 -> 31 GiB of activations;
+Megatron-Core MLA rows up where DeepSeek's latents-only keep had been applied to Megatron's core_attn (DGX Cloud
+DeepSeek-V3 GB200 34.7 -> 51.4 GiB, the MoE Parallel Folding GB200 row 54.1 -> 84.7 GiB, all still fit); module
+lists with ``moe_act`` / ``moe`` down (GPT-OSS 120B 70.4 -> 57.7 GiB); Nemotron-4 340B (core_attn, flash) by the
+log-sum-exp only (-0.02 GiB). The planner (perf.plan.space) now offers selective under a fused kernel only where
+:func:`saves_memory`: torchtitan searches evaluate 1.5x the layouts (Llama 3 70B on 1,024 H100: 27,600 -> 41,400,
+~260k layouts/s/core), Megatron-Core MLA searches fewer (DeepSeek-V3 on 1,024 H100: best layout rc-selective ->
+rc-none, MFU 16.2% -> 15.5%: Megatron's default selective keeps MLA's Q, K, V, so it no longer buys memory).
 """
 
 from __future__ import annotations
