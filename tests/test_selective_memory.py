@@ -140,3 +140,25 @@ def test_megatron_module_lists_fit_the_runs_that_ran():
     for row in rows:
         _, est = measured_estimate(row)
         assert est.memory.fits, row["id"]
+
+
+@pytest.mark.parametrize(
+    ("model", "policy", "offered"),
+    [
+        ("llama3-8b", "op-sac", True),  # torchtitan's op policy keeps 31 of 68 GiB (above)
+        ("llama3-8b", "core-attn", False),  # the log-sum-exp only, and a re-run of the core
+        ("llama3-8b", "unfused-core", False),  # a fused kernel never stored the scores
+        ("deepseek-v3", "unfused-core", True),  # DeepSeek's norms and up-projections
+        ("deepseek-v3", "core-attn", False),  # Megatron-Core keeps MLA's Q, K, V
+    ],
+)
+def test_the_planner_offers_selective_where_it_saves_memory(model, policy, offered):
+    from supercluster.perf.batch import RECOMPUTE
+    from supercluster.plan.space import enumerate_space
+    from supercluster.specs import PlanSpec, WorkloadSpec
+
+    assert selective_memory.saves_memory(policy, model == "deepseek-v3") is offered
+    system = catalog.system("dgx-h100-superpod", gpus=64)
+    wl = WorkloadSpec(model=catalog.model(model), seq_len=4096, global_batch=64)
+    space = enumerate_space(wl, system, 64, PlanSpec(), flash_attention=True, selective_reruns=policy)
+    assert (RECOMPUTE.index("selective") in set(space.candidates.rc.tolist())) is offered
