@@ -242,13 +242,15 @@ def test_mla_selective_recompute_reruns_norms_and_up_projections():
     cost = {rc: layer_cost(model, plan(rc), 4096, system.accelerator, sw, comm, moe=True) for rc in mem}
     assert mem["full"] < mem["selective"] < 0.8 * mem["none"]
     assert 0 < cost["selective"].recompute_s < 0.25 * cost["full"].recompute_s
-    # a dense (non-MLA) model under flash attention has nothing to gain from selective recompute
+    # a dense (non-MLA) model under flash attention gains only the kernel's fp32 log-sum-exp from Megatron-Core's
+    # selective (core_attn checkpointed, perf.selective_memory): 4 B x 64 heads x 4,096 queries x 1 = 1,048,576 B
     llama = catalog.model("llama3-70b")
     p_none, p_sel = plan("none").model_copy(update={"ep": 1}), plan("selective").model_copy(update={"ep": 1})
     sw2 = catalog.software("megatron-core-2024")
-    assert layer_activation_bytes(llama, p_sel, 4096, sw2, moe=False) == layer_activation_bytes(
-        llama, p_none, 4096, sw2, moe=False
+    saved = layer_activation_bytes(llama, p_none, 4096, sw2, moe=False) - layer_activation_bytes(
+        llama, p_sel, 4096, sw2, moe=False
     )
+    assert saved == 4 * 64 * 4096
 
 
 def test_expert_inputs_are_stored_per_routed_copy_and_bf16_moments_shrink_optimizer_state():

@@ -324,6 +324,13 @@ def _group(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return uniq, index.reshape(-1)
 
 
+def _whole_layer_sw(sw: SoftwareProfile) -> SoftwareProfile:
+    """The profile a re-run layer's working activations are read under: a layer re-run under full recompute holds
+    all it stores but the attention core's own state, a ``core-attn`` selective's keep (perf.selective_memory),
+    whatever the stack's plain selective keeps."""
+    return sw if sw.selective_reruns == "core-attn" else sw.model_copy(update={"selective_reruns": "core-attn"})
+
+
 def inner_terms(
     model: ModelSpec,
     seq: int,
@@ -355,6 +362,7 @@ def inner_terms(
             "sequence_parallel": bool(sp),
             "micro_batch": mb,
             "recompute": RECOMPUTE[rc],
+            "recompute_modules": modules,  # what a selective recompute keeps (perf.selective_memory)
             "precision": PRECISION[prec],
         }
     )
@@ -400,7 +408,9 @@ def inner_terms(
         "emb_s": _kept(memo, ("embedding", tp, mb, cp), lambda: embedding_cost(model, plan, seq, acc, sw)),
         # a dense layer's activations read neither ep nor etp; the re-run layer's not the key's recompute mode
         "act_dense": _kept(
-            memo, ("act", tp, cp, mb, sp, rc, prec), lambda: layer_activation_bytes(model, plan, seq, sw, moe=False)
+            memo,
+            ("act", tp, cp, mb, sp, rc, prec, modules),
+            lambda: layer_activation_bytes(model, plan, seq, sw, moe=False),
         ),
         "act_moe": layer_activation_bytes(model, plan, seq, sw, moe=True) if model.is_moe else 0.0,
         # the re-run layer's working activations are held under full recompute only (evaluate books them where
@@ -409,7 +419,7 @@ def inner_terms(
             memo,
             ("act_work", tp, cp, mb, sp, prec, ep, etp),
             lambda: layer_activation_bytes(
-                model, plan.model_copy(update={"recompute": work_rc}), seq, sw, moe=n_moe > 0
+                model, plan.model_copy(update={"recompute": work_rc}), seq, _whole_layer_sw(sw), moe=n_moe > 0
             ),
         )
         if rc == _FULL

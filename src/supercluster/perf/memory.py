@@ -18,8 +18,10 @@ first pipeline stage holds p micro-batches in flight under 1F1B, times
 (1 + (p-1)/(p v)) with v interleaved stages (section 4.2.3).
 
 Mixtures of experts store each routed copy of a token twice over: the expert up-projection's input (h wide)
-and its intermediates. Multi-head latent attention under selective recompute keeps only the latents and
-recomputes norms and up-projections (DeepSeek-V3, arXiv:2412.19437, section 3.2.3).
+and its intermediates. What a selective recompute keeps of these pieces follows what the stack's selective
+re-runs (perf.selective_memory): the score terms only (Korthikanti; Megatron-Core's core_attn, which also drops a
+flash kernel's log-sum-exp), plus MLA's norm outputs and per-head Q, K, V in DeepSeek-V3's own stack
+(arXiv:2412.19437, section 3.2.3), torchtitan's op policy's saved outputs, or a Megatron-Core module list's.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from supercluster.perf import selective_memory
 from supercluster.perf.gemm import NVFP4_BF16_LAYER_FRACTION
 from supercluster.perf.imbalance import plan_routing_load
 from supercluster.specs import ModelSpec, ResolvedPlan, SoftwareProfile
@@ -116,7 +119,8 @@ class MemoryBreakdown:
 
 
 def layer_activation_bytes(model: ModelSpec, plan: ResolvedPlan, seq: int, sw: SoftwareProfile, moe: bool) -> float:
-    """Bytes one layer stores for backward, per micro-batch, on one GPU (Korthikanti eq. 1-5, generalised)."""
+    """Bytes one layer stores for backward, per micro-batch, on one GPU (Korthikanti eq. 1-5, generalised); what a
+    selective recompute keeps of them is perf.selective_memory's (by the stack's policy or the module list)."""
     t, b = plan.tp, plan.micro_batch
     s = seq / plan.cp
     h, a, g, d = model.hidden, model.heads, model.kv, model.dhead
@@ -125,50 +129,67 @@ def layer_activation_bytes(model: ModelSpec, plan: ResolvedPlan, seq: int, sw: S
     sp = t if plan.sequence_parallel else 1
     if plan.recompute == "full":
         return 2.0 * sbh / sp  # the layer input only
-    # DeepSeek-V3's selective recompute (arXiv:2412.19437, section 3.2.3) re-runs every RMSNorm and the MLA
-    # up-projections in the backward: the norm outputs (GEMM inputs) and the per-head Q, K, V are not kept.
-    mla_selective = model.is_mla and plan.recompute == "selective"
-    gemm_in = 0.0 if mla_selective else lin_in
-    # Replicated across TP ranks unless sequence parallel: norm inputs, GEMM inputs, dropout masks. A MoE
-    # block's expert GEMMs read the dispatched copies instead (below), not the norm output.
-    replicated = 2.0 * sbh + gemm_in * sbh + 2.0 * sbh + (0.0 if moe else gemm_in * sbh)
-    if model.dropout:
-        replicated += 2.0 * sbh  # two 1-byte dropout masks
+    flash = sw.attention_kernel == "flash"
+    policy = sw.selective_reruns
+    if plan.recompute == "selective" and policy == "op-sac" and not plan.recompute_modules:
+        shared = float(model.moe_shared_experts) if moe else 0.0
+        rep, sh = selective_memory.op_sac_kept(model, s * b, t, plan.sequence_parallel, moe, flash, shared)
+        return rep / sp + sh / t
     # Sharded by TP: Q, K, V, attention output (out-proj input), FFN intermediates.
+    latents = 0.0
     if model.is_mla:
         # per-head Q and K (qk_dim) and V (v_head_dim) after the up-projections, plus the two latents
         latents = 2.0 * s * b * ((model.q_lora_rank or 0) + (model.kv_lora_rank or 0) + (model.qk_rope_head_dim or 0))
-        qkv = 2.0 * s * b * a * (2 * model.qk_dim + model.vdim) + latents * t  # latents are replicated
-        if mla_selective:
-            qkv = latents * t
+        qkv = 2.0 * s * b * a * (2 * model.qk_dim + model.vdim)
         attn_out = lin_in * s * b * a * model.vdim
     else:
         qkv = 2.0 * s * b * (a * d + 2 * g * d)
         attn_out = lin_in * s * b * a * d
-    expert_in = 0.0
+    up = 2 if model.gated else 1
+    per_f = 2.0 * up + lin_in  # up-proj output(s) and the activation output, per element of the f-wide output
+    routed_in = routed_up = routed_act = shared_in = 0.0
     if moe:
         load = plan_routing_load(model, plan, seq)
-        f_tokens = s * b * (model.moe_topk * load + model.moe_shared_experts)
+        routed_tokens = s * b * model.moe_topk * load
         f_width = model.expert_ffn
         # the permuted token copies the expert up-projections read, kept for their weight gradients: h wide on
         # every rank an expert is split over, so a rank holds et / t of the tensor-parallel group's routed copies
         # (perf.expert_tp.routed_copy_rows; times et here, ``sharded`` is divided by t below), not 1 / t of them;
         # a shared expert is a dense tensor-parallel MLP on the rank's own shard
-        routed = s * b * model.moe_topk * load * plan.expert_tp
-        expert_in = lin_in * (routed + s * b * model.moe_shared_experts) * h
+        routed_in = lin_in * routed_tokens * plan.expert_tp * h
+        shared_in = lin_in * s * b * model.moe_shared_experts * h
+        routed_up, routed_act = routed_tokens * f_width * 2.0 * up, routed_tokens * f_width * lin_in
+        shared_ffn = s * b * model.moe_shared_experts * f_width * per_f
     else:
-        f_tokens, f_width = s * b, model.ffn_hidden
-    up = 2 if model.gated else 1
-    ffn = f_tokens * f_width * (2.0 * up + lin_in) + expert_in  # up-proj output(s) and the activation output
-    sharded = qkv + attn_out + ffn
+        shared_ffn = s * b * model.ffn_hidden * per_f
     scores = 0.0
-    if sw.attention_kernel == "flash":
+    if flash:
         scores = 4.0 * a * s * b  # fp32 log-sum-exp per query row, kept for the backward
     elif plan.recompute == "none":
         # softmax output (2) + dropout mask (1) + dropout output (2) per score element: 5as^2b
         per_elem = 5.0 if model.dropout else 2.0
         scores = per_elem * a * s * seq * b  # the whole score matrix (local queries x all keys), masks applied to it
-    return replicated / sp + (sharded + scores) / t
+    # Replicated across TP ranks unless sequence parallel: norm inputs, GEMM inputs, dropout masks. A MoE
+    # block's expert GEMMs read the dispatched copies (above), not the norm output.
+    acts = selective_memory.LayerActivations(
+        norm_in=4.0 * sbh,
+        attn_gemm_in=lin_in * sbh,
+        mlp_gemm_in=0.0 if moe else lin_in * sbh,
+        dropout=2.0 * sbh if model.dropout else 0.0,  # two 1-byte dropout masks
+        qkv=qkv,
+        latents=latents * t,  # the latents are replicated
+        attn_out=attn_out,
+        routed_in=routed_in,
+        routed_up=routed_up,
+        routed_act=routed_act,
+        shared_in=shared_in,
+        shared_ffn=shared_ffn,
+        scores=scores,
+    )
+    if plan.recompute == "selective":
+        acts = selective_memory.kept_selective(acts, policy, plan.recompute_modules, model.is_mla, flash)
+    replicated, sharded = acts.split()
+    return replicated / sp + sharded / t
 
 
 def inflight_microbatches(plan: ResolvedPlan, microbatches: int) -> float:

@@ -38,9 +38,10 @@ the main the ModelZoo Qwen3 runs cite; the later 2025-2026 code keeps the same c
   normal checkpointing): the shared experts' GEMMs and activation.
 
 The re-run adds to the backward only (the recompute term); nothing here changes the forward, the backward or the
-held activations (the memory model still books ``selective`` as before: the modules' memory savings are not
-priced). The re-run's kernels are added to the layer's count (perf.fixed_cost, :func:`rerun_kernels`), and a re-run
-MoE block's all-to-alls count as the forward's a third time, as under full recompute (perf.host_sync); the host
+held activations (what each module discards from memory is perf.selective_memory's, priced whatever
+IN_STEP_TIME says: the tensors are gone whether or not the step time books their re-run). The re-run's kernels are
+added to the layer's count (perf.fixed_cost, :func:`rerun_kernels`), and a re-run MoE block's all-to-alls count as
+the forward's a third time, as under full recompute (perf.host_sync); the host
 synchronisation inside the re-run MoE block is not counted again.
 
 Verdict (validate all on main 593eaa6, 750 rows; the 19 rows whose source states their modules are listed with

@@ -171,6 +171,7 @@ def search(
         sw.has_sequence_parallel,
         sw.has_interleaved_schedule,
         sw.has_selective_recompute,
+        sw.selective_reruns,
     )
     if len(space.candidates) == 0:
         raise SuperclusterError(no_layout_message(workload, system, gpus, fixed, options))

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from supercluster.perf import recompute_modules
+from supercluster.perf import recompute_modules, selective_memory
 from supercluster.perf.batch import PRECISION, RECOMPUTE, SCHEDULE_NAMES, Candidates
 from supercluster.perf.pipeline import EMBEDDING_HEAD_CHUNKS
 from supercluster.specs import ModelSpec, PlanSpec, SystemSpec, WorkloadSpec
@@ -104,11 +104,14 @@ def enumerate_space(
     stack_sp: bool = True,
     stack_vpp: bool = True,
     stack_selective: bool = True,
+    selective_reruns: str = "unfused-core",
 ) -> Space:
     """Every valid layout that agrees with the fixed knobs of ``fixed``.
 
     With flash attention the score matrix is never stored, so selective recompute saves nothing over none
-    and may still re-run work (perf.selective_policy): it is pruned unless asked for. ``stack_sp`` /
+    and may still re-run work (perf.selective_policy): it is pruned unless asked for, or unless the stack's
+    selective (``selective_reruns``) keeps less than the rest of the layer (perf.selective_memory.saves_memory:
+    DeepSeek's MLA norms and up-projections, torchtitan's op policy). ``stack_sp`` /
     ``stack_vpp`` / ``stack_selective`` false: the stack has no sequence parallelism / no interleaved schedule /
     no selective recompute (SoftwareProfile), so a blank knob is filled without it.
     """
@@ -126,8 +129,14 @@ def enumerate_space(
     if not fixed.recompute and not stack_selective and "selective" in rcs and len(rcs) > 1:
         rcs.remove("selective")
     rc_total = len(rcs)
-    # (multi-head latent attention is the exception: its selective recompute re-runs norms and up-projections)
-    if not fixed.recompute and flash_attention and not model.is_mla and "selective" in rcs and "none" in rcs:
+    # (unless the stack's selective discards more than the kernel's own state: perf.selective_memory)
+    if (
+        not fixed.recompute
+        and flash_attention
+        and not selective_memory.saves_memory(selective_reruns, model.is_mla)
+        and "selective" in rcs
+        and "none" in rcs
+    ):
         rcs.remove("selective")
     # only the sharding the stack has (SoftwareProfile.zero_stages); if the search's own list shares none of it,
     # the stack's list
