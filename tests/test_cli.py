@@ -206,3 +206,11 @@ def test_help_names_every_option_whole_and_flags_take_no_metavar(monkeypatch):
             for opt in p.opts:
                 if opt.startswith("--"):
                     assert opt in out, (name, opt)
+
+
+def test_an_unknown_validation_set_names_the_bundled_sets():
+    out = sh("validate", "no-such-set")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.count("\n") == 1
+    assert "validation CSV not found: no-such-set" in out.stderr
+    assert "published" in out.stderr and "all" in out.stderr

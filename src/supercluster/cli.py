@@ -749,6 +749,11 @@ def _check_csv(csv_path: str | None) -> None:
     from supercluster.validate.harness import DATASETS
 
     if csv_path is not None and csv_path != "all" and csv_path not in DATASETS:
+        if not Path(csv_path).exists():
+            bundled = ", ".join([*DATASETS, "all"])
+            raise SuperclusterError(
+                f"validation CSV not found: {csv_path}; give a CSV path or a bundled set: {bundled}"
+            )
         inputs.read_text(csv_path, "validation CSV")
 
 

@@ -255,7 +255,8 @@ def project_csv() -> Path:
 
 def _read_one(path: Path) -> list[dict[str, str]]:
     if not path.exists():
-        raise SuperclusterError(f"validation CSV not found: {path}")
+        bundled = ", ".join([*DATASETS, "all"])
+        raise SuperclusterError(f"validation CSV not found: {path}; give a CSV path or a bundled set: {bundled}")
     # utf-8-sig: a byte-order mark (spreadsheets write one) is not part of the first column's name
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
