@@ -136,7 +136,10 @@ class LayerParts:
     bwd_gemm_s: float
     bwd_attn_s: float
     bwd_elem_s: float
-    selective_extra_s: float  # what a selective recompute re-runs of the attention core (0 with flash)
+    # the materialized (unfused) attention core's forward, 0 under a fused kernel: what Korthikanti's selective
+    # (and torchtitan's op policy) re-run of the core; Megatron-Core's core_attn re-runs the fused core too, from
+    # modules.core_attn_s (perf.selective_policy)
+    selective_extra_s: float
     mla_selective_s: float  # MLA: its up-projections and RMSNorms again (DeepSeek-V3, 3.2.3)
     mla_up_flops: float
     flops_fwd: float
@@ -313,7 +316,7 @@ def layer_parts(
         f_attn = core_flops / (peak16 * acc.efficiency.attention_fwd_fraction * speed * by_span.fwd)
         b_attn = 2.5 * core_flops / (peak16 * acc.efficiency.attention_bwd_fraction * speed * by_span.bwd)
         core_hw = 3.5 * core_flops
-        selective_extra = 0.0
+        selective_extra = 0.0  # nothing materialized to re-run (core-attn's fused re-run is modules.core_attn_s)
     else:
         # the full score matrix is computed, then masked (causal mask and windows alike)
         core_flops = 2.0 * tok * seq * heads_local * (model.qk_dim + model.vdim)
@@ -514,6 +517,9 @@ def layer_parts(
         op_sac=selective_policy.op_sac_shares(model, moe)
         if sw.selective_reruns == "op-sac"
         else selective_policy.NO_SHARES,
+        # torchtitan's op policy saves the reduce-scatters and re-runs the rest: under sequence parallelism the
+        # all-gathers, half the forward TP time (the collective model prices an all-gather and a reduce-scatter of
+        # the same h-wide message alike, tests/test_selective_policy.py); without it the all-reduces, all of it
         tp_gather_s=tp_fwd / 2.0 if plan.sequence_parallel else tp_fwd,
     )
 
