@@ -57,9 +57,15 @@ rc-none, MFU 16.2% -> 15.5%: Megatron's default selective keeps MLA's Q, K, V, s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from supercluster.specs import ModelSpec
+
+# Bytes per stored element: a bf16 activation (a mm output is bf16 whatever the GEMM's input precision, module
+# docstring) and the fused kernel's fp32 log-sum-exp per query row and head (FlashAttention-2, arXiv:2307.08691,
+# Algorithm 1: the logsumexp L it writes for the backward), as perf.memory books them
+BF16_BYTES = 2.0
+LSE_BYTES = 4.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,11 +103,11 @@ def kept_selective(
     never stores the scores (``acts.scores`` is then its log-sum-exp). ``op-sac`` is :func:`op_sac_kept`'s."""
     if not modules:
         if policy == "core-attn":
-            return _replace(acts, scores=0.0)
+            return replace(acts, scores=0.0)
         # unfused-core: the materialized scores go; a fused kernel's log-sum-exp stays (nothing of it re-runs)
-        kept = acts if flash else _replace(acts, scores=0.0)
+        kept = acts if flash else replace(acts, scores=0.0)
         if is_mla:  # DeepSeek-V3 3.2.3: the norms and the up-projections re-run
-            kept = _replace(kept, attn_gemm_in=0.0, mlp_gemm_in=0.0, qkv=0.0)
+            kept = replace(kept, attn_gemm_in=0.0, mlp_gemm_in=0.0, qkv=0.0)
         return kept
     chosen = set(modules)
     moe_layer = acts.routed_up > 0.0
@@ -123,7 +129,7 @@ def kept_selective(
         drop["routed_act"] = 0.0
     if moe_layer and "shared_experts" in chosen:
         drop.update(shared_in=0.0, shared_ffn=0.0)
-    return _replace(acts, **drop)
+    return replace(acts, **drop)
 
 
 def saves_memory(policy: str, is_mla: bool) -> bool:
@@ -132,12 +138,6 @@ def saves_memory(policy: str, is_mla: bool) -> bool:
     torchtitan's op policy do; Megatron-Core's ``core-attn`` and a non-MLA ``unfused-core`` do not (the planner
     then leaves selective out of a search, perf.plan.space)."""
     return policy == "op-sac" or (policy == "unfused-core" and is_mla)
-
-
-def _replace(acts: LayerActivations, **changes: float) -> LayerActivations:
-    fields = {name: getattr(acts, name) for name in LayerActivations.__slots__}
-    fields.update(changes)
-    return LayerActivations(**fields)
 
 
 def op_sac_kept(
@@ -165,14 +165,16 @@ def op_sac_kept(
         mm += [(f, False), (f, False), (float(h), True)] if model.gated else [(f, False), (float(h), True)]
         rs += 1
     # "except every second mm": the odd places are saved
-    sharded = sum(2.0 * tokens * w * (t if whole else 1) for i, (w, whole) in enumerate(mm, start=1) if i % 2 == 1)
+    sharded = sum(
+        BF16_BYTES * tokens * w * (t if whole else 1) for i, (w, whole) in enumerate(mm, start=1) if i % 2 == 1
+    )
     a = model.heads
-    sharded += 2.0 * tokens * a * model.vdim  # the SDPA output
+    sharded += BF16_BYTES * tokens * a * model.vdim  # the SDPA output
     if flash:
-        sharded += 4.0 * tokens * a  # its fp32 log-sum-exp
+        sharded += LSE_BYTES * tokens * a  # its fp32 log-sum-exp
     if t > 1 and sequence_parallel:
-        sharded += rs * 2.0 * tokens * h  # the reduce-scatter outputs, 1/t of the whole each
-    return 2.0 * tokens * h, sharded
+        sharded += rs * BF16_BYTES * tokens * h  # the reduce-scatter outputs, 1/t of the whole each
+    return BF16_BYTES * tokens * h, sharded
 
 
 def mm_outputs_attention(model: ModelSpec) -> list[tuple[float, bool]]:
