@@ -103,7 +103,7 @@ def bwd_time_per_work(seq: float, cp: int, rank: int, causal_overhead_keys: floa
     return time / work
 
 
-def full_overheads(
+def full_overheads_keys(
     fwd_keys: float | None, bwd_keys: float | None, causal_keys: tuple[float, float]
 ) -> tuple[float, float]:
     """The (forward, backward) fixed cost per unmasked tile for the gathered calls: the Hopper non-causal fits

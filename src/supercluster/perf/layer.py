@@ -601,7 +601,7 @@ def flash_speed(
     # an all-gather CP rank's calls run against the gathered K and V (perf.cp_allgather_span)
     own = (eff.attention_fwd_tile_overhead_keys, eff.attention_bwd_tile_overhead_keys)
     ring = attention_span.ring_priced(sw.cp_comm_type, *own)
-    gathered = cp_allgather_span.full_overheads(*own, n0) if sw.cp_comm_type == "all_gather" else None
+    gathered = cp_allgather_span.full_overheads_keys(*own, n0) if sw.cp_comm_type == "all_gather" else None
     return speed, attention_span.span_speed(
         model, seq, cp, eff.attention_reference_span, n0, ring=ring, gathered=gathered
     )

@@ -11,9 +11,11 @@ and FP8 where the accelerator has it.
 
 Pruned before evaluation, because they are dominated: sequence parallelism
 off when tp > 1 (same traffic, more memory and elementwise work), and
-selective recompute under flash attention (the memory of none, and never
-faster: a stack's selective may still re-run work, perf.selective_policy).
-Counted in the statistics as generated but not evaluated.
+selective recompute under flash attention where the stack's selective keeps
+all but the kernel's own state (the memory of none, and never faster: it may
+still re-run work, perf.selective_policy; perf.selective_memory.saves_memory
+names the stacks whose selective does save memory, which keep it). Counted in
+the statistics as generated but not evaluated.
 """
 
 from __future__ import annotations
