@@ -60,6 +60,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from supercluster.specs import ModelSpec
+from supercluster.specs.system import SelectiveReruns
 
 # Bytes per stored element: a bf16 activation (a mm output is bf16 whatever the GEMM's input precision, module
 # docstring) and the fused kernel's fp32 log-sum-exp per query row and head (FlashAttention-2, arXiv:2307.08691,
@@ -96,7 +97,7 @@ class LayerActivations:
 
 
 def kept_selective(
-    acts: LayerActivations, policy: str, modules: tuple[str, ...], is_mla: bool, flash: bool
+    acts: LayerActivations, policy: SelectiveReruns, modules: tuple[str, ...], is_mla: bool, flash: bool
 ) -> LayerActivations:
     """The pieces a selective recompute keeps under a Megatron-Core module list ``modules`` (when given) or the
     stack's plain ``policy`` (``unfused-core`` or ``core-attn``; module docstring); ``flash``: the attention kernel
@@ -132,7 +133,7 @@ def kept_selective(
     return replace(acts, **drop)
 
 
-def saves_memory(policy: str, is_mla: bool) -> bool:
+def saves_memory(policy: SelectiveReruns, is_mla: bool) -> bool:
     """Whether a plain selective under a fused attention kernel keeps less than the layer without recompute by more
     than the kernel's own log-sum-exp: DeepSeek's MLA norms and up-projections (``unfused-core`` under MLA) and
     torchtitan's op policy do; Megatron-Core's ``core-attn`` and a non-MLA ``unfused-core`` do not (the planner

@@ -89,9 +89,11 @@ here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from supercluster.specs import ModelSpec
+from supercluster.specs.system import SelectiveReruns
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +117,7 @@ class OpSacShares:
 NO_SHARES = OpSacShares()  # a stack whose plain selective is not the op policy
 
 
-def even_mm_share(flops_in_order: list[float], start: int = 0) -> float:
+def even_mm_share(flops_in_order: Sequence[float], start: int = 0) -> float:
     """Share of ``flops_in_order`` (the forward's mm FLOPs in call order) at the even places of a count that has
     already seen ``start`` mm: what torchtitan's policy re-runs ("except every second mm")."""
     total = sum(flops_in_order)
@@ -150,7 +152,7 @@ def op_sac_shares(model: ModelSpec, moe: bool) -> OpSacShares:
     return OpSacShares(projections=proj, block=even_mm_share(mlp, start=len(attn)))
 
 
-def policy_for(stack_policy: str, modules: tuple[str, ...]) -> str:
+def policy_for(stack_policy: SelectiveReruns, modules: tuple[str, ...]) -> SelectiveReruns:
     """The policy a selective recompute is priced by: the stack's (``SoftwareProfile.selective_reruns``) when no
     module list is given; a stated Megatron-Core list replaces the default ['core_attn'], and while
     perf.recompute_modules keeps its per-module price out of the step time (IN_STEP_TIME, its verdict) such a list
@@ -161,7 +163,7 @@ def policy_for(stack_policy: str, modules: tuple[str, ...]) -> str:
 
 
 def plain_rerun(
-    policy: str,
+    policy: SelectiveReruns,
     flash: bool,
     is_mla: bool,
     *,

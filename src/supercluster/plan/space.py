@@ -31,6 +31,7 @@ from supercluster.perf import recompute_modules, selective_memory
 from supercluster.perf.batch import PRECISION, RECOMPUTE, SCHEDULE_NAMES, Candidates
 from supercluster.perf.pipeline import EMBEDDING_HEAD_CHUNKS
 from supercluster.specs import ModelSpec, PlanSpec, SystemSpec, WorkloadSpec
+from supercluster.specs.system import SelectiveReruns
 
 MICRO_BATCHES = (1, 2, 4, 8, 16)
 VPP_CHOICES = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16)
@@ -106,7 +107,7 @@ def enumerate_space(
     stack_sp: bool = True,
     stack_vpp: bool = True,
     stack_selective: bool = True,
-    selective_reruns: str = "unfused-core",
+    selective_reruns: SelectiveReruns = "unfused-core",
 ) -> Space:
     """Every valid layout that agrees with the fixed knobs of ``fixed``.
 
