@@ -611,11 +611,14 @@ def finish(
     p: LayerParts, recompute: str, is_mla: bool, sw: SoftwareProfile, modules: tuple[str, ...] = ()
 ) -> LayerCost:
     """The layer's cost under ``recompute``: a full recompute re-runs the forward (and its TP, CP and EP traffic: the
-    ring's exposed key/value passes or the all-gather CP's K/V all-gather, ``cp_fwd_s``, count again); a
-    selective one the attention core where no fused kernel keeps it out of memory (Korthikanti et al. 2022,
-    arXiv:2205.05198, selective activation recomputation), plus MLA's up-projections and norms (DeepSeek-V3,
-    arXiv:2412.19437, section 3.2.3), or, given Megatron-Core's ``modules``, what those modules re-run
-    (perf.recompute_modules). The same arithmetic, in the same order, as before the split."""
+    ring's exposed key/value passes or the all-gather CP's K/V all-gather, ``cp_fwd_s``, count again); a plain
+    selective one what the stack's selective re-runs (perf.selective_policy, by ``sw.selective_reruns``): the
+    attention core where no fused kernel keeps it out of memory (Korthikanti et al. 2022, arXiv:2205.05198,
+    selective activation recomputation), plus MLA's up-projections and norms (DeepSeek-V3, arXiv:2412.19437,
+    section 3.2.3); Megatron-Core's core_attn, fused kernel and CP exchange included; or torchtitan's op policy;
+    given Megatron-Core's ``modules``, what those modules re-run (perf.recompute_modules, while its IN_STEP_TIME
+    holds; else perf.selective_policy.policy_for's reading). The same arithmetic, in the same order, as before the
+    split."""
     fwd_compute = p.fwd_gemm_s + p.fwd_attn_s + p.fwd_elem_s
     extra_tp = extra_ep = 0.0
     if recompute == "selective" and modules and recompute_modules.IN_STEP_TIME:
