@@ -26,7 +26,7 @@ the re-runs perf.selective_policy and perf.recompute_modules price in time:
   input); ``shared_experts`` the shared experts' input copy and intermediates.
 * ``op-sac`` (torchtitan's op policy, perf.selective_policy): a non-reentrant checkpoint of the whole block keeps
   the block's input and, of the ops inside, only the outputs the policy saves: every odd-placed aten.mm of the
-  block's forward order (perf.selective_policy.attention_mm_flops's order, then the MLP's w1, w3, w2, or a MoE
+  block's forward order (perf.selective_policy.attention_mms, then the MLP's w1, w3, w2, or a MoE
   block's router gate and shared experts' w1, w3, w2; the routed experts' grouped GEMMs are not aten.mm), the SDPA
   output (and its log-sum-exp under a flash kernel) and, under tensor parallelism, the reduce-scatters after the
   row-parallel projections. A mm output is bf16 (2 B) whatever the GEMM's input precision; a column-parallel
@@ -59,6 +59,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from supercluster.perf import selective_policy
 from supercluster.specs import ModelSpec
 from supercluster.specs.system import SelectiveReruns
 
@@ -179,14 +180,6 @@ def op_sac_kept(
 
 
 def mm_outputs_attention(model: ModelSpec) -> list[tuple[float, bool]]:
-    """(output width per token, whole on every TP rank) of the attention projections before wo, in
-    perf.selective_policy.attention_mm_flops's order: wq, wk, wv (column-parallel, split by heads); MLA: wq_a (the
-    query latent, replicated), wq_b (or wq), wkv_a (the key-value latent and the shared rotary key, replicated),
-    wkv_b (per head: the no-rope key and the value)."""
-    a = model.heads
-    if not model.is_mla:
-        g, d = model.kv, model.dhead
-        return [(float(a * d), False), (float(g * d), False), (float(g * d), False)]
-    qr, kvr, rope = model.q_lora_rank or 0, model.kv_lora_rank or 0, model.qk_rope_head_dim or 0
-    q = [(float(qr), True), (float(a * model.qk_dim), False)] if qr else [(float(a * model.qk_dim), False)]
-    return [*q, (float(kvr + rope), True), (float(a * (model.dhead + model.vdim)), False)]
+    """(output width per token, whole on every TP rank) of the attention projections before wo, in torchtitan's
+    forward order (perf.selective_policy.attention_mms)."""
+    return [(float(mm.out_width), mm.whole) for mm in selective_policy.attention_mms(model)[:-1]]
