@@ -109,5 +109,5 @@ def test_full_overheads_hopper_pair_or_the_cards_causal_pair() -> None:
     """A card on the Hopper pair takes the fitted unmasked costs (141, 360); one with its own pair (Blackwell: 629,
     795) has no unmasked fit and prices those tiles at its causal pair."""
     hopper = (FWD_TILE_OVERHEAD_KEYS, BWD_TILE_OVERHEAD_KEYS)
-    assert cp_allgather_span.full_overheads(None, None, hopper) == HOPPER_FULL
-    assert cp_allgather_span.full_overheads(629.0, 795.0, (629.0, 795.0)) == (629.0, 795.0)
+    assert cp_allgather_span.full_overheads_keys(None, None, hopper) == HOPPER_FULL
+    assert cp_allgather_span.full_overheads_keys(629.0, 795.0, (629.0, 795.0)) == (629.0, 795.0)

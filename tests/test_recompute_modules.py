@@ -50,7 +50,7 @@ def test_modules_need_a_selective_recompute():
     model = catalog.model("qwen3-30b-a3b")
     with pytest.raises(SuperclusterError, match="need recompute selective, got recompute full"):
         check_plan(model, PlanSpec(recompute="full", recompute_modules=("moe",)), 4096, 64)
-    with pytest.raises(SuperclusterError, match="got recompute None"):
+    with pytest.raises(SuperclusterError, match=r"got recompute blank \(give --recompute selective\)"):
         check_plan(model, PlanSpec(recompute_modules=("moe",)), 4096, 64)
     check_plan(model, PlanSpec(recompute="selective", recompute_modules=("moe",)), 4096, 64)
 
@@ -246,6 +246,12 @@ def test_cli_takes_the_modules_and_says_what_is_wrong():
     assert bad.code == 2 and "valid: core_attn, layernorm" in bad.err and len(bad.err.strip().splitlines()) == 1
     full = invoke(*base, "--recompute", "full", "--recompute-modules", "moe", "--no-color")
     assert full.code == 2 and "need recompute selective" in full.err
+    # the same one line for --recompute none, from estimate and from the planner (checked before any search)
+    for command in ("estimate", "plan"):
+        none = invoke(command, *base[1:], "--recompute", "none", "--recompute-modules", "moe", "--no-color")
+        assert none.code == 2, command
+        assert len(none.err.strip().splitlines()) == 1, none.err
+        assert "need recompute selective, got recompute none" in none.err, command
 
 
 def test_the_planner_keeps_given_modules_on_its_selective_layouts(priced):

@@ -162,3 +162,25 @@ def test_the_planner_offers_selective_where_it_saves_memory(model, policy, offer
     wl = WorkloadSpec(model=catalog.model(model), seq_len=4096, global_batch=64)
     space = enumerate_space(wl, system, 64, PlanSpec(), flash_attention=True, selective_reruns=policy)
     assert (RECOMPUTE.index("selective") in set(space.candidates.rc.tolist())) is offered
+
+
+def test_full_recompute_working_layer_is_the_whole_layer_whatever_the_stack_selective():
+    # One layer re-run under full recompute holds all it stores but the score matrix its materialized core builds
+    # and drops (perf.batch._whole_layer_sw): Llama 3 8B (no dropout: 2 B a score), tp 1, b 1, s 2,048, so the
+    # working set is the none layer less 2 x a x s x s x b = 2 x 32 x 2,048 x 2,048 = 268,435,456 B, whether the
+    # stack's plain selective is torchtitan's op policy, Korthikanti's core or Megatron-Core's core_attn.
+    from supercluster.perf import batch
+    from supercluster.perf.comm import CollectiveModel
+
+    model, seq = catalog.model("llama3-8b"), 2048
+    system = catalog.system("dgx-h100-superpod", gpus=8)
+    none = layer_activation_bytes(model, plan(recompute="none"), seq, MEGATRON_2022, moe=False)
+    scores = 2.0 * 32 * 2048 * 2048
+    full = batch.RECOMPUTE.index("full")
+    for policy in ("op-sac", "unfused-core", "core-attn"):
+        sw = TITAN.model_copy(update={"attention_kernel": "materialized", "selective_reruns": policy})
+        terms = batch.inner_terms(model, seq, system, sw, CollectiveModel(system), (1, 1, 1, 0, full, 0, 1, 1))
+        assert terms["act_work"] == pytest.approx(none - scores), policy
+    # without the whole-layer reading, the op policy's keep (a fraction of the layer) would be booked instead
+    op = TITAN.model_copy(update={"attention_kernel": "materialized"})
+    assert layer_activation_bytes(model, plan(recompute="selective"), seq, op, moe=False) < 0.6 * (none - scores)

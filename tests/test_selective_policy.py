@@ -128,3 +128,48 @@ def test_torchtitan_op_policy_saves_the_same_fp8_matmuls_compiled_or_eager():
         expected = 0.5 * parts.proj_gemm_s + (parts.fwd_gemm_s - parts.proj_gemm_s) / 3.0 + parts.fwd_elem_s
         assert cost.recompute_s == pytest.approx(expected), name
         assert cost.recompute_s < 0.6 * parts.fwd_gemm_s + parts.fwd_elem_s, name
+
+
+def test_op_policy_reruns_the_tp_all_gathers_not_the_reduce_scatters():
+    # Llama 3 8B, tp 8, one micro-batch of 8,192 tokens: each block's h-wide message is 2 B x 8,192 x 4,096 =
+    # 67,108,864 B. Sequence parallel: the forward runs an all-gather and a reduce-scatter per block (two blocks);
+    # torchtitan saves the reduce-scatters, so the re-run is the two all-gathers, half the forward TP time. Without
+    # sequence parallelism the two all-reduces are outside the save list: all of it.
+    from supercluster.perf.comm import span_of
+
+    model, system, sw, comm = setup("fsdp-2024")
+    acc = system.accelerator
+    msg = 2.0 * 8192 * 4096
+    span = span_of(8, 1, comm.domain)
+    hidden = 1.0 - sw.tp_overlap_fraction
+    ag, rs, ar = (float(f(msg, span)) for f in (comm.all_gather, comm.reduce_scatter, comm.all_reduce))
+    seq_par = ResolvedPlan.single(recompute="selective", tp=8, sequence_parallel=True)
+    parts = layer_parts(model, seq_par, 8192, acc, sw, comm, False)
+    assert parts.tp_fwd_s == pytest.approx(2.0 * (ag + rs) * hidden)
+    assert parts.tp_gather_s == pytest.approx(2.0 * ag * hidden) and ag == pytest.approx(rs)
+    plain = layer_parts(model, seq_par.model_copy(update={"sequence_parallel": False}), 8192, acc, sw, comm, False)
+    assert plain.tp_gather_s == pytest.approx(2.0 * ar * hidden) == plain.tp_fwd_s
+    cost = layer_cost(model, seq_par, 8192, acc, sw, comm, False)
+    none = layer_cost(model, seq_par.model_copy(update={"recompute": "none"}), 8192, acc, sw, comm, False)
+    assert cost.tp_comm_s - none.tp_comm_s == pytest.approx(2.0 * ag * hidden)
+
+
+def test_deepseek_v3_attention_mms_in_torchtitans_order_by_hand():
+    # DeepSeek-V3 (arXiv:2412.19437, section 4.2): h 7,168, 128 heads, query latent 1,536, key-value latent 512,
+    # shared rotary key 64, per-head qk 192 (128 + 64) and v 128. wq_a 7,168 -> 1,536 (replicated), wq_b 1,536 ->
+    # 128 x 192, wkv_a 7,168 -> 512 + 64 (replicated), wkv_b 512 -> 128 x (128 + 128), wo 128 x 128 -> 7,168
+    from supercluster.perf.selective_memory import mm_outputs_attention
+
+    model = catalog.model("deepseek-v3")
+    assert sp.attention_mm_flops(model) == [
+        7168 * 1536,
+        1536 * 128 * 192,
+        7168 * 576,
+        512 * 128 * 256,
+        128 * 128 * 7168,
+    ]
+    # the memory side reads the same list's outputs before wo: widths and whether whole on every TP rank
+    assert mm_outputs_attention(model) == [(1536.0, True), (24576.0, False), (576.0, True), (32768.0, False)]
+    # even places of the count (wq_b, wkv_b) re-run: (1536 x 24,576 + 512 x 32,768) / total
+    flops = sp.attention_mm_flops(model)
+    assert sp.op_sac_shares(model, moe=True).projections == pytest.approx((flops[1] + flops[3]) / sum(flops))

@@ -56,7 +56,7 @@ def check_plan(
     if plan.recompute_modules and plan.recompute != "selective":
         raise SuperclusterError(
             f"recompute_modules({', '.join(plan.recompute_modules)}) are what a selective recompute re-runs: they "
-            f"need recompute selective, got recompute {plan.recompute}"
+            f"need recompute selective, got recompute {plan.recompute or 'blank'} (give --recompute selective)"
         )
     if seq % cp:
         raise SuperclusterError(f"cp({cp}) must divide seq_len({seq}): {seq} / {cp} = {seq / cp:g}")

@@ -135,7 +135,8 @@ def span_speed(
     with its own n0 (:func:`ring_priced`) and its ring calls keep the causal pricing. Factors 1 when the table
     declares no reference span or the term is off (:data:`IN_STEP_TIME`). ``gathered``: the stack runs all-gather
     CP (perf.cp_allgather_span), given as the card's (forward, backward) n0 of an unmasked tile
-    (cp_allgather_span.full_overheads); its full layers' calls are then priced by that module (the rank's two
+    (cp_allgather_span.full_overheads_keys; only the backward's is read, every forward query tile ending on its
+    masked diagonal block); its full layers' calls are then priced by that module (the rank's two
     chunks against the gathered K and V), not by the ring's span."""
     # the forward's mean keys per query row of one call: the all-gather CP rank's queries walk the gathered keys to
     # their causal frontier (perf.cp_allgather_span), the layer's span as at cp 1

@@ -326,8 +326,9 @@ def _group(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _whole_layer_sw(sw: SoftwareProfile) -> SoftwareProfile:
     """The profile a re-run layer's working activations are read under: a layer re-run under full recompute holds
-    all it stores but the attention core's own state, a ``core-attn`` selective's keep (perf.selective_memory),
-    whatever the stack's plain selective keeps."""
+    all it stores but the materialized attention core's score matrix, a ``core-attn`` selective's keep
+    (perf.selective_memory), whatever the stack's plain selective keeps (under a fused kernel the working layer is
+    read as recompute none, :func:`inner_terms`, and the policy does not enter)."""
     return sw if sw.selective_reruns == "core-attn" else sw.model_copy(update={"selective_reruns": "core-attn"})
 
 

@@ -69,11 +69,16 @@ from supercluster.perf import cp_ring_span
 ENABLED = True
 
 
+def _check_rank(cp: int, rank: int) -> None:
+    """One line naming the valid ranks when ``rank`` is outside the cp group."""
+    if not 0 <= rank < cp:
+        raise SuperclusterError(f"rank {rank} is outside the cp group of {cp}: valid ranks are 0 .. {cp - 1}")
+
+
 def chunk_spans_keys(seq: float, cp: int, rank: int) -> tuple[float, float]:
     """Mean keys per query (forward tile span) of rank ``rank``'s two load-balanced chunks: chunks r and 2 cp - 1 - r
     of c = S / (2 cp) tokens, (j + 1/2) c keys for chunk j (module docstring; Llama 3, arXiv:2407.21783, 3.3.2)."""
-    if not 0 <= rank < cp:
-        raise SuperclusterError(f"rank {rank} is outside the cp group of {cp}: valid ranks are 0 .. {cp - 1}")
+    _check_rank(cp, rank)
     c = seq / (2.0 * cp)
     return (rank + 0.5) * c, (2.0 * cp - 1.0 - rank + 0.5) * c
 
@@ -90,8 +95,7 @@ def bwd_time_per_work(seq: float, cp: int, rank: int, causal_overhead_keys: floa
     """Backward time per unit of work of rank ``rank``'s two chunk calls, one tile per key block (FlashAttention-2
     section 3.2): chunk j has j c unmasked key tiles of span c and c diagonal ones of mean span c / 2, so the rank's
     time is c S + (r + R) c n0_full + 2 c n0_causal over work c S, R = 2 cp - 1 - r (module docstring)."""
-    if not 0 <= rank < cp:
-        raise SuperclusterError(f"rank {rank} is outside the cp group of {cp}: valid ranks are 0 .. {cp - 1}")
+    _check_rank(cp, rank)
     c = seq / (2.0 * cp)
     chunks = (rank, 2 * cp - 1 - rank)
     work = sum(j * c * c + 0.5 * c * c for j in chunks)
@@ -99,7 +103,7 @@ def bwd_time_per_work(seq: float, cp: int, rank: int, causal_overhead_keys: floa
     return time / work
 
 
-def full_overheads(
+def full_overheads_keys(
     fwd_keys: float | None, bwd_keys: float | None, causal_keys: tuple[float, float]
 ) -> tuple[float, float]:
     """The (forward, backward) fixed cost per unmasked tile for the gathered calls: the Hopper non-causal fits

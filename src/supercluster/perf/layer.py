@@ -136,7 +136,10 @@ class LayerParts:
     bwd_gemm_s: float
     bwd_attn_s: float
     bwd_elem_s: float
-    selective_extra_s: float  # what a selective recompute re-runs of the attention core (0 with flash)
+    # the materialized (unfused) attention core's forward, 0 under a fused kernel: what Korthikanti's selective
+    # (and torchtitan's op policy) re-run of the core; Megatron-Core's core_attn re-runs the fused core too, from
+    # modules.core_attn_s (perf.selective_policy)
+    selective_extra_s: float
     mla_selective_s: float  # MLA: its up-projections and RMSNorms again (DeepSeek-V3, 3.2.3)
     mla_up_flops: float
     flops_fwd: float
@@ -313,7 +316,7 @@ def layer_parts(
         f_attn = core_flops / (peak16 * acc.efficiency.attention_fwd_fraction * speed * by_span.fwd)
         b_attn = 2.5 * core_flops / (peak16 * acc.efficiency.attention_bwd_fraction * speed * by_span.bwd)
         core_hw = 3.5 * core_flops
-        selective_extra = 0.0
+        selective_extra = 0.0  # nothing materialized to re-run (core-attn's fused re-run is modules.core_attn_s)
     else:
         # the full score matrix is computed, then masked (causal mask and windows alike)
         core_flops = 2.0 * tok * seq * heads_local * (model.qk_dim + model.vdim)
@@ -514,6 +517,9 @@ def layer_parts(
         op_sac=selective_policy.op_sac_shares(model, moe)
         if sw.selective_reruns == "op-sac"
         else selective_policy.NO_SHARES,
+        # torchtitan's op policy saves the reduce-scatters and re-runs the rest: under sequence parallelism the
+        # all-gathers, half the forward TP time (the collective model prices an all-gather and a reduce-scatter of
+        # the same h-wide message alike, tests/test_selective_policy.py); without it the all-reduces, all of it
         tp_gather_s=tp_fwd / 2.0 if plan.sequence_parallel else tp_fwd,
     )
 
@@ -595,7 +601,7 @@ def flash_speed(
     # an all-gather CP rank's calls run against the gathered K and V (perf.cp_allgather_span)
     own = (eff.attention_fwd_tile_overhead_keys, eff.attention_bwd_tile_overhead_keys)
     ring = attention_span.ring_priced(sw.cp_comm_type, *own)
-    gathered = cp_allgather_span.full_overheads(*own, n0) if sw.cp_comm_type == "all_gather" else None
+    gathered = cp_allgather_span.full_overheads_keys(*own, n0) if sw.cp_comm_type == "all_gather" else None
     return speed, attention_span.span_speed(
         model, seq, cp, eff.attention_reference_span, n0, ring=ring, gathered=gathered
     )
@@ -605,11 +611,14 @@ def finish(
     p: LayerParts, recompute: str, is_mla: bool, sw: SoftwareProfile, modules: tuple[str, ...] = ()
 ) -> LayerCost:
     """The layer's cost under ``recompute``: a full recompute re-runs the forward (and its TP, CP and EP traffic: the
-    ring's exposed key/value passes or the all-gather CP's K/V all-gather, ``cp_fwd_s``, count again); a
-    selective one the attention core where no fused kernel keeps it out of memory (Korthikanti et al. 2022,
-    arXiv:2205.05198, selective activation recomputation), plus MLA's up-projections and norms (DeepSeek-V3,
-    arXiv:2412.19437, section 3.2.3), or, given Megatron-Core's ``modules``, what those modules re-run
-    (perf.recompute_modules). The same arithmetic, in the same order, as before the split."""
+    ring's exposed key/value passes or the all-gather CP's K/V all-gather, ``cp_fwd_s``, count again); a plain
+    selective one what the stack's selective re-runs (perf.selective_policy, by ``sw.selective_reruns``): the
+    attention core where no fused kernel keeps it out of memory (Korthikanti et al. 2022, arXiv:2205.05198,
+    selective activation recomputation), plus MLA's up-projections and norms (DeepSeek-V3, arXiv:2412.19437,
+    section 3.2.3); Megatron-Core's core_attn, fused kernel and CP exchange included; or torchtitan's op policy;
+    given Megatron-Core's ``modules``, what those modules re-run (perf.recompute_modules, while its IN_STEP_TIME
+    holds; else perf.selective_policy.policy_for's reading). The same arithmetic, in the same order, as before the
+    split."""
     fwd_compute = p.fwd_gemm_s + p.fwd_attn_s + p.fwd_elem_s
     extra_tp = extra_ep = 0.0
     if recompute == "selective" and modules and recompute_modules.IN_STEP_TIME:

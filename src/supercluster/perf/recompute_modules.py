@@ -44,19 +44,22 @@ added to the layer's count (perf.fixed_cost, :func:`rerun_kernels`), and a re-ru
 the forward's a third time, as under full recompute (perf.host_sync); the host
 synchronisation inside the re-run MoE block is not counted again.
 
-Verdict (validate all on main 593eaa6, 750 rows; the 19 rows whose source states their modules are listed with
-their quotes in validate/data/recompute_modules.csv): with the rows' modules but this term off (the plain selective
-pricing) all rows 7.441% MAPE, LOSO column 7.8354%; with the re-run priced, 7.465% and 7.8358%: the whole-set LOSO
-rises (by 0.0004 points), so ``IN_STEP_TIME`` is False and the plan field prices ``selective`` as before. Where it
-moves: ModelZoo Qwen3-235B H100 long-context table (``layernorm moe``, 8 rows, already too slow) 21.48% -> 24.26%
-(mean speed error -17.0% -> -23.1%: 16K forced-balance -5.0% -> -15.8%, 16K dropless +18.0% -> +4.6%, 128K
-forced-balance -38.3% -> -40.0%); BF16 MoE group 11.05% -> 11.21% (+5.7% -> +5.3%); band 256-2,047 7.07% -> 7.14%
-(+0.92% -> +0.77%); Megatron-Bridge 26.04.01 GPT-OSS 120B GB200 31.9% -> 30.7% and B200 29.1% -> 28.1%, 25.11 H100
-7.9% -> 7.0% (``layernorm moe_act``); DeepSeek-V3 GB200 MXFP8 (``mlp moe_act`` in place of MLA's up-projections
-and norms) -0.2% -> +0.7%. Host-bound MoE layers (perf.host_sync) hide much of a re-run's GPU time under the host's
-launches, and a longer layer can move the pipeline split, so a few rows barely move (ModelZoo H100 A2A-overlap and
-pp32 rows: -19.0% -> -18.8%, -15.2% -> -15.0%). The physics is Megatron's; the H100 long-context rows are too slow
-for reasons of their own and the re-run of the MoE block makes them slower still, which is why the set reads worse.
+Verdict (validate all on main 593eaa6, 750 rows; the 19 rows whose source then stated their modules, listed with
+their quotes in validate/data/recompute_modules.csv; the recipe audit of 1299c46 has since changed that list,
+tests/test_recompute_audit.py, and the verdict was not re-run): with the rows' modules but this term off (the plain
+selective pricing) all rows 7.441% MAPE, LOSO column 7.8354%; with the re-run priced, 7.465% and 7.8358%: the
+whole-set LOSO rises (by 0.0004 points), so ``IN_STEP_TIME`` is False and the plan field prices ``selective`` as
+before. Where it moves: ModelZoo Qwen3-235B H100 long-context table (``layernorm moe``, 8 rows, already too slow)
+21.48% -> 24.26% (mean speed error -17.0% -> -23.1%: 16K forced-balance -5.0% -> -15.8%, 16K dropless +18.0% ->
++4.6%, 128K forced-balance -38.3% -> -40.0%); BF16 MoE group 11.05% -> 11.21% (+5.7% -> +5.3%); band 256-2,047 7.07%
+-> 7.14% (+0.92% -> +0.77%); Megatron-Bridge 26.04.01 GPT-OSS 120B GB200 31.9% -> 30.7% and B200 29.1% -> 28.1%,
+25.11 H100 7.9% -> 7.0% (``layernorm moe_act`` then; the audit found that the 25.11 recipe sets no recompute
+granularity, so Megatron-Core leaves its listed modules inert, and the row now runs recompute none); DeepSeek-V3
+GB200 MXFP8 (``mlp moe_act`` in place of MLA's up-projections and norms) -0.2% -> +0.7%. Host-bound MoE layers
+(perf.host_sync) hide much of a re-run's GPU time under the host's launches, and a longer layer can move the
+pipeline split, so a few rows barely move (ModelZoo H100 A2A-overlap and pp32 rows: -19.0% -> -18.8%, -15.2% ->
+-15.0%). The physics is Megatron's; the H100 long-context rows are too slow for reasons of their own and the re-run
+of the MoE block makes them slower still, which is why the set reads worse.
 """
 
 from __future__ import annotations

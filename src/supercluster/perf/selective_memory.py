@@ -26,7 +26,7 @@ the re-runs perf.selective_policy and perf.recompute_modules price in time:
   input); ``shared_experts`` the shared experts' input copy and intermediates.
 * ``op-sac`` (torchtitan's op policy, perf.selective_policy): a non-reentrant checkpoint of the whole block keeps
   the block's input and, of the ops inside, only the outputs the policy saves: every odd-placed aten.mm of the
-  block's forward order (perf.selective_policy.attention_mm_flops's order, then the MLP's w1, w3, w2, or a MoE
+  block's forward order (perf.selective_policy.attention_mms, then the MLP's w1, w3, w2, or a MoE
   block's router gate and shared experts' w1, w3, w2; the routed experts' grouped GEMMs are not aten.mm), the SDPA
   output (and its log-sum-exp under a flash kernel) and, under tensor parallelism, the reduce-scatters after the
   row-parallel projections. A mm output is bf16 (2 B) whatever the GEMM's input precision; a column-parallel
@@ -57,9 +57,17 @@ rc-none, MFU 16.2% -> 15.5%: Megatron's default selective keeps MLA's Q, K, V, s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from supercluster.perf import selective_policy
 from supercluster.specs import ModelSpec
+from supercluster.specs.system import SelectiveReruns
+
+# Bytes per stored element: a bf16 activation (a mm output is bf16 whatever the GEMM's input precision, module
+# docstring) and the fused kernel's fp32 log-sum-exp per query row and head (FlashAttention-2, arXiv:2307.08691,
+# Algorithm 1: the logsumexp L it writes for the backward), as perf.memory books them
+BF16_BYTES = 2.0
+LSE_BYTES = 4.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,18 +98,18 @@ class LayerActivations:
 
 
 def kept_selective(
-    acts: LayerActivations, policy: str, modules: tuple[str, ...], is_mla: bool, flash: bool
+    acts: LayerActivations, policy: SelectiveReruns, modules: tuple[str, ...], is_mla: bool, flash: bool
 ) -> LayerActivations:
     """The pieces a selective recompute keeps under a Megatron-Core module list ``modules`` (when given) or the
     stack's plain ``policy`` (``unfused-core`` or ``core-attn``; module docstring); ``flash``: the attention kernel
     never stores the scores (``acts.scores`` is then its log-sum-exp). ``op-sac`` is :func:`op_sac_kept`'s."""
     if not modules:
         if policy == "core-attn":
-            return _replace(acts, scores=0.0)
+            return replace(acts, scores=0.0)
         # unfused-core: the materialized scores go; a fused kernel's log-sum-exp stays (nothing of it re-runs)
-        kept = acts if flash else _replace(acts, scores=0.0)
+        kept = acts if flash else replace(acts, scores=0.0)
         if is_mla:  # DeepSeek-V3 3.2.3: the norms and the up-projections re-run
-            kept = _replace(kept, attn_gemm_in=0.0, mlp_gemm_in=0.0, qkv=0.0)
+            kept = replace(kept, attn_gemm_in=0.0, mlp_gemm_in=0.0, qkv=0.0)
         return kept
     chosen = set(modules)
     moe_layer = acts.routed_up > 0.0
@@ -123,21 +131,15 @@ def kept_selective(
         drop["routed_act"] = 0.0
     if moe_layer and "shared_experts" in chosen:
         drop.update(shared_in=0.0, shared_ffn=0.0)
-    return _replace(acts, **drop)
+    return replace(acts, **drop)
 
 
-def saves_memory(policy: str, is_mla: bool) -> bool:
+def saves_memory(policy: SelectiveReruns, is_mla: bool) -> bool:
     """Whether a plain selective under a fused attention kernel keeps less than the layer without recompute by more
     than the kernel's own log-sum-exp: DeepSeek's MLA norms and up-projections (``unfused-core`` under MLA) and
     torchtitan's op policy do; Megatron-Core's ``core-attn`` and a non-MLA ``unfused-core`` do not (the planner
     then leaves selective out of a search, perf.plan.space)."""
     return policy == "op-sac" or (policy == "unfused-core" and is_mla)
-
-
-def _replace(acts: LayerActivations, **changes: float) -> LayerActivations:
-    fields = {name: getattr(acts, name) for name in LayerActivations.__slots__}
-    fields.update(changes)
-    return LayerActivations(**fields)
 
 
 def op_sac_kept(
@@ -165,25 +167,19 @@ def op_sac_kept(
         mm += [(f, False), (f, False), (float(h), True)] if model.gated else [(f, False), (float(h), True)]
         rs += 1
     # "except every second mm": the odd places are saved
-    sharded = sum(2.0 * tokens * w * (t if whole else 1) for i, (w, whole) in enumerate(mm, start=1) if i % 2 == 1)
+    sharded = sum(
+        BF16_BYTES * tokens * w * (t if whole else 1) for i, (w, whole) in enumerate(mm, start=1) if i % 2 == 1
+    )
     a = model.heads
-    sharded += 2.0 * tokens * a * model.vdim  # the SDPA output
+    sharded += BF16_BYTES * tokens * a * model.vdim  # the SDPA output
     if flash:
-        sharded += 4.0 * tokens * a  # its fp32 log-sum-exp
+        sharded += LSE_BYTES * tokens * a  # its fp32 log-sum-exp
     if t > 1 and sequence_parallel:
-        sharded += rs * 2.0 * tokens * h  # the reduce-scatter outputs, 1/t of the whole each
-    return 2.0 * tokens * h, sharded
+        sharded += rs * BF16_BYTES * tokens * h  # the reduce-scatter outputs, 1/t of the whole each
+    return BF16_BYTES * tokens * h, sharded
 
 
 def mm_outputs_attention(model: ModelSpec) -> list[tuple[float, bool]]:
-    """(output width per token, whole on every TP rank) of the attention projections before wo, in
-    perf.selective_policy.attention_mm_flops's order: wq, wk, wv (column-parallel, split by heads); MLA: wq_a (the
-    query latent, replicated), wq_b (or wq), wkv_a (the key-value latent and the shared rotary key, replicated),
-    wkv_b (per head: the no-rope key and the value)."""
-    a = model.heads
-    if not model.is_mla:
-        g, d = model.kv, model.dhead
-        return [(float(a * d), False), (float(g * d), False), (float(g * d), False)]
-    qr, kvr, rope = model.q_lora_rank or 0, model.kv_lora_rank or 0, model.qk_rope_head_dim or 0
-    q = [(float(qr), True), (float(a * model.qk_dim), False)] if qr else [(float(a * model.qk_dim), False)]
-    return [*q, (float(kvr + rope), True), (float(a * (model.dhead + model.vdim)), False)]
+    """(output width per token, whole on every TP rank) of the attention projections before wo, in torchtitan's
+    forward order (perf.selective_policy.attention_mms)."""
+    return [(float(mm.out_width), mm.whole) for mm in selective_policy.attention_mms(model)[:-1]]

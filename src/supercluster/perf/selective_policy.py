@@ -89,9 +89,11 @@ here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from supercluster.specs import ModelSpec
+from supercluster.specs.system import SelectiveReruns
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +117,7 @@ class OpSacShares:
 NO_SHARES = OpSacShares()  # a stack whose plain selective is not the op policy
 
 
-def even_mm_share(flops_in_order: list[float], start: int = 0) -> float:
+def even_mm_share(flops_in_order: Sequence[float], start: int = 0) -> float:
     """Share of ``flops_in_order`` (the forward's mm FLOPs in call order) at the even places of a count that has
     already seen ``start`` mm: what torchtitan's policy re-runs ("except every second mm")."""
     total = sum(flops_in_order)
@@ -125,16 +127,49 @@ def even_mm_share(flops_in_order: list[float], start: int = 0) -> float:
     return even / total
 
 
+@dataclass(frozen=True, slots=True)
+class AttentionMm:
+    """One attention projection's mm in torchtitan's forward order: its input and output widths per token (whole
+    widths, before tensor parallelism) and whether its output is whole on every TP rank (a replicated latent, or a
+    row-parallel projection's partial sum) rather than split by heads."""
+
+    in_width: int
+    out_width: int
+    whole: bool
+
+
+def attention_mms(model: ModelSpec) -> list[AttentionMm]:
+    """The attention projections' mm in torchtitan's forward order: wq, wk, wv (column-parallel, split by heads), wo
+    (Llama); under MLA wq_a (the query latent, replicated), wq_b (or wq), wkv_a (the key-value latent and the shared
+    rotary key, replicated), wkv_b (per head: the no-rope key and the value), wo (torchtitan's DeepSeek-V3
+    attention). The one list :func:`attention_mm_flops` and perf.selective_memory.mm_outputs_attention read."""
+    h, a = model.hidden, model.heads
+    if not model.is_mla:
+        g, d = model.kv, model.dhead
+        return [
+            AttentionMm(h, a * d, False),
+            AttentionMm(h, g * d, False),
+            AttentionMm(h, g * d, False),
+            AttentionMm(a * d, h, True),
+        ]
+    qr, kvr, rope = model.q_lora_rank or 0, model.kv_lora_rank or 0, model.qk_rope_head_dim or 0
+    q = (
+        [AttentionMm(h, qr, True), AttentionMm(qr, a * model.qk_dim, False)]
+        if qr
+        else [AttentionMm(h, a * model.qk_dim, False)]
+    )
+    return [
+        *q,
+        AttentionMm(h, kvr + rope, True),
+        AttentionMm(kvr, a * (model.dhead + model.vdim), False),
+        AttentionMm(a * model.vdim, h, True),
+    ]
+
+
 def attention_mm_flops(model: ModelSpec) -> list[float]:
-    """The attention projections' mm FLOPs per token (up to a common factor), in torchtitan's forward order: wq, wk,
-    wv, wo (Llama); under MLA wq_a, wq_b (or wq), wkv_a, wkv_b, wo (torchtitan's DeepSeek-V3 attention)."""
-    h, a, g, d = model.hidden, model.heads, model.kv, model.dhead
-    if model.is_mla:
-        kvr = model.kv_lora_rank or 0
-        qr = model.q_lora_rank or 0
-        q = [h * qr, qr * a * model.qk_dim] if qr else [h * a * model.qk_dim]
-        return [*q, h * (kvr + (model.qk_rope_head_dim or 0)), kvr * a * (d + model.vdim), a * model.vdim * h]
-    return [h * a * d, h * g * d, h * g * d, a * d * h]
+    """The attention projections' mm FLOPs per token (up to a common factor: input x output width), in torchtitan's
+    forward order (:func:`attention_mms`)."""
+    return [mm.in_width * mm.out_width for mm in attention_mms(model)]
 
 
 def op_sac_shares(model: ModelSpec, moe: bool) -> OpSacShares:
@@ -150,7 +185,7 @@ def op_sac_shares(model: ModelSpec, moe: bool) -> OpSacShares:
     return OpSacShares(projections=proj, block=even_mm_share(mlp, start=len(attn)))
 
 
-def policy_for(stack_policy: str, modules: tuple[str, ...]) -> str:
+def policy_for(stack_policy: SelectiveReruns, modules: tuple[str, ...]) -> SelectiveReruns:
     """The policy a selective recompute is priced by: the stack's (``SoftwareProfile.selective_reruns``) when no
     module list is given; a stated Megatron-Core list replaces the default ['core_attn'], and while
     perf.recompute_modules keeps its per-module price out of the step time (IN_STEP_TIME, its verdict) such a list
@@ -161,7 +196,7 @@ def policy_for(stack_policy: str, modules: tuple[str, ...]) -> str:
 
 
 def plain_rerun(
-    policy: str,
+    policy: SelectiveReruns,
     flash: bool,
     is_mla: bool,
     *,

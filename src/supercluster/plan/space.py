@@ -11,9 +11,11 @@ and FP8 where the accelerator has it.
 
 Pruned before evaluation, because they are dominated: sequence parallelism
 off when tp > 1 (same traffic, more memory and elementwise work), and
-selective recompute under flash attention (the memory of none, and never
-faster: a stack's selective may still re-run work, perf.selective_policy).
-Counted in the statistics as generated but not evaluated.
+selective recompute under flash attention where the stack's selective keeps
+all but the kernel's own state (the memory of none, and never faster: it may
+still re-run work, perf.selective_policy; perf.selective_memory.saves_memory
+names the stacks whose selective does save memory, which keep it). Counted in
+the statistics as generated but not evaluated.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from supercluster.perf import recompute_modules, selective_memory
 from supercluster.perf.batch import PRECISION, RECOMPUTE, SCHEDULE_NAMES, Candidates
 from supercluster.perf.pipeline import EMBEDDING_HEAD_CHUNKS
 from supercluster.specs import ModelSpec, PlanSpec, SystemSpec, WorkloadSpec
+from supercluster.specs.system import SelectiveReruns
 
 MICRO_BATCHES = (1, 2, 4, 8, 16)
 VPP_CHOICES = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16)
@@ -104,7 +107,7 @@ def enumerate_space(
     stack_sp: bool = True,
     stack_vpp: bool = True,
     stack_selective: bool = True,
-    selective_reruns: str = "unfused-core",
+    selective_reruns: SelectiveReruns = "unfused-core",
 ) -> Space:
     """Every valid layout that agrees with the fixed knobs of ``fixed``.
 

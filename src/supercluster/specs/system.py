@@ -129,6 +129,10 @@ class SystemSpec(Spec):
 _EndLayers = Annotated[int, Field(ge=0, le=16)]
 
 
+# What a plain selective recompute re-runs, by stack (SoftwareProfile.selective_reruns; perf.selective_policy)
+SelectiveReruns = Literal["unfused-core", "core-attn", "op-sac"]
+
+
 class SoftwareProfile(Spec):
     """What the training stack does: kernels, overlap, gradient precision.
 
@@ -415,7 +419,7 @@ class SoftwareProfile(Spec):
             "al. 2022, arXiv:2205.05198, section 5); false: the fill and the planner choose none or full"
         ),
     )
-    selective_reruns: Literal["unfused-core", "core-attn", "op-sac"] = Field(
+    selective_reruns: SelectiveReruns = Field(
         default="unfused-core",
         description=(
             "what a plain selective recompute (no module list) re-runs in the backward (perf.selective_policy): "
