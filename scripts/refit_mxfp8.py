@@ -37,7 +37,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fit_efficiency import MIN_DOCUMENTS
-from refit_fp8 import FAMILIES, LAYOUT_KEYS, _load, _speed, _summary, merge_table_records
+from refit_fp8 import (
+    FAMILIES,
+    LAYOUT_KEYS,
+    _load,
+    _prec,
+    _speed,
+    _summary,
+    interp_on,
+    lands_by_rule,
+    merge_table_records,
+    rescored_rows,
+    tables_moved,
+    write_fit_records,
+)
 from refit_protocol import FIT_SOURCES
 from refit_protocol import _argmin as refit_argmin
 
@@ -49,21 +62,14 @@ MX_TAG = " (whole-set fit on every MXFP8 row of the family)"  # ends the name of
 OLD_RECORD = "mxfp8_overhead_fraction (Blackwell: b200, gb200, b300, gb300)"  # the ratio fit's record
 
 
-def _prec(row: dict) -> str:
-    return (row.get("precision") or "bf16").strip().lower()
-
-
 def _with_overhead(acc_id: str, overhead: float):
     base = catalog.accelerator(acc_id).efficiency
     return base.model_copy(update={"mxfp8_overhead_fraction": overhead})
 
 
 def _interp(errs: list[float], x: float) -> float:
-    """Linear interpolation of a row's cached error at overhead ``x`` between grid points."""
-    u = (x - GRID[0]) / 0.01
-    j = max(0, min(len(GRID) - 2, int(u)))
-    t = u - j
-    return errs[j] * (1 - t) + errs[j + 1] * t
+    """Linear interpolation of a row's cached error at overhead ``x`` between this script's grid points."""
+    return interp_on(GRID, errs, x)
 
 
 def _throughput(rows: list[dict]) -> list[dict]:
@@ -518,24 +524,15 @@ def evaluate(result: dict, validated_all: dict, validated_published: dict) -> di
     for choice in choices:
         moved = {r["id"]: r for f in choice for r in result["families"][f]["rows"]}
         records = {c["document"]: c["loso_mape_pct"] for c in mx_records(result, choice, validated_all["rows"])}
-        res: dict = {}
-        for name, val in (("all", validated_all), ("published", validated_published)):
-            rows = []
-            for r in val["rows"]:
-                if r["id"] in moved:
-                    e = moved[r["id"]]["in_sample"]
-                    rows.append({**r, "error": e, "speed": _speed(r["metric"], e)})
-                else:
-                    rows.append({**r, "error": r["error_pct"], "speed": r["speed_error_pct"] or 0.0})
-            res[name] = _summary(rows, {k: v for k, v in records.items() if v is not None})
+        kept = {k: v for k, v in records.items() if v is not None}
+        res: dict = {
+            name: _summary(rescored_rows(val["rows"], moved), kept)
+            for name, val in (("all", validated_all), ("published", validated_published))
+        }
         out["+".join(choice) or "catalog"] = res
         if choice:
             base = out["catalog"]
-            res["lands_by_validate_rule"] = (
-                res["all"]["loso_mape_pct"] <= base["all"]["loso_mape_pct"]
-                and res["published"]["loso_mape_pct"] <= base["published"]["loso_mape_pct"]
-                and all(abs(b["mean_speed_error_pct"]) <= 4.0 for b in res["all"]["per_gpu_band"].values())
-            )
+            res["lands_by_validate_rule"] = lands_by_rule(res, base)
             # the measurement that isolates this constant: the published MXFP8 / FP8 ratios of the refitted
             # families, at the catalog's overhead and at the refit (a refit that absorbs other terms' error
             # moves them away from what was measured)
@@ -548,25 +545,17 @@ def evaluate(result: dict, validated_all: dict, validated_published: dict) -> di
             res["lands"] = res["lands_by_validate_rule"] and (
                 not pairs or res["published_ratio_error_pct"]["refit"] <= res["published_ratio_error_pct"]["catalog"]
             )
-            res["tables_moved_over_2_points"] = {
-                t: [round(base["all"]["per_source"][t]["mape_pct"], 2), round(st["mape_pct"], 2)]
-                for t, st in res["all"]["per_source"].items()
-                if abs(st["mape_pct"] - base["all"]["per_source"][t]["mape_pct"]) > 2.0
-            }
+            res["tables_moved_over_2_points"] = tables_moved(res, base)
     return out
 
 
 def write_records(result: dict, families: list[str], validated_all: dict) -> None:
-    data = json.loads(FIT_SOURCES.read_text(encoding="utf-8"))
-    data["constants"] = mx_records(result, families, validated_all["rows"])
-    extra = (
+    write_fit_records(
+        mx_records(result, families, validated_all["rows"]),
         " MXFP8 overhead of the families refitted by scripts/refit_mxfp8.py (benchmarks/results/refit_mxfp8.json):"
         " every table holding an MXFP8 row of the family, those rows predicted with the overhead refitted without"
-        " its document."
+        " its document.",
     )
-    if extra not in data["note"]:
-        data["note"] += extra
-    FIT_SOURCES.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
 
 
 def main() -> None:
