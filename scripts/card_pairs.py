@@ -31,16 +31,14 @@ Run (bounded: two estimates per pair, 7 pairs, about 1 s):
 
 from __future__ import annotations
 
-import json
 import re
 import statistics
 import sys
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from refit_fp8 import LAYOUT_KEYS
-from rich.console import Console
 from rich.table import Table
+from script_args import emit, parse, run
 
 from supercluster.specs.accelerator import EfficiencyTable
 from supercluster.validate.harness import predict_row, read_rows, source_table
@@ -157,26 +155,18 @@ def render(results: list[PairRatio]) -> Table:
 
 
 def main(argv: list[str]) -> None:
-    as_json = "--json" in argv
-    console = Console(no_color="--no-color" in argv)
-    out = [a for a in argv if not a.startswith("--")]
+    args = parse(argv, takes_out=True)
     _, rows = read_rows("all")
     results = tabulate(rows)
     doc = {"pairs": [asdict(p) for p in results], "summary": summary(results)}
-    if as_json:
-        print(json.dumps(doc, indent=1))
-    else:
-        console.print(render(results))
-        console.print("err: model / measured ratio - 1; u, s: the Ultra and sibling rows' signed speed error")
-        for k, v in doc["summary"].items():
-            console.print(
-                f"{k}: {v['pairs']} pairs, measured {v['measured_ratio_min']:.3f}-{v['measured_ratio_max']:.3f}, "
-                f"model {v['model_ratio_mean']:.3f}, ratio error {v['ratio_error_mean_pct']:+.1f}%",
-                highlight=False,
-            )
-    if out:
-        Path(out[0]).write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    parts = [render(results), "err: model / measured ratio - 1; u, s: the Ultra and sibling rows' signed speed error"]
+    parts += [
+        f"{k}: {v['pairs']} pairs, measured {v['measured_ratio_min']:.3f}-{v['measured_ratio_max']:.3f}, "
+        f"model {v['model_ratio_mean']:.3f}, ratio error {v['ratio_error_mean_pct']:+.1f}%"
+        for k, v in doc["summary"].items()
+    ]
+    emit(args, doc, parts)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    run(main, sys.argv[1:])

@@ -73,14 +73,12 @@ Run (bounded: the 21 DeepSeek-V3 rows, one resolve each, a few seconds):
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from gptoss_breakdown import split as layer_split
-from rich.console import Console
 from rich.table import Table
+from script_args import emit, parse, run
 
 from supercluster.perf.context import context
 from supercluster.perf.layer import head_cost, layer_cost
@@ -107,6 +105,7 @@ class RowDiagnosis:
     bubble_s: float
     straggler_s: float
     stage_layers: tuple[int, ...]
+    micro_batches: int  # per pipeline and step: global batch / (dp x micro-batch) at the resolved layout
     moe_layer_ms: float  # one MoE layer, all terms (perf.layer.layer_cost.total_s)
     head_ms: float  # output head and loss, forward and backward
     first_rank_ms: float
@@ -167,6 +166,7 @@ def diagnose(row: dict) -> RowDiagnosis | None:
         bubble_s=est.bubble_s,
         straggler_s=est.straggler_s,
         stage_layers=stages,
+        micro_batches=workload.global_batch // (plan.dp * plan.micro_batch),
         moe_layer_ms=layer * 1e3,
         head_ms=head * 1e3,
         first_rank_ms=first * 1e3,
@@ -207,17 +207,14 @@ def render(results: list[RowDiagnosis]) -> Table:
 
 
 def main(argv: list[str]) -> None:
-    as_json = "--json" in argv
-    console = Console(no_color="--no-color" in argv)
-    out = [a for a in argv if not a.startswith("--")]
+    args = parse(argv, takes_out=True)
     _, rows = read_rows("all")
     results = [d for d in (diagnose(r) for r in dsv3_rows(rows)) if d is not None]
     by_id = {d.row_id: d for d in results}
     implied = None
     a, b = by_id.get("dgxcv2505-h100-dsv3-bf16-1024"), by_id.get("dgxcv250504-h100-dsv3-bf16-512")
     if a is not None and b is not None:
-        m_a = round(8192 / 32)  # global batch / (dp x micro-batch), README configuration tables
-        m_b = round(4096 / 32)
+        m_a, m_b = a.micro_batches, b.micro_batches
         rest_a = a.bubble_s + a.straggler_s
         rest_b = b.bubble_s + b.straggler_s
         layer_s, extra_s = implied_layer_and_extra(
@@ -225,24 +222,18 @@ def main(argv: list[str]) -> None:
         )
         implied = {"layer_ms": layer_s * 1e3, "last_rank_extra_ms": extra_s * 1e3}
     doc = {"rows": [asdict(d) for d in results], "dgxc_h100_implied": implied}
-    if as_json:
-        print(json.dumps(doc, indent=1))
-    else:
-        console.print(render(results))
-        console.print(
-            "ep s: exposed all-to-all per step; layer: one MoE layer before overlap; head: output head + loss;"
-            " mid/last: busiest middle and last rank; pace: the rank the sketch says paces",
-            highlight=False,
+    legend = (
+        "ep s: exposed all-to-all per step; layer: one MoE layer before overlap; head: output head + loss;"
+        " mid/last: busiest middle and last rank; pace: the rank the sketch says paces"
+    )
+    parts = [render(results), legend]
+    if implied is not None:
+        parts.append(
+            f"DGX Cloud H100 pair, implied: layer {implied['layer_ms']:.1f} ms, last-rank extra "
+            f"{implied['last_rank_extra_ms']:.1f} ms per micro-batch"
         )
-        if implied is not None:
-            console.print(
-                f"DGX Cloud H100 pair, implied: layer {implied['layer_ms']:.1f} ms, last-rank extra "
-                f"{implied['last_rank_extra_ms']:.1f} ms per micro-batch",
-                highlight=False,
-            )
-    if out:
-        Path(out[0]).write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    emit(args, doc, parts)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    run(main, sys.argv[1:])

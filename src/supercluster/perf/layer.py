@@ -551,29 +551,24 @@ def _module_forward(
     if model.is_mla and model.qk_rope_head_dim:  # RoPE on the heads' rotary slice of q and on the shared k_pe
         mla_s += recompute_modules.elementwise_s(tok * (model.heads / t + 1.0) * model.qk_rope_head_dim, rope, acc)
     gemm_s, gemm_flops, block_tp = block
-    if not moe:
-        mlp_act = recompute_modules.elementwise_s(tok * model.ffn_hidden / t, act, acc)
-        return recompute_modules.ModuleForward(
-            core_attn_s=attn[0],
-            core_attn_cp_s=attn[1],
-            core_attn_flops=attn[2],
-            layernorm_s=norms,
-            mla_up_proj_s=mla_s,
-            mla_up_proj_flops=mla_flops,
-            mlp_s=gemm_s + mlp_act,
-            mlp_tp_s=block_tp,
-            mlp_flops=gemm_flops,
-        )
-    routing_s, ep_s, routed_elems = moe_block
-    moe_act = recompute_modules.elementwise_s(routed_elems, act, acc)
-    shared_act = recompute_modules.elementwise_s(tok * model.moe_shared_experts * model.expert_ffn / t, act, acc)
-    return recompute_modules.ModuleForward(
+    common = dict(
         core_attn_s=attn[0],
         core_attn_cp_s=attn[1],
         core_attn_flops=attn[2],
         layernorm_s=norms,
         mla_up_proj_s=mla_s,
         mla_up_proj_flops=mla_flops,
+    )
+    if not moe:
+        mlp_act = recompute_modules.elementwise_s(tok * model.ffn_hidden / t, act, acc)
+        return recompute_modules.ModuleForward(
+            **common, mlp_s=gemm_s + mlp_act, mlp_tp_s=block_tp, mlp_flops=gemm_flops
+        )
+    routing_s, ep_s, routed_elems = moe_block
+    moe_act = recompute_modules.elementwise_s(routed_elems, act, acc)
+    shared_act = recompute_modules.elementwise_s(tok * model.moe_shared_experts * model.expert_ffn / t, act, acc)
+    return recompute_modules.ModuleForward(
+        **common,
         moe_s=gemm_s + routing_s + moe_act + shared_act,
         moe_tp_s=block_tp,
         moe_ep_s=ep_s,
