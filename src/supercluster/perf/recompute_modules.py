@@ -130,36 +130,34 @@ def elementwise_s(elements: float, bytes_per_element: float, acc: Accelerator) -
     return memory_bound_s(elements * bytes_per_element, acc)
 
 
+# Each module's share of ModuleForward: (compute seconds, TP/CP seconds, EP seconds, FLOPs) field names, None where
+# the module has none of that kind
+_PARTS: dict[str, tuple[str, str | None, str | None, str | None]] = {
+    "core_attn": ("core_attn_s", "core_attn_cp_s", None, "core_attn_flops"),
+    "layernorm": ("layernorm_s", None, None, None),
+    "mla_up_proj": ("mla_up_proj_s", None, None, "mla_up_proj_flops"),
+    "mlp": ("mlp_s", "mlp_tp_s", None, "mlp_flops"),
+    "moe": ("moe_s", "moe_tp_s", "moe_ep_s", "moe_flops"),
+    "moe_act": ("moe_act_s", None, None, None),
+    "shared_experts": ("shared_experts_s", None, None, "shared_experts_flops"),
+}
+# the modules a re-run of the whole MoE block already holds
+_INSIDE_MOE = ("moe_act", "shared_experts")
+
+
 def rerun(fw: ModuleForward, modules: tuple[str, ...]) -> Rerun:
     """Sum the re-run of ``modules`` (names of specs.plan.RECOMPUTE_MODULES) from one layer's ``fw``. ``moe`` holds
     ``moe_act`` and ``shared_experts``; the other modules are disjoint pieces of the layer."""
     chosen = set(modules)
-    compute = tp = ep = flops = 0.0
-    if "core_attn" in chosen:
-        compute += fw.core_attn_s
-        tp += fw.core_attn_cp_s
-        flops += fw.core_attn_flops
-    if "layernorm" in chosen:
-        compute += fw.layernorm_s
-    if "mla_up_proj" in chosen:
-        compute += fw.mla_up_proj_s
-        flops += fw.mla_up_proj_flops
-    if "mlp" in chosen:
-        compute += fw.mlp_s
-        tp += fw.mlp_tp_s
-        flops += fw.mlp_flops
     if "moe" in chosen:
-        compute += fw.moe_s
-        tp += fw.moe_tp_s
-        ep += fw.moe_ep_s
-        flops += fw.moe_flops
-    else:
-        if "moe_act" in chosen:
-            compute += fw.moe_act_s
-        if "shared_experts" in chosen:
-            compute += fw.shared_experts_s
-            flops += fw.shared_experts_flops
-    return Rerun(compute_s=compute, tp_s=tp, ep_s=ep, flops=flops)
+        chosen -= set(_INSIDE_MOE)
+    sums = [0.0, 0.0, 0.0, 0.0]
+    for name in _PARTS:  # in a fixed order, so the sum does not depend on the set's iteration order
+        if name in chosen:
+            for i, field in enumerate(_PARTS[name]):
+                if field is not None:
+                    sums[i] += getattr(fw, field)
+    return Rerun(compute_s=sums[0], tp_s=sums[1], ep_s=sums[2], flops=sums[3])
 
 
 def reruns_dispatch(modules: tuple[str, ...]) -> bool:
