@@ -214,3 +214,12 @@ def test_an_unknown_validation_set_names_the_bundled_sets():
     assert out.stderr.count("\n") == 1
     assert "validation CSV not found: no-such-set" in out.stderr
     assert "published" in out.stderr and "all" in out.stderr
+
+
+def test_an_absurd_token_count_is_refused_in_one_line():
+    # 1e40 tokens is a typo: the largest `limits` budget (1e36 FLOP) trains about 1.8e18 tokens compute-optimally
+    out = sh("estimate", "--scenario", "llama3-405b-16k", "--train-tokens", "1e40")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.count("\n") == 1 and "train_tokens" in out.stderr
+    ok = sh("estimate", "--scenario", "llama3-405b-16k", "--train-tokens", "1e19", "--json")
+    assert ok.returncode == 0, ok.stderr
