@@ -34,7 +34,19 @@ perf.fp8_scaling):
   container (25.11: 7 rows, signed -5.2%; 26.04.01: 13 rows, -9.1%; 26.06: 2 rows, -23.5%), not by local experts
   (DeepSeek-V3 on GB300 at 8 local experts throughout: +0.9%, -13.6%, -23%, its gap 400-530 us per local expert
   in the later two): what 26.04.01 gained (TE 2.14, its Megatron-Core) has no field in the stack profiles, which the
-  25.11 and 26.04.01 rows share.
+  25.11 and 26.04.01 rows share. The same holds within FP8-CS: H100 Qwen3-235B-A22B 25.09 -> 25.11 (same layout)
+  measures 1.308, the model 1.212 (-7.3%). Read together, each later container runs faster than the model's
+  shared Megatron-Bridge profiles say, and the recipe is confounded with the container (every 25.09 MoE row is
+  FP8-CS, every 26.04.01 and 26.06 Blackwell one MXFP8): the FP8-CS rows read fast and the MXFP8 rows slow mostly
+  because of when they were measured.
+- Cited but not landed: the Qwen3 MoE and DeepSeek-V3 recipes of 26.04.01 (Megatron-Bridge 406d3be,
+  src/megatron/bridge/recipes/qwen/qwen3_moe.py and deepseek/deepseek_v3.py) set
+  ``cfg.model.moe_router_padding_for_fp8 = False`` and the performance scripts do not override it, and their
+  Megatron-Core (3097d81, moe_utils.skip_routed_expert_padding) skips TEGroupedMLP's padding only for router
+  padding or the HybridEP dispatcher, so the DeepEP and all-to-all rows pay Transformer Engine's padding copies
+  (``fp8_pad_copies: unaligned`` rather than the profile's ``none``). Priced so (validate all): all rows 7.436% ->
+  7.494% (leave-one-source-out column 7.598% -> 7.651%), FP8 MoE 10.21% -> 9.74%, MXFP8 MoE 10.73% -> 13.02%;
+  source tables above 15%: 20 -> 25. It worsens the set, so the profile keeps ``none``.
 
 Run (bounded: one estimate per row, about 50 rows, a few seconds):
 
