@@ -529,7 +529,7 @@ class SoftwareProfile(Spec):
         description=(
             "per-tensor FP8 recipe (perf.fp8_scaling): delayed, scales from the amax history and one fused "
             "cast-transpose over all local experts; current (Transformer Engine Float8CurrentScaling, FP8-CS), "
-            "each expert's operands quantized on their own: an amax pass and three kernels per expert"
+            "each expert's operands quantized on their own: an amax pass and four kernels per expert"
         ),
     )
     moe_host_sync: bool = Field(
