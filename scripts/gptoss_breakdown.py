@@ -20,8 +20,10 @@ is about 8% slower than cuDNN on the window layers: attention at head dim 64 and
 Verdict on the bundled set (2026-12-01, main at 46e7cca): on the B200 (26.04.01, ep8 mb4) one layer and micro-batch is
 19.8 ms in the model (GEMMs 12.1: experts 9.5 of them; attention 3.7; elementwise 4.1), and the measured step leaves
 7.6 ms per layer and micro-batch (+38%) unexplained; the GB200, B300 and GB300 rows of the same container leave 6.6,
-7.6 and 3.5 ms. Every other MoE model of the same tables and cards reads within -26..+25% (most within +-13%), and the
-H100 rows of the same recipes leave +0.4..+2.0 ms (+4..+10%): the missing term is specific to GPT-OSS on Blackwell.
+7.6 and 3.5 ms. (The 25.11 B200 row, which left 26 ms at the table's EP 8, ran at the release config's EP 64:
+scripts/gptoss_recipe_flags.py; at EP 64 it reads +9%.) Every other MoE model of the same tables and cards reads
+within -26..+25% (most within +-13%), and the H100 rows of the same recipes leave +0.4..+2.0 ms (+4..+10%): the
+missing term is specific to GPT-OSS on Blackwell.
 What it would have to cost is stated per row (``gap_share_of_layer``). Not priced and small: the recipes' selective
 recompute of "layernorm" and "moe_act" (about 0.2 ms per layer and micro-batch on the B200 row by bytes). Checked
 and ruled out (scripts/gptoss_attention_backend.py, tests/test_gptoss_attention_backend.py): Transformer Engine's
