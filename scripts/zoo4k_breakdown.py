@@ -27,6 +27,16 @@ ep32-1f1b < ep32 < ep8-a2a-pp32 < ep8-fsdp < ep8-tp4 (Spearman rho 0.56) and now
 ep8-fsdp < ep8-a2a-pp32 < ep8-tp4 (rho 0.82): the FSDP row (-19%) and the TP4 row (-24%) remain. Note that with
 the last rank pacing, fix/l and need/l divide by the largest rank's layers (3 at PP 32), not the pacing rank's 2.
 
+The FSDP row, layout checked against its command (not changed): the table reads TP 2, DP 128, GA 4, the launch
+script at the table's commit TP=1 (DP 256, GA 2; the row keeps the table, see its note). Megatron-FSDP at the run's
+core (Megatron-LM 1e057005, custom_fsdp/fully_sharded_data_parallel.py) reduce-scatters after every micro-batch's
+backward under optim_grads_params ("grad_reduce_every_bprop"), in fp32 (no --grad-reduce-in-bf16), and re-gathers
+each layer's parameters for its backward. Each GPU's 16 local experts hold 94 x 16 x 3 x 4,096 x 1,536 = 28.4 G
+parameters sharded over the 32 expert-DP ranks, one per node, so at GA 4 its NIC carries 31/32 x 28.4 G x (4 x 2 x
+2 B + 4 x 4 B) = 880 GB a step: 17.6 s at the readme's 50 GB/s per GPU, the measured step itself, which leaves no
+room for anything but perfect overlap at line rate. At the script's GA 2 it is 8.8 s, and the model reads the row
+at -6.6% (all else equal) instead of -19.5%; a source that settles TP would settle the row.
+
 Run (bounded: five rows, one resolve each, a few seconds):
 
     PYTHONPATH=src python scripts/zoo4k_breakdown.py [--json] [--no-color]
