@@ -17,6 +17,26 @@ needs 5.5 where the model charges 3.1 (+18%): one per-expert host constant canno
 on the knee of the host-bound max (x0.8 of the constant reads +36%, x1.3 reads -4%). The FSDP row (micro-batch 4,
 host hidden) reads -19% from its GPU-side terms: compute, full recompute, exposed all-to-all and ZeRO-3 traffic.
 
+Reading with the ModelZoo's pipeline split (64b18c6 plus the accounted profiles, 2026-12-01): the model config sets
+both account_for_* flags (software.yaml, megatron-core-deepep-accounted-2025), so the last rank holds the output head
+(151,936 x 4,096, about 2.8 decoder layers of GEMM at TP 2) beside 2 layers at PP 32 and 11 at PP 8, where the
+balanced split gave it 1 and 10: that rank now paces both. PP32 +18.0% -> +5.3%, EP32 +1.8% -> -1.8%, EP32 with
+the combined 1F1B +15.2% -> +7.9%; FSDP (PP 1) and TP4 (its last rank 11 layers + a TP-4 head, under the 12-layer
+ranks) unchanged. Fastest first, measured: ep32-1f1b = ep8-fsdp < ep32 < ep8-a2a-pp32 < ep8-tp4; the model had
+ep32-1f1b < ep32 < ep8-a2a-pp32 < ep8-fsdp < ep8-tp4 (Spearman rho 0.56) and now orders ep32-1f1b < ep32 <
+ep8-fsdp < ep8-a2a-pp32 < ep8-tp4 (rho 0.82): the FSDP row (-19%) and the TP4 row (-24%) remain. Note that with
+the last rank pacing, fix/l and need/l divide by the largest rank's layers (3 at PP 32), not the pacing rank's 2.
+
+The FSDP row, layout checked against its command (not changed): the table reads TP 2, DP 128, GA 4, the launch
+script at the table's commit TP=1 (DP 256, GA 2; the row keeps the table, see its note). Megatron-FSDP at the run's
+core (Megatron-LM 1e057005, custom_fsdp/fully_sharded_data_parallel.py) reduce-scatters after every micro-batch's
+backward under optim_grads_params ("grad_reduce_every_bprop"), in fp32 (no --grad-reduce-in-bf16), and re-gathers
+each layer's parameters for its backward. Each GPU's 16 local experts hold 94 x 16 x 3 x 4,096 x 1,536 = 28.4 G
+parameters sharded over the 32 expert-DP ranks, one per node, so at GA 4 its NIC carries 31/32 x 28.4 G x (4 x 2 x
+2 B + 4 x 4 B) = 880 GB a step: 17.6 s at the readme's 50 GB/s per GPU, the measured step itself, which leaves no
+room for anything but perfect overlap at line rate. At the script's GA 2 it is 8.8 s, and the model reads the row
+at -6.6% (all else equal) instead of -19.5%; a source that settles TP would settle the row.
+
 Run (bounded: five rows, one resolve each, a few seconds):
 
     PYTHONPATH=src python scripts/zoo4k_breakdown.py [--json] [--no-color]
@@ -89,6 +109,41 @@ def terms(row: dict) -> RowTerms | None:
     )
 
 
+def ranks(values: list[float]) -> list[float]:
+    """Rank of each value, 1 for the smallest (the fastest step), ties sharing the mean of their ranks."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    out = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in order[i : j + 1]:
+            out[k] = (i + j) / 2.0 + 1.0
+        i = j + 1
+    return out
+
+
+def spearman(a: list[float], b: list[float]) -> float:
+    """Spearman's rank correlation: Pearson's correlation of the two rank lists (ties at mean ranks), 1 when the
+    model orders the layouts as the measurement does."""
+    ra, rb = ranks(a), ranks(b)
+    n = len(ra)
+    ma, mb = sum(ra) / n, sum(rb) / n
+    cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb, strict=True))
+    var_a = sum((x - ma) ** 2 for x in ra)
+    var_b = sum((y - mb) ** 2 for y in rb)
+    return cov / (var_a * var_b) ** 0.5
+
+
+def order_line(results: list[RowTerms]) -> str:
+    """The five layouts fastest first, as measured and as the model prices them, with Spearman's rho."""
+    measured = " < ".join(short_name(s.row_id) for s in sorted(results, key=lambda s: s.measured_step_s))
+    model = " < ".join(short_name(s.row_id) for s in sorted(results, key=lambda s: s.model_step_s))
+    rho = spearman([s.measured_step_s for s in results], [s.model_step_s for s in results])
+    return f"fastest first, measured: {measured}\nfastest first, model:    {model}\nSpearman rho {rho:+.2f}"
+
+
 def table_rows(rows: list[dict]) -> list[dict]:
     """The five 4K step-time rows of the table."""
     return [
@@ -130,7 +185,12 @@ def main(argv: list[str]) -> None:
         "comp: compute and recompute; ep: exposed all-to-all; fix: fixed and host-bound cost; "
         "fix/l, need/l: that cost per layer and micro-batch (ms), the model's and what the measured step leaves"
     )
-    emit(args, {"rows": [asdict(s) for s in results]}, [render(results), legend])
+    rho = spearman([s.measured_step_s for s in results], [s.model_step_s for s in results])
+    emit(
+        args,
+        {"rows": [asdict(s) for s in results], "spearman_rho": rho},
+        [render(results), legend, order_line(results)],
+    )
 
 
 if __name__ == "__main__":

@@ -35,3 +35,15 @@ def test_the_five_rows_and_their_layer_micro_batches(zb):
     for t in got.values():  # the needed cost is what closes the gap: model - fixed + needed x layer_mb = measured
         closed = t.model_step_s - t.fixed_s + t.needed_per_layer_ms * 1e-3 * t.layer_microbatches
         assert closed == pytest.approx(t.measured_step_s)
+
+
+def test_spearman_by_hand(zb):
+    """Measured steps ep32 19.7, ep32-1f1b 17.6, ep8-fsdp 17.6, ep8-a2a-pp32 24.2, ep8-tp4 29.0 s rank (3, 1.5, 1.5,
+    4, 5) (the tie at the mean of ranks 1 and 2); a model ranking them (2, 1, 3, 4, 5) gives, about the mean rank 3,
+    deviations (0, -1.5, -1.5, 1, 2) and (-1, -2, 0, 1, 2): covariance 0 + 3 + 0 + 1 + 4 = 8, variances 9.5 and 10,
+    rho = 8 / sqrt(95) = 0.821; ranking them (2, 1, 4, 3, 5) gives 5.5 / sqrt(95) = 0.564."""
+    measured = [19.7, 17.6, 17.6, 24.2, 29.0]
+    assert zb.ranks(measured) == [3.0, 1.5, 1.5, 4.0, 5.0]
+    assert zb.spearman(measured, [20.1, 16.3, 21.9, 23.0, 38.0]) == pytest.approx(8 / 95**0.5)
+    assert zb.spearman(measured, [19.4, 15.3, 21.9, 20.5, 38.1]) == pytest.approx(5.5 / 95**0.5)
+    assert zb.spearman(measured, measured) == pytest.approx(1.0)
