@@ -61,6 +61,11 @@ Findings (benchmarks/results/scalegrowth_diagnosis.json, main at e18df23; no ste
   blocked by the slower one", a wait the bandwidth term does not price; it is paid per micro-batch, so it would
   add about 1.0 s at 192 micro-batches and 0.2 s at 32 (the opposite of the growth). Data pipeline and code fixes
   ("misc") 0.20 s.
+- Fields the sources leave open move the Nemotron-4 rows more than the growth itself: section 2.3 says
+  "12-way pipeline parallelism with interleaving" without the depth, and validation fills the deepest, 8 chunks of
+  one layer per stage (96 layers / 12 stages, +14.2, +14.1, +16.0); with 4 chunks the three rows read +12.0,
+  +11.9, +13.1, with 2 chunks +7.3, +7.2, +7.0 (the bubble (p - 1) / (v m) doubles each time). MegaScale's
+  unstated micro-batch (1 or 2) moves its rows by at most 3.2 points and leaves the growth.
 - Left unexplained: about 1 s per step that production runs of Megatron-LM/NeMo pay and NVIDIA's benchmark runs
   of the same model and stack do not. The sources name candidates without sizing them: data loading "at the
   beginning of each training step" (MegaScale section 3.4), unsynchronised garbage collection making ranks reach
@@ -186,6 +191,35 @@ def table3_check(rows_by_id: dict[str, dict[str, str]]) -> dict[str, Any]:
     }
 
 
+# fields the sources leave unstated, each with the values the source's text still allows: Nemotron-4 340B section 2.3
+# says "12-way pipeline parallelism with interleaving" (96 layers on 12 stages: 2, 4 or 8 chunks per stage) and
+# nothing of the depth; MegaScale states the interleaving ("six ... interleaving stages for the 175B") and not the
+# micro-batch
+UNSTATED = (
+    (r"^nemotron4-340b-t2-", "vpp", ("2", "4", "8")),
+    (r"^megascale24-t2-megatron-175b-", "micro_batch", ("1", "2")),
+)
+
+
+def unstated_sensitivity(rows: list[dict[str, str]]) -> dict[str, dict[str, float]]:
+    """Speed error of each row with every value its source leaves open for an unstated field (the measured step held,
+    the prediction remade with the field set)."""
+    out: dict[str, dict[str, float]] = {}
+    for pattern, field, values in UNSTATED:
+        rx = re.compile(pattern)
+        for r in rows:
+            if not rx.search(r["id"]):
+                continue
+            base = decompose(r)
+            if base["speed_error_pct"] is None:
+                continue
+            measured = base["step_time_s"] * (1.0 + base["speed_error_pct"] / 100.0)
+            out[r["id"]] = {
+                f"{field}={v}": speed_error_pct(measured, decompose({**r, field: v})["step_time_s"]) for v in values
+            }
+    return out
+
+
 def diagnose() -> dict[str, Any]:
     _, rows = read_rows("all")
     by_id = {r["id"]: r for r in rows}
@@ -212,7 +246,12 @@ def diagnose() -> dict[str, Any]:
             "residual_over_dp_comm": [round(x["residual_s"] / x["dp_comm_s"], 2) if x["dp_comm_s"] > 0.01 else None
                                       for x in recs],
         }  # fmt: skip
-    return {"series": fits, "rows": dict(series), "megascale_table3_baseline": table3_check(by_id)}
+    return {
+        "series": fits,
+        "rows": dict(series),
+        "megascale_table3_baseline": table3_check(by_id),
+        "unstated_fields": unstated_sensitivity(rows),
+    }
 
 
 def main(argv: list[str]) -> None:
@@ -259,7 +298,12 @@ def main(argv: list[str]) -> None:
         f"{t3['megascale_saved_s']['dp_overlap']:.2f} vs {t3['model_exposed_s']['dp_comm_s']:.2f}; misc (data "
         f"pipeline, code) {t3['megascale_saved_s']['misc']:.2f}."
     )
-    emit(args, doc, [rows, fits, legend])
+    open_fields = Table(title="Speed error % with each value an unstated field may take")
+    open_fields.add_column("row", justify="left")
+    open_fields.add_column("field values -> speed error %", justify="left")
+    for rid, errs in doc["unstated_fields"].items():
+        open_fields.add_row(rid[-24:], "  ".join(f"{k} {v:+.1f}" for k, v in errs.items()))
+    emit(args, doc, [rows, fits, open_fields, legend])
 
 
 if __name__ == "__main__":

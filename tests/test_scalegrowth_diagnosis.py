@@ -63,3 +63,16 @@ def test_verdict_needs_both_loso_figures_not_to_rise(sr):
     assert sr.verdict(summary(7.75, 4.16), summary(7.75, 4.10))
     assert not sr.verdict(summary(7.75, 4.16), summary(7.99, 4.29))
     assert not sr.verdict(summary(7.75, 4.16), summary(7.70, 4.20))
+
+
+def test_unstated_depth_moves_nemotron_as_the_bubble_says(sg):
+    """Nemotron-4 340B Table 2 at 1,536 GPUs (tp 8, pp 12, 48 micro-batches): validation fills 8 chunks per stage,
+    so the vpp=8 prediction is the row's own; with 2 chunks the bubble (p - 1) / (v m) = 11 / 96 is four times
+    11 / 384, so the prediction is slower and the speed error falls."""
+    from supercluster.validate.harness import read_rows
+
+    _, rows = read_rows("all")
+    row = next(r for r in rows if r["id"] == "nemotron4-340b-t2-1536")
+    errs = sg.unstated_sensitivity([row])["nemotron4-340b-t2-1536"]
+    assert errs["vpp=8"] == pytest.approx(sg.row_record(row)["speed_error_pct"], abs=1e-9)
+    assert errs["vpp=2"] < errs["vpp=4"] < errs["vpp=8"]
