@@ -23,6 +23,29 @@ gain it did not show (or the later release regressed).
 Release notes of the containers behind the pairs (what each release says it changed for speed, quoted in
 :data:`RELEASE_NOTES`) are printed under the table, so a pair's gap can be read against them.
 
+Verdict on the bundled set (2026-12-01, main 4f788fb plus perf.fused_grouped_mlp), 153 pairs:
+
+- The step model has no release term: a pair priced with one stack profile has model ratio 1.000, so its measured
+  ratio is the release-to-release change the model misses. Dense, same recipe file: NeMo 24.07 > 25.02 (GPT-3 175B,
+  512 H100, FP8) measures 1.107; Megatron-Bridge 26.02 > 26.04.01 (Llama 3 70B and 3.1 405B on H100, GB200, GB300)
+  1.050 over 6 pairs (1.027-1.090) and 26.02 > 26.06 1.057 over 3, with Llama 3.1 405B's perf config unchanged
+  between Megatron-Bridge v0.3.0 and v0.4.1 (git diff of llama31_workload_base_configs.py is empty): the gain is the
+  container's libraries (Megatron-Core 0.16 > 0.17, TE 2.12 > 2.14 "multiple CPU overhead optimizations", CUDA 13.0.2
+  > 13.1.1, cuDNN 9.18 > 9.20), none of which states a number, so none is priced. 25.09 > 25.11 dense reads 0.995
+  over 5 pairs although Megatron-Core 0.15 states "10-14% E2E" for fused QKV preprocessing: pricing that would put
+  those pairs 10-15 points too fast. DGX Cloud recipes: v24.11.1 > v25.02 1.014 (50 dense pairs), v25.02 > v25.04
+  1.024 (16), model 1.000 throughout.
+- The spread of one release step is about 5 points: the bug-fix step 26.02 > 26.02.01 reads 1.011-1.078 and
+  26.02.01 > 26.04 0.951-1.029 on the same configs, so a single pair within 5% is not evidence of a release effect.
+- MoE: 25.11 > 26.04.01 (GB200 Qwen3-30B-A3B MXFP8, one DeepEP profile) 1.099 against 1.000 (TE 2.13's MXFP8 grouped
+  quantization and 2.14's host-overhead cuts are candidates, unpriced). 25.09 > 25.11 pairs change recipe with the
+  release (token-drop to dropless, FP8-CS to MXFP8): 0.776 measured against 0.733, the H100 Qwen3-30B-A3B pair
+  0.503 against 0.924 (Megatron-Bridge issue #1998, quoted in that row's notes, calls it a dropless regression).
+- Priced: TE 2.14's fused MXFP8 GEMM + SwiGLU grouped MLP, which the 26.06 DeepSeek-V3 GB300 recipes switch on
+  (perf.fused_grouped_mlp, software megatron-bridge-fullgraph-2026): their error -23.2/-23.7% > -21.5/-22.1%, all
+  rows 7.621% > 7.616% (leave-one-source-out column 7.779% > 7.775%), MXFP8 MoE 10.73% > 10.60%, nothing else moves.
+  Those two rows have no earlier pair (26.04.01 ran micro-batch 2), so the fusion does not show in this table.
+
 Run (bounded: one estimate per paired row, under 200 rows, some seconds):
 
     PYTHONPATH=src:scripts python scripts/container_pairs.py [--json] [--no-color] [OUT.json]
