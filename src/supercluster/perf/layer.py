@@ -27,6 +27,7 @@ from supercluster.perf import (
     fp8_casts,
     fp8_pad,
     fp8_scaling,
+    fused_grouped_mlp,
     gemm_align,
     mcore_unfused,
     moe_kernels,
@@ -397,6 +398,23 @@ def layer_parts(
         )
         f_elem += cf
         b_elem += cb
+        # TE's fused MXFP8 grouped MLP: the SwiGLU and two casts inside the GEMMs (perf.fused_grouped_mlp)
+        if fused_grouped_mlp.applies(
+            sw.moe_fused_grouped_mlp, prec, model.gated, model.expert_bias, h, model.expert_ffn / et
+        ):
+            fg = fused_grouped_mlp.saving(
+                routed_act_elems=tok * model.moe_topk * fe / t,
+                act_bytes=(GATED_ACT_BYTES if fused else GATED_ACT_BYTES_EAGER)[model.gated],
+                bwd_ratio=BWD_ELEMENTWISE_RATIO,
+                local_copies=per_expert_tok * local_experts,
+                local_experts=local_experts,
+                width=model.expert_ffn / et,
+                up=up,
+                exact=exact_rows,
+                acc=acc,
+            )
+            f_elem -= fg.fwd_s
+            b_elem -= fg.bwd_s
     # A stack whose weight-gradient GEMMs do not accumulate into the gradient buffer themselves adds every
     # micro-batch's weight gradients to it in a separate memory-bound pass (Megatron-LM's 2021 DDP hook:
     # param.main_grad.add_(param.grad)), wgrad_accum_bytes_per_param bytes per weight.

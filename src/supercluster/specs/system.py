@@ -532,6 +532,14 @@ class SoftwareProfile(Spec):
             "each expert's operands quantized on their own: an amax pass and four kernels per expert"
         ),
     )
+    moe_fused_grouped_mlp: bool = Field(
+        default=False,
+        description=(
+            "the recipe turns on Transformer Engine's fused MXFP8 grouped MLP (NVTE_CUTEDSL_FUSED_GROUPED_MLP, TE "
+            "2.14+): the routed experts' SwiGLU and the casts of FC2's input and FC1's output gradient run inside "
+            "the grouped GEMMs (perf.fused_grouped_mlp); only MXFP8, gated experts without bias"
+        ),
+    )
     moe_host_sync: bool = Field(
         default=False,
         description=(
