@@ -65,7 +65,9 @@ def _azure_2t(**sw_update):
     system = catalog.system("dgx-a100-superpod", gpus=1024)
     wl = WorkloadSpec(model=_gpt(32768, 160, 128), seq_len=1024, global_batch=8192)
     plan = ResolvedPlan.single(tp=1, pp=1, dp=1024, zero=3, micro_batch=8, recompute="full")
-    sw = catalog.software("deepspeed-zero3-2022").model_copy(update=sw_update)
+    # priced overlapped (zero3_serial_comm off): these tests compare the prefetch replay's exposure (perf.zero3_serial
+    # makes all of it serial in the profile)
+    sw = catalog.software("deepspeed-zero3-2022").model_copy(update={"zero3_serial_comm": False, **sw_update})
     return estimate(wl, system, sw, plan, 1024)
 
 

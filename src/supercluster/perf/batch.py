@@ -48,6 +48,7 @@ from supercluster.perf import (
     pp_split,
     recompute_modules,
     zero3_prefetch,
+    zero3_serial,
 )
 from supercluster.perf import straggler as stragglers
 from supercluster.perf.comm import CollectiveModel, span_of
@@ -848,6 +849,8 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     serial_gather_s = serial_gather_s + demand_s
     gather = gather - demand_s
     overlap_gathers = overlap_gathers * (1.0 - demand_share)
+    # DeepSpeed 0.6 ZeRO-3 as measured: none of its gathers hide (perf.zero3_serial)
+    gather, serial_gather_s = zero3_serial.serial_gathers(gather, serial_gather_s, zero3, sw.zero3_serial_comm)
     params_all = params0 + expert0
     bucket_share = np.minimum(1.0, sw.dp_bucket_params / np.maximum(params_all, 1.0))
     sync_floor, gather_floor = sync * bucket_share, gather * bucket_share
@@ -870,7 +873,7 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
         gather_floor = np.where(chunked, chunk_sync.floor_s(gather, f_stage, gather_floor, vpp), gather_floor)
     # DeepSpeed ZeRO-3 with the optimizer offloaded: the backward waits for each bucket's reduce-scatter, which
     # runs serially with the compute (perf.zero3_prefetch)
-    serial_sync = zero3 & sw.zero3_offload_grad_copy_sync
+    serial_sync = zero3 & (sw.zero3_offload_grad_copy_sync or sw.zero3_serial_comm)  # (and perf.zero3_serial)
     if sw.dp_overlap:
         window = n_first * t["bwd_rc"] * np.where(zero2, m, 1.0)
         if any_chunked:

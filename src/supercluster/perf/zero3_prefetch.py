@@ -60,7 +60,8 @@ Both offloaded rows still read a third too fast; the post's micro-batch sweeps (
 step at about compute + a per-step cost that does not shrink with the micro-batch and grows with the GPU count
 (175B at 1,024 sequence length: about 8 s at 128 GPUs, 20 s at 1,024), the size of the whole step's ZeRO-3
 traffic as ``comm`` prices it, as if none of it overlapped; which code path serialises it beyond the above is
-not identified, so it is not priced.
+not identified, so it is not priced. (Later priced as measured, all of the traffic serial, with the code path still not
+identified: perf.zero3_serial.)
 
 Modules of a Megatron GPT layer with parameters (Megatron-DeepSpeed ``ParallelAttention.query_key_value``,
 ``.dense``, ``ParallelMLP.dense_h_to_4h``, ``.dense_4h_to_h``); the layer norms and biases are below

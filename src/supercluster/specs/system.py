@@ -303,6 +303,13 @@ class SoftwareProfile(Spec):
             "the reduce-scatters run serially with the compute (perf.zero3_prefetch)"
         ),
     )
+    zero3_serial_comm: bool = Field(
+        default=False,
+        description=(
+            "DeepSpeed 0.6 ZeRO-3 as its own micro-batch sweep measured it: every parameter all-gather and "
+            "gradient reduce-scatter runs serially with the compute (perf.zero3_serial)"
+        ),
+    )
     backward_post_prefetch: bool = Field(
         default=False,
         description=(
