@@ -30,6 +30,14 @@ perf.memory divides the other token-sharded terms), ``h`` wide, in BF16: the exp
 precision. Token dropping with padding to a capacity factor of 1 returns as many rows (capacity per expert
 ``CF L / E``, eq. 4 of the same paper, times ``E`` experts and ``k``); dropless returns exactly ``k s b``.
 
+Verdict (validate all against main d2ed198; a cited term, no fitted constant): only the fill moves. The MoE
+Parallel Folding Mixtral-8x22B-G8T8 MCore layout at 128 GPUs (expert-DP 1, expert optimizer state unsharded) no
+longer fits interleaved (vpp 7 80.5 GiB, vpp 6 81.6 GiB of 80) and runs vpp 1 (74.1 GiB): Table 3 +24.9% -> +7.5%,
+Table 4 at 128 GPUs +11.7% -> +7.2% (scripts/g8t8_vpp_diagnosis.py); the Qwen2-57B MCore scaling rows at 128-1,024
+GPUs fill ZeRO-1 where they filled none (+1.4..+4.1 -> +1.3..+3.5). All rows 7.491% -> 7.460% (LOSO column 7.779
+unchanged), BF16 MoE 10.43% -> 10.21%, Table 3 6.32% -> 4.15%, Table 4 7.52% -> 7.31%; published set unchanged;
+one run's fit verdict turns (DGX Cloud DeepSeek-V3 H100 512 GPUs, NeMo 25.04.01: 75.3 -> 87.5 GiB of 80).
+
 Not counted: the router GEMM's saved input (one ``s b h`` BF16 copy per MoE layer; perf.memory's note), which every
 stack with a separate router linear keeps.
 """
