@@ -22,6 +22,8 @@ and its intermediates. What a selective recompute keeps of these pieces follows 
 re-runs (perf.selective_memory): the score terms only (Korthikanti; Megatron-Core's core_attn, which also drops a
 flash kernel's log-sum-exp), plus MLA's norm outputs and per-head Q, K, V in DeepSeek-V3's own stack
 (arXiv:2412.19437, section 3.2.3), torchtitan's op policy's saved outputs, or a Megatron-Core module list's.
+Where the stack weights the returned copies by the router probabilities in the unpermute (Megatron-Core 0.9-0.12),
+the combine also keeps the k copies of each of the rank's tokens, h wide (perf.combine_memory).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from supercluster.perf import selective_memory
+from supercluster.perf.combine_memory import combine_kept_bytes
 from supercluster.perf.gemm import NVFP4_BF16_LAYER_FRACTION
 from supercluster.perf.imbalance import plan_routing_load
 from supercluster.specs import ModelSpec, ResolvedPlan, SoftwareProfile
@@ -185,6 +188,7 @@ def layer_activation_bytes(model: ModelSpec, plan: ResolvedPlan, seq: int, sw: S
         shared_in=shared_in,
         shared_ffn=shared_ffn,
         scores=scores,
+        combine_in=combine_kept_bytes(model, s, b, sw) if moe else 0.0,
     )
     if plan.recompute == "selective":
         acts = selective_memory.kept_selective(acts, policy, plan.recompute_modules, model.is_mla, flash)

@@ -89,10 +89,11 @@ class LayerActivations:
     shared_in: float  # sharded: the shared experts' input copy
     shared_ffn: float  # sharded: the shared experts' (or a dense MLP's) intermediates, up outputs and activation
     scores: float  # sharded: the attention core's own state (5as^2b unfused, or the fp32 log-sum-exp)
+    combine_in: float = 0.0  # replicated: the routed copies a combine keeps for the router gradient (combine_memory)
 
     def split(self) -> tuple[float, float]:
         """(replicated, sharded) bytes."""
-        rep = self.norm_in + self.attn_gemm_in + self.mlp_gemm_in + self.dropout
+        rep = self.norm_in + self.attn_gemm_in + self.mlp_gemm_in + self.dropout + self.combine_in
         sh = self.qkv + self.latents + self.attn_out + self.routed_in + self.routed_up + self.routed_act
         return rep, sh + self.shared_in + self.shared_ffn + self.scores
 
@@ -126,7 +127,7 @@ def kept_selective(
     if "mlp" in chosen and not moe_layer:
         drop.update(mlp_gemm_in=0.0, shared_ffn=0.0)
     if moe_layer and "moe" in chosen:
-        drop.update(routed_in=0.0, routed_up=0.0, routed_act=0.0, shared_in=0.0, shared_ffn=0.0)
+        drop.update(routed_in=0.0, routed_up=0.0, routed_act=0.0, shared_in=0.0, shared_ffn=0.0, combine_in=0.0)
     if moe_layer and "moe_act" in chosen:
         drop["routed_act"] = 0.0
     if moe_layer and "shared_experts" in chosen:

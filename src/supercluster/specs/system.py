@@ -555,6 +555,15 @@ class SoftwareProfile(Spec):
             "the host-bound term applies per forward and backward instead of per layer (perf.host_sync)"
         ),
     )
+    combine_keeps_copies: bool = Field(
+        default=False,
+        description=(
+            "the MoE combine multiplies the returned expert outputs by the router probabilities in the unpermute "
+            "and keeps the k routed copies of each token (h wide, BF16) for the probabilities' gradient "
+            "(Megatron-Core 0.9-0.12's all-to-all dispatcher; perf.combine_memory): an activation term per MoE "
+            "layer and micro-batch"
+        ),
+    )
     moe_pad_to_capacity: bool = Field(
         default=False,
         description=(
