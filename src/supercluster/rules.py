@@ -79,6 +79,8 @@ def check_vpp_split(model: ModelSpec, plan: PlanSpec, sw: SoftwareProfile) -> No
 
     if plan.pp and plan.vpp and not vpp_split.allows(sw, model.layers, plan.pp, plan.vpp):
         raise SuperclusterError(vpp_split.refusal(sw, model.layers, plan.pp, plan.vpp))
+    if plan.pp and not plan.vpp and not vpp_split.valid_vpps(sw, model.layers, plan.pp, model.layers):
+        raise SuperclusterError(vpp_split.refusal(sw, model.layers, plan.pp, None))
 
 
 def check_sites(plan: PlanSpec, system: SystemSpec, gpus: int) -> None:

@@ -26,7 +26,11 @@ decoder layers plus the layers the split counts for the ends (perf.pp_split: non
 ``pp_accounted_layers`` under ``accounted``): ``n % pp == 0`` and ``(n / pp) % vpp == 0``, i.e. ``n % (pp * vpp) ==
 0``; a profile whose accounted ends are explicit first/last counts (anything but the two flags' one layer each) also
 needs the first rank's ``n / pp - first`` and the last rank's ``n / pp - last`` to divide by ``vpp``. One chunk per
-rank (vpp 1) is never refused here: the stacks' non-interleaved splits are perf.pp_split's business. Stacks that
+rank (vpp 1) is refused only where the profile's split is ``uniform`` or ``accounted`` and ``pp`` does not divide
+``n`` (the same "num_layers % pipeline_model_parallel_size" asserts); a ``balanced`` profile's vpp-1 split stands
+for the recipe's own first/last stage counts, which Megatron-Core 0.9 refuses to interleave (core_v0.9.0
+transformer_block.py: "Uneven number of layer not compatible with interleaved pipeline schedule"), so its
+interleaved layouts take the uniform arithmetic above. Stacks that
 split freely (torchtitan, DeepSpeed's PipelineModule, NeMo AutoModel, Megatron-Core recipes with a layout) have
 ``pp_split_exact`` false and keep the planner's generic rule, ``pp * vpp <= layers + 2``.
 """
@@ -40,6 +44,9 @@ from supercluster.specs import SoftwareProfile
 # the two account_for_*_in_pipeline_split flags each count one layer (perf.pp_split); other counts are explicit
 # num_layers_in_first/last_pipeline_stage, whose ranks' own counts must divide by vpp too
 _FLAG_LAYERS = (1, 1)
+# splits whose every rank's count is fixed by the layers and pp (perf.pp_split): an exact stack asserts pp divides
+# them even with one chunk per rank; a balanced split is the recipe's own first/last counts, free at vpp 1
+UNIFORM_SPLITS = ("uniform", "accounted")
 
 
 def split_layers(sw: SoftwareProfile, layers: int) -> int:
@@ -64,7 +71,7 @@ def rank_counts(sw: SoftwareProfile, layers: int, pp: int) -> tuple[int, ...] | 
 
 def allows(sw: SoftwareProfile, layers: int, pp: int, vpp: int) -> bool:
     """Whether the stack runs ``pp`` ranks with ``vpp`` chunks each (module docstring)."""
-    if vpp == 1 or not sw.pp_split_exact:
+    if not sw.pp_split_exact or (vpp == 1 and sw.pp_split not in UNIFORM_SPLITS):
         return True
     counts = rank_counts(sw, layers, pp)
     return counts is not None and all(c > 0 and c % vpp == 0 for c in counts)
@@ -76,17 +83,20 @@ def valid_vpps(sw: SoftwareProfile, layers: int, pp: int, limit: int) -> list[in
     return [v for v in range(1, limit + 1) if allows(sw, layers, pp, v)]
 
 
-def refusal(sw: SoftwareProfile, layers: int, pp: int, vpp: int, limit: int = 16) -> str:
-    """One line with the arithmetic: why the stack refuses ``vpp`` at ``pp`` and which vpp it runs."""
+def refusal(sw: SoftwareProfile, layers: int, pp: int, vpp: int | None, limit: int = 16) -> str:
+    """One line with the arithmetic: why the stack refuses ``vpp`` at ``pp`` (None: every vpp) and what it runs."""
     n = split_layers(sw, layers)
     counted = f"{layers} layers + {n - layers} counted for the ends" if n != layers else f"{layers} layers"
     valid = ", ".join(str(v) for v in valid_vpps(sw, layers, pp, limit))
     if n % pp:
-        where = f"pp({pp}) must divide the {counted} ({n} % {pp} = {n % pp}) to interleave"
-    else:
-        counts = rank_counts(sw, layers, pp) or ()
-        per = "/".join(str(c) for c in sorted(set(counts), reverse=True))
-        where = f"vpp({vpp}) must divide the {per} layers per pipeline stage ({counted} / pp {pp})"
+        pps = [p for p in range(2, n + 1) if n % p == 0 and p <= layers]
+        to = "" if sw.pp_split in UNIFORM_SPLITS else " to interleave"
+        where = f"pp({pp}) must divide the {counted} ({n} % {pp} = {n % pp}){to}"
+        tail = f"valid vpp at pp {pp}: {valid}" if valid else f"valid pp: 1, {', '.join(str(p) for p in pps)}"
+        return f"{where} on {sw.id}, which asserts an exact split; {tail}"
+    counts = rank_counts(sw, layers, pp) or ()
+    per = "/".join(str(c) for c in sorted(set(counts), reverse=True))
+    where = f"vpp({vpp}) must divide the {per} layers per pipeline stage ({counted} / pp {pp})"
     return f"{where} on {sw.id}, which asserts an exact split; valid vpp at pp {pp}: {valid}"
 
 

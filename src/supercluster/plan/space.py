@@ -203,7 +203,7 @@ def enumerate_space(
             elif not stack_vpp:
                 vpps = [1]
             elif vpp_allows is not None:  # an exact split: every vpp up to the search's largest that divides
-                vpps = [1] + [v for v in range(2, max(options.vpp_choices) + 1) if pp > 1 and vpp_allows(pp, v)]
+                vpps = [v for v in range(1, max(options.vpp_choices) + 1) if (v == 1 or pp > 1) and vpp_allows(pp, v)]
             else:
                 chunks = model.layers + EMBEDDING_HEAD_CHUNKS
                 vpps = [v for v in options.vpp_choices if v == 1 or (pp > 1 and pp * v <= chunks)]
