@@ -22,17 +22,22 @@ equal model chunks and refuse a count that does not divide:
   any layer count on any chunk; without one the asserts above still hold.
 
 So with ``SoftwareProfile.pp_split_exact`` a pipeline of ``pp`` ranks interleaved ``vpp`` ways needs, with ``n`` the
-decoder layers plus the layers the split counts for the ends (perf.pp_split: none under ``uniform``, the profile's
-``pp_accounted_layers`` under ``accounted``): ``n % pp == 0`` and ``(n / pp) % vpp == 0``, i.e. ``n % (pp * vpp) ==
-0``; a profile whose accounted ends are explicit first/last counts (anything but the two flags' one layer each) also
-needs the first rank's ``n / pp - first`` and the last rank's ``n / pp - last`` to divide by ``vpp``. One chunk per
-rank (vpp 1) is refused only where the profile's split is ``uniform`` or ``accounted`` and ``pp`` does not divide
-``n`` (the same "num_layers % pipeline_model_parallel_size" asserts); a ``balanced`` profile's vpp-1 split stands
-for the recipe's own first/last stage counts, which Megatron-Core 0.9 refuses to interleave (core_v0.9.0
-transformer_block.py: "Uneven number of layer not compatible with interleaved pipeline schedule"), so its
-interleaved layouts take the uniform arithmetic above. Stacks that
-split freely (torchtitan, DeepSpeed's PipelineModule, NeMo AutoModel, Megatron-Core recipes with a layout) have
-``pp_split_exact`` false and keep the planner's generic rule, ``pp * vpp <= layers + 2``.
+decoder layers plus the layers the split counts for the ends, ``n % pp == 0`` and ``(n / pp) % vpp == 0``, i.e.
+``n % (pp * vpp) == 0``. The ends counted follow the profile's split (perf.pp_split): none under ``uniform``, the
+profile's ``pp_accounted_layers`` under ``accounted`` (a profile whose accounted ends are explicit first/last counts,
+anything but the two flags' one layer each, also needs the first rank's ``n / pp - first`` and the last rank's
+``n / pp - last`` to divide by ``vpp``), and under ``balanced`` either none or the two flags' one layer each: the
+balanced split prices the ends lighter, and the two account_for_* flags are the option a Megatron-Core recipe
+interleaves such a split with (Llama 3.1 405B: (126 + 2) / pp 8 = 16 layers per rank, vpp 8). Explicit first/last
+counts with unequal ends are not offered to a balanced profile (an assumption: they price as its split only by
+chance). Uncertainty: the flags arrived in Megatron-Core 0.11 (transformer_block.py at core_v0.11.0; absent at
+core_v0.9.0), so on 0.9-0.10 only the uniform arithmetic runs.
+
+One chunk per rank (vpp 1) is refused only where the profile's split is ``uniform`` or ``accounted`` and ``pp`` does
+not divide ``n`` (the same "num_layers % pipeline_model_parallel_size" asserts); a ``balanced`` profile's vpp-1 split
+stands for the recipe's own first/last stage counts. Stacks that split freely (torchtitan, DeepSpeed's
+PipelineModule, NeMo AutoModel, Megatron-Core recipes with a layout) have ``pp_split_exact`` false and keep the
+planner's generic rule, ``pp * vpp <= layers + 2``.
 """
 
 from __future__ import annotations
@@ -49,23 +54,28 @@ _FLAG_LAYERS = (1, 1)
 UNIFORM_SPLITS = ("uniform", "accounted")
 
 
-def split_layers(sw: SoftwareProfile, layers: int) -> int:
-    """Layers the stack's split divides over the ranks: the decoder layers plus the ends it counts as layers."""
+def splits(sw: SoftwareProfile) -> tuple[tuple[int, int], ...]:
+    """The (first, last) layers each split the stack can interleave counts for the ends: none under ``uniform``,
+    the profile's under ``accounted``; under ``balanced`` either (the recipe's choice: no flag, or both
+    account_for_* flags, the Megatron-Core option whose ends run one decoder layer fewer, as the balanced split
+    prices them)."""
     if sw.pp_split == "accounted":
-        return layers + sum(sw.pp_accounted_layers)
-    return layers
+        first, last = sw.pp_accounted_layers
+        return ((first, last),)
+    if sw.pp_split == "balanced":
+        return ((0, 0), _FLAG_LAYERS)
+    return ((0, 0),)
 
 
-def rank_counts(sw: SoftwareProfile, layers: int, pp: int) -> tuple[int, ...] | None:
-    """The distinct per-rank layer counts an exact split asserts vpp divides; None when ``pp`` does not divide the
-    split's layers (no interleaving runs then)."""
-    n = split_layers(sw, layers)
+def rank_counts(layers: int, pp: int, ends: tuple[int, int]) -> tuple[int, ...] | None:
+    """The distinct per-rank layer counts Megatron asserts vpp divides when the split counts ``ends`` layers for the
+    first and the last rank; None when ``pp`` does not divide the layers so counted."""
+    n = layers + sum(ends)
     if n % pp:
         return None
     per_rank = n // pp
-    if sw.pp_split == "accounted" and tuple(sw.pp_accounted_layers) != _FLAG_LAYERS:
-        first, last = sw.pp_accounted_layers
-        return (per_rank, per_rank - first, per_rank - last)
+    if ends not in ((0, 0), _FLAG_LAYERS):  # explicit first/last stage counts: every rank's own count
+        return (per_rank, per_rank - ends[0], per_rank - ends[1])
     return (per_rank,)
 
 
@@ -73,8 +83,11 @@ def allows(sw: SoftwareProfile, layers: int, pp: int, vpp: int) -> bool:
     """Whether the stack runs ``pp`` ranks with ``vpp`` chunks each (module docstring)."""
     if not sw.pp_split_exact or (vpp == 1 and sw.pp_split not in UNIFORM_SPLITS):
         return True
-    counts = rank_counts(sw, layers, pp)
-    return counts is not None and all(c > 0 and c % vpp == 0 for c in counts)
+    for ends in splits(sw):
+        counts = rank_counts(layers, pp, ends)
+        if counts is not None and all(c > 0 and c % vpp == 0 for c in counts):
+            return True
+    return False
 
 
 def valid_vpps(sw: SoftwareProfile, layers: int, pp: int, limit: int) -> list[int]:
@@ -83,21 +96,31 @@ def valid_vpps(sw: SoftwareProfile, layers: int, pp: int, limit: int) -> list[in
     return [v for v in range(1, limit + 1) if allows(sw, layers, pp, v)]
 
 
+def _arithmetic(layers: int, pp: int, ends: tuple[int, int]) -> str:
+    """One split's per-rank count, worked out: '56 / pp 8 = 7' or '(56 + 2) / pp 8 = 7.25'."""
+    n = layers + sum(ends)
+    counts = rank_counts(layers, pp, ends)
+    head = f"{layers} / pp {pp}" if n == layers else f"({layers} + {n - layers}) / pp {pp}"
+    if counts is None:
+        return f"{head} = {n / pp:.4g}"
+    return f"{head} = " + "/".join(str(c) for c in sorted(set(counts), reverse=True))
+
+
 def refusal(sw: SoftwareProfile, layers: int, pp: int, vpp: int | None, limit: int = 16) -> str:
     """One line with the arithmetic: why the stack refuses ``vpp`` at ``pp`` (None: every vpp) and what it runs."""
-    n = split_layers(sw, layers)
-    counted = f"{layers} layers + {n - layers} counted for the ends" if n != layers else f"{layers} layers"
-    valid = ", ".join(str(v) for v in valid_vpps(sw, layers, pp, limit))
-    if n % pp:
-        pps = [p for p in range(2, n + 1) if n % p == 0 and p <= layers]
-        to = "" if sw.pp_split in UNIFORM_SPLITS else " to interleave"
-        where = f"pp({pp}) must divide the {counted} ({n} % {pp} = {n % pp}){to}"
-        tail = f"valid vpp at pp {pp}: {valid}" if valid else f"valid pp: 1, {', '.join(str(p) for p in pps)}"
-        return f"{where} on {sw.id}, which asserts an exact split; {tail}"
-    counts = rank_counts(sw, layers, pp) or ()
-    per = "/".join(str(c) for c in sorted(set(counts), reverse=True))
-    where = f"vpp({vpp}) must divide the {per} layers per pipeline stage ({counted} / pp {pp})"
-    return f"{where} on {sw.id}, which asserts an exact split; valid vpp at pp {pp}: {valid}"
+    ways = " or ".join(_arithmetic(layers, pp, ends) for ends in splits(sw))
+    valid = valid_vpps(sw, layers, pp, limit)
+    if not valid:
+        n = layers + sum(splits(sw)[0])
+        pps = [p for p in range(1, layers + 1) if n % p == 0]
+        return (
+            f"pp({pp}) must divide the layers on {sw.id}, which asserts an exact split: {ways} layers per stage; "
+            f"valid pp: {', '.join(str(p) for p in pps)}"
+        )
+    return (
+        f"vpp({vpp}) must divide the layers per pipeline stage on {sw.id}, which asserts an exact split: {ways}; "
+        f"valid vpp at pp {pp}: {', '.join(str(v) for v in valid)}"
+    )
 
 
 def space_rule(sw: SoftwareProfile, layers: int) -> Callable[[int, int], bool] | None:
