@@ -7,7 +7,7 @@ scenario is loaded (its own plan) and before any fill or search (the knobs fixed
 from __future__ import annotations
 
 from supercluster.errors import SuperclusterError
-from supercluster.specs import ModelSpec, PlanSpec, SystemSpec
+from supercluster.specs import ModelSpec, PlanSpec, SoftwareProfile, SystemSpec
 
 
 def check_plan(
@@ -70,6 +70,17 @@ def check_plan(
         if plan.micro_batch > per_rank:
             where = f"global_batch({global_batch}) / dp({dp}) = {per_rank:g}" if dp else f"global_batch({global_batch})"
             raise SuperclusterError(f"micro_batch({plan.micro_batch}) must be <= {where}")
+
+
+def check_vpp_split(model: ModelSpec, plan: PlanSpec, sw: SoftwareProfile) -> None:
+    """Raise with the arithmetic when a given pp and vpp split the layers in a way the stack refuses to run (an exact
+    split, perf.vpp_split: Megatron's "num_layers_per_pipeline_rank should be divisible by vp_size")."""
+    from supercluster.perf import vpp_split  # perf imports the catalog, which imports these rules
+
+    if plan.pp and plan.vpp and not vpp_split.allows(sw, model.layers, plan.pp, plan.vpp):
+        raise SuperclusterError(vpp_split.refusal(sw, model.layers, plan.pp, plan.vpp))
+    if plan.pp and not plan.vpp and not vpp_split.valid_vpps(sw, model.layers, plan.pp, model.layers):
+        raise SuperclusterError(vpp_split.refusal(sw, model.layers, plan.pp, None))
 
 
 def check_sites(plan: PlanSpec, system: SystemSpec, gpus: int) -> None:

@@ -16,13 +16,14 @@ from collections.abc import Callable
 import numpy as np
 
 from supercluster.errors import SuperclusterError
+from supercluster.perf import vpp_split
 from supercluster.perf.batch import BatchResult, evaluate
 from supercluster.perf.layout import precheck
 from supercluster.perf.step import StepEstimate, from_batch
 from supercluster.plan import sites as site_plan
 from supercluster.plan.alternatives import no_layout_message
 from supercluster.plan.space import SpaceOptions, enumerate_space
-from supercluster.rules import check_sites
+from supercluster.rules import check_sites, check_vpp_split
 from supercluster.specs import PlanSpec, SoftwareProfile, SystemSpec, WorkloadSpec
 
 # A tuning engineer keeps a margin for allocator spikes and growing NCCL buffers: a layout
@@ -99,6 +100,7 @@ def resolve(
     """Estimate a plan, searching its blank knobs; ``choose`` picks among the layouts that fit (the fastest
     unless told otherwise)."""
     precheck(workload.model, plan, gpus, workload.global_batch, system.accelerator, workload.seq)
+    check_vpp_split(workload.model, plan, sw)
     check_sites(plan, system, gpus)
     fixed = plan.model_copy(
         update={
@@ -121,6 +123,7 @@ def resolve(
         sw.has_interleaved_schedule,
         sw.has_selective_recompute,
         sw.selective_reruns,
+        vpp_split.space_rule(sw, workload.model.layers),
     )
     if len(space.candidates) == 0:
         raise SuperclusterError(no_layout_message(workload, system, gpus, fixed, FILL_OPTIONS))

@@ -9,13 +9,14 @@ from typing import Any
 import numpy as np
 
 from supercluster.errors import SuperclusterError
+from supercluster.perf import vpp_split
 from supercluster.perf.batch import PRECISION, BatchResult, evaluate
 from supercluster.perf.layout import precheck
 from supercluster.perf.step import StepEstimate, from_batch
 from supercluster.plan import sites as site_plan
 from supercluster.plan.alternatives import no_layout_message
 from supercluster.plan.space import SpaceOptions, enumerate_space
-from supercluster.rules import check_sites
+from supercluster.rules import check_sites, check_vpp_split
 from supercluster.specs import PlanSpec, SoftwareProfile, SystemSpec, WorkloadSpec
 from supercluster.units import GIB
 
@@ -156,6 +157,7 @@ def search(
     if headroom_gib < 0:
         raise SuperclusterError(f"memory headroom must be >= 0 GiB, got {headroom_gib}")
     precheck(workload.model, fixed, gpus, workload.global_batch, system.accelerator, workload.seq)
+    check_vpp_split(workload.model, fixed, sw)
     check_sites(fixed, system, gpus)
     t0 = time.perf_counter()
     space = enumerate_space(
@@ -172,6 +174,7 @@ def search(
         sw.has_interleaved_schedule,
         sw.has_selective_recompute,
         sw.selective_reruns,
+        vpp_split.space_rule(sw, workload.model.layers),
     )
     if len(space.candidates) == 0:
         raise SuperclusterError(no_layout_message(workload, system, gpus, fixed, options))

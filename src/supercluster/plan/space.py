@@ -5,8 +5,9 @@ network at its real cost), cp (powers of two leaving >= 1,024 tokens per rank,
 even chunks for causal balancing), pp (any divisor of the GPUs left, uneven
 first/last stages allowed), dp (what remains), ep (MoE: divides the experts and
 dp*cp), micro-batch, vpp (interleaving: pp*vpp <= layers + 2, the embedding
-and the output head each allowed a chunk of their own; micro-batches a
-multiple of pp), ZeRO 0-3, recompute none/selective/full, sequence parallelism,
+and the output head each allowed a chunk of their own, or, on a stack that
+asserts an exact split, a divisor of every rank's layers, perf.vpp_split;
+micro-batches a multiple of pp), ZeRO 0-3, recompute none/selective/full, sequence parallelism,
 and FP8 where the accelerator has it.
 
 Pruned before evaluation, because they are dominated: sequence parallelism
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,6 +110,7 @@ def enumerate_space(
     stack_vpp: bool = True,
     stack_selective: bool = True,
     selective_reruns: SelectiveReruns = "unfused-core",
+    vpp_allows: Callable[[int, int], bool] | None = None,
 ) -> Space:
     """Every valid layout that agrees with the fixed knobs of ``fixed``.
 
@@ -116,7 +119,9 @@ def enumerate_space(
     selective (``selective_reruns``) keeps less than the rest of the layer (perf.selective_memory.saves_memory:
     DeepSeek's MLA norms and up-projections, torchtitan's op policy). ``stack_sp`` /
     ``stack_vpp`` / ``stack_selective`` false: the stack has no sequence parallelism / no interleaved schedule /
-    no selective recompute (SoftwareProfile), so a blank knob is filled without it.
+    no selective recompute (SoftwareProfile), so a blank knob is filled without it. ``vpp_allows(pp, vpp)``: the
+    stack asserts an exact interleaved split (perf.vpp_split.allows; None: it splits freely), so only the vpps that
+    divide the ranks' layer counts are tried, every one up to the largest of ``options.vpp_choices``.
     """
     model, seq, gb = workload.model, workload.seq, workload.global_batch
     acc = system.accelerator
@@ -194,9 +199,11 @@ def enumerate_space(
             sps = [fixed.sequence_parallel] if fixed.sequence_parallel is not None else [tp > 1 and stack_sp]
             sp_variants = 1 if fixed.sequence_parallel is not None or tp == 1 or not stack_sp else 2
             if fixed.vpp:
-                vpps = [fixed.vpp]
+                vpps = [fixed.vpp] if vpp_allows is None or vpp_allows(pp, fixed.vpp) else []
             elif not stack_vpp:
                 vpps = [1]
+            elif vpp_allows is not None:  # an exact split: every vpp up to the search's largest that divides
+                vpps = [v for v in range(1, max(options.vpp_choices) + 1) if (v == 1 or pp > 1) and vpp_allows(pp, v)]
             else:
                 chunks = model.layers + EMBEDDING_HEAD_CHUNKS
                 vpps = [v for v in options.vpp_choices if v == 1 or (pp > 1 and pp * v <= chunks)]

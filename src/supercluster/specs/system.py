@@ -411,6 +411,14 @@ class SoftwareProfile(Spec):
             "and to the head (Megatron-Core's two account_for_* flags: one each; perf.pp_split)"
         ),
     )
+    pp_split_exact: bool = Field(
+        default=False,
+        description=(
+            "the stack asserts an exact interleaved split (perf.vpp_split): vpp must divide every pipeline rank's "
+            "layer count (Megatron-LM's and Megatron-Core's asserts when a recipe gives no pipeline layout); "
+            "false: the stack splits freely and the planner's generic pp * vpp <= layers + 2 holds"
+        ),
+    )
     schedules: list[str] = Field(default_factory=lambda: ["1f1b"], description="pipeline schedules the stack has")
     has_sequence_parallel: bool = Field(
         default=True,
