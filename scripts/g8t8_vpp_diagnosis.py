@@ -23,8 +23,9 @@ pages corpus holds only the opening):
 What the code of the time allows: Megatron-Core 0.11 (core_v0.11.0, 2025-03-14) asserts
 "num_layers_per_pipeline_rank % vp_size == 0" (transformer_block.py get_num_layers_to_build) and
 "number of layers per pipeline stage must be divisible number of layers per virtual pipeline stage"
-(training/arguments.py): Mixtral's 56 layers on 8 stages run vpp 1 or 7, never the 6 validation fills (the
-planner's choices lack 7; vpp 7 prices within 0.5 point of 6 on every pf25 row). The authors' own benchmark
+(training/arguments.py): Mixtral's 56 layers on 8 stages run vpp 1 or 7, never the 6 validation used to fill (the
+plan space and the fill now offer only the splits a stack can run, perf.vpp_split; vpp 7 prices within 0.5 point
+of 6 on every pf25 row). The authors' own benchmark
 harness (yanring/Megatron-MoE-ModelZoo 78fd4d6, 2025-04-03, runtime_configs/benchmarking/runtime.conf) lists
 "[Qwen2-57B-A14B]= 2 4 4 1 7 1 256 28" (TP PP EP CP VPP MBS GBS LAYERS: the paper's Qwen2 layout with vpp 7) and
 "[Mixtral-8x22B]= 2 8 8 1 1 1 256 56" (vpp 1, changed to 7 on 2025-07-30, 7f59386 "Update Mixtral 8x22B"); it
@@ -38,9 +39,13 @@ the 128-GPU layout interleaved needs 80.5 GiB (vpp 7) or 81.6 GiB (vpp 6) and fi
 +11.7. The measured fixed cost agrees: at 128 GPUs (expert-DP 1, so no expert-gradient synchronisation) the GBS
 256 / 1,024 pair gives step = a x micro-batches + b with b = 1.32 s measured, 0.27 s priced interleaved, 1.20 s
 non-interleaved (the 1F1B bubble, (pp - 1) micro-batch times). At 256-1,024 GPUs the expert optimizer state is
-sharded over expert-DP 2-8 and the model fits vpp 6 (75, 72, 71 GiB), so validation keeps interleaving there;
-run at vpp 1, as section 6.4's fixed configuration implies, they read +9.7, +12.5, +15.4 instead of +18.7, +30.6,
-+50.8. This script prints both. Run (bounded: the pf25 rows, three layouts each, ~2 s):
+sharded over expert-DP 2-8 and the model fits vpp 7 (74, 71, 70 GiB), so the fill alone would interleave there
+(+18.9, +31.1, +51.7). Section 6.4 fixes the configuration across Table 4, so every Table 4 row now carries the
+knobs the paper leaves blank (vpp, ETP, ZeRO stage, micro-batch, recompute) from the fill's resolution of the
+Table 3 row of the same model and method (moe_runs.csv notes): the G8T8 MCore rows run vpp 1 and read +9.7,
++12.5, +15.4; the Llama3-8x70B folded rows take Table 3's ETP 2 and ZeRO 1 (-7.3 -> +1.0 at 1,024 GPUs; at 128 GPUs
+ETP 2 cannot run, ep 8 must divide dp 1 x tp 8 / etp, so that row keeps the fill's ETP 1: -20.8 -> +2.9); every
+other Table 4 row resolves as before. This script prints the G8T8 rows at the filled vpp, vpp 1 and vpp 7. Run (bounded: the pf25 rows, three layouts each, ~2 s):
 
     python scripts/g8t8_vpp_diagnosis.py [--json] [--no-color] [OUT.json]
 """
