@@ -45,7 +45,8 @@ knobs the paper leaves blank (vpp, ETP, ZeRO stage, micro-batch, recompute) from
 Table 3 row of the same model and method (moe_runs.csv notes): the G8T8 MCore rows run vpp 1 and read +9.7,
 +12.5, +15.4; the Llama3-8x70B folded rows take Table 3's ETP 2 and ZeRO 1 (-7.3 -> +1.0 at 1,024 GPUs; at 128 GPUs
 ETP 2 cannot run, ep 8 must divide dp 1 x tp 8 / etp, so that row keeps the fill's ETP 1: -20.8 -> +2.9); every
-other Table 4 row resolves as before. This script prints the G8T8 rows at the filled vpp, vpp 1 and vpp 7. Run (bounded: the pf25 rows, three layouts each, ~2 s):
+other Table 4 row resolves as before. This script prints the G8T8 rows at the filled vpp, vpp 1 and vpp 7.
+Run (bounded: the pf25 rows, three layouts each, ~2 s):
 
     python scripts/g8t8_vpp_diagnosis.py [--json] [--no-color] [OUT.json]
 """
