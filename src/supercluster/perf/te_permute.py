@@ -39,6 +39,21 @@ the map reads' latency rather than by bandwidth would cost the same seconds on a
 factor on the streaming time prices lower on GB200 than on H100. Not priced: the dropless dispatcher's second
 permutation (TE sort_chunks_by_idxs, which PR 1927 also rewrote; its old loop runs over the split sizes once per
 token, not per block) and the flex dispatcher's receiver-side permute (its map holds only the local experts).
+
+Check against the guide's end-to-end figure: its sections 2.1.1 and 2.1.2 together (the permute fix and fusing the
+MXFP8 scaling factors' torch.zeros) "improved the end-to-end (E2E) performance by 35 TFLOPS", 494.46 -> 529.55, 6.6%
+of the baseline step. Priced here at that baseline (GB200, 4,096 tokens per rank, 8 layers x 64 micro-batches per
+GPU, ~17 s a step at 494 TFLOP/s) the pre-fix kernels cost ~2.3 s, ~13%: twice the published gain. The baseline was
+host-bound ("the CPU kernel launch speed cannot keep up with the kernel execution speed on GPU", section 2), where a
+shorter kernel partly becomes a longer gap, so the end-to-end gain is a lower bound on the kernel time saved; the
+uncertainty of the 10x is within that factor of 2.
+
+Verdict (validate all against main eb74700; + = model too fast): all rows 7.389 -> 7.345% (LOSO column 7.708 ->
+7.708: the DGX Cloud tables' LOSO values are fit_sources.json's records), BF16 MoE 10.21 -> 9.96, FP8 MoE 10.21 ->
+10.03; DGX Cloud DeepSeek-V3 H100 table 12.44 -> 3.51 (+17.4 -> +7.2, +11.2 -> +0.3), GB200 table 44.19 -> 38.00
+(+78..+81 -> +61..+62: the permute is a sixth of that gap), Llama 4 GB200 5.32 -> 4.86 (BF16 -1.0..+0.4 ->
+-3.5..-2.0, FP8 +9.9..+11.9 -> +6.2..+8.3), Llama 4 H100 18.38 -> 21.18 (-17.1/-13.9 -> -18.8/-16.1, rows already
+too slow).
 """
 
 from __future__ import annotations
