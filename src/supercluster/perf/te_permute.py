@@ -53,7 +53,10 @@ Verdict (validate all against main eb74700; + = model too fast): all rows 7.389 
 10.03; DGX Cloud DeepSeek-V3 H100 table 12.44 -> 3.51 (+17.4 -> +7.2, +11.2 -> +0.3), GB200 table 44.19 -> 38.00
 (+78..+81 -> +61..+62: the permute is a sixth of that gap), Llama 4 GB200 5.32 -> 4.86 (BF16 -1.0..+0.4 ->
 -3.5..-2.0, FP8 +9.9..+11.9 -> +6.2..+8.3), Llama 4 H100 18.38 -> 21.18 (-17.1/-13.9 -> -18.8/-16.1, rows already
-too slow).
+too slow). Refit protocol (scripts/refit_protocol.py --catalog-attention, shared constants refitted with and without
+each source): in sample 7.387 -> 7.342%, leave-one-source-out 7.501 -> 7.464% (B200/GB200 GEMM fraction 0.530 ->
+0.534; H100 and A100 unchanged); LOSO per table: DeepSeek-V3 H100 12.54 -> 3.61, GB200 44.40 -> 38.51, Llama 4
+GB200 5.35 -> 5.00, H100 18.32 -> 21.12.
 """
 
 from __future__ import annotations
