@@ -41,4 +41,7 @@ def test_dgxc_h100_rows_are_diagnosed():
     assert small.stage_layers == (7,) + (8,) * 6 + (6,)
     assert big.measured_step_s == pytest.approx(52.04)
     assert small.measured_step_s == pytest.approx(48.948)
-    assert big.paced_by == "last" and small.paced_by == "last"
+    # the last rank paces, or ties the middle ranks within 1% (with TE 2.1-2.5's slow permute priced, perf.te_permute,
+    # the 4- and 8-layer middle ranks cost as much as the last rank's layers, head passes and MTP block)
+    for d in (big, small):
+        assert d.last_rank_ms >= 0.99 * max(d.first_rank_ms, d.middle_rank_ms)

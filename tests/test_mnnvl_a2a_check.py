@@ -38,7 +38,10 @@ def test_break_even_is_a_nic_not_mnnvl(chk, rows):
     assert d["break_even_algbw_gb_s"] == pytest.approx(d["algbw_gb_s"] * d["ep_comm_s"] / (d["ep_comm_s"] + gap))
     assert 40.0 < d["break_even_algbw_gb_s"] < 60.0
     assert d["break_even_algbw_gb_s"] < min(chk.PUBLISHED_ALGBW_GB_S.values()) / 3
-    assert chk.check(rows[LLAMA4_BF16])["break_even_algbw_gb_s"] > min(chk.PUBLISHED_ALGBW_GB_S.values())
+    # the Llama 4 row needs more than that lowest rate, or reads too slow already (None: no gap a slower
+    # all-to-all could close; so since perf.te_permute prices TE 2.1-2.5's permute on this stack)
+    llama4 = chk.check(rows[LLAMA4_BF16])["break_even_algbw_gb_s"]
+    assert llama4 is None or llama4 > min(chk.PUBLISHED_ALGBW_GB_S.values())
 
 
 def test_per_destination_price_matches_hybridep_kernel_rate(chk, rows):

@@ -35,6 +35,7 @@ from supercluster.perf import (
     selective_policy,
     shape_memo,
     te_flash_fallback,
+    te_permute,
     te_unfused,
     tp_overlap,
 )
@@ -378,6 +379,12 @@ def layer_parts(
         )
         f_elem += moe_kernels.routing_s(rb.fwd, acc)
         b_elem += moe_kernels.routing_s(rb.bwd, acc)
+        # Transformer Engine 2.1-2.5's fused permute visits every expert per token (perf.te_permute)
+        tpf, tpb = te_permute.extra_s(
+            sw.te_permute_all_experts, sw.ep_dispatch, tok / sp_div, model.moe_experts, model.moe_topk, h, acc
+        )
+        f_elem += tpf
+        b_elem += tpb
         # Transformer Engine's row padding of the quantized expert GEMMs, as copies (perf.fp8_pad)
         pf, pb = fp8_pad.pad_copy_bytes(
             sw.fp8_pad_copies, prec, per_expert_tok * local_experts, local_experts, h, exact_rows

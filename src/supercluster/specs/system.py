@@ -555,6 +555,14 @@ class SoftwareProfile(Spec):
             "the grouped GEMMs (perf.fused_grouped_mlp); only MXFP8, gated experts without bias"
         ),
     )
+    te_permute_all_experts: bool = Field(
+        default=False,
+        description=(
+            "the recipe runs Transformer Engine's fused mask-map permute and unpermute (--moe-permute-fusion) from "
+            "TE 2.1-2.5, whose kernels visit every expert for every token, not its k routed ones (fixed by TE PR "
+            "1927, first in TE 2.6): the per-expert dispatcher's permutations run slower (perf.te_permute)"
+        ),
+    )
     moe_host_sync: bool = Field(
         default=False,
         description=(
