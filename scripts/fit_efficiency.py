@@ -211,14 +211,17 @@ def whole_set_rows(rows: list[dict], acc_id: str, prec: str) -> list[dict]:
 # A row whose notes carry this mark was measured but its layout (TP/PP/DP sizes) could not be tied to the source: it
 # is validated (its layout filled by the model) and never fitted on (see benchmarks/results/holdout_2026-12-01.json).
 UNTIED_LAYOUT_MARK = "LAYOUT NOT TIED"
+# A row whose value is not a sustained average (a source's "up to" peak) is validated and never fitted on either.
+PEAK_VALUE_MARK = "PEAK VALUE NOT FITTED"
+NOT_FITTED_MARKS = (UNTIED_LAYOUT_MARK, PEAK_VALUE_MARK)
 
 
 def family_row(row: dict, acc_id: str, prec: str = "bf16") -> bool:
     """Whether ``row`` is a throughput row of the family ``acc_id``'s cards (WHOLE_SET_FAMILIES; a card outside them
     is its own family) in precision ``prec`` (FP16 and unstated precision read as BF16), before the check that the
-    step model predicts it. Rows marked UNTIED_LAYOUT_MARK are never fitted on."""
+    step model predicts it. Rows carrying one of NOT_FITTED_MARKS are never fitted on."""
     return (
-        UNTIED_LAYOUT_MARK not in (row.get("notes") or "")
+        not any(mark in (row.get("notes") or "") for mark in NOT_FITTED_MARKS)
         and row["gpu"] in WHOLE_SET_FAMILIES.get(acc_id, (acc_id,))
         and row["metric"] != "activation_gib_per_gpu"
         and (row.get("precision") or "bf16").strip().lower() in (prec, "fp16", "")

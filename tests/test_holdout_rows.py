@@ -45,6 +45,16 @@ def test_rows_whose_layout_is_not_tied_are_marked_low_and_never_fitted(load_scri
         assert fe.family_row({**row, "notes": "stack: x"}, row["gpu"])  # the mark alone excludes it
 
 
+def test_a_peak_value_is_validated_but_never_fitted(load_script):
+    """OPT-175B's "up to 147 TFLOP/s" is a peak: its row is tied to a layout (metaseq) yet never enters a fit."""
+    fe = load_script("fit_efficiency")
+    _, rows = read_rows("all")
+    opt = next(r for r in rows if r["id"] == "opt175b-s24-992")
+    assert fe.PEAK_VALUE_MARK in opt["notes"] and fe.UNTIED_LAYOUT_MARK not in opt["notes"]
+    assert not fe.family_row(opt, opt["gpu"])
+    assert fe.family_row({**opt, "notes": "stack: x"}, opt["gpu"])
+
+
 def test_neox_117_tflops_is_converted_with_gpt_neox_own_flop_counter():
     """GPT-NeoX's logger (megatron/logging.py get_flops, 2021-05 to 2023-09) counted 6 x total_params + 60 s h l per
     token, no checkpointing factor: 6 x 20,554,567,680 + 60 x 2048 x 6144 x 44 = 156.55e9 FLOP per token, so the
