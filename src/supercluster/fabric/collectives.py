@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from supercluster.fabric import p2p_batch
 from supercluster.specs import SystemSpec
 from supercluster.units import GB, US
 
@@ -155,6 +156,28 @@ class CollectiveModel:
         nvl_steps = steps_per_rank * (s.n - 1) - net_steps
         net_hop = NET_HOP_US["ring"][proto] * US * (self.net_hop_s / (4.0 * US))  # scaled to this fabric
         return BASE_US["ring"][proto] * US + nvl_steps * NVL_HOP_US["ring"][proto] * US + net_steps * net_hop
+
+    def _a2a_latency_one(self, s: Span) -> float:
+        """An all-to-all's latency: NCCL's peer rounds in batches of eight when the group spans domains
+        (fabric.p2p_batch), the ring-step latency inside one domain; Simple protocol."""
+        if not s.k < s.n:
+            return self._ring_latency_one(s, 1, "Simple")
+        net_hop = NET_HOP_US["ring"]["Simple"] * US * (self.net_hop_s / (4.0 * US))  # scaled to this fabric
+        return p2p_batch.a2a_latency_s(
+            float(s.n), float(s.k), BASE_US["ring"]["Simple"] * US, NVL_HOP_US["ring"]["Simple"] * US, net_hop
+        )
+
+    def _a2a_latency(self, s: Span) -> Any:
+        """:meth:`_a2a_latency_one` over broadcast groups."""
+        per = p2p_batch.P2P_ROUNDS_PER_BATCH
+        k = np.clip(s.k, 1.0, s.n)
+        net_hop = NET_HOP_US["ring"]["Simple"] * US * (self.net_hop_s / (4.0 * US))
+        batched = (
+            BASE_US["ring"]["Simple"] * US
+            + np.ceil((k - 1) / per) * NVL_HOP_US["ring"]["Simple"] * US
+            + np.ceil((s.n - k) / per) * net_hop
+        )
+        return np.where(s.k < s.n, batched, self._ring_latency(s, 1, "Simple"))
 
     def _inside(self, s: Span) -> Any:
         return s.k >= s.n
@@ -342,11 +365,11 @@ class CollectiveModel:
             k1 = min(s.k, s.n)
             t1 = (k1 - 1) / s.n * nbytes / self.bw_up
             t1 = t1 + ((s.n - s.k) / s.n * nbytes / (self.bw_nic / self._taper_one(s)) if s.k < s.n else 0.0)
-            return self._ring_latency_one(s, 1, "Simple") + t1
+            return self._a2a_latency_one(s) + t1
         k = np.minimum(s.k, s.n)
         t = (k - 1) / s.n * nbytes / self.bw_up
         t = t + np.where(s.k < s.n, (s.n - s.k) / s.n * nbytes / (self.bw_nic / self._taper(s)), 0.0)
-        lat = self._ring_latency(s, 1, "Simple")
+        lat = self._a2a_latency(s)
         return np.where(self._active(nbytes, s), lat + t, 0.0)
 
     def dispatch(self, token_bytes: Any, ranks: Any, domains: Any, s: Span) -> Any:
