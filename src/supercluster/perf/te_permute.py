@@ -40,6 +40,16 @@ factor on the streaming time prices lower on GB200 than on H100. Not priced: the
 permutation (TE sort_chunks_by_idxs, which PR 1927 also rewrote; its old loop runs over the split sizes once per
 token, not per block) and the flex dispatcher's receiver-side permute (its map holds only the local experts).
 
+Checked for top-1 (issue 15, Llama 4 Maverick, E 128, k 1, h 5120): the old kernel's extra work is the per-block
+loop, not memory traffic. Its map reads reach DRAM once per entry (the blocks of one token re-read the same E entries):
+8 E = 1,024 bytes a token against the permute's 2 x 2 k h = 20,480 bytes of row copies (DeepSeek-V3: 2,048 against
+229,376), so a bandwidth-bound form would give ~1.05x, which cannot produce the guide's 10x for DeepSeek-V3 either.
+Counted as loop iterations, E x ceil(h / BLOCK) per token (BLOCK up to 1,024 in the autotune list): 640 for Llama 4
+and 1,792 for DeepSeek-V3, i.e. 0.031 and 0.0078 iterations per copied byte. If DeepSeek-V3's loop costs 9 copies'
+time (the published 10x), Llama 4's costs ~4x more per copied byte, so the cap binds for top-1 too; E / k overstates
+the loop ratio (128) but not the priced slowdown. Left unchanged; the Llama 4 H100 gap was the EP-128 all-to-all's
+latency (fabric.p2p_batch).
+
 Check against the guide's end-to-end figure: its sections 2.1.1 and 2.1.2 together (the permute fix and fusing the
 MXFP8 scaling factors' torch.zeros) "improved the end-to-end (E2E) performance by 35 TFLOPS", 494.46 -> 529.55, 6.6%
 of the baseline step. Priced here at that baseline (GB200, 4,096 tokens per rank, 8 layers x 64 micro-batches per
