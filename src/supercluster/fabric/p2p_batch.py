@@ -23,6 +23,13 @@ Uncertainty: eight is NCCL's most rounds per batch; a proxy thread serialising t
 of the serial latency. No published latency-versus-peer-count curve for a 100+ rank all-to-all was found. Issue 15:
 the DGX Cloud Llama 4 Maverick H100 rows (EP 128 at stride TP 4, 2 EP ranks per node, 126 network peers) paid 1.11 ms
 of ring latency per all-to-all against 0.45 ms of bytes; batched, 0.24 ms.
+
+Verdict (validate all against main d466ec1; + = model too fast): all rows 7.657 -> 7.649% (LOSO column 8.103 ->
+8.096), BF16 MoE 11.06 -> 11.13, FP8 MoE 10.54 -> 10.17; DGX Cloud Llama 4 H100 table 21.18 -> 4.93 (-18.8 -> -7.5,
+-16.1 -> -1.8), Llama 4 GB200 and DeepSeek-V3 GB200 unchanged (inside one NVL72 domain), DeepSeek-V3 H100 3.51 ->
+4.78 (+0.3 -> +1.7, +7.2 -> +8.6), Qwen3-235B H100 EP 32 rows -8.4..+6.2 -> -6.5..+8.6 (four of six nearer), gpt-oss
+B200/B300 EP 64 rows +2 to +4 further too fast. Refit protocol (scripts/refit_protocol.py --catalog-attention): in
+sample 7.656 -> 7.648%, leave-one-source-out 7.871 -> 7.867%.
 """
 
 from __future__ import annotations
