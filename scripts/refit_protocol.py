@@ -20,6 +20,9 @@ by construction, ``loso_rows``), next to the in-sample prediction. Run:
     python scripts/refit_protocol.py OUT.json [--one-source EARLIER.json] [--catalog-attention]
     python scripts/refit_protocol.py --records OUT.json   # fit_sources.json's records from a run on this model
     python scripts/refit_protocol.py --records OUT.json --only b200   # just the tables of one family's rows
+    python scripts/refit_protocol.py OUT.json --hopper-attention 0.4385,0.298   # a variant: every Hopper card's
+        # attention pair (forward, backward, at the reference span) set to these values and held there, the GEMM
+        # fractions refitted around it (benchmarks/results/attn_rejudge_2026-12-01.json)
 """
 
 from __future__ import annotations
@@ -47,6 +50,25 @@ from supercluster import catalog
 from supercluster.validate.harness import predict_row, read_rows, source_document, source_table
 
 GRID = [round(0.45 + 0.01 * i, 2) for i in range(51)]
+
+
+def hold_hopper_attention(fwd: float, bwd: float) -> list[str]:
+    """Set the attention pair of every Hopper card (sm_arch 90) in the loaded catalog to ``fwd``/``bwd`` before
+    any accelerator is built, so that the catalog column, the fits and the scores all see the variant. Returns the
+    cards changed. Only for a protocol run: the catalog file is not touched."""
+    from supercluster.catalog import loader
+
+    if loader.accelerator.cache_info().currsize:
+        raise RuntimeError("hold_hopper_attention must run before any accelerator is loaded")
+    table = loader._table("accelerators")
+    changed = []
+    for name, entry in table.items():
+        if entry.get("sm_arch") == 90:
+            eff = dict(entry["efficiency"])
+            eff |= {"attention_fwd_fraction": fwd, "attention_bwd_fraction": bwd}
+            table[name] = {**entry, "efficiency": eff}
+            changed.append(name)
+    return changed
 
 
 def _err(row: dict, eff: dict | None) -> float:
@@ -234,6 +256,11 @@ def main() -> None:
     path = sys.argv[1]
     out: dict = {}
     t0 = time.perf_counter()
+    if "--hopper-attention" in sys.argv:  # a variant: the Hopper attention pair held at the given values
+        fwd, bwd = (float(x) for x in sys.argv[sys.argv.index("--hopper-attention") + 1].split(","))
+        out["hopper_attention"] = {"fwd": fwd, "bwd": bwd, "cards": hold_hopper_attention(fwd, bwd)}
+        if "--catalog-attention" not in sys.argv:
+            sys.argv.append("--catalog-attention")
     cat = {a: catalog.accelerator(a).efficiency for a in WHOLE_SET_CARDS}
     attention = {a: cat[a].attention_fwd_fraction for a in WHOLE_SET_CARDS}
     if "--one-source" in sys.argv:  # reuse the one-source fit of an earlier run on the same model
