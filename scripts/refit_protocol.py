@@ -20,6 +20,10 @@ by construction, ``loso_rows``), next to the in-sample prediction. Run:
     python scripts/refit_protocol.py OUT.json [--one-source EARLIER.json] [--catalog-attention]
     python scripts/refit_protocol.py --records OUT.json   # fit_sources.json's records from a run on this model
     python scripts/refit_protocol.py --records OUT.json --only b200   # just the tables of one family's rows
+    python scripts/refit_protocol.py OUT.json --hopper-attention 0.4385,0.298   # a variant: every Hopper card's
+        # attention pair (forward, backward, at the reference span) set to these values and held there, the GEMM
+        # fractions refitted around it (benchmarks/results/attn_rejudge_2026-12-01.json); add --fp8-fit to score
+        # FP8 rows with the one-source FP8 refit, --one-source A.json --whole-set A.json to rescore run A only
 """
 
 from __future__ import annotations
@@ -47,6 +51,25 @@ from supercluster import catalog
 from supercluster.validate.harness import predict_row, read_rows, source_document, source_table
 
 GRID = [round(0.45 + 0.01 * i, 2) for i in range(51)]
+
+
+def hold_hopper_attention(fwd: float, bwd: float) -> list[str]:
+    """Set the attention pair of every Hopper card (sm_arch 90) in the loaded catalog to ``fwd``/``bwd`` before
+    any accelerator is built, so that the catalog column, the fits and the scores all see the variant. Returns the
+    cards changed. Only for a protocol run: the catalog file is not touched."""
+    from supercluster.catalog import loader
+
+    if loader.accelerator.cache_info().currsize:
+        raise RuntimeError("hold_hopper_attention must run before any accelerator is loaded")
+    table = loader._table("accelerators")
+    changed = []
+    for name, entry in table.items():
+        if entry.get("sm_arch") == 90:
+            eff = dict(entry["efficiency"])
+            eff |= {"attention_fwd_fraction": fwd, "attention_bwd_fraction": bwd}
+            table[name] = {**entry, "efficiency": eff}
+            changed.append(name)
+    return changed
 
 
 def _err(row: dict, eff: dict | None) -> float:
@@ -138,16 +161,29 @@ def whole_set(attention: dict[str, float | None]) -> dict:
     return out
 
 
-def score(gemm: dict[str, float], whole: dict, attention: dict[str, float | None]) -> dict:
+def _with_fp8(tables: dict, fp8: dict[str, float] | None) -> dict:
+    """``tables`` with each card's FP8 GEMM fraction set to ``fp8[card]`` (the one-source FP8 refit), if given."""
+    for card, frac in (fp8 or {}).items():
+        if card in tables:
+            base = tables[card]
+            tables[card] = base.model_copy(update={"gemm_peak_fraction": dict(base.gemm_peak_fraction, fp8=frac)})
+    return tables
+
+
+def score(
+    gemm: dict[str, float], whole: dict, attention: dict[str, float | None], fp8: dict[str, float] | None = None
+) -> dict:
     """Every bundled row in sample (``gemm``) and leave-one-source-out (each card's fraction refitted without the
-    row's document); the whole-set protocol's rule on each card's rows: lands if LOSO < the catalog's error."""
+    row's document); the whole-set protocol's rule on each card's rows: lands if LOSO < the catalog's error.
+    ``fp8``: cards whose FP8 GEMM fraction is set to the one-source FP8 refit in both columns (``--fp8-fit``;
+    without it FP8 rows keep the catalog's fraction whatever the refit gave)."""
     _, rows = read_rows("all")
     res = {"rows": []}
     for r in rows:
         doc = source_document(r["source"])
-        eff_in = {c: t for a in gemm for c, t in family_tables(a, gemm[a], attention[a]).items()}
+        eff_in = _with_fp8({c: t for a in gemm for c, t in family_tables(a, gemm[a], attention[a]).items()}, fp8)
         loso_g = {a: whole[a]["refit_without_document"].get(doc, gemm[a]) for a in gemm}
-        eff_out = {c: t for a in gemm for c, t in family_tables(a, loso_g[a], attention[a]).items()}
+        eff_out = _with_fp8({c: t for a in gemm for c, t in family_tables(a, loso_g[a], attention[a]).items()}, fp8)
         p_in, p_out, p_cat = predict_row(r, eff_in), predict_row(r, eff_out), predict_row(r)
         res["rows"].append(
             {
@@ -234,6 +270,11 @@ def main() -> None:
     path = sys.argv[1]
     out: dict = {}
     t0 = time.perf_counter()
+    if "--hopper-attention" in sys.argv:  # a variant: the Hopper attention pair held at the given values
+        fwd, bwd = (float(x) for x in sys.argv[sys.argv.index("--hopper-attention") + 1].split(","))
+        out["hopper_attention"] = {"fwd": fwd, "bwd": bwd, "cards": hold_hopper_attention(fwd, bwd)}
+        if "--catalog-attention" not in sys.argv:
+            sys.argv.append("--catalog-attention")
     cat = {a: catalog.accelerator(a).efficiency for a in WHOLE_SET_CARDS}
     attention = {a: cat[a].attention_fwd_fraction for a in WHOLE_SET_CARDS}
     if "--one-source" in sys.argv:  # reuse the one-source fit of an earlier run on the same model
@@ -251,11 +292,20 @@ def main() -> None:
     for acc_id, res in out["one_source"].items():
         if res["attention_fwd_fraction"] is not None:
             attention[acc_id] = res["attention_fwd_fraction"]
-    out["whole_set"] = whole_set(attention)
+    if "--whole-set" in sys.argv:  # rescore only: reuse an earlier run's whole-set fits (same model, same attention)
+        with open(sys.argv[sys.argv.index("--whole-set") + 1]) as fh:
+            out["whole_set"] = json.load(fh)["whole_set"]
+    else:
+        out["whole_set"] = whole_set(attention)
     brief = {a: {k: v for k, v in w.items() if k != "refit_without_document"} for a, w in out["whole_set"].items()}
     print(json.dumps(brief))
     gemm = {a: w["refit_gemm_fraction"] for a, w in out["whole_set"].items() if w["fitted"]}
-    out["score"] = score(gemm, out["whole_set"], attention)
+    # --fp8-fit: FP8 rows scored with the one-source FP8 refit (made at the run's attention) instead of the catalog's
+    fp8 = None
+    if "--fp8-fit" in sys.argv:
+        fp8 = {a: r["gemm_fp8_fraction"] for a, r in out["one_source"].items() if "gemm_fp8_fraction" in r}
+        out["fp8_fit_applied"] = fp8
+    out["score"] = score(gemm, out["whole_set"], attention, fp8)
     out["catalog"] = {
         a: {"bf16": cat[a].gemm_peak_fraction["bf16"], "attention": cat[a].attention_fwd_fraction} for a in cat
     }
