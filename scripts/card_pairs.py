@@ -22,9 +22,13 @@ the model's 1.114 (1.078 before the Blackwell Ultra attention rate, accelerators
 B300 / B200 measured 1.123, model 1.166. Carrying the GB200's fitted GEMM fractions (0.529 / 0.565) to the GB300
 would price the 70B pairs at 1.030 (ratio error -17%): the measurements ask for a GB300 faster than its peaks and
 the GB200's fractions say, not slower, which is why the catalog keeps the Hopper table's GEMM fractions for the
-B300/GB300 family (accelerators.yaml gb300 sources.efficiency_gemm_bf16).
+B300/GB300 family (accelerators.yaml gb300 sources.efficiency_gemm_bf16). The archive's 26.02-26.04 rows added
+on the same day bring 9 more pairs (16 in all, main ff9def3): GPT-OSS GB300 / GB200 measured 1.209-1.230 (model
+1.026-1.098), B300 / B200 at EP 8 1.095-1.159 (model 1.166) and at EP 64 1.039 (model 1.486: the model gives the
+B300 an 800G NIC per GPU, which NVIDIA's B300 benchmark systems have, yet the EP-64 all-to-all ran as if at 400G);
+DeepSeek-V3 MXFP8 B300 / B200 1.109-1.112 (model 1.019).
 
-Run (bounded: two estimates per pair, 7 pairs, about 1 s):
+Run (bounded: two estimates per pair, 16 pairs, about 2 s):
 
     PYTHONPATH=src:scripts python scripts/card_pairs.py [--json] [--no-color] [OUT.json]
 """

@@ -111,9 +111,11 @@ class Container:
 
 # "NeMo Framework 25.11 | Transformer Engine | 2.9 | cuDNN | 9.13.1.26"; "NeMo Framework 26.04 | Transformer Engine |
 # 2.14+71bbefb | cuDNN | 9.20.0.48-1" (26.04.01 is the 26.04 stack: Bridge 406d3be pins TE f031cf87, after 71bbefb
-# in the v2.14 line). Neither recipe sets NVTE_ALLOW_NONDETERMINISTIC_ALGO for GPT-OSS (module docstring, item 4).
+# in the v2.14 line; the archive's 26.04 rows run the same 26.04 stack). Neither recipe sets
+# NVTE_ALLOW_NONDETERMINISTIC_ALGO for GPT-OSS (module docstring, item 4).
 CONTAINERS = {
     "25.11": Container("25.11", (2, 9), 91301, False),
+    "26.04": Container("26.04", (2, 14), 92000, False),
     "26.04.01": Container("26.04.01", (2, 14), 92000, False),
 }
 
@@ -245,14 +247,21 @@ def container_of(row: dict) -> Container:
     return CONTAINERS[m.group(1)]
 
 
+def _container_name(row: dict) -> str | None:
+    m = re.search(r"(\d\d\.\d\d(?:\.\d\d)?) NeMo container", row.get("source") or "")
+    return None if m is None else m.group(1)
+
+
 def bridge_rows(rows: list[dict]) -> list[dict]:
-    """The bundled Megatron-Bridge GPT-OSS throughput rows."""
+    """The bundled Megatron-Bridge GPT-OSS throughput rows of the containers whose attention stack is read here
+    (CONTAINERS; the archive's 26.02 and 26.02.01 rows are left out until their TE and cuDNN are quoted)."""
     return [
         r
         for r in rows
         if (r.get("model") or "").strip().startswith("gpt-oss")
         and "Megatron-Bridge" in (r.get("source") or "")
         and r.get("metric") == "tokens_per_s_per_gpu"
+        and _container_name(r) in CONTAINERS
     ]
 
 

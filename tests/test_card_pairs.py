@@ -64,10 +64,11 @@ def test_pair_key_takes_the_card_out_of_the_title(cp) -> None:
 
 
 def test_bundled_pairs_and_their_measured_ratios(cp, rows) -> None:
-    """7 same-layout pairs; the Llama 3 70B FP8 26.04.01 pair by hand: 5248 / 4224 = 1.2424. The 405B rows of the
-    same tables run pp8 on the GB300 and pp16 on the GB200, so they are not paired."""
+    """16 same-layout pairs (7 of the performance summary, 9 of its archive); the Llama 3 70B FP8 26.04.01 pair by
+    hand: 5248 / 4224 = 1.2424. The 405B rows of the same tables run pp8 on the GB300 and pp16 on the GB200, so they
+    are not paired."""
     found = {(u["id"], s["id"]) for u, s in cp.pairs(rows)}
-    assert len(found) == 7
+    assert len(found) == 16
     assert ("mbridge260401-gb300-llama3-70b-64-fp8", "mbridge260401-gb200-llama3-70b-64-fp8") in found
     assert not any("405b" in u for u, _ in found)
     res = {p.ultra_id: p for p in cp.tabulate(rows)}

@@ -37,10 +37,10 @@ def test_containers_from_bridge_docs() -> None:
 
 
 def test_every_bridge_gptoss_row_runs_cudnn_fused(results: list[gab.RowBackend]) -> None:
-    # 9 rows: 25.11 (B200, GB200, GB300, H100) and 26.04.01 (B200, B300, GB200, GB300, H100)
-    assert len(results) == 9
+    # 14 rows: 25.11 (B200, GB200, GB300, H100), 26.04 and 26.04.01 (B200, B300, GB200, GB300, H100 each)
+    assert len(results) == 14
     assert {r.sm_arch for r in results} == {90, 100, 103}
-    assert {r.container for r in results} == {"25.11", "26.04.01"}
+    assert {r.container for r in results} == {"25.11", "26.04", "26.04.01"}
     for r in results:
         assert (r.window_layers, r.full_layers) == (gab.FUSED, gab.FUSED), r.row_id
         # the step model prices the same fused kernel (no materialised scores, no FlashAttention-2 substitution)
@@ -99,5 +99,5 @@ def test_sink_with_context_parallel_needs_a2a() -> None:
 
 
 def test_unknown_container_is_an_error() -> None:
-    with pytest.raises(SuperclusterError, match=r"valid: 25\.11, 26\.04\.01"):
+    with pytest.raises(SuperclusterError, match=r"valid: 25\.11, 26\.04, 26\.04\.01"):
         gab.container_of({"id": "x", "source": "Megatron-Bridge, 25.09 NeMo container"})
