@@ -104,3 +104,14 @@ def test_given_vpp_refused_with_exit_2():
         MCORE, "--tp", "2", "--pp", "8", "--vpp", "6", "--ep", "8", "--no-color",
     )  # fmt: skip
     assert res.code == 2 and "56 / pp 8 = 7 or (56 + 2) / pp 8 = 7.25" in res.err
+
+
+def test_refused_pp_lists_only_pps_the_given_vpp_runs_at():
+    # accounted split, both flags: 80 + 2 = 82 layers, divisors <= 80: 1, 2, 41. At vpp 2, pp 1 cannot interleave,
+    # pp 2 gives 41 layers per rank (odd), pp 41 gives 2 (even): only 41 runs vpp 2.
+    sw = catalog.software("megatron-core-deepep-accounted-2025")
+    assert sw.pp_split == "accounted" and sw.pp_accounted_layers == (1, 1)
+    assert vpp_split.refusal(sw, 80, 6, 2).endswith("(80 + 2) / pp 6 = 13.67 layers per stage; valid pp at vpp 2: 41")
+    assert vpp_split.refusal(sw, 80, 6, None).endswith("valid pp: 1, 2, 41")
+    # 83 + 2 = 85 = 5 x 17: at vpp 2 both 17 (5 per rank) and 5 (17 per rank) are odd, so none runs
+    assert vpp_split.refusal(sw, 83, 6, 2).endswith("valid pp at vpp 2: none")

@@ -111,11 +111,15 @@ def refusal(sw: SoftwareProfile, layers: int, pp: int, vpp: int | None, limit: i
     ways = " or ".join(_arithmetic(layers, pp, ends) for ends in splits(sw))
     valid = valid_vpps(sw, layers, pp, limit)
     if not valid:
-        n = layers + sum(splits(sw)[0])
-        pps = [p for p in range(1, layers + 1) if n % p == 0]
+        if vpp is None:  # every pp at which some vpp runs
+            pps = [p for p in range(1, layers + 1) if valid_vpps(sw, layers, p, limit)]
+            at = ""
+        else:  # every pp at which the given vpp runs (interleaving needs pp > 1)
+            pps = [p for p in range(1, layers + 1) if (vpp == 1 or p > 1) and allows(sw, layers, p, vpp)]
+            at = f" at vpp {vpp}"
         return (
             f"pp({pp}) must divide the layers on {sw.id}, which asserts an exact split: {ways} layers per stage; "
-            f"valid pp: {', '.join(str(p) for p in pps)}"
+            f"valid pp{at}: {', '.join(str(p) for p in pps) or 'none'}"
         )
     return (
         f"vpp({vpp}) must divide the layers per pipeline stage on {sw.id}, which asserts an exact split: {ways}; "
