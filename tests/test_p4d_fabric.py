@@ -48,3 +48,10 @@ def test_bloomberggpt_row_runs_on_p4d():
     assert row["system"] == "aws-p4d"
     assert "400 Gb/s EFA per instance" in row["notes"]
     assert row_system(row).fabric.measured_busbw_gb_per_s == pytest.approx(29.6)
+
+
+def test_p4d_facility_is_aws_published_fleet_pue_not_the_non_hyperscaler_default():
+    # DCD 2024-12: "a global PUE of 1.15 across its data centers in 2023"; Epoch's 1.25 is for non-hyperscalers
+    facility = catalog.system("aws-p4d").facility
+    assert facility.pue == pytest.approx(1.15)
+    assert "1.15 across its data centers in 2023" in facility.source
