@@ -115,3 +115,12 @@ def test_refused_pp_lists_only_pps_the_given_vpp_runs_at():
     assert vpp_split.refusal(sw, 80, 6, None).endswith("valid pp: 1, 2, 41")
     # 83 + 2 = 85 = 5 x 17: at vpp 2 both 17 (5 per rank) and 5 (17 per rank) are odd, so none runs
     assert vpp_split.refusal(sw, 83, 6, 2).endswith("valid pp at vpp 2: none")
+
+
+def test_space_rule_is_allows_memoised():
+    sw = catalog.software(MCORE)
+    rule = vpp_split.space_rule(sw, 56)
+    pairs = [(pp, vpp) for pp in (1, 2, 4, 7, 8, 14) for vpp in range(1, 17)]
+    for _ in range(3):  # the planner asks again for every block of the other knobs
+        assert [rule(pp, vpp) for pp, vpp in pairs] == [vpp_split.allows(sw, 56, pp, vpp) for pp, vpp in pairs]
+    assert rule.cache_info().misses == len(pairs) and rule.cache_info().hits == 2 * len(pairs)

@@ -42,6 +42,7 @@ planner's generic rule, ``pp * vpp <= layers + 2``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from supercluster.specs import SoftwareProfile
@@ -129,7 +130,9 @@ def refusal(sw: SoftwareProfile, layers: int, pp: int, vpp: int | None, limit: i
 
 def space_rule(sw: SoftwareProfile, layers: int) -> Callable[[int, int], bool] | None:
     """The ``(pp, vpp) -> allowed`` test plan.space.enumerate_space filters with; None for a stack that splits
-    freely (the planner's generic rule then holds)."""
+    freely (the planner's generic rule then holds). Memoised per (pp, vpp): the space asks once per block of the
+    other knobs, some fifteen times per pair (the Grok-1 Colossus search of benchmarks/bench_plan.py: 2,602 calls,
+    177 pairs)."""
     if not sw.pp_split_exact:
         return None
-    return lambda pp, vpp: allows(sw, layers, pp, vpp)
+    return functools.lru_cache(maxsize=None)(lambda pp, vpp: allows(sw, layers, pp, vpp))
