@@ -19,7 +19,11 @@ from __future__ import annotations
 import json
 import sys
 from collections import defaultdict
+from pathlib import Path
 
+from script_args import run
+
+from supercluster.errors import SuperclusterError
 from supercluster.validate.harness import GPU_BANDS, gpu_band, read_rows
 from supercluster.validate.harness import run as validate
 
@@ -78,8 +82,26 @@ def summarise(run: dict, meta: dict[str, dict], published: set[str]) -> dict:
     return out
 
 
-def main() -> None:
-    path, runs = sys.argv[1], dict(a.split("=", 1) for a in sys.argv[2:])
+USAGE = "attn_rejudge.py OUT.json LABEL=RUN.json [LABEL=RUN.json ...]"
+
+
+def parse_args(argv: list[str]) -> tuple[str, dict[str, str]]:
+    """(output path, {label: run path}); a missing or malformed argument or a run file that does not exist raises
+    SuperclusterError with the usage (script_args.run turns it into one line and exit 2)."""
+    if len(argv) < 2 or argv[0].startswith("-") or "=" in argv[0]:
+        raise SuperclusterError(f"expected an output path and at least one LABEL=RUN.json; usage: {USAGE}")
+    bad = [a for a in argv[1:] if a.startswith("-") or "=" not in a or not all(a.split("=", 1))]
+    if bad:
+        raise SuperclusterError(f"'{bad[0]}' is not LABEL=RUN.json; usage: {USAGE}")
+    runs = dict(a.split("=", 1) for a in argv[1:])
+    missing = [p for p in runs.values() if not Path(p).is_file()]
+    if missing:
+        raise SuperclusterError(f"no run file '{missing[0]}' (a scripts/refit_protocol.py output); usage: {USAGE}")
+    return argv[0], runs
+
+
+def main(argv: list[str]) -> None:
+    path, runs = parse_args(argv)
     meta = {
         r["id"]: {
             "metric": r["metric"] if r["group"] != "memory" else "memory",
@@ -122,4 +144,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main, sys.argv[1:])

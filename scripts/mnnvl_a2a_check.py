@@ -77,7 +77,9 @@ from unittest.mock import patch
 import numpy as np
 from rich.console import Console
 from rich.table import Table
+from script_args import run
 
+from supercluster.errors import SuperclusterError
 from supercluster.fabric.collectives import CollectiveModel, span_of
 from supercluster.fabric.placement import ep_stride
 from supercluster.perf.layer import expert_dispatch
@@ -260,9 +262,13 @@ def whatif() -> dict:
     return out
 
 
-def main() -> None:
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    path = Path(args[0]) if args else Path("benchmarks/results/mnnvl_a2a_check.json")
+def main(argv: list[str]) -> None:
+    unknown = [a for a in argv if a.startswith("-") and a != "--whatif"]
+    paths = [a for a in argv if not a.startswith("-")]
+    if unknown or len(paths) > 1:
+        what = f"unknown option '{unknown[0]}'" if unknown else f"more than one output path ({', '.join(paths)})"
+        raise SuperclusterError(f"{what}; valid: --whatif and one OUT.json path")
+    path = Path(paths[0]) if paths else Path("benchmarks/results/mnnvl_a2a_check.json")
     done = [check(r) for r in rows_to_check()]
     table = Table(title="EP all-to-all on NVL72: model price vs break-even")
     for col in ("row", "disp", "EP", "MB", "ms", "algbw", "err%", "need"):
@@ -281,7 +287,7 @@ def main() -> None:
         )
     Console(width=80).print(table)
     out: dict[str, Any] = {"published_algbw_gb_s": PUBLISHED_ALGBW_GB_S, "rows": done}
-    if "--whatif" in sys.argv:
+    if "--whatif" in argv:
         out["whatif"] = whatif()
         base = out["whatif"]["model"]["all"]
         for name in SCENARIOS:
@@ -295,4 +301,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main, sys.argv[1:])

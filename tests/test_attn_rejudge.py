@@ -88,3 +88,20 @@ def test_summary_of_a_run(aj):
     # LOSO per table over its throughput rows: T1 20 (> 12 and > 15), T2 6 (its memory row left out)
     assert s["tables_over"]["12.0"] == [("T1", 20.0)] and s["tables_over"]["15.0"] == [("T1", 20.0)]
     assert s["table_loso"]["T2"] == 6.0
+
+
+def test_bad_command_line_is_one_line_not_a_traceback(aj, tmp_path):
+    from supercluster.errors import SuperclusterError
+
+    run = tmp_path / "run.json"
+    run.write_text("{}")
+    assert aj.parse_args(["out.json", f"base={run}"]) == ("out.json", {"base": str(run)})
+    for argv, says in (
+        ([], "expected an output path"),
+        (["out.json"], "expected an output path"),
+        (["out.json", "base"], "'base' is not LABEL=RUN.json"),
+        (["out.json", "base="], "'base=' is not LABEL=RUN.json"),
+        (["out.json", f"base={tmp_path / 'none.json'}"], "no run file"),
+    ):
+        with pytest.raises(SuperclusterError, match=says):
+            aj.parse_args(argv)

@@ -73,3 +73,12 @@ def test_priced_at_reprices_inside_nvl72_only_and_restores(chk, rows):
         assert float(comm.all_to_all(nbytes, span_of(4, 1, comm.domain))) == pytest.approx(before4)
     assert float(comm.all_to_all(nbytes, span_of(32, 1, comm.domain))) == pytest.approx(before32)
     assert before32 < nbytes / 48e9 / 10  # the model's own price: 0.421 ms, not 4.9
+
+
+def test_bad_command_line_is_refused_before_any_work(chk):
+    from supercluster.errors import SuperclusterError
+
+    with pytest.raises(SuperclusterError, match=r"unknown option '--bogus'; valid: --whatif and one OUT\.json path"):
+        chk.main(["--bogus"])
+    with pytest.raises(SuperclusterError, match=r"more than one output path \(a\.json, b\.json\)"):
+        chk.main(["a.json", "b.json"])
