@@ -157,27 +157,24 @@ class CollectiveModel:
         net_hop = NET_HOP_US["ring"][proto] * US * (self.net_hop_s / (4.0 * US))  # scaled to this fabric
         return BASE_US["ring"][proto] * US + nvl_steps * NVL_HOP_US["ring"][proto] * US + net_steps * net_hop
 
+    def _a2a_batched(self, s: Span) -> Any:
+        """fabric.p2p_batch's latency of an all-to-all that spans domains, with the ring tables' Simple-protocol
+        base and hops (the network hop scaled to this fabric)."""
+        net_hop = NET_HOP_US["ring"]["Simple"] * US * (self.net_hop_s / (4.0 * US))
+        return p2p_batch.a2a_latency_s(
+            s.n, s.k, BASE_US["ring"]["Simple"] * US, NVL_HOP_US["ring"]["Simple"] * US, net_hop
+        )
+
     def _a2a_latency_one(self, s: Span) -> float:
         """An all-to-all's latency: NCCL's peer rounds in batches of eight when the group spans domains
         (fabric.p2p_batch), the ring-step latency inside one domain; Simple protocol."""
         if not s.k < s.n:
             return self._ring_latency_one(s, 1, "Simple")
-        net_hop = NET_HOP_US["ring"]["Simple"] * US * (self.net_hop_s / (4.0 * US))  # scaled to this fabric
-        return p2p_batch.a2a_latency_s(
-            float(s.n), float(s.k), BASE_US["ring"]["Simple"] * US, NVL_HOP_US["ring"]["Simple"] * US, net_hop
-        )
+        return float(self._a2a_batched(s))
 
     def _a2a_latency(self, s: Span) -> Any:
         """:meth:`_a2a_latency_one` over broadcast groups."""
-        per = p2p_batch.P2P_ROUNDS_PER_BATCH
-        k = np.clip(s.k, 1.0, s.n)
-        net_hop = NET_HOP_US["ring"]["Simple"] * US * (self.net_hop_s / (4.0 * US))
-        batched = (
-            BASE_US["ring"]["Simple"] * US
-            + np.ceil((k - 1) / per) * NVL_HOP_US["ring"]["Simple"] * US
-            + np.ceil((s.n - k) / per) * net_hop
-        )
-        return np.where(s.k < s.n, batched, self._ring_latency(s, 1, "Simple"))
+        return np.where(s.k < s.n, self._a2a_batched(s), self._ring_latency(s, 1, "Simple"))
 
     def _inside(self, s: Span) -> Any:
         return s.k >= s.n

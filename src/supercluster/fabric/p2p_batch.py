@@ -34,21 +34,23 @@ sample 7.656 -> 7.648%, leave-one-source-out 7.871 -> 7.867%.
 
 from __future__ import annotations
 
-import math
+from typing import Any
+
+import numpy as np
 
 # NVIDIA/nccl src/include/device.h: "#define NCCL_MAX_DEV_WORK_P2P_PER_BATCH 8"
 P2P_ROUNDS_PER_BATCH = 8
 
 
-def batches(rounds: float) -> float:
-    """Batches of :data:`P2P_ROUNDS_PER_BATCH` that ``rounds`` point-to-point rounds take (0 for none)."""
-    if rounds <= 0:
-        return 0.0
-    return float(math.ceil(rounds / P2P_ROUNDS_PER_BATCH))
+def batches(rounds: Any) -> Any:
+    """Batches of :data:`P2P_ROUNDS_PER_BATCH` that ``rounds`` point-to-point rounds take (0 for none); scalars or
+    arrays."""
+    return np.ceil(np.maximum(rounds, 0.0) / P2P_ROUNDS_PER_BATCH)
 
 
-def a2a_latency_s(n: float, k: float, base_s: float, nvl_hop_s: float, net_hop_s: float) -> float:
+def a2a_latency_s(n: Any, k: Any, base_s: float, nvl_hop_s: float, net_hop_s: float) -> Any:
     """Latency of one all-to-all over ``n`` ranks, ``k`` per scale-up domain, that spans more than one domain
-    (``n > k``): the k - 1 NVLink peers' and the n - k network peers' rounds each paid once per batch of eight."""
-    k1 = min(max(k, 1.0), n)
+    (``n > k``): the k - 1 NVLink peers' and the n - k network peers' rounds each paid once per batch of eight.
+    Scalars or broadcastable arrays (fabric.collectives calls it both ways)."""
+    k1 = np.clip(k, 1.0, n)
     return base_s + batches(k1 - 1.0) * nvl_hop_s + batches(n - k1) * net_hop_s
