@@ -17,7 +17,11 @@ it one quantizer per expert, ``AllocationMethod::UNFUSED`` for these quantizers)
 amax call is two launches: ``launch_amax_kernel`` first zeroes the amax, ``zero_amax_kernel<<<1, 1, 0,
 stream>>>(amax, noop_ptr)``, then runs the reduction, and the scale is ``compute_scale_from_amax_kernel<<<1, 1, 0,
 stream>>>`` (transformer_engine/common/recipe/current_scaling.cu, the same lines in TE v2.8, v2.9 and v2.14, the
-Transformer Engine of the 25.11 and 26.04 containers). So four kernels per expert and operand
+Transformer Engine of the 25.11 and 26.04 containers). TE v2.6 and v2.7, the range the 25.09 container's
+Megatron-Bridge pins (">=2.6.0a0,<2.8.0"), zero the amax with ``cudaMemsetAsync(amax, 0, sizeof(float), stream)``
+in ``launch_amax_kernel`` instead, a 4-byte memset the stream runs as a device operation between the same kernels:
+priced as the one-thread kernel it became in v2.8 (an assumption; its run time is of the same sub-microsecond
+order). So four kernels per expert and operand
 (:data:`KERNELS_PER_EXPERT`), two of them one-thread kernels. TE v2.14 still quantizes current-scaling experts one by
 one: its ``split_quantize`` knows bulk allocation only for ``BULK_FP8_BLOCKWISE``, ``BULK_MXFP8`` and
 ``BULK_NVFP4`` and fused grouped quantization only for NVFP4 (``QuantizationMethod { UNFUSED, FUSED_NVFP4 }``),
