@@ -73,6 +73,15 @@ benchmarks/results/oldprod_candidates.json):
   garbage collection (Megatron-LM --manual-gc: "Manual garbage collection helps to align the timing of the
   collection across ranks which mitigates the impact of CPU-associated jitters"), but the one published size
   (1.5%) is a tenth of the Nemotron-4 gap, and which of the software profiles ran it is not recorded.
+- NVIDIA's own launcher recipe for this model (NVIDIA/NeMo-Framework-Launcher
+  launcher_scripts/conf/training/nemotron/nemotron_340b.yaml at 3be81fc: "num_nodes: 768", "global_batch_size:
+  2304", TP 8, PP 8, "virtual_pipeline_model_parallel_size: 12") reduces in bf16 with both overlaps on
+  ("grad_sync_dtype: bf16", "overlap_grad_sync: True", "overlap_param_sync: true"), runs one layer per virtual
+  stage (as validation's deepest fill gives the production rows: 96 / 12 stages = vpp 8), times each step with
+  "step_timing_kwargs: sync_cuda: True" and sets no gc_interval (NeMo 1 model configs carry "gc_interval: 0", the
+  automatic collector). So the benchmark rows of the same model (the controls, -0.6 to +1.5%) most likely ran the
+  same reduction dtype, overlaps, step timer and garbage collection as the production run: none of those
+  separates the two (unverified: the production run's own config is not public).
 - A checkpoint save would have to come every 2-60 steps to make the gaps (a 340B save of 4.8 TB at 120 GB/s
   aggregate is 40 s, 175B on 256 GPUs 123 s), where production runs save every several hundred to thousands of
   steps and Megatron-LM keeps evaluation (and now saves) out of its logged iteration time. BloombergGPT's 32.5 s is
