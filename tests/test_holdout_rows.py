@@ -77,3 +77,18 @@ def test_opt_layout_follows_metaseq():
     assert (tp, dp, tp * dp) == (8, 124, int(opt["gpus"]))
     assert int(opt["micro_batch"]) == (2 * 1024 * 1024 // dp) // 2048 == 8
     assert int(opt["global_batch"]) == 8 * dp == 992
+
+
+def test_tinyllama_runs_on_a_fused_fsdp1_profile():
+    """TinyLlama's training code (jzhang38/TinyLlama 09baa9e) launches fused kernels for its norms (FusedRMSNorm),
+    SwiGLU (xformers), rotary (flash-attn) and loss (FusedCrossEntropyLoss) without torch.compile: an FSDP1 profile
+    with fused elementwise work (fsdp1-2023), not the eager one, whose composites it never ran."""
+    from supercluster import catalog
+
+    _, rows = read_rows("all")
+    tiny = next(r for r in rows if r["id"] == "tinyllama-readme-16")
+    sw = catalog.software(tiny["software"])
+    assert sw.elementwise_fused and sw.grad_reduce_bytes == 2  # Lightning bf16-mixed reduces in bf16
+    quotes = ("FusedRMSNorm", "from xformers.ops import SwiGLU", "FusedCrossEntropyLoss()", "apply_rotary_emb_func")
+    for quote in quotes:
+        assert quote in tiny["notes"], quote
