@@ -58,8 +58,12 @@ Update (2026-12-01, branch gptoss7): one cited term found and priced, the rest s
   grouped MLP with ScaledClampedQGeGLU not checked) the model reads them -19..-25% on GB200/GB300 and +19..+22% on
   B300: the B300/B200 EP-8 layout is too fast in the model at either precision. The 26.06.01 footnote "Performance
   regression in GPT-OSS 120B pre-training is a known issue" (20288 / 18304) points at NVIDIA/cudnn-frontend issue
-  #256, grouped_gemm_dglu_wrapper_sm100 (the MXFP8 grouped GEMM + dGeGLU kernel) 10x slower in frontend 1.24: an
-  expert-GEMM kernel, not attention, and not in the BF16 rows' stack.
+  #256, grouped_gemm_dglu_wrapper_sm100 (the MXFP8 grouped GEMM + dGeGLU kernel) 10x slower in frontend 1.24, and
+  the Megatron-Bridge v0.5.1 release notes say the same ("GPT-OSS GB200/GB300 MXFP8 regression due to regressed
+  CuTeDSL fused kernels (cudnn-frontend/#256)"): an expert-GEMM kernel, not attention, and not in the BF16 rows'
+  stack. Also seen and not priced (small, not Blackwell-specific): weighted_bias_quick_geglu_impl builds its offset
+  with ``torch.tensor(linear_offset, ..., device=input.device)`` on every call, a pageable host-to-device copy next
+  to the ``tokens_per_expert.tolist()`` sync TEGroupedMLP.forward already pays.
 
 Run (bounded: the 11 GPT-OSS rows, one resolve each, a few seconds):
 
