@@ -33,6 +33,38 @@ B200/GB200/B300/GB300 alike (FlashAttention is filtered out for any sink; cuDNN 
 architecture; the only Blackwell-specific switch, determinism, is off in the GPT-OSS recipes), as the step model
 prices it.
 
+Update (2026-12-01, branch gptoss7): one cited term found and priced, the rest sized and left.
+
+* Priced: Megatron-Core clamps GPT-OSS's gated activation as eager ops before its compiled quick-GEGLU
+  (megatron/core/fusions/fused_bias_geglu.py weighted_bias_quick_geglu_impl, identical at 0d8e071 ... 3097d81:
+  chunk, two clamps, torch.cat), 8 B forward and 15 B backward per element of the routed FC1 output, re-run by the
+  moe_act recompute (perf.mcore_unfused, item 3). On the 26.04.01 rows it adds about 1.3 ms per layer and
+  micro-batch on Blackwell (mb 4) and 0.8 ms on H100 (mb 1): B200 +29 -> +23.5, GB200 +32 -> +24, B300 +34 -> +27,
+  GB300 +17 -> +10, H100 +8.6 -> +7.0 (validate); the 25.11 rows +8..+9 on Blackwell and +2 on H100. What is left
+  per layer and micro-batch: B200 6.4 ms, B300 6.4, GB200 5.3, GB300 2.2, H100 0.3.
+* Sized and not the remainder: (1) the learnable sinks' backward: cuDNN's dSink is a reduction over b x h x s_q
+  statistics (gptoss_attention_backend.py, item 5), kilobytes; TransformerEngine issue #3249 (2026-09) places the
+  sink gradient in a separate kernel whose generic variant serves only value head dims outside {64, 128, 256}:
+  GPT-OSS's 64 takes the specialised one. (3) tile quantisation of hidden 2880 / FC1 5760 on 256-wide 2-SM tiles:
+  12 x 256 = 3072 (6.7% waste) and 23 x 256 = 5888 (2.2%) against 2.2% and 0% on Hopper's 128-wide tiles, about
+  0.2 ms per layer and micro-batch on the B200, within perf.gemm's smooth partial-tile term. (4) CUDA-graph scopes:
+  the 26.04.01 configs graph [attn, moe_router, moe_preprocess] on GB300 and B300 only
+  (gpt_oss_workload_base_configs.py at 406d3be); B300 (graphs) reads the worst error and B200 (none) the same as
+  GB200 (none), so graphs do not separate the rows.
+* Evidence for the next person: the later archive tables (Megatron-Bridge docs/performance-summary-archive.md,
+  mirror 067f987) run GPT-OSS 120B in MXFP8 at 26.06: GB300 EP 16 33166, GB200 EP 64 28947, B300 EP 8 18534
+  tokens/s/GPU, against the 26.04.01 BF16 19200 / 16640 / 15232: MXFP8 gains 1.74x on the GB200 at the same EP 64 but
+  1.22x on the B300 at EP 8. Priced as if they were 26.04.01 rows (not added: no recipe read, TE 2.15's fused
+  grouped MLP with ScaledClampedQGeGLU not checked) the model reads them -19..-25% on GB200/GB300 and +19..+22% on
+  B300: the B300/B200 EP-8 layout is too fast in the model at either precision. The 26.06.01 footnote "Performance
+  regression in GPT-OSS 120B pre-training is a known issue" (20288 / 18304) points at NVIDIA/cudnn-frontend issue
+  #256, grouped_gemm_dglu_wrapper_sm100 (the MXFP8 grouped GEMM + dGeGLU kernel) 10x slower in frontend 1.24, and
+  the Megatron-Bridge v0.5.1 release notes say the same ("GPT-OSS GB200/GB300 MXFP8 regression due to regressed
+  CuTeDSL fused kernels (cudnn-frontend/#256)"): an expert-GEMM kernel, not attention, and not in the BF16 rows'
+  stack. Also seen and not priced (small, not Blackwell-specific): weighted_bias_quick_geglu_impl builds its offset
+  with ``torch.tensor(linear_offset, ..., device=input.device)`` on every call, a pageable host-to-device copy next
+  to the ``tokens_per_expert.tolist()`` sync TEGroupedMLP.forward already pays.
+
 Run (bounded: the 11 GPT-OSS rows, one resolve each, a few seconds):
 
     PYTHONPATH=src python scripts/gptoss_breakdown.py [--json] [--no-color] [OUT.json]

@@ -1,4 +1,5 @@
-"""Megatron-Core's unfused YaRN RoPE and per-expert down-projection bias (perf.mcore_unfused), by hand arithmetic."""
+"""Megatron-Core's unfused YaRN RoPE, per-expert down-projection bias and eager activation clamp (perf.mcore_unfused),
+by hand arithmetic."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from supercluster import catalog
 from supercluster.perf import mcore_unfused
 from supercluster.perf.comm import CollectiveModel
 from supercluster.perf.layer import layer_parts
-from supercluster.perf.mcore_unfused import down_bias_bytes, extra_s, yarn_concentration
+from supercluster.perf.mcore_unfused import clamp_s, down_bias_bytes, extra_s, yarn_concentration
 from supercluster.specs import ResolvedPlan
+from supercluster.validate import harness
+from supercluster.validate.harness import read_rows
 
 
 def test_yarn_concentration_by_hand() -> None:
@@ -75,13 +78,69 @@ def test_layer_adds_exactly_the_unfused_terms() -> None:
     model = catalog.model("gpt-oss-120b").model_copy(update={"moe_router": "fake-balanced"})
     acc = catalog.accelerator("gb300")
     sw = catalog.software("megatron-bridge-2025")
-    fused = sw.model_copy(update={"rope_scaled_unfused": False, "expert_down_bias_per_expert": False})
+    fused = sw.model_copy(
+        update={"rope_scaled_unfused": False, "expert_down_bias_per_expert": False, "glu_clamp_unfused": False}
+    )
     system = catalog.system("gb300-nvl72-cluster", gpus=64)
     plan = ResolvedPlan.single(ep=64, dp=64, zero=1, micro_batch=4)
     comm = CollectiveModel(system)
     on = layer_parts(model, plan, 4096, acc, sw, comm, True)
     off = layer_parts(model, plan, 4096, acc, fused, comm, True)
     fwd, bwd = extra_s(model, sw, acc, 16384 * 72 * 64, 16384 * 4 * 2880, moe=True)
-    assert on.fwd_elem_s - off.fwd_elem_s == pytest.approx(fwd)
-    assert on.bwd_elem_s - off.bwd_elem_s == pytest.approx(bwd)
+    # the clamp over the routed copies' FC1 outputs: 16,384 tokens x top-4 x 2 x 2880 (EP 64: 2 local experts)
+    cf, cb = clamp_s(model, sw, acc, 16384 * 4 * 2 * 2880, moe=True)
+    assert on.fwd_elem_s - off.fwd_elem_s == pytest.approx(fwd + cf)
+    assert on.bwd_elem_s - off.bwd_elem_s == pytest.approx(bwd + cb)
+    # moe_act recompute re-runs the clamp with the activation; nothing else the modules re-run moves
+    assert on.modules.moe_act_s - off.modules.moe_act_s == pytest.approx(cf)
+    assert on.modules.core_attn_s == off.modules.core_attn_s
     assert on.fwd_gemm_s == off.fwd_gemm_s and on.fwd_attn_s == off.fwd_attn_s
+
+
+def test_clamp_bytes_by_hand() -> None:
+    # forward, per bf16 element of the FC1 output: its half's clamp reads 2 and writes 2; the cat reads 2, writes 2
+    assert mcore_unfused.CLAMP_FWD_BYTES == 2 + 2 + 2 + 2
+    # backward: the cat's gradient is views; gate half where(self <= max): compare 2 + 1, where 1 + 2 + 2 = 8;
+    # linear half: two compares 3 + 3, the in-place and 3, where 5 = 14; the chunk's gradient cat 2 + 2
+    gate, linear = (2 + 1) + (1 + 2 + 2), (2 + 1) + (2 + 1) + (1 + 1 + 1) + (1 + 2 + 2)
+    assert (gate, linear) == (8, 14)
+    assert (gate + linear) / 2 + (2 + 2) == mcore_unfused.CLAMP_BWD_BYTES
+
+
+def test_clamp_seconds_gpt_oss_b200_by_hand() -> None:
+    model = catalog.model("gpt-oss-120b")
+    acc = catalog.accelerator("b200")
+    sw = catalog.software("megatron-bridge-deepep-2025")
+    # micro-batch 4 x 4096 tokens, top-4, FC1 output 2 x 2880 wide: 377.5 M elements on each GPU
+    elems = 16384 * 4 * 5760
+    fwd, bwd = clamp_s(model, sw, acc, elems, moe=True)
+    hbm = 8.0e12 * acc.efficiency.hbm_fraction
+    assert fwd == pytest.approx(elems * 8.0 / hbm)
+    assert bwd == pytest.approx(elems * 15.0 / hbm)
+    # about 0.44 ms forward and 0.83 ms backward per layer and micro-batch at hbm_fraction 0.85
+    assert 0.35e-3 < fwd < 0.55e-3 and 0.7e-3 < bwd < 1.0e-3
+
+
+def test_clamp_needs_the_clamp_the_stack_and_experts() -> None:
+    acc = catalog.accelerator("b200")
+    bridge = catalog.software("megatron-bridge-2025")
+    gpt_oss = catalog.model("gpt-oss-120b")
+    assert gpt_oss.glu_clamp_limit == 7.0 and catalog.model("gpt-oss-20b").glu_clamp_limit == 7.0
+    assert bridge.glu_clamp_unfused
+    assert clamp_s(catalog.model("qwen3-235b-a22b"), bridge, acc, 1e9, moe=True) == (0.0, 0.0)  # unclamped SwiGLU
+    assert clamp_s(gpt_oss, bridge.model_copy(update={"glu_clamp_unfused": False}), acc, 1e9, moe=True) == (0.0, 0.0)
+    assert clamp_s(gpt_oss, bridge, acc, 1e9, moe=False) == (0.0, 0.0)  # a dense layer has no routed experts
+    assert not catalog.software("automodel-2025").glu_clamp_unfused  # another stack: not claimed
+
+
+def test_clamp_moves_the_gpt_oss_rows_toward_their_published_throughput() -> None:
+    """The Megatron-Bridge GPT-OSS 120B rows (performance-summary tables, tokens/s/GPU): the 26.04.01 GB300 row, which
+    read +17.4% too fast before the clamp was priced, reads about +10%."""
+    _, rows = read_rows("all")
+    gpt_oss = [r for r in rows if r["id"].startswith("mb") and "-gpt-oss-120b-" in r["id"]]
+    assert len(gpt_oss) == 24
+    # 26.04.01 GB300: 19,200 tokens/s/GPU measured (docs/performance-summary-archive.md 26.04.01, BF16, EP 64)
+    row = next(r for r in gpt_oss if r["id"] == "mb260401-gb300-gpt-oss-120b-64-bf16")
+    assert float(row["value"]) == 19200.0
+    err = harness.predict_row(row).speed_error_pct
+    assert err is not None and 5.0 < err < 15.0  # +17.4% without the clamp

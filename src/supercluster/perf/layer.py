@@ -437,6 +437,11 @@ def layer_parts(
     mc_f, mc_b = mcore_unfused.extra_s(model, sw, acc, qk_elems, routed_copies * h, moe)
     f_elem += mc_f
     b_elem += mc_b
+    # and its eager clamp of a clamped gated activation over the routed copies' FC1 outputs; moe_act recompute
+    # re-runs it with the activation it precedes
+    clamp_f, clamp_b = mcore_unfused.clamp_s(model, sw, acc, routed_copies * up * model.expert_ffn / et, moe)
+    f_elem += clamp_f
+    b_elem += clamp_b
 
     # --- tensor-parallel communication: 2 collectives forward, 2 backward (Shoeybi et al. sec. 3) ---
     etp_fwd = 0.0  # the dispatcher's expert-TP (or TP x EP) all-gather and reduce-scatter (perf.expert_tp)
@@ -515,7 +520,7 @@ def layer_parts(
         mla_up=(mla_up_s, mla_up_flops),
         block=(block_gemm_s, block_flops, tp_fwd / 2.0 if mlp_tp_fwd is None else mlp_tp_fwd),
         shared=(g_shared, fl_shared),
-        moe_block=(moe_elem_s, ep_fwd, routed_copies * model.expert_ffn / et if moe else 0.0),
+        moe_block=(moe_elem_s, ep_fwd, routed_copies * model.expert_ffn / et if moe else 0.0, clamp_f),
     )
     return LayerParts(
         fwd_gemm_s=f_gemm,
@@ -561,12 +566,13 @@ def _module_forward(
     mla_up: tuple[float, float],
     block: tuple[float, float, float],
     shared: tuple[float, float],
-    moe_block: tuple[float, float, float],
+    moe_block: tuple[float, float, float, float],
 ) -> recompute_modules.ModuleForward:
     """What each Megatron-Core recompute module re-runs of this layer (perf.recompute_modules), from the pieces
     :func:`layer_parts` worked out: ``attn`` (attention forward s, exposed CP forward s, core FLOPs), ``mla_up`` (s,
     FLOPs), ``block`` (the MLP or MoE block's forward GEMM s and FLOPs, its TP forward s), ``shared`` (the shared
-    experts' GEMM s and FLOPs), ``moe_block`` (routing element-wise s, EP forward s, routed activation elements)."""
+    experts' GEMM s and FLOPs), ``moe_block`` (routing element-wise s, EP forward s, routed activation elements, the
+    eager clamp's forward s that the activation's recompute re-runs, perf.mcore_unfused)."""
     act = (GATED_ACT_BYTES if fused else GATED_ACT_BYTES_EAGER)[model.gated]
     rope = ROPE_BYTES if fused else ROPE_BYTES_EAGER
     norms = recompute_modules.norm_s(
@@ -589,8 +595,8 @@ def _module_forward(
         return recompute_modules.ModuleForward(
             **common, mlp_s=gemm_s + mlp_act, mlp_tp_s=block_tp, mlp_flops=gemm_flops
         )
-    routing_s, ep_s, routed_elems = moe_block
-    moe_act = recompute_modules.elementwise_s(routed_elems, act, acc)
+    routing_s, ep_s, routed_elems, clamp_s = moe_block
+    moe_act = recompute_modules.elementwise_s(routed_elems, act, acc) + clamp_s
     shared_act = recompute_modules.elementwise_s(tok * model.moe_shared_experts * model.expert_ffn / t, act, acc)
     return recompute_modules.ModuleForward(
         **common,

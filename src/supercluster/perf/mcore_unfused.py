@@ -34,8 +34,28 @@ container; core 3097d81 at Megatron-Bridge 406d3be, 26.04.01) both take an unfus
    unless --moe-router-dtype is set, which the GPT-OSS recipes do not; Transformer Engine's fused top-k writes
    probs in the logits' type).
 
-Both are HBM-bound elementwise passes, priced at the card's memory-bound rate (perf.gemm.memory_bound_s). Kernel
-launches of the per-expert loop (two per local expert forward) are not priced here.
+3. **The clamp of the gated activation.** GPT-OSS clamps its gated activation (gate half at most 7, linear half
+   within +-7; Megatron-Bridge GPTOSSProvider ``activation_func_clamp_value = 7.0``). Megatron-Core's
+   ``weighted_bias_quick_geglu_impl`` (megatron/core/fusions/fused_bias_geglu.py, identical at 0d8e071 and
+   3097d81), which ``TEGroupedMLP`` calls for quick-GELU experts with ``bias_activation_fusion``, does it before
+   its compiled activation function, as eager ops on the FC1 output: ``x_glu, x_linear = input.chunk(2, -1)``,
+   ``input = torch.cat((x_glu.clamp(min=None, max=clamp_value), x_linear.clamp(min=-clamp_value,
+   max=clamp_value)), -1)``. Per bf16 element of the FC1 output (both halves) the forward moves: the clamp of its
+   half (read 2, write 2) and the cat (read 2, write 2) = 8 B (:data:`CLAMP_FWD_BYTES`). The backward (PyTorch
+   autograd, torch/csrc/autograd/FunctionsManual.cpp at pytorch/pytorch 002ca67): the cat's gradient is two
+   narrow views (``cat_tensors_backward``: ``grad_val.narrow_symint``), no copy; ``clamp_backward`` is
+   ``where(self <= *max, grad, zero)`` for the gate half (the compare reads 2 and writes a 1-byte mask, the where
+   reads 1 + 2 and writes 2: 8 B) and ``where((self >= *min).logical_and_(self <= *max), grad, zero)`` for the
+   linear half (two compares 3 + 3, the in-place and 1 + 1 + 1, the where 5: 14 B); the chunk's gradient
+   re-assembles the two halves with a cat (``split_backward``, read 2, write 2). Averaged over the two halves:
+   (8 + 14) / 2 + 4 = 15 B (:data:`CLAMP_BWD_BYTES`). Selective recompute of ``moe_act`` re-runs the forward
+   (the checkpointed ``bias_act_func`` holds the call). Transformer Engine's fused MXFP8 grouped MLP clamps inside
+   its kernel (``ScaledClampedQGeGLU``), but that path takes no expert biases (perf.fused_grouped_mlp), so every
+   GPT-OSS expert on this stack pays the eager clamp.
+
+All three are HBM-bound elementwise passes, priced at the card's memory-bound rate (perf.gemm.memory_bound_s).
+Kernel launches of the per-expert loop (two per local expert forward) are not priced here; nor is the memory of
+the clamp's saved inputs (the FC1 output stays alive beside the clamped copy).
 """
 
 from __future__ import annotations
@@ -50,6 +70,9 @@ ROPE_EXTRA_FWD_BYTES = 20.0
 ROPE_EXTRA_BWD_BYTES = 22.0
 BF16_BYTES = 2.0
 FP32_BYTES = 4.0
+# HBM bytes per bf16 element of the FC1 output of the eager clamp, forward and backward (module docstring, item 3).
+CLAMP_FWD_BYTES = 8.0
+CLAMP_BWD_BYTES = 15.0
 
 
 def yarn_concentration(scaling_factor: float) -> float:
@@ -108,3 +131,25 @@ def extra_s(
     if fwd_bytes == 0.0 and bwd_bytes == 0.0:
         return 0.0, 0.0
     return memory_bound_s(fwd_bytes, acc), memory_bound_s(bwd_bytes, acc)
+
+
+def clamp_unfused(model: ModelSpec, sw: SoftwareProfile, moe: bool) -> bool:
+    """Whether this MoE layer's experts clamp their gated activation as eager ops (module docstring, item 3): a
+    clamped gated model (``ModelSpec.glu_clamp_limit``) on a stack that clamps outside the fused kernel
+    (``SoftwareProfile.glu_clamp_unfused``)."""
+    return moe and model.gated and model.glu_clamp_limit is not None and sw.glu_clamp_unfused
+
+
+def clamp_s(
+    model: ModelSpec, sw: SoftwareProfile, acc: Accelerator, fc1_elements: float, moe: bool
+) -> tuple[float, float]:
+    """(forward, backward) seconds of the eager clamp for one micro-batch on one GPU (module docstring, item 3).
+
+    ``fc1_elements``: elements of the FC1 outputs of the routed copies this GPU's experts compute (both halves of the
+    gated projection, over expert TP)."""
+    if not clamp_unfused(model, sw, moe):
+        return 0.0, 0.0
+    return (
+        memory_bound_s(fc1_elements * CLAMP_FWD_BYTES, acc),
+        memory_bound_s(fc1_elements * CLAMP_BWD_BYTES, acc),
+    )

@@ -71,6 +71,14 @@ class ModelSpec(Spec):
         le=1024,
         description="YaRN context-extension factor of the rotary embedding (GPT-OSS: 32); blank = plain RoPE",
     )
+    glu_clamp_limit: float | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "the gated activation clamps its gate half at +limit and its linear half to [-limit, +limit] "
+            "(GPT-OSS: 7.0); blank = unclamped"
+        ),
+    )
     mtp_depth: int = Field(default=0, ge=0, description="multi-token-prediction modules (DeepSeek-V3: 1)")
     moe_node_limit: int | None = Field(
         default=None, ge=1, description="nodes a token's experts may span (DeepSeek-V3: 4); blank = no limit"

@@ -353,6 +353,14 @@ class SoftwareProfile(Spec):
             "(Megatron-Core rope_utils: TE's fused RoPE takes no mscale); false: the fused kernel either way"
         ),
     )
+    glu_clamp_unfused: bool = Field(
+        default=False,
+        description=(
+            "a clamped gated activation (ModelSpec.glu_clamp_limit) clamps the two halves and concatenates them as "
+            "eager ops before the fused activation kernel (Megatron-Core weighted_bias_quick_geglu_impl); false: the "
+            "clamp inside the kernel"
+        ),
+    )
     elementwise_fused: bool = Field(
         default=True,
         description=(
