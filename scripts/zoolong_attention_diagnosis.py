@@ -49,6 +49,11 @@ Verdict (main 5372a75, 2026-12-01; benchmarks/results/zoolong_attention_2026-12-
   as carried 8.0 -> 25.8%; the Hopper tile costs from the lent H200's cuDNN curve (n0 1,446 / 3,323 keys, the
   table held at 2,048) 7.925 / 8.137, published 4.299. The published set's short-sequence Transformer Engine rows
   hold the Hopper attention at the fitted level; the long-context rows of the same stacks want about twice it.
+- A per-call fixed cost does not reconcile them either: the lent H200's cuDNN curve fits t = c + FLOPs / R within
+  5% up to 16K (forward c 56 us, R 638 TFLOP/s; backward c 342 us, R 548), the FlashAttention-3 paper's cuDNN
+  forward curve c 47 us, R 552; priced so, the NeMo 24.07 GPT-3 5B layer (2,048 tokens, micro-batch 4) would run its
+  attention in 0.27 / 0.97 ms forward / backward against the table's 0.55 / 2.03, still about twice as fast as that
+  published row allows.
 - Recipe checks (nothing priced wrong in the slow direction): the ring's KV exchange is already hidden (GQA 64/4:
   one KV head per TP rank; 0.04 ms per layer backward exposed at 128K); the load-balanced ring and its unmasked
   off-diagonal calls are priced (perf.cp_ring_span); "--recompute-modules layernorm moe" is priced as selective
