@@ -38,6 +38,7 @@ from supercluster.perf import (
     attention_backend,
     autocast,
     chunk_sync,
+    embedding_wgrad,
     ep_overlap,
     fixed_cost,
     fsdp,
@@ -297,6 +298,7 @@ _INNER_FIELDS = (
     "hw_flops_layers",
     "head_fb",
     "head_flops",
+    "head_wgrad",
     "kernels_fwd",
     "expert_host",
     "fwd_post",
@@ -407,6 +409,9 @@ def inner_terms(
         "hw_flops_layers": (model.layers - n_moe) * dense.hw_flops + n_moe * moe.hw_flops,
         "head_fb": head_f + head_b,
         "head_flops": head_flops,
+        "head_wgrad": _kept(
+            memo, ("head_wgrad", tp, mb, cp), lambda: embedding_wgrad.head_wgrad_s(model, plan, seq, acc)
+        ),
         "emb_s": _kept(memo, ("embedding", tp, mb, cp), lambda: embedding_cost(model, plan, seq, acc, sw)),
         # a dense layer's activations read neither ep nor etp; the re-run layer's not the key's recompute mode
         "act_dense": _kept(
@@ -742,6 +747,13 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     lb = c.lb if c.lb is not None else np.zeros(n, dtype=np.int64)
     passes = np.where(lb > 0, workload.global_batch / (c.dp * np.maximum(lb, 1)), 1.0)
     bubble = schedule_bubble(sched, t_mean, fwd_share, pp, vpp)
+    if sw.embedding_wgrad_deferral is not None and embedding_wgrad.IN_STEP_TIME:
+        # the last stage's output-layer weight gradients run in its drain idle, the backward part of the bubble
+        # (perf.embedding_wgrad); only a candidate whose last stage paces the step moves
+        moved = embedding_wgrad.hidden_s(t["head_wgrad"], m, sw.embedding_wgrad_deferral, bubble * (1.0 - fwd_share))
+        t_last_deferred = np.where(single, 0.0, t_last - moved / m)
+        keep = pair if any_dual else False
+        t_max = np.where(keep, t_max, np.maximum(t_first, np.maximum(t_mid, t_last_deferred)))
     # the first micro-batch's activations and gradients cross every chunk boundary each way before the
     # pipeline is full: p - 1 under 1F1B, p*v - 1 when interleaved (Narayanan et al. 2021, section 2.2.2:
     # interleaving multiplies the pipeline's communication by v)
