@@ -174,6 +174,31 @@ def test_loss_traffic_follows_the_stack():
     assert auto[0] + auto[1] < mega[0] + mega[1]
 
 
+def test_fused_loss_of_the_nemo_recipes():
+    # Megatron-Core's fused cross-entropy (megatron/core/fusions/fused_cross_entropy.py, jit_fuser = torch.compile):
+    # cast + max 6, subtract + exp + sum 8, normalise 8 = 22 B forward; multiply written back 8 + bf16 cast 2 = 10 B
+    # backward. NeMo's recipes turn it on (dgxc-benchmarking llama3.1 yamls "cross_entropy_loss_fusion: true",
+    # NeMo 2.0 GPTConfig default True); the 2023 / early-2024 MLPerf GPT-3 recipes predate it (2024-06-14).
+    from supercluster.perf.comm import CollectiveModel
+    from supercluster.perf.gemm import linear_fwd_bwd_s, memory_bound_s
+    from supercluster.perf.layer import head_cost
+
+    model = catalog.model("llama3-8b")
+    system = catalog.system("dgx-h100-superpod", gpus=8)
+    plan = ResolvedPlan.single(micro_batch=1)
+    comm = CollectiveModel(system)
+    acc = system.accelerator
+    gemm_f, gemm_b = linear_fwd_bwd_s(4096, model.vocab, model.hidden, acc, "bf16")
+    logits = 4096 * model.vocab
+    for name in ("nemo-2024", "megatron-bridge-2025"):
+        fused = head_cost(model, plan, 4096, acc, comm, catalog.software(name))
+        assert fused[0] == pytest.approx(gemm_f + memory_bound_s(22 * logits, acc))
+        assert fused[1] > gemm_b + memory_bound_s(10 * logits, acc) * 0.999  # + the head's gradient accumulation
+    for name in ("nemo-2023-te-flash", "nemo-fp8-params-2024"):
+        sw = catalog.software(name)
+        assert (sw.ce_fwd_bytes_per_logit, sw.ce_bwd_bytes_per_logit) == (38, 14)
+
+
 # Korthikanti et al. 2022 (arXiv:2205.05198) Table 4: forward and backward milliseconds of one transformer
 # layer of their 22B model (h 6144, 64 heads, s 2048, micro-batch 4, tensor parallel 8 on A100 80GB)
 KORTHIKANTI_TABLE4_MS = {

@@ -38,6 +38,7 @@ from supercluster.perf import (
     attention_backend,
     autocast,
     chunk_sync,
+    embedding_wgrad,
     ep_overlap,
     fixed_cost,
     fsdp,
@@ -297,6 +298,7 @@ _INNER_FIELDS = (
     "hw_flops_layers",
     "head_fb",
     "head_flops",
+    "head_wgrad",
     "kernels_fwd",
     "expert_host",
     "fwd_post",
@@ -407,6 +409,9 @@ def inner_terms(
         "hw_flops_layers": (model.layers - n_moe) * dense.hw_flops + n_moe * moe.hw_flops,
         "head_fb": head_f + head_b,
         "head_flops": head_flops,
+        "head_wgrad": _kept(
+            memo, ("head_wgrad", tp, mb, cp), lambda: embedding_wgrad.head_wgrad_s(model, plan, seq, acc)
+        ),
         "emb_s": _kept(memo, ("embedding", tp, mb, cp), lambda: embedding_cost(model, plan, seq, acc, sw)),
         # a dense layer's activations read neither ep nor etp; the re-run layer's not the key's recompute mode
         "act_dense": _kept(
@@ -742,6 +747,15 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     lb = c.lb if c.lb is not None else np.zeros(n, dtype=np.int64)
     passes = np.where(lb > 0, workload.global_batch / (c.dp * np.maximum(lb, 1)), 1.0)
     bubble = schedule_bubble(sched, t_mean, fwd_share, pp, vpp)
+    moved_per_mb = 0.0
+    if sw.embedding_wgrad_deferral is not None and embedding_wgrad.IN_STEP_TIME:
+        # the last stage's output-layer weight gradients run in its drain idle, the backward part of the bubble
+        # (perf.embedding_wgrad); only a candidate whose last stage paces the step moves
+        moved = embedding_wgrad.hidden_s(t["head_wgrad"], m, sw.embedding_wgrad_deferral, bubble * (1.0 - fwd_share))
+        moved_per_mb = np.where(single, 0.0, moved / m)
+        t_last = t_last - moved_per_mb
+        keep = pair if any_dual else False
+        t_max = np.where(keep, t_max, np.maximum(t_first, np.maximum(t_mid, t_last)))
     # the first micro-batch's activations and gradients cross every chunk boundary each way before the
     # pipeline is full: p - 1 under 1F1B, p*v - 1 when interleaved (Narayanan et al. 2021, section 2.2.2:
     # interleaving multiplies the pipeline's communication by v)
@@ -753,6 +767,8 @@ def evaluate(workload: WorkloadSpec, system: SystemSpec, sw: SoftwareProfile, c:
     n_slow = np.where(slow_first, n_first, np.where(slow_last, n_last, n_mid))
     compute_slow = n_slow * t["fb"] + np.where(slow_first, t["emb_s"], 0.0)
     compute_slow = compute_slow + np.where(slow_last | single, t["head_fb"] + mtp_s, 0.0)
+    # the deferred output-layer weight gradients left the last stage's steady state (perf.embedding_wgrad)
+    compute_slow = compute_slow - np.where(slow_last, moved_per_mb, 0.0)
     if any_dual:
         slow_pair = pair & (t_pair >= t_mid)  # DualPipe: the embedding-and-head rank paces
         n_slow = np.where(slow_pair, (n_first + n_last) / 2.0, np.where(pair, n_mid, n_slow))

@@ -496,6 +496,15 @@ class SoftwareProfile(Spec):
             "the first and the last pipeline stage after the flush, unoverlapped (0: not priced)"
         ),
     )
+    embedding_wgrad_deferral: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "micro-batches whose output-layer weight gradient the last pipeline stage defers to its drain "
+            "(Megatron-Core defer_embedding_wgrad_compute with wgrad_deferral_limit, perf.embedding_wgrad; 0: all; "
+            "none: not deferred)"
+        ),
+    )
     has_interleaved_schedule: bool = Field(
         default=True,
         description=(
