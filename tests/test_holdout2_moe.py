@@ -29,8 +29,12 @@ def test_the_recorded_summaries_follow_from_the_rows():
         groups = {"summary": rows, "layout_tied": [r for r in rows if r["layout_tied"]]}
         groups |= {f"per_source/{k}": [r for r in rows if r["source"] == k] for k in record["per_source"]}
         for name, mine in groups.items():
-            st = record["summary"] if name == "summary" else record["layout_tied"] if name == "layout_tied" else (
-                record["per_source"][name.split("/", 1)[1]]
+            st = (
+                record["summary"]
+                if name == "summary"
+                else record["layout_tied"]
+                if name == "layout_tied"
+                else (record["per_source"][name.split("/", 1)[1]])
             )
             errs = [r["error_pct"] for r in mine]
             assert st["n"] == len(errs), name
