@@ -8,19 +8,18 @@ output, input gradient, weight gradient) over total M = 128,000 rows split over 
 (torch._grouped_mm) and MXFP8 (torchao's _scaled_grouped_mm with its quantization kernels), at Llama 4 Scout's
 (N 8192, K 5120) and DeepSeek-V3's (N 2048, K 7168) expert shapes.
 
-Verdict (2026-12-01, model at the batch's commit): the model's grouped GEMM (perf.expert_gemm.expert_linear_gemms_s,
-implementation "grouped", the B200 catalog card) is faster than the published times at every point: BF16 by 18-33%
-(published 712-863 TFLOP/s, the model ~1,060-1,130), MXFP8 by 28-48% (published 999-1,453 TFLOP/s; these include
-torchao's quantization kernels, which the model prices outside this function, so part of that gap is not the
-GEMM's). Scaling the
-B200/B300 grouped GEMMs of the batch's rows by the mean published/priced ratio (x1.38 BF16, x1.64 MXFP8, flat) moves
-the torchtitan DeepEP rows from about +25% to +13-15% (with the DeepEP profile) and the GB200 Llama 4 Scout rows
-from +28%/+42% to +17%/+28%; the 2-layer Scout rows (+69%/+34%) and torchtitan's default all-to-all (+68%) keep most
-of their error. Not landed: (1) the model's card rate is an effective training rate fitted on whole-step rows, not
-cuBLAS's, and the source gives no dense BF16 time of the same shapes to set the grouped kernel against; (2) only this
-batch's rows run "grouped" experts on Blackwell, so the leave-one-source-out protocol cannot judge a factor that
-moves nothing else. What would settle it: the dense and grouped GEMM of one shape timed on one B200 (calibrate's
-grouped-GEMM sweep), or a bundled Blackwell source running torch._grouped_mm.
+Verdict (2026-12-01). Before: the model's grouped GEMM (perf.expert_gemm.expert_linear_gemms_s, implementation
+"grouped", the B200 catalog card) was faster than the published times at every point: BF16 by 18-33% (published
+712-863 TFLOP/s, the card's dense fraction ~1,060-1,130), MXFP8 by 28-48% (published 999-1,453 TFLOP/s; these include
+torchao's quantization kernels, which the model prices apart, so part of that gap is not the GEMM's). Landed: the
+BF16 half, as perf.expert_gemm.GROUPED_SM100_BF16_PEAK_FRACTION (0.351 of the BF16 peak on compute capability 10.x:
+PyTorch PR #156203's SM100 GroupMM reuses the SM90 CUTLASS code), within 11% of all eight BF16 points
+(tests/test_grouped_gemm.py). It moves the holdout2 torchtitan DeepEP rows +24.6..27.0% -> +18.0..20.3% and the GB200
+Llama 4 Scout BF16 row +27.6% -> +16.8%; the refit protocol on the 838-row set: all rows in-sample 8.084 -> 8.014,
+leave-one-source-out 8.308 -> 8.211, published set unchanged (3.989 / 4.014 / 4.090). Not landed: the MXFP8 half
+(the table does not separate the GEMM from the quantization). ``batch_error_pct_grouped_at_published_rate`` is the
+sensitivity of the batch's rows to scaling every Blackwell grouped GEMM (BF16 and MXFP8) by the mean
+published/priced ratio of the run's code.
 
 Usage: holdout2_grouped_gemm_check.py [OUT.json]   (default benchmarks/results/holdout2_grouped_gemm_check.json)
 """

@@ -44,7 +44,9 @@ AFTER_CHANGES = (
     "torchtitan and torchao rows were scored on fsdp-2024, which has neither. The host synchronisation costs "
     "nothing on these GPU-heavy layers; per-destination dispatch makes the DeepEP rows faster, i.e. worse "
     "(+12.5..15% -> +24.6..27%): the model was right on them for a wrong reason (its per-expert all-to-all stood "
-    "in for a cost it misses; scripts/holdout2_grouped_gemm_check.py)."
+    "in for a cost it misses). Then one mechanism: perf.expert_gemm's ceiling of torch._grouped_mm in BF16 on "
+    "compute capability 10.x (GROUPED_SM100_BF16_PEAK_FRACTION 0.351, from torchao's B200 table; PyTorch PR "
+    "#156203), +24.6..27% -> +18..20% on the DeepEP rows (scripts/holdout2_grouped_gemm_check.py)."
 )
 
 
