@@ -224,3 +224,44 @@ def test_layer_cost_follows_the_profile_kernel_for_a_fine_grained_moe():
         costs[impl] = layer_cost(model, plan, 4096, system.accelerator, sw, comm, True)
     assert costs["loop"].fwd_gemm_s > costs["multistream"].fwd_gemm_s > costs["grouped"].fwd_gemm_s
     assert len({c.model_flops for c in costs.values()}) == 1
+
+
+# pytorch/ao torchao/prototype/moe_training/README.md, "Autograd function" tables (B200): bf16_fwd_bwd_us of one expert
+# linear layer (forward, input and weight gradients) at total M 128,000 over G groups: (N, K): {G: microseconds}.
+TORCHAO_B200_BF16 = {
+    (8192, 5120): {1: 43140.2, 2: 39487.6, 4: 39189.2, 8: 37700.7},
+    (2048, 7168): {1: 13064.8, 2: 14900.2, 4: 15823.6, 8: 14966.8},
+}
+
+
+def test_torch_grouped_mm_on_b200_runs_at_torchao_published_rate():
+    """torch._grouped_mm in BF16 on a B200 (PyTorch PR #156203's SM100 GroupMM) ran 712-863 TFLOP/s in torchao's
+    table; the model's grouped expert GEMM there is its SM100 ceiling and lands within 11% of every point, where the
+    card's dense fraction alone priced 18-33% too fast. Hopper is untouched."""
+    b200, h200 = catalog.accelerator("b200"), catalog.accelerator("h200-sxm-141gb")
+    for (n, k), table in TORCHAO_B200_BF16.items():
+        for groups, published_us in table.items():
+            rows = 128_000 / groups
+            priced = sum(expert_linear_gemms_s("grouped", groups, rows, n, k, b200, "bf16", True)) * 1e6
+            assert abs(priced / published_us - 1) < 0.11, (n, k, groups, priced, published_us)
+            floor = eg.sm100_grouped_floor_s("grouped", groups, rows, n, k, h200, "bf16")
+            assert floor == 0.0
+    assert eg.sm100_grouped_floor_s("multistream", 8, 16000, 2048, 7168, b200, "bf16") == 0.0
+
+
+def test_sm100_grouped_ceiling_is_the_mean_of_the_published_points_and_stable_leaving_a_shape_out():
+    """GROUPED_SM100_BF16_PEAK_FRACTION = mean published rate / BF16 peak (2,250 TFLOP/s on the B200); each shape's
+    points alone give a fraction within 0.01 of it, and the other shape's points held out stay within 13%."""
+    peak = catalog.accelerator("b200").peak_flops("bf16")
+
+    def rates(shape):
+        (n, k), table = shape, TORCHAO_B200_BF16[shape]
+        return [3 * 2.0 * 128_000 * n * k / (us * 1e-6) for us in table.values()]
+
+    everything = [r for s in TORCHAO_B200_BF16 for r in rates(s)]
+    assert abs(sum(everything) / len(everything) / peak - eg.GROUPED_SM100_BF16_PEAK_FRACTION) < 0.001
+    for held in TORCHAO_B200_BF16:
+        kept = [r for s in TORCHAO_B200_BF16 if s != held for r in rates(s)]
+        fraction = sum(kept) / len(kept) / peak
+        assert abs(fraction - eg.GROUPED_SM100_BF16_PEAK_FRACTION) < 0.01
+        assert all(abs(r / (fraction * peak) - 1) < 0.13 for r in rates(held))

@@ -25,6 +25,16 @@ perf.layer). How much of the dense rate that keeps depends on the kernel the sta
   utils.py: "Group-level alignment requirement for grouped contiguous layout, which is always 128"): as ``grouped``
   with every segment padded to 128 rows.
 
+Blackwell ceiling of ``grouped`` (torch._grouped_mm) in BF16. PyTorch's SM100 grouped GEMM reuses its SM90 CUTLASS
+code with the Blackwell kernel schedule swapped in (pytorch/pytorch PR #156203, "[CUTLASS] [CUDA] SM100 GroupMM",
+2025-06: "Most of the code that is used for SM90 can be reused, kernel schedule has to be changed"), and it does not
+reach the dense rate the card's tables give: torchao's B200 table of one expert linear layer forward and backward
+(pytorch/ao torchao/prototype/moe_training/README.md, "Autograd function", bf16_fwd_bwd_us at total M 128,000, G 1-8,
+Llama 4 Scout and DeepSeek-V3 expert shapes) reads 712-863 TFLOP/s, 0.32-0.38 of the B200's 2,250 TFLOP/s BF16 peak,
+where the card's fraction prices ~1,060-1,130. On compute capability 10.x a BF16 grouped GEMM therefore runs no
+faster than GROUPED_SM100_BF16_PEAK_FRACTION of the BF16 peak. MXFP8 is left as priced: torchao's MXFP8 times
+include its quantization kernels, which the model prices apart, so the table does not isolate the GEMM.
+
 Compute and weight streaming overlap imperfectly when each expert's weights serve few rows: the two times combine
 as t = (t_compute^p + t_memory^p)^(1/p), a soft roofline (p -> infinity is the hard roofline of perf.gemm;
 Williams, Waterman and Patterson, CACM 52(4), 2009). OVERLAP_P = 2.3 is fitted (least squares in log rate) on
@@ -55,6 +65,11 @@ GROUPED_TILE_ROWS = 128
 GROUPED_SMALL_TILE_ROWS = 64
 GROUPED_SMALL_ROWS = 128
 DEEPGEMM_ALIGN_ROWS = 128
+# Ceiling of torch._grouped_mm's BF16 rate on compute capability 10.x, as a fraction of the card's BF16 peak: the mean
+# of torchao's eight B200 points (pytorch/ao moe_training README, "Autograd function" tables: 746.7, 815.8, 822.0,
+# 854.4 TFLOP/s at the Llama 4 Scout shape, 863.0, 756.7, 712.5, 753.3 at DeepSeek-V3's; 790.6 / 2,250 = 0.351);
+# leaving either shape out gives 0.343 or 0.360 (held-out rate errors within 13%, tests/test_grouped_gemm.py).
+GROUPED_SM100_BF16_PEAK_FRACTION = 0.351
 # Host time per expert GEMM of a Python loop (slice, matmul dispatch, launch): fitted on the H200 calibration's
 # loop points of the (2048, 768) expert (calibration/h200-sxm-141gb-2026-11-30.yaml: 8 GEMMs in 115-124 us at 32
 # to 2,048 tokens, flat, so the host paces them; 118 us / 8), checked on the (2880, 2880) expert at 64-256 tokens
@@ -147,11 +162,22 @@ def expert_linear_gemms_s(
     if impl not in ("grouped", "deepgemm"):
         raise SuperclusterError(f"unknown expert GEMM implementation '{impl}'; valid: {', '.join(EXPERT_GEMMS)}")
     tile = _tile_rows(impl, rows)
-    return (
+    times = (
         grouped_gemm_s(groups, rows, n, k, acc, precision, tile, exact),
         grouped_gemm_s(groups, rows, k, n, acc, precision, tile, exact),
         grouped_gemm_s(groups, rows, n, k, acc, precision, tile, exact, grouped_k=True),
     )
+    floor = sm100_grouped_floor_s(impl, groups, rows, n, k, acc, precision)
+    return (max(times[0], floor), max(times[1], floor), max(times[2], floor))
+
+
+def sm100_grouped_floor_s(impl: str, groups: float, rows: float, n: float, k: float, acc: Accelerator, precision: str):
+    """Least seconds of one BF16 torch._grouped_mm of ``groups`` x (rows x k @ k x n) on compute capability 10.x: its
+    FLOPs at GROUPED_SM100_BF16_PEAK_FRACTION of the BF16 peak (PyTorch PR #156203's SM100 GroupMM, torchao's B200
+    table); 0 for other implementations, cards and precisions."""
+    if impl != "grouped" or (acc.sm_arch or 0) < 100 or _constants(acc, precision)[0] != "bf16":
+        return 0.0
+    return 2.0 * groups * rows * n * k / (GROUPED_SM100_BF16_PEAK_FRACTION * acc.peak_flops("bf16"))
 
 
 def dense_rate_fraction(
