@@ -31,4 +31,8 @@ def test_nemotron_param_gather_by_hand(oc):
     c = oc.candidates(row)
     assert c["param_gather_s"] == pytest.approx(0.1417, abs=1e-3)
     assert c["tied_embed_s"] == 0.0 and c["fp16_check_s"] == 0.0  # untied, BF16
-    assert c["gap_s"] == pytest.approx(1.28, abs=0.02)
+    # the gap is the measured 10.3 s step less the model's (1.28 s at 5372a75, the script's dated findings; the fused
+    # cross-entropy and deferred head wgrad of the NeMo profiles shortened the modelled step since), and the
+    # code-derived candidates stay well below it: the script's finding
+    assert c["gap_s"] == pytest.approx(float(row["value"]) - c["step_s"], abs=2e-3)
+    assert c["code_sum_s"] < 0.35 * c["gap_s"]
