@@ -57,8 +57,9 @@ def test_uniform_split_paces_the_last_stage():
     uniform = _estimate(row, "megatron-bridge-uniform-pp-2025")
     balanced = _estimate(row, "megatron-bridge-2025")
     assert list(uniform.stage_layers) == [9, 9, 9, 9]
-    # the head (its GEMM and Megatron-Core's fused cross-entropy, the profile's loss bytes per logit) is worth 2.812 layers and the embedding
-    # 0.002: under a 10-layer limit the last stage holds floor(10 - 2.812) = 7 and the first floor(10 - 0.002) = 9
+    # the head (its GEMM and Megatron-Core's fused cross-entropy, the profile's loss bytes per logit) is worth 2.812
+    # layers and the embedding 0.002: under a 10-layer limit the last stage holds floor(10 - 2.812) = 7 and the first
+    # floor(10 - 0.002) = 9
     assert list(balanced.stage_layers) == [9, 10, 10, 7]
     # the steady state runs at the last stage's pace: 9 layers + head H against 10 layers, H between 2 and 3 layers,
     # so (9 + 2) / 10 to (9 + 3) / 10 before the per-step terms that do not scale with the stage (gradient sync,
