@@ -62,6 +62,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from script_args import guarded
 
 from supercluster import catalog
 from supercluster.fabric.collectives import CollectiveModel, span_of
@@ -213,4 +214,10 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guarded(
+        main,
+        "a2a_scale_diagnosis.py [OUT.json]",
+        flags=(),
+        valued=(),
+        paths=(0, 1),
+    )

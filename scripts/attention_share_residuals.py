@@ -42,6 +42,7 @@ import numpy as np
 from residual_features import least_squares
 from rich.console import Console
 from rich.table import Table
+from script_args import guarded
 
 from supercluster.errors import SuperclusterError
 from supercluster.perf.attention_class import HOPPER_SM_ARCH
@@ -167,4 +168,10 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guarded(
+        main,
+        "attention_share_residuals.py [OUT.json]",
+        flags=(),
+        valued=(),
+        paths=(0, 1),
+    )

@@ -79,6 +79,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from script_args import guarded
 
 from supercluster import catalog
 from supercluster.plan import resolve
@@ -178,4 +179,10 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guarded(
+        main,
+        "ep_route_diagnosis.py [OUT.json]",
+        flags=(),
+        valued=(),
+        paths=(0, 1),
+    )

@@ -25,6 +25,8 @@ import time
 from datetime import date
 from pathlib import Path
 
+from script_args import guarded
+
 from supercluster import catalog
 from supercluster.validate.harness import predict_row, read_rows, source_table
 
@@ -330,4 +332,10 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guarded(
+        main,
+        "fit_efficiency.py [--whole-set]",
+        flags=("--whole-set",),
+        valued=(),
+        paths=(0, 0),
+    )

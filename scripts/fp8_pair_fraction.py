@@ -64,6 +64,7 @@ from pathlib import Path
 from refit_fp8 import LAYOUT_KEYS, _prec, _with_fp8
 from rich.console import Console
 from rich.table import Table
+from script_args import guarded
 
 from supercluster import catalog
 from supercluster.errors import SuperclusterError
@@ -265,4 +266,10 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guarded(
+        main,
+        "fp8_pair_fraction.py [OUT.json]",
+        flags=(),
+        valued=(),
+        paths=(0, 1),
+    )

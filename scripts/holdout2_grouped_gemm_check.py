@@ -28,6 +28,8 @@ import json
 import sys
 from pathlib import Path
 
+from script_args import guarded
+
 from supercluster import catalog
 from supercluster.perf import expert_gemm as eg
 from supercluster.validate.harness import predict_row, read_rows
@@ -130,4 +132,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    guarded(lambda: main(sys.argv[1:]), "holdout2_grouped_gemm_check.py [OUT.json]")

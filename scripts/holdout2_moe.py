@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from fit_efficiency import UNTIED_LAYOUT_MARK
+from script_args import guarded
 
 from supercluster.validate.harness import predict_row, read_rows
 
@@ -148,4 +149,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    guarded(lambda: main(sys.argv[1:]), "holdout2_moe.py [--after] [OUT.json]", flags=("--after",))

@@ -15,6 +15,8 @@ import csv
 import sys
 from pathlib import Path
 
+from script_args import guarded
+
 # (substring of the 'stack:' note, software profile); first match wins
 STACK_SOFTWARE = (
     ("llm-foundry", "fsdp1-2023"),
@@ -59,6 +61,4 @@ def main(src: str, dst: str) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        raise SystemExit("usage: python scripts/import_mined_rows.py STAGING.csv OUT.csv")
-    main(sys.argv[1], sys.argv[2])
+    guarded(lambda: main(sys.argv[1], sys.argv[2]), "import_mined_rows.py STAGING.csv OUT.csv", paths=(2, 2))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 
 import yaml
+from script_args import guarded
 
 from supercluster.calibrate.profile import load
 
@@ -29,6 +30,4 @@ def main(path: str) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        raise SystemExit("usage: python scripts/profile_to_catalog.py PROFILE.yaml")
-    main(sys.argv[1])
+    guarded(lambda: main(sys.argv[1]), "profile_to_catalog.py PROFILE.yaml", paths=(1, 1))

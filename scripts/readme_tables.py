@@ -14,6 +14,8 @@ import re
 import sys
 from pathlib import Path
 
+from script_args import guarded
+
 from supercluster.validate.harness import run
 from supercluster.validate.interval import calibration
 
@@ -149,4 +151,10 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guarded(
+        main,
+        "readme_tables.py [--check | --report]",
+        flags=("--check", "--report"),
+        valued=(),
+        paths=(0, 0),
+    )

@@ -39,6 +39,7 @@ from pathlib import Path
 from fit_efficiency import MIN_DOCUMENTS, WHOLE_SET_FAMILIES
 from refit_protocol import FIT_SOURCES
 from refit_protocol import _argmin as refit_argmin  # one parabola-refined grid minimum for both scripts
+from script_args import guarded
 
 from supercluster import catalog
 from supercluster.validate.harness import GPU_BANDS, gpu_band, predict_row, read_rows, source_document, source_table
@@ -508,4 +509,11 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guarded(
+        main,
+        "refit_fp8.py OUT.json | --evaluate RESULT.json ALL.json PUB.json"
+        " | --records RESULT.json ALL.json FAMILY... | --rescore RESULT.json OUT.json",
+        flags=("--records", "--evaluate", "--rescore"),
+        valued=(),
+        paths=(1, None),
+    )

@@ -53,6 +53,7 @@ from refit_fp8 import (
 )
 from refit_protocol import FIT_SOURCES
 from refit_protocol import _argmin as refit_argmin
+from script_args import guarded
 
 from supercluster import catalog
 from supercluster.validate.harness import predict_row, read_rows, source_document, source_table
@@ -576,4 +577,10 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guarded(
+        main,
+        "refit_mxfp8.py OUT.json | --evaluate OUT.json ALL.json PUB.json | --records OUT.json ALL.json FAMILY...",
+        flags=("--records", "--evaluate"),
+        valued=(),
+        paths=(1, None),
+    )

@@ -46,6 +46,7 @@ from fit_efficiency import (
     table_with,
     whole_set_rows,
 )
+from script_args import guarded
 
 from supercluster import catalog
 from supercluster.validate.harness import predict_row, read_rows, source_document, source_table
@@ -318,4 +319,11 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guarded(
+        main,
+        "refit_protocol.py OUT.json [--one-source A.json] [--whole-set A.json] [--catalog-attention]"
+        " [--hopper-attention FWD,BWD] [--fp8-fit] | --records OUT.json [--only FAMILY,...]",
+        flags=("--records", "--catalog-attention", "--fp8-fit"),
+        valued=("--one-source", "--whole-set", "--hopper-attention", "--only"),
+        paths=(1, 1),
+    )

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 from rich.table import Table
+from script_args import guarded
 
 from supercluster import catalog
 from supercluster.errors import SuperclusterError
@@ -177,4 +178,10 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guarded(
+        main,
+        "residual_features.py [PATTERN [OUT.json]]",
+        flags=(),
+        valued=(),
+        paths=(0, 2),
+    )

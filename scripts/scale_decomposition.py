@@ -35,6 +35,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from script_args import guarded
 
 from supercluster import catalog
 from supercluster.perf import contention
@@ -99,4 +100,10 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guarded(
+        main,
+        "scale_decomposition.py [OUT.json]",
+        flags=(),
+        valued=(),
+        paths=(0, 1),
+    )

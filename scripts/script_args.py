@@ -70,3 +70,55 @@ def emit(args: ScriptArgs, doc: dict[str, Any], parts: Sequence[RenderableType])
             console.print(part, highlight=False)
     if args.out is not None:
         args.out.write_text(text + "\n", encoding="utf-8")
+
+
+def check_command_line(
+    argv: Sequence[str],
+    usage: str,
+    flags: Sequence[str] = (),
+    valued: Sequence[str] = (),
+    paths: tuple[int, int | None] = (0, 1),
+) -> None:
+    """Refuse a command line a script with its own argument reading would misread: an unknown option (it would be
+    taken as an output path, or ignored), an option that needs a value given none, or too few or too many
+    positional arguments (an IndexError). ``flags`` take no value, ``valued`` take the next argument, ``paths`` is
+    the (least, most) number of positional arguments (most None: any). Raises SuperclusterError quoting ``usage``."""
+    positional: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in valued:
+            if i + 1 >= len(argv) or argv[i + 1].startswith("--"):
+                raise SuperclusterError(f"option '{arg}' needs a value; usage: {usage}")
+            i += 2
+            continue
+        if arg.startswith("-") and arg != "-":
+            if arg not in flags:
+                raise SuperclusterError(f"unknown option '{arg}'; usage: {usage}")
+        else:
+            positional.append(arg)
+        i += 1
+    least, most = paths
+    if len(positional) < least or (most is not None and len(positional) > most):
+        wanted = f"{least}" if least == most else f"{least} to {most}" if most is not None else f"at least {least}"
+        raise SuperclusterError(f"takes {wanted} positional argument(s), got {len(positional)}; usage: {usage}")
+
+
+def guarded(
+    main: Callable[[], Any],
+    usage: str,
+    flags: Sequence[str] = (),
+    valued: Sequence[str] = (),
+    paths: tuple[int, int | None] = (0, 1),
+) -> None:
+    """Run a script whose ``main()`` reads ``sys.argv`` itself, after :func:`check_command_line`; bad input (and any
+    SuperclusterError the script raises) ends it with one line on stderr and exit 2, as :func:`run`; a non-zero int
+    that ``main()`` returns is the exit status."""
+
+    def checked(argv: list[str]) -> None:
+        check_command_line(argv, usage, flags, valued, paths)
+        status = main()
+        if isinstance(status, int) and status:  # a main that returns its exit status keeps it
+            raise SystemExit(status)
+
+    run(checked, sys.argv[1:])

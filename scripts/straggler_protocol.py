@@ -21,6 +21,7 @@ from typing import Any
 
 from fit_efficiency import FITS, mape, table_with
 from refit_protocol import one_source
+from script_args import guarded
 from term_protocol import figures, judge, r2
 
 from supercluster.perf import straggler
@@ -95,4 +96,10 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guarded(
+        main,
+        "straggler_protocol.py [--refit]",
+        flags=("--refit",),
+        valued=(),
+        paths=(0, 0),
+    )

@@ -69,6 +69,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 from scale_decomposition import decompose
+from script_args import guarded
 
 from supercluster.fabric.flows import simulate
 from supercluster.validate.harness import read_rows
@@ -182,4 +183,10 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guarded(
+        main,
+        "weakscale_diagnosis.py [OUT.json]",
+        flags=(),
+        valued=(),
+        paths=(0, 1),
+    )

@@ -77,6 +77,7 @@ from importlib import resources
 
 import numpy as np
 from row_layer import priced_layer
+from script_args import guarded
 
 from supercluster.perf.conventions import flops_per_step
 from supercluster.validate import harness
@@ -219,4 +220,10 @@ def merge_json(path: str, part: dict[str, object]) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guarded(
+        main,
+        "zoolong_attention_diagnosis.py [RESULTS.json]",
+        flags=(),
+        valued=(),
+        paths=(0, 1),
+    )

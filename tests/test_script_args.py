@@ -55,3 +55,35 @@ def test_emit_prints_json_or_tables_and_writes_the_file(sa, capsys, tmp_path) ->
     assert json.loads(out.read_text(encoding="utf-8")) == doc
     sa.emit(sa.ScriptArgs(as_json=False, no_color=True, out=None), doc, ["legend line"])
     assert capsys.readouterr().out == "legend line\n"
+
+
+def test_check_command_line_refuses_what_a_script_would_misread(sa) -> None:
+    usage = "x.py OUT.json [--only FAMILY] [--fast]"
+    # accepted: a path, a flag, a valued option with its value
+    sa.check_command_line(["out.json", "--fast", "--only", "b200"], usage, ("--fast",), ("--only",), (1, 1))
+    # an unknown option would have been written to as a file
+    with pytest.raises(SuperclusterError, match=r"unknown option '--bogus'; usage: x\.py"):
+        sa.check_command_line(["--bogus"], usage, ("--fast",), ("--only",), (0, 1))
+    with pytest.raises(SuperclusterError, match=r"option '--only' needs a value"):
+        sa.check_command_line(["out.json", "--only"], usage, (), ("--only",), (1, 1))
+    # a missing positional argument would have been an IndexError
+    with pytest.raises(SuperclusterError, match=r"takes 1 positional argument\(s\), got 0"):
+        sa.check_command_line([], usage, (), (), (1, 1))
+    with pytest.raises(SuperclusterError, match=r"takes 0 to 1 positional argument\(s\), got 2"):
+        sa.check_command_line(["a.json", "b.json"], usage)
+
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+@pytest.mark.parametrize(
+    "path", sorted(p for p in SCRIPTS.glob("*.py") if "sys.argv" in p.read_text(encoding="utf-8")), ids=lambda p: p.name
+)
+def test_every_script_that_reads_its_command_line_checks_it(path: Path) -> None:
+    """A script reading sys.argv goes through script_args (run with parse, or guarded), so an unknown option ends in
+    one line and exit 2 rather than a file named after it or a traceback."""
+    text = path.read_text(encoding="utf-8")
+    if path.name in ("script_args.py", "zoolong_variants.py"):
+        # script_args is the checker; zoolong_variants re-runs itself as a child with refit_protocol's own options
+        return
+    assert "guarded(" in text or "run(main, sys.argv[1:])" in text
